@@ -1,0 +1,64 @@
+# path2prod — the verbs a newcomer looks for. Every target sets itself up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs Python 3.13; the venv and `sam build` use the same. Found on PATH, else under pyenv.
+PYTHON313 ?= $(shell for p in $$(command -v python3.13) $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# sam build looks for `python3.13` on PATH.
+SAM_PATH := $(dir $(PYTHON313)):$(PATH)
+ENV ?= dev
+
+.PHONY: help venv demo test lint typecheck validate build unit integration e2e bench deploy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON313)" ]; then echo "error: python3.13 not found; install Python 3.13 (e.g. 'pyenv install 3.13') or pass PYTHON313=/path/to/python3.13" >&2; exit 1; fi
+	@[ -x $(BIN)/python ] || $(PYTHON313) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## create .venv with Python 3.13 and install path2prod with its tools
+
+demo: $(STAMP) ## run the whole story in a throw-away local sandbox
+	$(BIN)/path2prod demo
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy on the shared package
+	$(BIN)/mypy
+
+validate: $(STAMP) ## sam validate --lint
+	PATH="$(SAM_PATH)" $(BIN)/sam validate --lint
+
+build: $(STAMP) ## sam build (no Docker needed)
+	PATH="$(SAM_PATH)" $(BIN)/sam build --parallel
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e -q
+
+test: lint typecheck validate build ## everything CI runs: lint, types, sam validate/build, all tests
+	$(BIN)/pytest -q
+
+bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchmarks.md)
+	$(BIN)/python bench/handlers.py
+
+deploy: build ## deploy this account's stack: make deploy ENV=dev|stg|prd
+	PATH="$(SAM_PATH)" $(BIN)/sam deploy --config-env $(ENV)
+
+clean: ## remove build output and the venv
+	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

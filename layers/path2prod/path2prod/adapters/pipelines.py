@@ -1,0 +1,38 @@
+"""CodePipeline: which commit an execution runs, when its events do not say."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_codepipeline.client import CodePipelineClient
+
+
+class PipelineExecutions:
+    """Looks up pipeline executions (GetPipelineExecution)."""
+
+    def __init__(self, codepipeline_client: CodePipelineClient | None = None) -> None:
+        self._client = codepipeline_client
+
+    @property
+    def client(self) -> CodePipelineClient:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("codepipeline")
+        return self._client
+
+    def commit_of(self, pipeline: str, execution_id: str) -> str | None:
+        """The source revision of an execution, or None while CodePipeline does not know it yet."""
+        try:
+            response = self.client.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "PipelineExecutionNotFoundException":
+                return None
+            raise
+        for revision in response["pipelineExecution"].get("artifactRevisions", []):
+            if revision.get("revisionId"):
+                return revision["revisionId"]
+        return None

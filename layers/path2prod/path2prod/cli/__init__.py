@@ -1,0 +1,1 @@
+"""The path2prod command: one module per command group."""

@@ -1,0 +1,91 @@
+"""path2prod local: the local sandbox (emulated dev, stg and prd accounts on this machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from path2prod.cli.options import default_home, echo_json, home_option, json_option
+from path2prod.sandbox import lifecycle
+from path2prod.sandbox.home import SandboxHome
+
+
+def _home(home: Path | None) -> SandboxHome:
+    return SandboxHome(home or default_home())
+
+
+def _progress(as_json: bool) -> Any:
+    return (lambda _: None) if as_json else (lambda message: click.echo(message, err=True))
+
+
+@click.group()
+def local() -> None:
+    """Run path2prod on this machine: three emulated accounts, their repos, pipelines and ledgers."""
+
+
+@local.command()
+@home_option(sandbox_only=True)
+@json_option
+def up(home: Path | None, as_json: bool) -> None:
+    """Start the sandbox in the background (state from earlier runs is kept)."""
+    sandbox = _home(home)
+    started = lifecycle.start(sandbox, progress=_progress(as_json))
+    status = sandbox.status()
+    if as_json:
+        echo_json(status)
+        return
+    click.echo(("sandbox started" if started else "sandbox already running") + f" in {sandbox.path}")
+    _print_status(status)
+    dev_remote = status["envs"]["dev"]["remote"]
+    click.echo(f"\nnext: git clone {dev_remote} app, commit a buildspec.yml, git push origin main,")
+    click.echo(f"      then: path2prod ledger history dev --home {sandbox.path}")
+
+
+@local.command()
+@home_option(sandbox_only=True)
+@click.option("--timeout", type=click.FloatRange(min=0), default=120, show_default=True,
+              help="Seconds to let running pipelines finish first.")
+@json_option
+def down(home: Path | None, timeout: float, as_json: bool) -> None:
+    """Stop the sandbox, after running pipelines finish; everything is kept for the next `up`."""
+    sandbox = _home(home)
+    sandbox.load_config()
+    stopped = lifecycle.stop(sandbox, drain_timeout=timeout, progress=_progress(as_json))
+    if as_json:
+        echo_json({"running": False, "stopped": stopped, "home": str(sandbox.path)})
+    else:
+        click.echo(f"sandbox stopped; state kept in {sandbox.path}" if stopped else "sandbox was not running")
+
+
+@local.command()
+@home_option(sandbox_only=True)
+@json_option
+def status(home: Path | None, as_json: bool) -> None:
+    """Show whether the sandbox runs, its AWS endpoint, and each env's account, git remote and ledger."""
+    sandbox = _home(home)
+    result = sandbox.status()
+    activity = lifecycle.control_status(sandbox) if result["running"] else None
+    if activity is not None:
+        result["idle"] = activity["idle"]
+        result["pipelines"] = activity["pipelines"]
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"sandbox in {sandbox.path}: " + ("running" if result["running"] else "stopped"))
+    _print_status(result)
+
+
+@local.command()
+@home_option(sandbox_only=True)
+@click.option("--timeout", type=click.FloatRange(min=0), default=120, show_default=True, help="Give up after.")
+def wait(home: Path | None, timeout: float) -> None:
+    """Wait until no pipeline runs and every event has been handled (for scripts and tests)."""
+    lifecycle.wait_idle(_home(home), timeout=timeout, progress=_progress(False))
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    click.echo(f"  AWS endpoint  {status['aws_endpoint_url']}  ({status['region']})")
+    for env, details in status["envs"].items():
+        click.echo(f"  {env}  account {details['account_id']}  remote {details['remote']}")

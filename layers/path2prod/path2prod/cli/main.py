@@ -1,0 +1,47 @@
+"""path2prod — gitops bookkeeping for a dev -> stg -> prd path to production on AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from path2prod.domain.errors import Path2ProdError
+
+
+class Path2ProdGroup(click.Group):
+    """Turns expected failures into a one-line error and exit 1: no traceback for a user error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return super().invoke(ctx)
+        except Path2ProdError as error:
+            raise click.ClickException(str(error)) from error
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise click.ClickException(f"AWS refused: {details.get('Code')}: {details.get('Message')}") from error
+        except BotoCoreError as error:
+            raise click.ClickException(f"AWS: {error}") from error
+
+
+@click.group(cls=Path2ProdGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="path2prod")
+def cli() -> None:
+    """Gitops bookkeeping for a dev -> stg -> prd path to production on AWS.
+
+    Every deployed commit is recorded in each account's ledger. Try it on one machine with
+    `path2prod demo`, or start the local sandbox with `path2prod local up`.
+    """
+
+
+def main() -> None:
+    from path2prod.cli.demo import demo
+    from path2prod.cli.ledger import ledger
+    from path2prod.cli.local import local
+
+    cli.add_command(local)
+    cli.add_command(ledger)
+    cli.add_command(demo)
+    cli()

@@ -1,0 +1,35 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_HOME = "~/.local/share/path2prod/sandbox"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("PATH2PROD_HOME", DEFAULT_HOME)).expanduser()
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(function)
+
+
+def home_option(*, sandbox_only: bool) -> Callable[[F], F]:
+    if sandbox_only:
+        help_text = f"Sandbox folder (default: $PATH2PROD_HOME or {DEFAULT_HOME})."
+    else:
+        help_text = "Read the local sandbox in this folder instead of the deployed stacks."
+    return click.option("--home", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))

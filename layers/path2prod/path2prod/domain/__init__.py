@@ -1,0 +1,1 @@
+"""Pure domain rules: no boto3, no I/O."""

@@ -1,0 +1,115 @@
+"""The ledger's rules: what an entry is, which state changes make one, how entries order.
+
+A ledger entry is immutable. Each (pipeline execution, attempt, state) yields exactly one entry whose
+content is a pure function of the event and the execution's commit, so duplicates collapse onto the
+same entry and any delivery order builds the same ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from path2prod.domain.pipeline_events import PipelineStateChange
+
+KIND_DEPLOYMENT = "deployment"
+
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "SUPERSEDED", "CANCELED"})
+# Within one attempt a terminal state outranks everything, so a late STARTED never hides a SUCCEEDED.
+_STATE_RANK = {"STARTED": 0, "RESUMED": 1, "STOPPING": 2}
+_TERMINAL_RANK = 3
+
+DOMAIN_EVENT_SOURCE = "path2prod"
+DEPLOYMENT_SUCCEEDED = "Deployment Succeeded"
+DEPLOYMENT_FAILED = "Deployment Failed"
+
+
+def state_rank(state: str) -> int:
+    """Order of a state within one attempt: terminal states last."""
+    return _TERMINAL_RANK if state in TERMINAL_STATES else _STATE_RANK.get(state, 0)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One thing that happened to one pipeline execution in one environment."""
+
+    env: str
+    commit: str
+    state: str
+    kind: str
+    execution_id: str
+    pipeline: str
+    attempt: int
+    time: str
+    start_time: str | None = None
+    account: str | None = None
+    region: str | None = None
+
+    @property
+    def entry_id(self) -> str:
+        """Stable identity: the same state change always names the same entry."""
+        return f"{self.pipeline}/{self.execution_id}/{self.attempt}/{self.state}"
+
+    @property
+    def order_key(self) -> tuple[str, str, int, int, str]:
+        """Chronological order; ties inside one second broken by start time, attempt and state."""
+        return (self.time, self.start_time or "", self.attempt, state_rank(self.state), self.execution_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
+        fields = cls.__dataclass_fields__
+        return cls(**{name: data.get(name) for name in fields})
+
+
+def records_entry(change: PipelineStateChange) -> bool:
+    """Pipeline execution state changes become entries; stage and action changes do not."""
+    return change.is_pipeline_execution
+
+
+def deployment_entry(change: PipelineStateChange, *, env: str, commit: str) -> LedgerEntry:
+    """The entry a pipeline execution state change records, once its commit is known."""
+    return LedgerEntry(
+        env=env,
+        commit=commit,
+        state=change.state,
+        kind=KIND_DEPLOYMENT,
+        execution_id=change.execution_id,
+        pipeline=change.pipeline,
+        attempt=change.attempt,
+        time=change.time,
+        start_time=change.start_time,
+        account=change.account,
+        region=change.region,
+    )
+
+
+def outcome(entries: Iterable[LedgerEntry]) -> LedgerEntry | None:
+    """The state an execution ended in (or is in): the latest attempt's highest-ranked entry."""
+    return max(entries, key=lambda e: (e.attempt, state_rank(e.state), e.time), default=None)
+
+
+def domain_event_for(entry: LedgerEntry) -> tuple[str, dict[str, Any]] | None:
+    """The (detail-type, detail) to publish for a terminal entry, or None.
+
+    The detail carries everything a downstream account needs, because EventBridge drops the original
+    account and resources when it forwards an event to another bus.
+    """
+    detail_type = {"SUCCEEDED": DEPLOYMENT_SUCCEEDED, "FAILED": DEPLOYMENT_FAILED}.get(entry.state)
+    if detail_type is None:
+        return None
+    detail = {
+        "env": entry.env,
+        "account": entry.account,
+        "region": entry.region,
+        "pipeline": entry.pipeline,
+        "execution_id": entry.execution_id,
+        "attempt": entry.attempt,
+        "commit": entry.commit,
+        "state": entry.state,
+        "time": entry.time,
+    }
+    return detail_type, detail

@@ -1,0 +1,1 @@
+"""The recorder: CodePipeline state changes in, ledger entries and domain events out."""

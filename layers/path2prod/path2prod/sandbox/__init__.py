@@ -1,0 +1,1 @@
+"""The local sandbox: the same architecture on one machine, with emulated accounts (moto)."""

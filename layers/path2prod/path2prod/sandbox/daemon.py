@@ -1,0 +1,330 @@
+"""The sandbox daemon: emulated accounts, local pipelines and Lambda runtimes, in the background.
+
+Started by `path2prod local up` as `python -m path2prod.sandbox.daemon --home DIR`; stopped by SIGTERM
+(`path2prod local down`), after which every piece of state is on disk for the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+
+from path2prod import ENVS
+from path2prod.sandbox.emulator import Emulator, TableSnapshots
+from path2prod.sandbox.functions import FUNCTIONS, SandboxFunction
+from path2prod.sandbox.home import SANDBOX_ROLE, SandboxConfig, SandboxHome, sandbox_credentials_env
+from path2prod.sandbox.pipeline import LocalPipeline
+from path2prod.sandbox.template import load_template, table_definition
+
+log = logging.getLogger("path2prod.sandbox")
+SNAPSHOT_SECONDS = 1.0
+MAX_RECEIVES = 5  # a function's failing event is retried, then dead-lettered, as with Lambda
+
+
+class Account:
+    """Clients acting in one emulated account (credentials from sts:AssumeRole, as moto expects)."""
+
+    def __init__(self, env: str, account_id: str, config: SandboxConfig, endpoint: str) -> None:
+        self.env, self.account_id, self.region, self.endpoint = env, account_id, config.region, endpoint
+        sts = boto3.client("sts", endpoint_url=endpoint, region_name=config.region, **_dummy_credentials())
+        self.credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/{SANDBOX_ROLE}", RoleSessionName="sandbox", DurationSeconds=43200
+        )["Credentials"]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=self.credentials["AccessKeyId"],
+            aws_secret_access_key=self.credentials["SecretAccessKey"],
+            aws_session_token=self.credentials["SessionToken"],
+        )
+
+    def lambda_environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": self.credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": self.credentials["SessionToken"],
+            "SANDBOX_ACCOUNT_ID": self.account_id,
+        }
+
+
+def _dummy_credentials() -> dict[str, str]:
+    creds = sandbox_credentials_env()
+    return {
+        "aws_access_key_id": creds["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": creds["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": creds["AWS_SESSION_TOKEN"],
+    }
+
+
+class Sandbox:
+    def __init__(self, home: SandboxHome) -> None:
+        self.home = home
+        self.config = home.load_config()
+        self.endpoint = home.aws_endpoint_url(self.config)
+        self.emulator = Emulator(self.config.aws_port)
+        self.snapshots = TableSnapshots(home.data_dir, self.config.region)
+        self.accounts: dict[str, Account] = {}
+        self.pipelines: dict[str, LocalPipeline] = {}
+        self.queues: dict[tuple[str, str], str] = {}
+        self.runtimes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self.control: ThreadingHTTPServer | None = None
+        self.stopping = threading.Event()
+
+    # -- start -----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.emulator.start()
+        load_template()  # fail early, before anything runs, if the template cannot be read
+        for env in ENVS:
+            account = Account(env, self.config.accounts[env], self.config, self.endpoint)
+            self.accounts[env] = account
+            self._ensure_repo(env)
+            self._provision(env, account)
+        for env in ENVS:
+            for function in FUNCTIONS:
+                self._start_runtime(env, function)
+        for env in ENVS:
+            account = self.accounts[env]
+            pipeline = LocalPipeline(
+                env=env, account=account.account_id, region=self.config.region, name=self.config.pipeline,
+                repo=self.home.repo(env), work_dir=self.home.work_dir(env), logs_dir=self.home.logs_dir,
+                marks_file=self.home.data_dir / "pipelines.json",
+                events_client=account.client("events"), codepipeline_client=account.client("codepipeline"),
+            )
+            self.pipelines[env] = pipeline
+            pipeline.start()
+        self._start_control()
+        self.home.write_daemon_state(
+            {
+                "pid": os.getpid(),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "aws_endpoint_url": self.endpoint,
+                "control_url": self.home.control_url(self.config),
+            }
+        )
+        log.info("sandbox ready at %s", self.endpoint)
+
+    def _ensure_repo(self, env: str) -> None:
+        repo = self.home.repo(env)
+        if not (repo / "HEAD").is_file():
+            repo.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(repo)], check=True)
+
+    def _provision(self, env: str, account: Account) -> None:
+        """Create in env's account what its stack would: the ledger, the pipeline, the rules."""
+        table = self.config.ledger_table(env)
+        dynamodb = account.client("dynamodb")
+        dynamodb.create_table(**table_definition(table_name=table))
+        restored = self.snapshots.restore(account.account_id, table, dynamodb)
+        log.info("%s: ledger %s ready (%d items restored)", env, table, restored)
+
+        account.client("iam").create_role(
+            RoleName="path2prod-pipeline",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "codepipeline.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        account.client("codepipeline").create_pipeline(pipeline=_pipeline_definition(self.config, account))
+
+        sqs, events = account.client("sqs"), account.client("events")
+        for function in FUNCTIONS:
+            dead_letters = sqs.create_queue(QueueName=f"{function.name}-dead-letters")["QueueUrl"]
+            dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            queue = sqs.create_queue(
+                QueueName=f"{function.name}-events",
+                Attributes={
+                    "VisibilityTimeout": "30",
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+                    ),
+                },
+            )["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            rule = f"path2prod-{function.name}-{function.rule_event}"
+            events.put_rule(Name=rule, EventPattern=json.dumps(function.rule_pattern(self._refs(env))))
+            events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
+            self.queues[(env, function.name)] = queue
+
+    def _refs(self, env: str) -> dict[str, str]:
+        """What template.yaml's Refs resolve to in env's sandbox account."""
+        return {
+            "Environment": env,
+            "PipelineName": self.config.pipeline,
+            "LedgerTable": self.config.ledger_table(env),
+        }
+
+    def _start_runtime(self, env: str, function: SandboxFunction) -> None:
+        account = self.accounts[env]
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
+            **function.environment(self._refs(env)),
+            **account.lambda_environment(),
+            "AWS_LAMBDA_FUNCTION_NAME": f"path2prod-{env}-{function.name}",
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            "PYTHONUNBUFFERED": "1",
+        }
+        log_file = (self.home.logs_dir / f"{env}-{function.name}.log").open("ab")
+        self.runtimes[(env, function.name)] = subprocess.Popen(
+            [sys.executable, "-m", "path2prod.sandbox.lambda_runtime", str(function.code_dir), function.handler,
+             self.queues[(env, function.name)]],
+            env=environment, stdout=log_file, stderr=subprocess.STDOUT, cwd=function.code_dir,
+        )
+
+    # -- running ---------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        pending = {}
+        for (env, name), queue in self.queues.items():
+            attributes = self.accounts[env].client("sqs").get_queue_attributes(
+                QueueUrl=queue,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            pending[f"{env}/{name}"] = sum(int(value) for value in attributes.values())
+        pipelines = {
+            env: {"busy": pipeline.busy, "running_execution": pipeline.running_execution, "last_run": pipeline.last_run}
+            for env, pipeline in self.pipelines.items()
+        }
+        idle = not any(p["busy"] for p in pipelines.values()) and not any(pending.values())
+        return {"idle": idle, "pipelines": pipelines, "pending_events": pending}
+
+    def serve(self) -> None:
+        while not self.stopping.wait(SNAPSHOT_SECONDS):
+            self.save_tables()
+            for (env, name), process in list(self.runtimes.items()):
+                if process.poll() is not None:
+                    log.warning("%s/%s runtime exited with %s; restarting it", env, name, process.returncode)
+                    self._start_runtime(env, next(f for f in FUNCTIONS if f.name == name))
+
+    def save_tables(self) -> None:
+        for env, account in self.accounts.items():
+            self.snapshots.save(account.account_id, self.config.ledger_table(env))
+
+    def stop(self) -> None:
+        log.info("stopping")
+        for pipeline in self.pipelines.values():
+            pipeline.stopping.set()
+        for pipeline in self.pipelines.values():
+            pipeline.join(timeout=60)
+        for process in self.runtimes.values():
+            process.terminate()
+        for process in self.runtimes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.save_tables()
+        if self.control:
+            self.control.shutdown()
+        self.emulator.stop()
+        self.home.clear_daemon_state()
+        log.info("stopped; state kept in %s", self.home.path)
+
+    def _start_control(self) -> None:
+        sandbox = self
+
+        class ControlHandler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/status":
+                    self.send_error(404)
+                    return
+                body = json.dumps(sandbox.status()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.control = ThreadingHTTPServer(("127.0.0.1", self.config.control_port), ControlHandler)
+        threading.Thread(target=self.control.serve_forever, name="control", daemon=True).start()
+
+
+def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, Any]:
+    """The pipeline template.yaml creates (Source on main -> Build), as CreatePipeline takes it."""
+    return {
+        "name": config.pipeline,
+        "pipelineType": "V2",
+        "executionMode": "QUEUED",
+        "roleArn": f"arn:aws:iam::{account.account_id}:role/path2prod-pipeline",
+        "artifactStore": {"type": "S3", "location": f"path2prod-artifacts-{account.account_id}"},
+        "stages": [
+            {
+                "name": "Source",
+                "actions": [
+                    {
+                        "name": "Source",
+                        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+                        "configuration": {"RepositoryName": config.pipeline, "BranchName": "main"},
+                        "outputArtifacts": [{"name": "SourceArtifact"}],
+                    }
+                ],
+            },
+            {
+                "name": "Build",
+                "actions": [
+                    {
+                        "name": "Build",
+                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+                        "configuration": {"ProjectName": f"{config.pipeline}-build"},
+                        "inputArtifacts": [{"name": "SourceArtifact"}],
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="path2prod-sandbox-daemon")
+    parser.add_argument("--home", required=True)
+    args = parser.parse_args(argv)
+    home = SandboxHome(args.home)
+    home.logs_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=home.logs_dir / "daemon.log", level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    sandbox = Sandbox(home)
+    signal.signal(signal.SIGTERM, lambda *_: sandbox.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: sandbox.stopping.set())
+    try:
+        sandbox.start()
+        sandbox.serve()
+    except Exception:
+        log.exception("sandbox failed")
+        raise
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""moto's server, run in the sandbox daemon's process, plus the two things moto lacks.
+
+1. CodePipeline executions with source revisions: moto keeps executions but answers
+   GetPipelineExecution with empty `artifactRevisions`; the sandbox's local pipeline records the
+   commit of each execution and this module adds it to moto's answer, as AWS would give it.
+2. Persistence: moto keeps everything in memory. The ledger tables are saved to HOME/data as
+   DynamoDB JSON (after changes, and at shutdown) and written back through the API at the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from moto.codepipeline import models as codepipeline_models
+from moto.dynamodb.models import dynamodb_backends
+from moto.server import ThreadedMotoServer
+
+from path2prod.sandbox.home import write_json
+
+_revisions: dict[str, dict[str, Any]] = {}
+_revisions_lock = threading.Lock()
+
+
+def set_execution_revision(execution_id: str, commit: str, summary: str, repository_url: str) -> None:
+    """Tell the emulated CodePipeline which commit an execution runs."""
+    with _revisions_lock:
+        _revisions[execution_id] = {
+            "name": "SourceArtifact",
+            "revisionId": commit,
+            "revisionSummary": summary,
+            "revisionUrl": repository_url,
+        }
+
+
+def set_execution_status(backend_execution: Any, status: str) -> None:
+    backend_execution.status = status
+
+
+def _patch_codepipeline() -> None:
+    original = codepipeline_models.PipelineExecution.to_dict
+
+    def to_dict_with_revisions(self: Any) -> dict[str, Any]:
+        described: dict[str, Any] = original(self)
+        with _revisions_lock:
+            revision = _revisions.get(self.pipeline_execution_id)
+        if revision:
+            described["artifactRevisions"] = [revision]
+        return described
+
+    codepipeline_models.PipelineExecution.to_dict = to_dict_with_revisions  # type: ignore[method-assign]
+    # moto marks an execution Succeeded at once; the local pipeline sets the real status as it runs.
+    original_init = codepipeline_models.PipelineExecution.__init__
+
+    def init_in_progress(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.status = "InProgress"
+
+    codepipeline_models.PipelineExecution.__init__ = init_in_progress  # type: ignore[method-assign]
+
+
+def backend_execution(account: str, region: str, pipeline: str, execution_id: str) -> Any:
+    """moto's own execution object, so the local pipeline can set its status."""
+    backend = codepipeline_models.codepipeline_backends[account][region]
+    return backend.pipelines[pipeline].executions[execution_id]
+
+
+class Emulator:
+    """moto's server on 127.0.0.1:port, with the sandbox's additions."""
+
+    def __init__(self, port: int) -> None:
+        _patch_codepipeline()
+        self.port = port
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class TableSnapshots:
+    """Saves and restores the sandbox's DynamoDB tables (one JSON file per account and table)."""
+
+    def __init__(self, data_dir: Path, region: str) -> None:
+        self.directory = data_dir / "dynamodb"
+        self.region = region
+        self._last_digest: dict[Path, str] = {}
+
+    def _file(self, account: str, table: str) -> Path:
+        return self.directory / f"{account}-{table}.json"
+
+    def save(self, account: str, table: str) -> bool:
+        """Write the table's items if they changed since the last save; True when written."""
+        backend = dynamodb_backends[account][self.region]
+        # Read straight from the emulator's memory: this is a backup of the emulator, not a query.
+        items = [item.to_json()["Attributes"] for item in backend.tables[table].all_items()]
+        payload = json.dumps(items, sort_keys=True)
+        path = self._file(account, table)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        if self._last_digest.get(path) == digest:
+            return False
+        write_json(path, items)
+        self._last_digest[path] = digest
+        return True
+
+    def restore(self, account: str, table: str, dynamodb_client: Any) -> int:
+        """Write the saved items back through the API; returns how many."""
+        path = self._file(account, table)
+        if not path.is_file():
+            return 0
+        items = json.loads(path.read_text())
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            pending: dict[str, Any] = {table: batch}
+            while pending:
+                pending = dynamodb_client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        self._last_digest[path] = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
+        return len(items)

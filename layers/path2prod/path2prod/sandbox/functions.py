@@ -1,0 +1,43 @@
+"""The Lambda functions the sandbox runs, described from template.yaml.
+
+Each function's environment variables and its EventBridge rule pattern are read from the template, with
+Refs resolved to the sandbox's names, so the handlers see what they would see in the account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from path2prod.sandbox.template import load_template, project_root, resolve, rule_pattern
+
+
+@dataclass(frozen=True)
+class SandboxFunction:
+    name: str  # short name, also the folder under functions/
+    logical_id: str  # the AWS::Serverless::Function in template.yaml
+    rule_event: str  # its EventBridgeRule event in template.yaml
+
+    @property
+    def code_dir(self) -> Path:
+        return project_root() / "functions" / self.name
+
+    @property
+    def handler(self) -> str:
+        return str(load_template()["Resources"][self.logical_id]["Properties"]["Handler"])
+
+    def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any]:
+        return rule_pattern(self.logical_id, self.rule_event, refs)
+
+    def environment(self, refs: dict[str, str]) -> dict[str, str]:
+        """Globals' and the function's own environment variables, Refs resolved."""
+        template = load_template()
+        variables: dict[str, Any] = {}
+        variables.update(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        own = template["Resources"][self.logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+        variables.update(own)
+        return {key: str(value) for key, value in resolve(variables, refs).items()}
+
+
+FUNCTIONS = (SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),)

@@ -1,0 +1,201 @@
+"""A sandbox's home folder: its configuration, its state and where everything lives.
+
+    HOME/sandbox.json        accounts, region, ports (written once, at the first `local up`)
+    HOME/run/daemon.json     pid and URLs while the sandbox runs
+    HOME/repos/<env>.git     each env's bare git repository: its `main` is what runs there
+    HOME/data/               emulated AWS state kept across down/up (ledger tables, pipeline marks)
+    HOME/logs/               daemon, functions and builds
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from path2prod import ENVS
+from path2prod.domain.errors import Path2ProdError
+from path2prod.targets import EnvTarget, check_env
+
+DEFAULT_ACCOUNTS = {"dev": "111111111111", "stg": "222222222222", "prd": "333333333333"}
+REGION = "us-east-1"
+PIPELINE_NAME = "path2prod-app"
+SANDBOX_ROLE = "path2prod-sandbox"
+
+
+class SandboxError(Path2ProdError):
+    """The sandbox cannot do what was asked (not created, not running, ...)."""
+
+
+@dataclass
+class SandboxConfig:
+    accounts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
+    region: str = REGION
+    aws_port: int = 0
+    control_port: int = 0
+    pipeline: str = PIPELINE_NAME
+
+    def ledger_table(self, env: str) -> str:
+        return f"path2prod-{env}-ledger"
+
+
+class SandboxHome:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser().resolve()
+
+    # -- layout ---------------------------------------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.path / "sandbox.json"
+
+    @property
+    def daemon_file(self) -> Path:
+        return self.path / "run" / "daemon.json"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+    def repo(self, env: str) -> Path:
+        return self.path / "repos" / f"{env}.git"
+
+    def work_dir(self, env: str) -> Path:
+        return self.path / "work" / env
+
+    # -- configuration --------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.config_file.is_file()
+
+    def load_config(self) -> SandboxConfig:
+        if not self.exists():
+            raise SandboxError(f"no sandbox at {self.path}; create it with: path2prod local up --home {self.path}")
+        try:
+            return SandboxConfig(**json.loads(self.config_file.read_text()))
+        except (ValueError, TypeError) as error:
+            raise SandboxError(f"{self.config_file} is damaged: {error}") from error
+
+    def create_config(self) -> SandboxConfig:
+        """Write sandbox.json on first use, picking free ports; later ups keep them when free."""
+        config = self.load_config() if self.exists() else SandboxConfig()
+        if not _port_free(config.aws_port):
+            config.aws_port = _free_port()
+        if not _port_free(config.control_port) or config.control_port == config.aws_port:
+            config.control_port = _free_port(avoid=config.aws_port)
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_json(self.config_file, asdict(config))
+        return config
+
+    # -- the running daemon ---------------------------------------------------------------------------
+    def daemon_state(self) -> dict[str, Any] | None:
+        """What the running daemon wrote about itself, or None when it is not running."""
+        try:
+            state: dict[str, Any] = json.loads(self.daemon_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not _pid_alive(int(state.get("pid", 0))):
+            return None
+        return state
+
+    def write_daemon_state(self, state: dict[str, Any]) -> None:
+        _write_json(self.daemon_file, state)
+
+    def clear_daemon_state(self) -> None:
+        self.daemon_file.unlink(missing_ok=True)
+
+    # -- what the CLI needs ---------------------------------------------------------------------------
+    def aws_endpoint_url(self, config: SandboxConfig) -> str:
+        return f"http://127.0.0.1:{config.aws_port}"
+
+    def control_url(self, config: SandboxConfig) -> str:
+        return f"http://127.0.0.1:{config.control_port}"
+
+    def target(self, env: str) -> EnvTarget:
+        """How the CLI reaches env's emulated account: the same role-per-env path as against AWS."""
+        check_env(env)
+        config = self.load_config()
+        if self.daemon_state() is None:
+            raise SandboxError(f"the sandbox at {self.path} is not running; start it with: "
+                               f"path2prod local up --home {self.path}")
+        return EnvTarget(
+            env=env,
+            region=config.region,
+            ledger_table=config.ledger_table(env),
+            role_arn=f"arn:aws:iam::{config.accounts[env]}:role/{SANDBOX_ROLE}",
+            endpoint_url=self.aws_endpoint_url(config),
+        )
+
+    def status(self) -> dict[str, Any]:
+        config = self.load_config()
+        running = self.daemon_state() is not None
+        return {
+            "running": running,
+            "home": str(self.path),
+            "aws_endpoint_url": self.aws_endpoint_url(config),
+            "region": config.region,
+            "control_url": self.control_url(config),
+            "envs": {
+                env: {
+                    "account_id": config.accounts[env],
+                    "remote": str(self.repo(env)),
+                    "pipeline": config.pipeline,
+                    "ledger_table": config.ledger_table(env),
+                }
+                for env in ENVS
+            },
+        }
+
+
+def sandbox_credentials_env() -> dict[str, str]:
+    """Dummy credentials for talking to moto; the account is chosen by assuming a role."""
+    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    # Write-then-rename: a crash never leaves a half-written file behind.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(temporary, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    _write_json(path, data)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _port_free(port: int) -> bool:
+    if port <= 0:
+        return False
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(avoid: int = 0) -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port != avoid:
+            return port

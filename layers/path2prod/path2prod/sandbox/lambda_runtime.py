@@ -1,0 +1,98 @@
+"""A Lambda function's runtime in the sandbox: one process per (env, function).
+
+moto's EventBridge cannot invoke Lambda, so each rule targets an SQS queue and this process polls it,
+like an event source mapping: it restores the `account` field moto drops, calls the real handler
+from functions/<name>/app.py, deletes the message on success and leaves it for a retry on failure
+(the queue's redrive policy moves it to the dead-letter queue after a few attempts), as AWS would.
+
+Run by the daemon:  python -m path2prod.sandbox.lambda_runtime CODE_DIR HANDLER QUEUE_URL
+with the function's environment (AWS_ENDPOINT_URL, credentials of its account, its settings) set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import sys
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class SandboxLambdaContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str
+    invoked_function_arn: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    log_group_name: str = "sandbox"
+    log_stream_name: str = "sandbox"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def load_handler(code_dir: Path, handler: str) -> Any:
+    module_name, function_name = handler.rsplit(".", 1)
+    sys.path.insert(0, str(code_dir))
+    spec = importlib.util.spec_from_file_location(module_name, code_dir / f"{module_name}.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {handler} from {code_dir}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, function_name)
+
+
+def main() -> None:
+    code_dir, handler_name, queue_url = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    import boto3
+
+    handler = load_handler(code_dir, handler_name)
+    account = os.environ["SANDBOX_ACCOUNT_ID"]
+    function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+    region = os.environ["AWS_DEFAULT_REGION"]
+    sqs = boto3.client("sqs")
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"]
+        ).get("Messages", [])
+        for message in messages:
+            event = json.loads(message["Body"])
+            if isinstance(event, dict):
+                event.setdefault("account", account)  # moto drops it on delivery; EventBridge sets it
+            context = SandboxLambdaContext(
+                function_name=function_name,
+                invoked_function_arn=f"arn:aws:lambda:{region}:{account}:function:{function_name}",
+                aws_request_id=str(uuid.uuid4()),
+            )
+            try:
+                handler(event, context)
+            except Exception:
+                # As Lambda does: the error is logged, the event is retried, later dead-lettered.
+                print(traceback.format_exc(), file=sys.stderr, flush=True)
+                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=min(2**attempts, 30)
+                )
+                continue
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Starting, stopping and waiting for the sandbox daemon (what `path2prod local` calls)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from path2prod.sandbox.home import SandboxError, SandboxHome
+
+START_TIMEOUT = 90.0
+
+
+def start(home: SandboxHome, progress: Callable[[str], None] = lambda _: None) -> bool:
+    """Start the sandbox in the background and return once it is ready; False if it already ran."""
+    if home.daemon_state() is not None:
+        return False
+    if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
+        raise SandboxError("git is not installed; the sandbox's repos are git repositories")
+    config = home.create_config()
+    home.logs_dir.mkdir(parents=True, exist_ok=True)
+    progress(f"starting the sandbox in {home.path} (AWS endpoint 127.0.0.1:{config.aws_port})")
+    with (home.logs_dir / "daemon.out").open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "path2prod.sandbox.daemon", "--home", str(home.path)],
+            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxError(f"the sandbox failed to start: {_last_error(home)} (logs in {home.logs_dir})")
+        if home.daemon_state() is not None and control_status(home) is not None:
+            return True
+        time.sleep(0.2)
+    process.terminate()
+    raise SandboxError(f"the sandbox did not become ready in {START_TIMEOUT:.0f} s (logs in {home.logs_dir})")
+
+
+def stop(home: SandboxHome, *, drain_timeout: float = 120.0, progress: Callable[[str], None] = lambda _: None) -> bool:
+    """Let running pipelines and events finish, then stop; state stays on disk. False if not running."""
+    state = home.daemon_state()
+    if state is None:
+        return False
+    try:
+        wait_idle(home, timeout=drain_timeout, progress=progress)
+    except SandboxError as error:
+        progress(f"{error}; stopping anyway")
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if home.daemon_state() is None:
+            return True
+        time.sleep(0.2)
+    raise SandboxError(f"the sandbox (pid {pid}) did not stop in 90 s")
+
+
+def control_status(home: SandboxHome) -> dict[str, Any] | None:
+    """The running daemon's view (idle, pipelines, pending events), or None when it does not answer."""
+    url = home.control_url(home.load_config()) + "/status"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own 127.0.0.1 URL
+            status: dict[str, Any] = json.loads(response.read())
+            return status
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def wait_idle(home: SandboxHome, *, timeout: float, progress: Callable[[str], None] = lambda _: None) -> None:
+    """Block until no pipeline runs and no event waits for a function; raise SandboxError on timeout."""
+    if home.daemon_state() is None:
+        raise SandboxError(f"the sandbox at {home.path} is not running")
+    deadline = time.monotonic() + timeout
+    idle_in_a_row = 0
+    last_note = ""
+    while time.monotonic() < deadline:
+        status = control_status(home)
+        if status is None:
+            raise SandboxError("the sandbox stopped answering")
+        # Two idle readings in a row: an event put on a bus between two looks is not missed.
+        idle_in_a_row = idle_in_a_row + 1 if status["idle"] else 0
+        if idle_in_a_row >= 2:
+            return
+        note = _busy_note(status)
+        if note and note != last_note:
+            progress(note)
+            last_note = note
+        time.sleep(0.3)
+    raise SandboxError(f"the sandbox was still busy after {timeout:.0f} s")
+
+
+def _busy_note(status: dict[str, Any]) -> str:
+    running = [env for env, pipeline in status["pipelines"].items() if pipeline["busy"]]
+    pending = [name for name, count in status["pending_events"].items() if count]
+    parts = []
+    if running:
+        parts.append("pipeline running in " + ", ".join(running))
+    if pending:
+        parts.append("events pending for " + ", ".join(pending))
+    return "; ".join(parts)
+
+
+def _last_error(home: SandboxHome) -> str:
+    for name in ("daemon.out", "daemon.log"):
+        path = home.logs_dir / name
+        if path.is_file():
+            lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+            if lines:
+                return lines[-1][:300]
+    return "no log written"

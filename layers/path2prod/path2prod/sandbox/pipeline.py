@@ -1,0 +1,229 @@
+"""The local pipeline of one env: a push to `main` runs the commit's buildspec.yml.
+
+It watches the bare repo's `refs/heads/main` rather than relying on a git hook, because a push made by
+dulwich (path2prod's own promotions and rollbacks) runs no hooks: both kinds of push move the ref.
+Each run is a CodePipeline execution (Source -> Build) started in the emulated CodePipeline, and every
+state change is put on the account's default event bus in the shape AWS documents.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import subprocess
+import tarfile
+import threading
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from path2prod.sandbox.buildspec import run_buildspec
+from path2prod.sandbox.emulator import backend_execution, set_execution_revision, set_execution_status
+from path2prod.sandbox.home import write_json
+
+log = logging.getLogger("path2prod.sandbox.pipeline")
+
+PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
+ACTION_EXECUTION = "CodePipeline Action Execution State Change"
+POLL_SECONDS = 0.3
+
+
+def _now(millis: bool = False) -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
+
+
+def read_main(repo: Path) -> str | None:
+    """The sha `main` points at, or None while the repo has no main."""
+    completed = subprocess.run(
+        ["git", "--git-dir", str(repo), "rev-parse", "--verify", "--quiet", "refs/heads/main^{commit}"],
+        capture_output=True, text=True, check=False,
+    )
+    return completed.stdout.strip() or None
+
+
+class LocalPipeline(threading.Thread):
+    """Runs one env's pipeline: at most one execution at a time, newest `main` next (QUEUED-like)."""
+
+    def __init__(
+        self, *, env: str, account: str, region: str, name: str, repo: Path, work_dir: Path, logs_dir: Path,
+        marks_file: Path, events_client: Any, codepipeline_client: Any,
+    ) -> None:
+        super().__init__(name=f"pipeline-{env}", daemon=True)
+        self.env, self.account, self.region, self.pipeline_name = env, account, region, name
+        self.repo, self.work_dir, self.logs_dir, self.marks_file = repo, work_dir, logs_dir, marks_file
+        self.events, self.codepipeline = events_client, codepipeline_client
+        self.arn = f"arn:aws:codepipeline:{region}:{account}:{name}"
+        self.stopping = threading.Event()
+        self.running_execution: str | None = None
+        self.last_run = self._load_mark()
+        self.executions = 0
+
+    # -- state -----------------------------------------------------------------------------------------
+    def _load_mark(self) -> str | None:
+        try:
+            marks: dict[str, str] = json.loads(self.marks_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return marks.get(self.env)
+
+    def _save_mark(self, sha: str) -> None:
+        try:
+            marks = json.loads(self.marks_file.read_text())
+        except (FileNotFoundError, ValueError):
+            marks = {}
+        marks[self.env] = sha
+        write_json(self.marks_file, marks)
+        self.last_run = sha
+
+    @property
+    def busy(self) -> bool:
+        """Running, or `main` has moved to a commit not yet run."""
+        if self.running_execution:
+            return True
+        head = read_main(self.repo)
+        return head is not None and head != self.last_run
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            head = read_main(self.repo)
+            if head and head != self.last_run:
+                try:
+                    self.run_execution(head)
+                except Exception:
+                    log.exception("pipeline %s: execution of %s crashed", self.env, head)
+                    self.running_execution = None
+                    self.stopping.wait(2)
+                continue
+            self.stopping.wait(POLL_SECONDS)
+
+    def run_execution(self, commit: str) -> bool:
+        """One execution of `commit`: Source, then Build. Returns True when it succeeded."""
+        execution_id = self.codepipeline.start_pipeline_execution(name=self.pipeline_name)["pipelineExecutionId"]
+        self.running_execution = execution_id
+        summary = self._git("log", "-1", "--format=%s", commit).strip()
+        set_execution_revision(execution_id, commit, summary, f"file://{self.repo}")
+        start_time = _now(millis=True)
+        log.info("pipeline %s: execution %s of %s", self.env, execution_id, commit)
+        trigger = {
+            "trigger-type": "CloudWatchEvent",
+            "trigger-detail": f"arn:aws:events:{self.region}:{self.account}:rule/path2prod-push-to-main",
+        }
+        self._pipeline_event(execution_id, start_time, "STARTED", {"execution-trigger": trigger})
+
+        self._action_event(execution_id, start_time, "Source", "Source", "CodeCommit", "STARTED")
+        self._action_event(
+            execution_id, start_time, "Source", "Source", "CodeCommit", "SUCCEEDED",
+            result={
+                "external-execution-url": f"file://{self.repo}#{commit}",
+                "external-execution-summary": summary,
+                "external-execution-id": commit,
+            },
+        )
+
+        build_id = f"{self.pipeline_name}-build:{uuid.uuid4()}"
+        self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", "STARTED")
+        succeeded, build_summary = self._build(commit, execution_id, build_id)
+        result: dict[str, Any] = {
+            "external-execution-url": f"file://{self.logs_dir / 'builds' / (execution_id + '.log')}",
+            "external-execution-summary": build_summary,
+            "external-execution-id": build_id,
+        }
+        if not succeeded:
+            result["error-code"] = "JobFailed"
+        state = "SUCCEEDED" if succeeded else "FAILED"
+        self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", state, result=result)
+
+        set_execution_status(
+            backend_execution(self.account, self.region, self.pipeline_name, execution_id),
+            "Succeeded" if succeeded else "Failed",
+        )
+        self._pipeline_event(execution_id, start_time, state)
+        self._save_mark(commit)
+        self.executions += 1
+        self.running_execution = None
+        log.info("pipeline %s: execution %s %s", self.env, execution_id, state)
+        return succeeded
+
+    # -- build -----------------------------------------------------------------------------------------
+    def _build(self, commit: str, execution_id: str, build_id: str) -> tuple[bool, str]:
+        source = self.work_dir / execution_id
+        try:
+            source.mkdir(parents=True, exist_ok=True)
+            archive = subprocess.run(
+                ["git", "--git-dir", str(self.repo), "archive", "--format=tar", commit],
+                capture_output=True, check=True,
+            ).stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(source, filter="data")
+            result = run_buildspec(
+                source,
+                {
+                    "PATH2PROD_ENV": self.env,
+                    "CODEBUILD_RESOLVED_SOURCE_VERSION": commit,
+                    "CODEBUILD_BUILD_ID": build_id,
+                    "CODEBUILD_INITIATOR": f"codepipeline/{self.pipeline_name}",
+                },
+                self.logs_dir / "builds" / f"{execution_id}.log",
+            )
+            return result.succeeded, result.summary
+        finally:
+            shutil.rmtree(source, ignore_errors=True)
+
+    def _git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "--git-dir", str(self.repo), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    # -- events ----------------------------------------------------------------------------------------
+    def _pipeline_event(self, execution_id: str, start_time: str, state: str, extra: dict[str, Any] | None = None) -> None:
+        detail = {
+            "pipeline": self.pipeline_name,
+            "execution-id": execution_id,
+            "start-time": start_time,
+            **(extra or {}),
+            "state": state,
+            "version": 1.0,
+            "pipeline-execution-attempt": 1.0,
+        }
+        self._put(PIPELINE_EXECUTION, detail)
+
+    def _action_event(
+        self, execution_id: str, start_time: str, stage: str, action: str, provider: str, state: str,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        category = "Source" if stage == "Source" else "Build"
+        detail: dict[str, Any] = {
+            "pipeline": self.pipeline_name,
+            "execution-id": execution_id,
+            "start-time": start_time,
+            "stage": stage,
+            "action-execution-id": str(uuid.uuid4()),
+            "action": action,
+            "state": state,
+            "region": self.region,
+            "type": {"owner": "AWS", "provider": provider, "category": category, "version": "1"},
+            "version": 1.0,
+            "pipeline-execution-attempt": 1.0,
+        }
+        if result is not None:
+            detail["execution-result"] = result
+        self._put(ACTION_EXECUTION, detail)
+
+    def _put(self, detail_type: str, detail: dict[str, Any]) -> None:
+        response = self.events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.codepipeline",
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "Resources": [self.arn],
+                    "Time": datetime.now(UTC).replace(microsecond=0),
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused a pipeline event: {response['Entries']}")
