@@ -1,5 +1,6 @@
 # path2prod — the verbs a newcomer looks for. Every target sets itself up on a fresh machine.
 SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
 .DEFAULT_GOAL := help
 
 # Lambda runs Python 3.13; the venv and `sam build` use the same. Found on PATH, else under pyenv.

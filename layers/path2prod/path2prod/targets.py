@@ -50,7 +50,9 @@ class EnvTarget:
         if self.endpoint_url:
             # The sandbox's emulated AWS takes any credentials; the role picks the account.
             base = boto3.Session(
-                aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=self.region
+                aws_access_key_id="sandbox",
+                aws_secret_access_key="sandbox",  # noqa: S106 - moto accepts any secret
+                region_name=self.region,
             )
         else:
             base = boto3.Session(profile_name=self.profile, region_name=self.region)
@@ -89,7 +91,12 @@ def check_env(env: str) -> str:
 
 
 def config_path(explicit: str | None = None) -> Path | None:
-    candidates = [explicit, os.environ.get("PATH2PROD_CONFIG"), "path2prod.toml", "~/.config/path2prod/config.toml"]
+    candidates = [
+        explicit,
+        os.environ.get("PATH2PROD_CONFIG"),
+        "path2prod.toml",
+        "~/.config/path2prod/config.toml",
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).expanduser().is_file():
             return Path(candidate).expanduser()

@@ -121,10 +121,12 @@ class LedgerTable:
     def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> None:
         """Store which commit an execution runs. Idempotent; a different commit is a LedgerConflict."""
         try:
-            self.client.put_item(**self._commit_put(pipeline, execution_id, commit))  # type: ignore[arg-type]
+            self.client.put_item(**self._commit_put(pipeline, execution_id, commit))
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise LedgerConflict(f"execution {execution_id} already has another commit than {commit}") from error
+                raise LedgerConflict(
+                    f"execution {execution_id} already has another commit than {commit}"
+                ) from error
             raise self._translate(error) from error
 
     # -- reads ----------------------------------------------------------------------------------------
@@ -142,7 +144,7 @@ class LedgerTable:
         except ClientError as error:
             raise self._translate(error) from error
         item = response.get("Item")
-        return item["commit"]["S"] if item else None  # type: ignore[return-value]
+        return item["commit"]["S"] if item else None
 
     def history_page(
         self, env: str, *, limit: int, cursor: dict[str, Any] | None = None, oldest_first: bool = False

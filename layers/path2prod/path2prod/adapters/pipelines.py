@@ -27,7 +27,9 @@ class PipelineExecutions:
     def commit_of(self, pipeline: str, execution_id: str) -> str | None:
         """The source revision of an execution, or None while CodePipeline does not know it yet."""
         try:
-            response = self.client.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+            response = self.client.get_pipeline_execution(
+                pipelineName=pipeline, pipelineExecutionId=execution_id
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] == "PipelineExecutionNotFoundException":
                 return None

@@ -8,6 +8,7 @@ import click
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
 
@@ -29,7 +30,9 @@ def open_ledger(env: str, home: Path | None, config_file: str | None) -> LedgerT
 @click.argument("env")
 @home_option(sandbox_only=False)
 @click.option("--config", "config_file", help="path2prod config file naming each env's account (see README).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest entries to show.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest entries to show."
+)
 @json_option
 def history(env: str, home: Path | None, config_file: str | None, limit: int, as_json: bool) -> None:
     """Entries of ENV's ledger (dev, stg or prd), newest first."""
@@ -37,9 +40,16 @@ def history(env: str, home: Path | None, config_file: str | None, limit: int, as
     if as_json:
         echo_json([entry.as_dict() for entry in entries])
         return
+    click.echo(format_entries(env, entries))
+
+
+def format_entries(env: str, entries: list[LedgerEntry]) -> str:
+    """A ledger as a table for people."""
     if not entries:
-        click.echo(f"{env}: the ledger has no entries yet")
-        return
-    click.echo(f"{'TIME':<21} {'STATE':<10} {'KIND':<11} {'COMMIT':<41} EXECUTION")
+        return f"{env}: the ledger has no entries yet"
+    lines = [f"{'TIME':<21} {'STATE':<10} {'KIND':<11} {'COMMIT':<41} EXECUTION"]
     for entry in entries:
-        click.echo(f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} {entry.execution_id}")
+        lines.append(
+            f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} {entry.execution_id}"
+        )
+    return "\n".join(lines)

@@ -45,8 +45,13 @@ def up(home: Path | None, as_json: bool) -> None:
 
 @local.command()
 @home_option(sandbox_only=True)
-@click.option("--timeout", type=click.FloatRange(min=0), default=120, show_default=True,
-              help="Seconds to let running pipelines finish first.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=120,
+    show_default=True,
+    help="Seconds to let running pipelines finish first.",
+)
 @json_option
 def down(home: Path | None, timeout: float, as_json: bool) -> None:
     """Stop the sandbox, after running pipelines finish; everything is kept for the next `up`."""
@@ -79,7 +84,9 @@ def status(home: Path | None, as_json: bool) -> None:
 
 @local.command()
 @home_option(sandbox_only=True)
-@click.option("--timeout", type=click.FloatRange(min=0), default=120, show_default=True, help="Give up after.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=120, show_default=True, help="Give up after."
+)
 def wait(home: Path | None, timeout: float) -> None:
     """Wait until no pipeline runs and every event has been handled (for scripts and tests)."""
     lifecycle.wait_idle(_home(home), timeout=timeout, progress=_progress(False))

@@ -21,7 +21,9 @@ class Path2ProdGroup(click.Group):
             raise click.ClickException(str(error)) from error
         except ClientError as error:
             details = error.response.get("Error", {})
-            raise click.ClickException(f"AWS refused: {details.get('Code')}: {details.get('Message')}") from error
+            raise click.ClickException(
+                f"AWS refused: {details.get('Code')}: {details.get('Message')}"
+            ) from error
         except BotoCoreError as error:
             raise click.ClickException(f"AWS: {error}") from error
 
@@ -36,12 +38,18 @@ def cli() -> None:
     """
 
 
-def main() -> None:
+def _register_commands() -> None:
     from path2prod.cli.demo import demo
     from path2prod.cli.ledger import ledger
     from path2prod.cli.local import local
 
-    cli.add_command(local)
-    cli.add_command(ledger)
-    cli.add_command(demo)
+    for command in (local, ledger, demo):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the `path2prod` command."""
     cli()

@@ -6,11 +6,9 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_HOME = "~/.local/share/path2prod/sandbox"
 
@@ -19,11 +17,11 @@ def default_home() -> Path:
     return Path(os.environ.get("PATH2PROD_HOME", DEFAULT_HOME)).expanduser()
 
 
-def json_option(function: F) -> F:
+def json_option[F: Callable[..., Any]](function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(function)
 
 
-def home_option(*, sandbox_only: bool) -> Callable[[F], F]:
+def home_option[F: Callable[..., Any]](*, sandbox_only: bool) -> Callable[[F], F]:
     if sandbox_only:
         help_text = f"Sandbox folder (default: $PATH2PROD_HOME or {DEFAULT_HOME})."
     else:

@@ -61,8 +61,8 @@ class LedgerEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
-        fields = cls.__dataclass_fields__
-        return cls(**{name: data.get(name) for name in fields})
+        known: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 def records_entry(change: PipelineStateChange) -> bool:

@@ -26,7 +26,9 @@ class BuildResult:
     summary: str  # one line: what failed, or "Build succeeded"
 
 
-def run_buildspec(source_dir: Path, extra_env: dict[str, str], log_path: Path, timeout: float = 900) -> BuildResult:
+def run_buildspec(
+    source_dir: Path, extra_env: dict[str, str], log_path: Path, timeout: float = 900
+) -> BuildResult:
     """Run source_dir/buildspec.yml; everything the build prints goes to log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
@@ -45,15 +47,24 @@ def run_buildspec(source_dir: Path, extra_env: dict[str, str], log_path: Path, t
         log.flush()
         try:
             completed = subprocess.run(
-                ["bash", "-c", script], cwd=source_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                timeout=timeout, check=False,
+                ["bash", "-c", script],
+                cwd=source_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return _fail(log, f"build timed out after {timeout:.0f} s")
         if completed.returncode == 0:
             log.write("[path2prod] Build succeeded\n")
             return BuildResult(True, "Build succeeded")
-        failed_phase = PHASES[min(completed.returncode - 100, len(PHASES) - 1)] if completed.returncode >= 100 else "build"
+        failed_phase = (
+            PHASES[min(completed.returncode - 100, len(PHASES) - 1)]
+            if completed.returncode >= 100
+            else "build"
+        )
         return _fail(log, f"COMMAND_EXECUTION_ERROR in phase {failed_phase.upper()}")
 
 
@@ -71,7 +82,9 @@ def _phases(spec: Any) -> tuple[dict[str, list[str]], dict[str, str]]:
         if not isinstance(commands, list) or not all(isinstance(c, str | int | float) for c in commands):
             raise ValueError(f"phase {name!r} needs a 'commands' list of strings")
         phases[name] = [str(c) for c in commands]
-    variables = ((spec.get("env") or {}).get("variables") or {}) if isinstance(spec.get("env"), dict | None) else {}
+    variables = (
+        ((spec.get("env") or {}).get("variables") or {}) if isinstance(spec.get("env"), dict | None) else {}
+    )
     if not isinstance(variables, dict):
         raise ValueError("'env.variables' must be a mapping")
     return phases, {str(k): str(v) for k, v in variables.items()}
@@ -87,7 +100,7 @@ def _script(phases: dict[str, list[str]]) -> str:
         lines.append(f"  echo {shlex.quote(f'[path2prod] phase {phase.upper()}')}")
         for command in commands:
             on_fail = "build_failed=1" if phase == "build" else f"exit {100 + index}"
-            lines.append(f"  if [ \"$build_failed\" = 0 ] || [ {phase!r} = post_build ]; then")
+            lines.append(f'  if [ "$build_failed" = 0 ] || [ {phase!r} = post_build ]; then')
             lines.append(f"    echo {shlex.quote('$ ' + command)}")
             lines.append(f"    eval {shlex.quote(command)} || {{ {on_fail}; }}")
             lines.append("  fi")

@@ -37,9 +37,11 @@ class Account:
 
     def __init__(self, env: str, account_id: str, config: SandboxConfig, endpoint: str) -> None:
         self.env, self.account_id, self.region, self.endpoint = env, account_id, config.region, endpoint
-        sts = boto3.client("sts", endpoint_url=endpoint, region_name=config.region, **_dummy_credentials())
+        sts = boto3.client("sts", endpoint_url=endpoint, region_name=config.region, **_dummy_credentials())  # type: ignore[call-overload]
         self.credentials = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/{SANDBOX_ROLE}", RoleSessionName="sandbox", DurationSeconds=43200
+            RoleArn=f"arn:aws:iam::{account_id}:role/{SANDBOX_ROLE}",
+            RoleSessionName="sandbox",
+            DurationSeconds=43200,
         )["Credentials"]
 
     def client(self, service: str) -> Any:
@@ -102,10 +104,16 @@ class Sandbox:
         for env in ENVS:
             account = self.accounts[env]
             pipeline = LocalPipeline(
-                env=env, account=account.account_id, region=self.config.region, name=self.config.pipeline,
-                repo=self.home.repo(env), work_dir=self.home.work_dir(env), logs_dir=self.home.logs_dir,
+                env=env,
+                account=account.account_id,
+                region=self.config.region,
+                name=self.config.pipeline,
+                repo=self.home.repo(env),
+                work_dir=self.home.work_dir(env),
+                logs_dir=self.home.logs_dir,
                 marks_file=self.home.data_dir / "pipelines.json",
-                events_client=account.client("events"), codepipeline_client=account.client("codepipeline"),
+                events_client=account.client("events"),
+                codepipeline_client=account.client("codepipeline"),
             )
             self.pipelines[env] = pipeline
             pipeline.start()
@@ -124,7 +132,9 @@ class Sandbox:
         repo = self.home.repo(env)
         if not (repo / "HEAD").is_file():
             repo.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(repo)], check=True)
+            subprocess.run(
+                ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(repo)], check=True
+            )
 
     def _provision(self, env: str, account: Account) -> None:
         """Create in env's account what its stack would: the ledger, the pipeline, the rules."""
@@ -166,7 +176,9 @@ class Sandbox:
                     ),
                 },
             )["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             rule = f"path2prod-{function.name}-{function.rule_event}"
             events.put_rule(Name=rule, EventPattern=json.dumps(function.rule_pattern(self._refs(env))))
             events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
@@ -192,22 +204,39 @@ class Sandbox:
         }
         log_file = (self.home.logs_dir / f"{env}-{function.name}.log").open("ab")
         self.runtimes[(env, function.name)] = subprocess.Popen(
-            [sys.executable, "-m", "path2prod.sandbox.lambda_runtime", str(function.code_dir), function.handler,
-             self.queues[(env, function.name)]],
-            env=environment, stdout=log_file, stderr=subprocess.STDOUT, cwd=function.code_dir,
+            [
+                sys.executable,
+                "-m",
+                "path2prod.sandbox.lambda_runtime",
+                str(function.code_dir),
+                function.handler,
+                self.queues[(env, function.name)],
+            ],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=function.code_dir,
         )
 
     # -- running ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         pending = {}
         for (env, name), queue in self.queues.items():
-            attributes = self.accounts[env].client("sqs").get_queue_attributes(
-                QueueUrl=queue,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
+            attributes = (
+                self.accounts[env]
+                .client("sqs")
+                .get_queue_attributes(
+                    QueueUrl=queue,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"]
+            )
             pending[f"{env}/{name}"] = sum(int(value) for value in attributes.values())
         pipelines = {
-            env: {"busy": pipeline.busy, "running_execution": pipeline.running_execution, "last_run": pipeline.last_run}
+            env: {
+                "busy": pipeline.busy,
+                "running_execution": pipeline.running_execution,
+                "last_run": pipeline.last_run,
+            }
             for env, pipeline in self.pipelines.items()
         }
         idle = not any(p["busy"] for p in pipelines.values()) and not any(pending.values())
@@ -281,7 +310,12 @@ def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, A
                 "actions": [
                     {
                         "name": "Source",
-                        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+                        "actionTypeId": {
+                            "category": "Source",
+                            "owner": "AWS",
+                            "provider": "CodeCommit",
+                            "version": "1",
+                        },
                         "configuration": {"RepositoryName": config.pipeline, "BranchName": "main"},
                         "outputArtifacts": [{"name": "SourceArtifact"}],
                     }
@@ -292,7 +326,12 @@ def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, A
                 "actions": [
                     {
                         "name": "Build",
-                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+                        "actionTypeId": {
+                            "category": "Build",
+                            "owner": "AWS",
+                            "provider": "CodeBuild",
+                            "version": "1",
+                        },
                         "configuration": {"ProjectName": f"{config.pipeline}-build"},
                         "inputArtifacts": [{"name": "SourceArtifact"}],
                     }
@@ -309,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
     home = SandboxHome(args.home)
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
-        filename=home.logs_dir / "daemon.log", level=logging.INFO,
+        filename=home.logs_dir / "daemon.log",
+        level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -34,10 +34,14 @@ class SandboxFunction:
         """Globals' and the function's own environment variables, Refs resolved."""
         template = load_template()
         variables: dict[str, Any] = {}
-        variables.update(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        variables.update(
+            template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        )
         own = template["Resources"][self.logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         variables.update(own)
         return {key: str(value) for key, value in resolve(variables, refs).items()}
 
 
-FUNCTIONS = (SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),)
+FUNCTIONS = (
+    SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),
+)

@@ -1,10 +1,10 @@
 """A sandbox's home folder: its configuration, its state and where everything lives.
 
-    HOME/sandbox.json        accounts, region, ports (written once, at the first `local up`)
-    HOME/run/daemon.json     pid and URLs while the sandbox runs
-    HOME/repos/<env>.git     each env's bare git repository: its `main` is what runs there
-    HOME/data/               emulated AWS state kept across down/up (ledger tables, pipeline marks)
-    HOME/logs/               daemon, functions and builds
+HOME/sandbox.json        accounts, region, ports (written once, at the first `local up`)
+HOME/run/daemon.json     pid and URLs while the sandbox runs
+HOME/repos/<env>.git     each env's bare git repository: its `main` is what runs there
+HOME/data/               emulated AWS state kept across down/up (ledger tables, pipeline marks)
+HOME/logs/               daemon, functions and builds
 """
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ class SandboxHome:
 
     def load_config(self) -> SandboxConfig:
         if not self.exists():
-            raise SandboxError(f"no sandbox at {self.path}; create it with: path2prod local up --home {self.path}")
+            raise SandboxError(
+                f"no sandbox at {self.path}; create it with: path2prod local up --home {self.path}"
+            )
         try:
             return SandboxConfig(**json.loads(self.config_file.read_text()))
         except (ValueError, TypeError) as error:
@@ -121,8 +123,10 @@ class SandboxHome:
         check_env(env)
         config = self.load_config()
         if self.daemon_state() is None:
-            raise SandboxError(f"the sandbox at {self.path} is not running; start it with: "
-                               f"path2prod local up --home {self.path}")
+            raise SandboxError(
+                f"the sandbox at {self.path} is not running; start it with: "
+                f"path2prod local up --home {self.path}"
+            )
         return EnvTarget(
             env=env,
             region=config.region,
@@ -154,7 +158,11 @@ class SandboxHome:
 
 def sandbox_credentials_env() -> dict[str, str]:
     """Dummy credentials for talking to moto; the account is chosen by assuming a role."""
-    return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }
 
 
 def _write_json(path: Path, data: Any) -> None:

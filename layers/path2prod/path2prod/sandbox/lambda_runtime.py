@@ -69,7 +69,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     while not stopping:
         messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["ApproximateReceiveCount"]
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
         for message in messages:
             event = json.loads(message["Body"])
@@ -87,7 +90,9 @@ def main() -> None:
                 print(traceback.format_exc(), file=sys.stderr, flush=True)
                 attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
                 sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=min(2**attempts, 30)
+                    QueueUrl=queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=min(2**attempts, 30),
                 )
                 continue
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -30,7 +30,10 @@ def start(home: SandboxHome, progress: Callable[[str], None] = lambda _: None) -
     with (home.logs_dir / "daemon.out").open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "path2prod.sandbox.daemon", "--home", str(home.path)],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -43,7 +46,9 @@ def start(home: SandboxHome, progress: Callable[[str], None] = lambda _: None) -
     raise SandboxError(f"the sandbox did not become ready in {START_TIMEOUT:.0f} s (logs in {home.logs_dir})")
 
 
-def stop(home: SandboxHome, *, drain_timeout: float = 120.0, progress: Callable[[str], None] = lambda _: None) -> bool:
+def stop(
+    home: SandboxHome, *, drain_timeout: float = 120.0, progress: Callable[[str], None] = lambda _: None
+) -> bool:
     """Let running pipelines and events finish, then stop; state stays on disk. False if not running."""
     state = home.daemon_state()
     if state is None:

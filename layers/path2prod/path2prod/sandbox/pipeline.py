@@ -32,14 +32,18 @@ POLL_SECONDS = 0.3
 
 
 def _now(millis: bool = False) -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
+    return (
+        datetime.now(UTC).isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
+    )
 
 
 def read_main(repo: Path) -> str | None:
     """The sha `main` points at, or None while the repo has no main."""
     completed = subprocess.run(
         ["git", "--git-dir", str(repo), "rev-parse", "--verify", "--quiet", "refs/heads/main^{commit}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return completed.stdout.strip() or None
 
@@ -48,8 +52,18 @@ class LocalPipeline(threading.Thread):
     """Runs one env's pipeline: at most one execution at a time, newest `main` next (QUEUED-like)."""
 
     def __init__(
-        self, *, env: str, account: str, region: str, name: str, repo: Path, work_dir: Path, logs_dir: Path,
-        marks_file: Path, events_client: Any, codepipeline_client: Any,
+        self,
+        *,
+        env: str,
+        account: str,
+        region: str,
+        name: str,
+        repo: Path,
+        work_dir: Path,
+        logs_dir: Path,
+        marks_file: Path,
+        events_client: Any,
+        codepipeline_client: Any,
     ) -> None:
         super().__init__(name=f"pipeline-{env}", daemon=True)
         self.env, self.account, self.region, self.pipeline_name = env, account, region, name
@@ -102,7 +116,9 @@ class LocalPipeline(threading.Thread):
 
     def run_execution(self, commit: str) -> bool:
         """One execution of `commit`: Source, then Build. Returns True when it succeeded."""
-        execution_id = self.codepipeline.start_pipeline_execution(name=self.pipeline_name)["pipelineExecutionId"]
+        execution_id = self.codepipeline.start_pipeline_execution(name=self.pipeline_name)[
+            "pipelineExecutionId"
+        ]
         self.running_execution = execution_id
         summary = self._git("log", "-1", "--format=%s", commit).strip()
         set_execution_revision(execution_id, commit, summary, f"file://{self.repo}")
@@ -116,7 +132,12 @@ class LocalPipeline(threading.Thread):
 
         self._action_event(execution_id, start_time, "Source", "Source", "CodeCommit", "STARTED")
         self._action_event(
-            execution_id, start_time, "Source", "Source", "CodeCommit", "SUCCEEDED",
+            execution_id,
+            start_time,
+            "Source",
+            "Source",
+            "CodeCommit",
+            "SUCCEEDED",
             result={
                 "external-execution-url": f"file://{self.repo}#{commit}",
                 "external-execution-summary": summary,
@@ -155,7 +176,8 @@ class LocalPipeline(threading.Thread):
             source.mkdir(parents=True, exist_ok=True)
             archive = subprocess.run(
                 ["git", "--git-dir", str(self.repo), "archive", "--format=tar", commit],
-                capture_output=True, check=True,
+                capture_output=True,
+                check=True,
             ).stdout
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                 tar.extractall(source, filter="data")
@@ -179,7 +201,9 @@ class LocalPipeline(threading.Thread):
         ).stdout
 
     # -- events ----------------------------------------------------------------------------------------
-    def _pipeline_event(self, execution_id: str, start_time: str, state: str, extra: dict[str, Any] | None = None) -> None:
+    def _pipeline_event(
+        self, execution_id: str, start_time: str, state: str, extra: dict[str, Any] | None = None
+    ) -> None:
         detail = {
             "pipeline": self.pipeline_name,
             "execution-id": execution_id,
@@ -192,7 +216,13 @@ class LocalPipeline(threading.Thread):
         self._put(PIPELINE_EXECUTION, detail)
 
     def _action_event(
-        self, execution_id: str, start_time: str, stage: str, action: str, provider: str, state: str,
+        self,
+        execution_id: str,
+        start_time: str,
+        stage: str,
+        action: str,
+        provider: str,
+        state: str,
         result: dict[str, Any] | None = None,
     ) -> None:
         category = "Source" if stage == "Source" else "Build"

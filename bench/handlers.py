@@ -1,0 +1,631 @@
+"""Benchmark of the Lambda handlers against the product brief's quality bars.
+
+1. Cold import: each `functions/*/app.py` must import in at most 1.6x the time of a bare `import boto3`
+   (median of 5 fresh interpreters each, baseline and handler runs interleaved).
+2. AWS API calls: a recorded event costs at most 4 AWS API calls (the recorder, in-process under moto).
+
+Run it with `make bench` or `.venv/bin/python bench/handlers.py [--json]`; it exits non-zero when a
+target is missed. docs/benchmarks.md explains the method and keeps the figures of the last run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib.util
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS_DIR = ROOT / "functions"
+# AWS's documented samples live beside the checkout (CI has ../shared too); see its README.
+DEFAULT_AWS_EVENTS = ROOT.parent / "shared" / "aws-events"
+
+RUNS = 5
+IMPORT_RATIO_TARGET = 1.6
+API_CALLS_TARGET = 4
+IMPORTTIME_TOP = 8
+REGION = "us-east-1"
+LEDGER_TABLE = "path2prod-bench-ledger"
+
+# What the Lambda python3.13 runtime (/var/runtime: boto3, botocore, s3transfer, jmespath, dateutil,
+# six, urllib3) and the layer (aws-lambda-powertools[tracer]) do not ship, but this venv has through
+# aws-sam-cli and friends. botocore imports awscrt and urllib3's pyOpenSSL shim when they are there,
+# and X-Ray's patch_all() patches (so imports) requests when it is there: all three change both the
+# baseline and the handler, so the "lambda" mode hides them from both.
+NOT_IN_LAMBDA = ("awscrt", "_awscrt", "OpenSSL", "requests")
+
+MODES = {
+    "venv": "this venv as installed",
+    "lambda": "venv minus what Lambda lacks (" + ", ".join(NOT_IN_LAMBDA) + ")",
+}
+
+_HIDE_PRELUDE = """
+import sys
+class _NotInLambda:
+    hidden = {hidden!r}
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.hidden:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, _NotInLambda())
+"""
+
+_TIMED_IMPORT = """
+import sys, time
+sys.path.insert(0, {path!r})
+t0 = time.perf_counter()
+import {module}
+t1 = time.perf_counter()
+print("BENCH_IMPORT_SECONDS", t1 - t0)
+"""
+
+
+# -- cold import -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One thing to import in a fresh interpreter: the boto3 baseline or a handler module."""
+
+    name: str  # "boto3" or the function's name
+    module: str
+    path: Path
+    mode: str
+
+
+def discover_functions() -> list[Path]:
+    return sorted(app.parent for app in FUNCTIONS_DIR.glob("*/app.py"))
+
+
+def tracing_available() -> bool:
+    return importlib.util.find_spec("aws_xray_sdk") is not None
+
+
+def lambda_env(function: str, *, tracing: bool) -> dict[str, str]:
+    """The environment Lambda gives a function of template.yaml, as far as importing is concerned."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "POWERTOOLS_", "LAMBDA_", "_X_AMZN", "_HANDLER", "PATH2PROD_"))
+    }
+    env.update(
+        AWS_LAMBDA_FUNCTION_NAME=f"path2prod-{function}",
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.13",
+        # Powertools' Tracer only traces inside Lambda, which it recognises by LAMBDA_TASK_ROOT.
+        LAMBDA_TASK_ROOT=str(FUNCTIONS_DIR / function) if function != "boto3" else str(FUNCTIONS_DIR),
+        _HANDLER="app.handler",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        POWERTOOLS_METRICS_NAMESPACE="path2prod",
+        POWERTOOLS_LOG_LEVEL="INFO",
+        POWERTOOLS_SERVICE_NAME=function,
+        PATH2PROD_ENV="dev",
+        LEDGER_TABLE=LEDGER_TABLE,
+        EVENT_BUS_NAME="default",
+    )
+    if not tracing:
+        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    return env
+
+
+def child_code(subject: Subject, *, hidden: tuple[str, ...]) -> str:
+    prelude = _HIDE_PRELUDE.format(hidden=hidden) if subject.mode == "lambda" else ""
+    return prelude + _TIMED_IMPORT.format(path=str(subject.path), module=subject.module)
+
+
+def run_child(subject: Subject, *, tracing: bool, hidden: tuple[str, ...], importtime: bool = False) -> str:
+    """Import the subject in a fresh isolated interpreter; return its stdout (or stderr for importtime)."""
+    command = [sys.executable, "-I"]
+    if importtime:
+        command += ["-X", "importtime"]
+    command += ["-c", child_code(subject, hidden=hidden)]
+    done = subprocess.run(
+        command,
+        cwd=subject.path,
+        env=lambda_env(subject.name, tracing=tracing),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {subject.module} from {subject.path} failed:\n{done.stderr[-3000:]}")
+    return done.stderr if importtime else done.stdout
+
+
+def timed_import(subject: Subject, *, tracing: bool, hidden: tuple[str, ...]) -> float:
+    for line in run_child(subject, tracing=tracing, hidden=hidden).splitlines():
+        if line.startswith("BENCH_IMPORT_SECONDS "):
+            return float(line.split()[1])
+    raise RuntimeError(f"importing {subject.module}: the child printed no timing")
+
+
+@dataclass
+class ImportResult:
+    function: str
+    mode: str
+    handler_seconds: list[float]
+    boto3_seconds: list[float]
+    handler_median: float = 0.0
+    boto3_median: float = 0.0
+    ratio: float = 0.0
+    target: float = IMPORT_RATIO_TARGET
+    ok: bool = False
+
+    def finish(self) -> ImportResult:
+        self.handler_median = statistics.median(self.handler_seconds)
+        self.boto3_median = statistics.median(self.boto3_seconds)
+        self.ratio = self.handler_median / self.boto3_median
+        self.ok = self.ratio <= self.target
+        return self
+
+
+def measure_imports(
+    functions: list[Path], *, runs: int, tracing: bool, hidden: tuple[str, ...]
+) -> list[ImportResult]:
+    """Interleave baseline and handler imports, round after round, so machine noise hits all alike."""
+    subjects = []
+    for mode in MODES:
+        subjects.append(Subject("boto3", "boto3", FUNCTIONS_DIR, mode))
+        subjects += [Subject(path.name, "app", path, mode) for path in functions]
+    for subject in subjects:  # warm-up, discarded: fills the page cache and writes missing .pyc files
+        timed_import(subject, tracing=tracing, hidden=hidden)
+    seconds: dict[Subject, list[float]] = defaultdict(list)
+    for round_number in range(runs):
+        order = subjects if round_number % 2 == 0 else list(reversed(subjects))
+        for subject in order:
+            seconds[subject].append(timed_import(subject, tracing=tracing, hidden=hidden))
+    results = []
+    for mode in MODES:
+        baseline = seconds[Subject("boto3", "boto3", FUNCTIONS_DIR, mode)]
+        for path in functions:
+            handler = seconds[Subject(path.name, "app", path, mode)]
+            results.append(ImportResult(path.name, mode, handler, baseline).finish())
+    return results
+
+
+@dataclass
+class ImportTimeLine:
+    module: str
+    cumulative_ms: float
+    self_ms: float = 0.0
+    via: str | None = None
+    via_ms: float | None = None
+
+
+@dataclass
+class ImportTimeReport:
+    function: str
+    mode: str
+    total_ms: float
+    top_imports: list[ImportTimeLine]  # the handler module's own imports, by cumulative time
+    top_packages: list[ImportTimeLine]  # self time summed per top-level package, in the handler's import
+
+
+def parse_importtime(stderr: str) -> list[tuple[str, int, int, int]]:
+    """`-X importtime` lines as (name, depth, self_us, cumulative_us) in the order Python prints them."""
+    rows = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "[us]" in line:
+            continue
+        self_us, cumulative_us, name_field = line.split(":", 1)[1].split("|", 2)
+        name_field = name_field[1:] if name_field.startswith(" ") else name_field
+        depth = (len(name_field) - len(name_field.lstrip(" "))) // 2
+        rows.append((name_field.strip(), depth, int(self_us), int(cumulative_us)))
+    return rows
+
+
+def importtime_report(
+    subject: Subject, *, tracing: bool, hidden: tuple[str, ...], top: int = IMPORTTIME_TOP
+) -> ImportTimeReport:
+    rows = parse_importtime(run_child(subject, tracing=tracing, hidden=hidden, importtime=True))
+    # Python prints children before their parent: the handler is the last top-level `app` row and its
+    # import tree is every row after the previous top-level row.
+    end = max(i for i, row in enumerate(rows) if row[0] == subject.module and row[1] == 0)
+    start = max((i for i in range(end) if rows[i][1] == 0), default=-1) + 1
+    tree = rows[start:end]
+    direct = []
+    for i, (name, depth, self_us, cumulative_us) in enumerate(tree):
+        if depth != 1:
+            continue
+        children_start = max((j for j in range(i) if tree[j][1] <= 1), default=-1) + 1
+        children = [row for row in tree[children_start:i] if row[1] == 2]
+        heaviest = max(children, key=lambda row: row[3], default=None)
+        direct.append(
+            ImportTimeLine(
+                name,
+                cumulative_us / 1000,
+                self_us / 1000,
+                heaviest[0] if heaviest else None,
+                heaviest[3] / 1000 if heaviest else None,
+            )
+        )
+    per_package: dict[str, int] = defaultdict(int)
+    for name, _, self_us, _ in tree:
+        per_package[name.partition(".")[0]] += self_us
+    return ImportTimeReport(
+        function=subject.name,
+        mode=subject.mode,
+        total_ms=rows[end][3] / 1000,
+        top_imports=sorted(direct, key=lambda line: -line.cumulative_ms)[:top],
+        top_packages=[
+            ImportTimeLine(name, us / 1000) for name, us in sorted(per_package.items(), key=lambda kv: -kv[1])[:top]
+        ],
+    )
+
+
+# -- AWS API calls per event -------------------------------------------------------------------------
+
+API_ENV = {
+    "PATH2PROD_ENV": "dev",
+    "LEDGER_TABLE": LEDGER_TABLE,
+    "EVENT_BUS_NAME": "default",
+    "POWERTOOLS_METRICS_NAMESPACE": "path2prod",
+    "POWERTOOLS_SERVICE_NAME": "recorder",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    # The handler logs every event at INFO; the benchmark's own output stays readable without it.
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # moto's fake credentials, never real ones
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass
+class Scenario:
+    key: str
+    description: str
+    event: dict[str, Any]
+    expected_result: str
+    seed: list[dict[str, Any]] = field(default_factory=list)  # handled first, not counted
+    moto_execution_commit: str | None = None  # start the execution in moto, with this revision
+
+
+@dataclass
+class ScenarioResult:
+    function: str
+    key: str
+    description: str
+    calls: list[str]
+    count: int
+    result: str
+    expected_result: str
+    target: int = API_CALLS_TARGET
+    ok: bool = False
+    error: str | None = None
+
+
+@dataclass
+class LambdaContextStub:
+    function_name: str = "path2prod-recorder"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:path2prod-recorder"
+    aws_request_id: str = "bench-0000-0000-0000-000000000000"
+    log_group_name: str = "/aws/lambda/path2prod-recorder"
+    log_stream_name: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def recorder_scenarios(aws_events: Path) -> list[Scenario]:
+    def load(name: str) -> dict[str, Any]:
+        event: dict[str, Any] = json.loads((aws_events / name).read_text())
+        return event
+
+    source = load("action-source-codecommit-succeeded.json")
+    started = load("pipeline-started.json")
+    succeeded = load("pipeline-succeeded.json")
+    revision = load("get-pipeline-execution.json")["pipelineExecution"]["artifactRevisions"][0]
+    # All three samples are one execution of "myPipeline"; checked so a change of the samples shows.
+    executions = {(e["detail"]["pipeline"], e["detail"]["execution-id"]) for e in (source, started, succeeded)}
+    if len(executions) != 1:
+        raise RuntimeError(f"the AWS samples no longer share one pipeline execution: {sorted(executions)}")
+    return [
+        Scenario("a", "source action SUCCEEDED (commit learnt)", source, "commit-learnt"),
+        Scenario("b", "pipeline STARTED, commit known", started, "recorded", seed=[source]),
+        Scenario("c", "pipeline SUCCEEDED, commit known (publishes)", succeeded, "recorded", seed=[source]),
+        Scenario(
+            "d",
+            "pipeline SUCCEEDED, commit unknown (GetPipelineExecution)",
+            succeeded,
+            "recorded",
+            moto_execution_commit=revision["revisionId"],
+        ),
+        Scenario("e", "duplicate of (c)", succeeded, "duplicate", seed=[source, succeeded]),
+    ]
+
+
+API_SCENARIOS: dict[str, Callable[[Path], list[Scenario]]] = {"recorder": recorder_scenarios}
+
+
+@contextlib.contextmanager
+def patched_env(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def executions_with_revisions(revisions: dict[str, str]) -> Iterator[None]:
+    """moto keeps no source revisions: GetPipelineExecution answers with empty `artifactRevisions`.
+
+    As the sandbox does (path2prod.sandbox.emulator), add the revision AWS would report, here only for
+    the executions named in `revisions`, and undo the patch afterwards.
+    """
+    from moto.codepipeline import models
+
+    original = models.PipelineExecution.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        described: dict[str, Any] = original(self)
+        commit = revisions.get(self.pipeline_execution_id)
+        if commit:
+            described["artifactRevisions"] = [{"name": "SourceArtifact", "revisionId": commit}]
+        return described
+
+    models.PipelineExecution.to_dict = to_dict  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        models.PipelineExecution.to_dict = original  # type: ignore[method-assign]
+
+
+def load_handler(function_dir: Path) -> ModuleType:
+    """Import functions/<name>/app.py under a unique name (every function's module is called `app`)."""
+    sys.path.insert(0, str(function_dir))
+    spec = importlib.util.spec_from_file_location(f"bench_{function_dir.name}_app", function_dir / "app.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {function_dir / 'app.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start_moto_execution(session: Any, pipeline: str) -> str:
+    """Create `pipeline` in moto (role, two stages) and start one execution; return its id."""
+    role = session.client("iam").create_role(
+        RoleName="bench-pipeline",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "codepipeline.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    codepipeline = session.client("codepipeline")
+    action = {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"}
+    build = {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
+    codepipeline.create_pipeline(
+        pipeline={
+            "name": pipeline,
+            "roleArn": role,
+            "artifactStore": {"type": "S3", "location": "bench-artifacts"},
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {
+                            "name": "Source",
+                            "actionTypeId": action,
+                            "configuration": {"RepositoryName": "my-repo", "BranchName": "main"},
+                            "outputArtifacts": [{"name": "SourceArtifact"}],
+                        }
+                    ],
+                },
+                {
+                    "name": "Deploy",
+                    "actions": [
+                        {
+                            "name": "Deploy",
+                            "actionTypeId": build,
+                            "configuration": {"ProjectName": "deploy"},
+                            "inputArtifacts": [{"name": "SourceArtifact"}],
+                        }
+                    ],
+                },
+            ],
+        }
+    )
+    execution_id: str = codepipeline.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+    return execution_id
+
+
+def run_scenario(handler_module: ModuleType, function: str, scenario: Scenario) -> ScenarioResult:
+    import boto3
+    from moto import mock_aws
+
+    from path2prod.sandbox.template import table_definition
+
+    calls: list[str] = []
+
+    def count_call(model: Any, **_: Any) -> None:
+        calls.append(f"{model.service_model.service_id}.{model.name}")
+
+    event = copy.deepcopy(scenario.event)
+    revisions: dict[str, str] = {}
+    outcome: dict[str, Any] = {}
+    error = None
+    with mock_aws(), executions_with_revisions(revisions):
+        setup = boto3.session.Session(region_name=REGION)  # its calls are never counted
+        setup.client("dynamodb").create_table(**table_definition(table_name=LEDGER_TABLE))
+        if scenario.moto_execution_commit:
+            execution_id = start_moto_execution(setup, event["detail"]["pipeline"])
+            revisions[execution_id] = scenario.moto_execution_commit
+            event["detail"]["execution-id"] = execution_id
+        # The handler makes its clients lazily with boto3.client(...), i.e. from the default session:
+        # a fresh one per scenario, with the counter registered before any client exists.
+        boto3.setup_default_session(region_name=REGION)
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register("before-call", count_call)
+        handler_module.recorder.cache_clear()
+        context = LambdaContextStub()
+        with contextlib.redirect_stdout(io.StringIO()):  # Metrics prints its EMF blob
+            for seed in scenario.seed:
+                handler_module.handler(copy.deepcopy(seed), context)
+            calls.clear()
+            try:
+                outcome = handler_module.handler(event, context)
+            except Exception as exc:  # reported, and fails the benchmark
+                error = f"{type(exc).__name__}: {exc}"
+        handler_module.recorder.cache_clear()
+    result = outcome.get("result", "error")
+    ok = error is None and result == scenario.expected_result and len(calls) <= API_CALLS_TARGET
+    if scenario.moto_execution_commit and ok:
+        commit = (outcome.get("entry") or {}).get("commit")
+        ok = commit == scenario.moto_execution_commit
+        if not ok:
+            error = f"recorded commit {commit!r}, CodePipeline said {scenario.moto_execution_commit!r}"
+    return ScenarioResult(
+        function, scenario.key, scenario.description, list(calls), len(calls), result,
+        scenario.expected_result, ok=ok, error=error,
+    )  # fmt: skip
+
+
+def measure_api_calls(functions: list[Path], aws_events: Path) -> tuple[list[ScenarioResult], list[str]]:
+    results: list[ScenarioResult] = []
+    without = []
+    with patched_env(API_ENV):
+        for function_dir in functions:
+            scenarios = API_SCENARIOS.get(function_dir.name)
+            if scenarios is None:
+                without.append(function_dir.name)
+                continue
+            module = load_handler(function_dir)
+            results += [run_scenario(module, function_dir.name, s) for s in scenarios(aws_events)]
+    return results, without
+
+
+# -- report ------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    m = report["machine"]
+    print(f"path2prod handler benchmark  (Python {m['python']}, {m['cpus']} CPUs, load {m['loadavg_1m']})")
+    print(f"tracing during import: {report['tracing']}")
+    print()
+    print(f"Cold import vs bare `import boto3`: median of {report['runs']} fresh interpreters, interleaved")
+    for mode, description in MODES.items():
+        print(f"  {mode:7} = {description}")
+    print(f"  {'function':12} {'mode':7} {'handler ms':>10} {'boto3 ms':>9} {'ratio':>6} {'target':>7}  ok")
+    for r in report["imports"]:
+        print(
+            f"  {r['function']:12} {r['mode']:7} {r['handler_median'] * 1000:10.0f} "
+            f"{r['boto3_median'] * 1000:9.0f} {r['ratio']:6.2f} {r['target']:6.1f}x  {'yes' if r['ok'] else 'NO'}"
+        )
+    for t in report["importtime"]:
+        print()
+        print(f"  -X importtime, {t['function']} ({t['mode']} mode, one run, {t['total_ms']:.0f} ms in all)")
+        print(f"    top {IMPORTTIME_TOP} imports of app.py, cumulative:")
+        for line in t["top_imports"]:
+            via = f"   via {line['via']} {line['via_ms']:.0f} ms" if line["via"] else ""
+            print(f"      {line['cumulative_ms']:7.1f} ms  {line['module']}{via}")
+        print(f"    top {IMPORTTIME_TOP} packages by own time inside that import:")
+        for line in t["top_packages"]:
+            print(f"      {line['cumulative_ms']:7.1f} ms  {line['module']}")
+    print()
+    print(f"AWS API calls per event (in-process under moto, target <= {API_CALLS_TARGET})")
+    for s in report["api_calls"]:
+        status = "yes" if s["ok"] else "NO"
+        print(f"  {s['function']} ({s['key']}) {s['description']}: {s['count']} -> {s['result']}  {status}")
+        print(f"      {', '.join(s['calls']) or '(none)'}")
+        if s["error"]:
+            print(f"      error: {s['error']}")
+    for name in report["functions_without_api_scenarios"]:
+        print(f"  {name}: no API-call scenarios defined in bench/handlers.py (API_SCENARIOS)")
+    print()
+    print(f"took {report['seconds']:.1f} s; {'all targets met' if report['ok'] else 'TARGET MISSED'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"fresh interpreters per subject (default {RUNS})")
+    parser.add_argument(
+        "--aws-events", type=Path, default=DEFAULT_AWS_EVENTS, help="AWS's sample events (../shared/aws-events)"
+    )
+    args = parser.parse_args(argv)
+    if not (args.aws_events / "pipeline-succeeded.json").is_file():
+        parser.error(f"no AWS sample events in {args.aws_events} (pass --aws-events DIR)")
+
+    began = time.perf_counter()
+    functions = discover_functions()
+    if not functions:
+        parser.error(f"no handlers found under {FUNCTIONS_DIR}/*/app.py")
+    tracing = tracing_available()
+    hidden = tuple(name for name in NOT_IN_LAMBDA if importlib.util.find_spec(name) is not None)
+
+    imports = measure_imports(functions, runs=args.runs, tracing=tracing, hidden=hidden)
+    importtimes = [
+        importtime_report(Subject(path.name, "app", path, mode), tracing=tracing, hidden=hidden)
+        for path in functions
+        for mode in MODES
+    ]
+    api_calls, without = measure_api_calls(functions, args.aws_events)
+
+    report = {
+        "machine": machine(),
+        "runs": args.runs,
+        "tracing": (
+            "enabled (aws_xray_sdk importable, LAMBDA_TASK_ROOT set: Tracer patches like in Lambda)"
+            if tracing
+            else "DISABLED: aws_xray_sdk is not installed, so the figures understate Lambda's import"
+        ),
+        "hidden_in_lambda_mode": list(hidden),
+        "imports": [asdict(r) for r in imports],
+        "importtime": [asdict(t) for t in importtimes],
+        "api_calls": [asdict(s) for s in api_calls],
+        "functions_without_api_scenarios": without,
+    }
+    report["ok"] = all(r.ok for r in imports) and all(s.ok for s in api_calls)
+    report["seconds"] = round(time.perf_counter() - began, 1)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
