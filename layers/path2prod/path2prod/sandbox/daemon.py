@@ -301,7 +301,7 @@ def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, A
     return {
         "name": config.pipeline,
         "pipelineType": "V2",
-        "executionMode": "QUEUED",
+        "executionMode": "SUPERSEDED",
         "roleArn": f"arn:aws:iam::{account.account_id}:role/path2prod-pipeline",
         "artifactStore": {"type": "S3", "location": f"path2prod-artifacts-{account.account_id}"},
         "stages": [

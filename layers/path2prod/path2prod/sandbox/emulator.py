@@ -76,11 +76,16 @@ class Emulator:
         self.port = port
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
+        self.started = False
+
     def start(self) -> None:
         self._server.start()
+        self.started = True
 
     def stop(self) -> None:
-        self._server.stop()
+        if self.started:
+            self._server.stop()
+            self.started = False
 
 
 class TableSnapshots:
@@ -97,8 +102,14 @@ class TableSnapshots:
     def save(self, account: str, table: str) -> bool:
         """Write the table's items if they changed since the last save; True when written."""
         backend = dynamodb_backends[account][self.region]
+        if table not in backend.tables:
+            return False
         # Read straight from the emulator's memory: this is a backup of the emulator, not a query.
-        items = [item.to_json()["Attributes"] for item in backend.tables[table].all_items()]
+        # The server thread may be writing meanwhile; a torn read is retried at the next save.
+        try:
+            items = [item.to_json()["Attributes"] for item in list(backend.tables[table].all_items())]
+        except RuntimeError:
+            return False
         payload = json.dumps(items, sort_keys=True)
         path = self._file(account, table)
         digest = hashlib.sha256(payload.encode()).hexdigest()

@@ -49,7 +49,7 @@ def read_main(repo: Path) -> str | None:
 
 
 class LocalPipeline(threading.Thread):
-    """Runs one env's pipeline: at most one execution at a time, newest `main` next (QUEUED-like)."""
+    """Runs one env's pipeline: one execution at a time, the newest `main` next (like SUPERSEDED mode)."""
 
     def __init__(
         self,
