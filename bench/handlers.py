@@ -210,12 +210,18 @@ class ImportTimeLine:
 
 
 @dataclass
+class PackageCost:
+    package: str
+    self_ms: float
+
+
+@dataclass
 class ImportTimeReport:
     function: str
     mode: str
     total_ms: float
     top_imports: list[ImportTimeLine]  # the handler module's own imports, by cumulative time
-    top_packages: list[ImportTimeLine]  # self time summed per top-level package, in the handler's import
+    top_packages: list[PackageCost]  # own time summed per top-level package, within the handler's import
 
 
 def parse_importtime(stderr: str) -> list[tuple[str, int, int, int]]:
@@ -259,14 +265,13 @@ def importtime_report(
     per_package: dict[str, int] = defaultdict(int)
     for name, _, self_us, _ in tree:
         per_package[name.partition(".")[0]] += self_us
+    heaviest_packages = sorted(per_package.items(), key=lambda kv: -kv[1])
     return ImportTimeReport(
         function=subject.name,
         mode=subject.mode,
         total_ms=rows[end][3] / 1000,
         top_imports=sorted(direct, key=lambda line: -line.cumulative_ms)[:top],
-        top_packages=[
-            ImportTimeLine(name, us / 1000) for name, us in sorted(per_package.items(), key=lambda kv: -kv[1])[:top]
-        ],
+        top_packages=[PackageCost(name, us / 1000) for name, us in heaviest_packages[:top]],
     )
 
 
@@ -335,9 +340,10 @@ def recorder_scenarios(aws_events: Path) -> list[Scenario]:
     source = load("action-source-codecommit-succeeded.json")
     started = load("pipeline-started.json")
     succeeded = load("pipeline-succeeded.json")
+    samples = [source, started, succeeded]
     revision = load("get-pipeline-execution.json")["pipelineExecution"]["artifactRevisions"][0]
     # All three samples are one execution of "myPipeline"; checked so a change of the samples shows.
-    executions = {(e["detail"]["pipeline"], e["detail"]["execution-id"]) for e in (source, started, succeeded)}
+    executions = {(e["detail"]["pipeline"], e["detail"]["execution-id"]) for e in samples}
     if len(executions) != 1:
         raise RuntimeError(f"the AWS samples no longer share one pipeline execution: {sorted(executions)}")
     return [
@@ -509,9 +515,16 @@ def run_scenario(handler_module: ModuleType, function: str, scenario: Scenario) 
         if not ok:
             error = f"recorded commit {commit!r}, CodePipeline said {scenario.moto_execution_commit!r}"
     return ScenarioResult(
-        function, scenario.key, scenario.description, list(calls), len(calls), result,
-        scenario.expected_result, ok=ok, error=error,
-    )  # fmt: skip
+        function=function,
+        key=scenario.key,
+        description=scenario.description,
+        calls=list(calls),
+        count=len(calls),
+        result=result,
+        expected_result=scenario.expected_result,
+        ok=ok,
+        error=error,
+    )
 
 
 def measure_api_calls(functions: list[Path], aws_events: Path) -> tuple[list[ScenarioResult], list[str]]:
@@ -540,6 +553,10 @@ def machine() -> dict[str, Any]:
     }
 
 
+def yes_no(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
 def print_report(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(f"path2prod handler benchmark  (Python {m['python']}, {m['cpus']} CPUs, load {m['loadavg_1m']})")
@@ -552,23 +569,24 @@ def print_report(report: dict[str, Any]) -> None:
     for r in report["imports"]:
         print(
             f"  {r['function']:12} {r['mode']:7} {r['handler_median'] * 1000:10.0f} "
-            f"{r['boto3_median'] * 1000:9.0f} {r['ratio']:6.2f} {r['target']:6.1f}x  {'yes' if r['ok'] else 'NO'}"
+            f"{r['boto3_median'] * 1000:9.0f} {r['ratio']:6.2f} {r['target']:6.1f}x  {yes_no(r['ok'])}"
         )
     for t in report["importtime"]:
         print()
         print(f"  -X importtime, {t['function']} ({t['mode']} mode, one run, {t['total_ms']:.0f} ms in all)")
         print(f"    top {IMPORTTIME_TOP} imports of app.py, cumulative:")
         for line in t["top_imports"]:
-            via = f"   via {line['via']} {line['via_ms']:.0f} ms" if line["via"] else ""
+            shown = line["via"] and line["via_ms"] >= 1.0
+            via = f"   (via {line['via']} {line['via_ms']:.0f} ms)" if shown else ""
             print(f"      {line['cumulative_ms']:7.1f} ms  {line['module']}{via}")
         print(f"    top {IMPORTTIME_TOP} packages by own time inside that import:")
-        for line in t["top_packages"]:
-            print(f"      {line['cumulative_ms']:7.1f} ms  {line['module']}")
+        for cost in t["top_packages"]:
+            print(f"      {cost['self_ms']:7.1f} ms  {cost['package']}")
     print()
     print(f"AWS API calls per event (in-process under moto, target <= {API_CALLS_TARGET})")
     for s in report["api_calls"]:
-        status = "yes" if s["ok"] else "NO"
-        print(f"  {s['function']} ({s['key']}) {s['description']}: {s['count']} -> {s['result']}  {status}")
+        title = f"{s['function']} ({s['key']}) {s['description']}"
+        print(f"  {title}: {s['count']} -> {s['result']}  {yes_no(s['ok'])}")
         print(f"      {', '.join(s['calls']) or '(none)'}")
         if s["error"]:
             print(f"      error: {s['error']}")
@@ -579,11 +597,13 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--runs", type=int, default=RUNS, help=f"fresh interpreters per subject (default {RUNS})")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"interpreters per subject (default {RUNS})")
     parser.add_argument(
-        "--aws-events", type=Path, default=DEFAULT_AWS_EVENTS, help="AWS's sample events (../shared/aws-events)"
+        "--aws-events", type=Path, default=DEFAULT_AWS_EVENTS, help="AWS's samples (../shared/aws-events)"
     )
     args = parser.parse_args(argv)
     if not (args.aws_events / "pipeline-succeeded.json").is_file():

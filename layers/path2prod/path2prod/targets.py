@@ -8,6 +8,7 @@ Against deployed stacks the targets come from a TOML file (first found of: --con
     profile = "team-prd"                                      # optional: an AWS CLI profile
     role_arn = "arn:aws:iam::333333333333:role/auditor"       # optional: a role to assume
     ledger_table = "path2prod-prd-LedgerTable-ABC"            # or: stack = "path2prod-prd"
+    endpoint_url = "http://localhost:4566"                    # optional: an AWS emulator instead
 
 Against the local sandbox (--home DIR) they come from the sandbox itself.
 """
@@ -131,4 +132,5 @@ def aws_target(env: str, config_file: str | None = None) -> EnvTarget:
         stack=section.get("stack"),
         profile=section.get("profile"),
         role_arn=section.get("role_arn"),
+        endpoint_url=section.get("endpoint_url"),
     )

@@ -87,9 +87,9 @@ class SandboxHome:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free."""
         config = self.load_config() if self.exists() else SandboxConfig()
         if not _port_free(config.aws_port):
-            config.aws_port = _free_port()
+            config.aws_port = free_port()
         if not _port_free(config.control_port) or config.control_port == config.aws_port:
-            config.control_port = _free_port(avoid=config.aws_port)
+            config.control_port = free_port(avoid=config.aws_port)
         self.path.mkdir(parents=True, exist_ok=True)
         _write_json(self.config_file, asdict(config))
         return config
@@ -200,7 +200,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port(avoid: int = 0) -> int:
+def free_port(avoid: int = 0) -> int:
     while True:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))

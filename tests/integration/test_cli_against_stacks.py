@@ -1,0 +1,115 @@
+"""`path2prod ledger history` against deployed stacks: one role per env, the ledger found from the stack.
+
+moto's server stands in for AWS on 127.0.0.1; the CLI reaches it only through the config file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner
+from moto.server import ThreadedMotoServer
+
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.cli.main import cli
+from path2prod.domain.ledger import LedgerEntry
+from path2prod.sandbox.home import free_port
+from path2prod.sandbox.template import table_definition
+
+PRD_ACCOUNT = "333333333333"
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def aws_endpoint() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def _session_in(account: str, endpoint: str) -> boto3.Session:
+    sts = boto3.client(
+        "sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")[
+        "Credentials"
+    ]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def _entry(n: int) -> LedgerEntry:
+    return LedgerEntry(
+        env="prd",
+        commit=f"{n:040x}",
+        state="SUCCEEDED",
+        kind="deployment",
+        execution_id=f"execution-{n}",
+        pipeline="path2prod-app",
+        attempt=1,
+        time=f"2026-11-2{n}T10:00:00Z",
+    )
+
+
+def test_history_reads_the_ledger_named_by_the_stack_in_the_roles_account(
+    aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN prd's stack and ledger in prd's account only
+    session = _session_in(PRD_ACCOUNT, aws_endpoint)
+    session.client("dynamodb", endpoint_url=aws_endpoint).create_table(
+        **table_definition(table_name="prd-ledger")
+    )
+    session.client("cloudformation", endpoint_url=aws_endpoint).create_stack(
+        StackName="path2prod-prd",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {"LedgerTableName": {"Value": "prd-ledger"}},
+            }
+        ),
+    )
+    ledger = LedgerTable("prd-ledger", session.client("dynamodb", endpoint_url=aws_endpoint))
+    for n in (1, 2, 3):
+        ledger.append_entry(_entry(n))
+    config = tmp_path / "path2prod.toml"
+    config.write_text(
+        f"""
+[envs.prd]
+region = "{REGION}"
+role_arn = "arn:aws:iam::{PRD_ACCOUNT}:role/path2prod-auditor"
+stack = "path2prod-prd"
+endpoint_url = "{aws_endpoint}"
+"""
+    )
+    monkeypatch.chdir(tmp_path)
+
+    # WHEN the CLI finds path2prod.toml in the current folder
+    result = CliRunner().invoke(cli, ["ledger", "history", "prd", "--json", "--limit", "2"])
+
+    # THEN it read prd's ledger, newest first, no more than asked
+    assert result.exit_code == 0, result.output
+    entries = json.loads(result.output)
+    assert [entry["execution_id"] for entry in entries] == ["execution-3", "execution-2"]
+
+
+def test_an_env_missing_from_the_config_is_a_one_line_error(tmp_path: Path) -> None:
+    # GIVEN
+    config = tmp_path / "p2p.toml"
+    config.write_text('[envs.dev]\nregion = "eu-west-1"\nledger_table = "t"\n')
+
+    # WHEN
+    result = CliRunner().invoke(cli, ["ledger", "history", "stg", "--config", str(config)])
+
+    # THEN
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {config} has no [envs.stg] section"
