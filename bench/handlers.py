@@ -196,7 +196,8 @@ def measure_imports(
         baseline = seconds[Subject("boto3", "boto3", FUNCTIONS_DIR, mode)]
         for path in functions:
             handler = seconds[Subject(path.name, "app", path, mode)]
-            results.append(ImportResult(path.name, mode, handler, baseline).finish())
+            result = ImportResult(path.name, mode, handler, baseline, target=IMPORT_RATIO_TARGET)
+            results.append(result.finish())
     return results
 
 
@@ -522,6 +523,7 @@ def run_scenario(handler_module: ModuleType, function: str, scenario: Scenario) 
         count=len(calls),
         result=result,
         expected_result=scenario.expected_result,
+        target=API_CALLS_TARGET,
         ok=ok,
         error=error,
     )
@@ -557,6 +559,10 @@ def yes_no(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
+def spread(seconds: list[float]) -> str:
+    return f"{min(seconds) * 1000:.0f}-{max(seconds) * 1000:.0f}"
+
+
 def print_report(report: dict[str, Any]) -> None:
     m = report["machine"]
     print(f"path2prod handler benchmark  (Python {m['python']}, {m['cpus']} CPUs, load {m['loadavg_1m']})")
@@ -565,11 +571,16 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"Cold import vs bare `import boto3`: median of {report['runs']} fresh interpreters, interleaved")
     for mode, description in MODES.items():
         print(f"  {mode:7} = {description}")
-    print(f"  {'function':12} {'mode':7} {'handler ms':>10} {'boto3 ms':>9} {'ratio':>6} {'target':>7}  ok")
+    print(
+        f"  {'function':12} {'mode':7} {'handler ms':>10} {'(min-max)':>9} {'boto3 ms':>9} {'(min-max)':>9}"
+        f" {'ratio':>6} {'target':>7}  ok"
+    )
     for r in report["imports"]:
         print(
-            f"  {r['function']:12} {r['mode']:7} {r['handler_median'] * 1000:10.0f} "
-            f"{r['boto3_median'] * 1000:9.0f} {r['ratio']:6.2f} {r['target']:6.1f}x  {yes_no(r['ok'])}"
+            f"  {r['function']:12} {r['mode']:7}"
+            f" {r['handler_median'] * 1000:10.0f} {spread(r['handler_seconds']):>9}"
+            f" {r['boto3_median'] * 1000:9.0f} {spread(r['boto3_seconds']):>9}"
+            f" {r['ratio']:6.2f} {r['target']:6.1f}x  {yes_no(r['ok'])}"
         )
     for t in report["importtime"]:
         print()
