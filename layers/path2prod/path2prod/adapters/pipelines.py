@@ -6,8 +6,14 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from path2prod.domain.errors import Path2ProdError
+
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.client import CodePipelineClient
+
+
+class PipelineNotFound(Path2ProdError):
+    """The pipeline named by an event does not exist in this account (or this role may not see it)."""
 
 
 class PipelineExecutions:
@@ -31,8 +37,11 @@ class PipelineExecutions:
                 pipelineName=pipeline, pipelineExecutionId=execution_id
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "PipelineExecutionNotFoundException":
+            code = error.response["Error"]["Code"]
+            if code == "PipelineExecutionNotFoundException":
                 return None
+            if code == "PipelineNotFoundException":
+                raise PipelineNotFound(f"pipeline {pipeline!r} not found in this account") from error
             raise
         for revision in response["pipelineExecution"].get("artifactRevisions", []):
             if revision.get("revisionId"):

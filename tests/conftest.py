@@ -1,0 +1,74 @@
+"""Sample events for every test suite: the project's own (events/) and AWS's documented ones.
+
+AWS's samples live outside the checkout, in `../shared/aws-events/` (CI keeps `../shared` beside it);
+tests that need them are skipped, with the reason, when that folder is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS_DIR = ROOT / "events"
+AWS_EVENTS_DIR = ROOT.parent / "shared" / "aws-events"
+AWS_EVENTS_MISSING = f"AWS's documented samples are not beside the checkout ({AWS_EVENTS_DIR} is absent)"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """One of the project's sample events, by file name without `.json` (e.g. "pipeline-started")."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    return event
+
+
+def project_event_names() -> list[str]:
+    return sorted(path.stem for path in EVENTS_DIR.glob("*.json"))
+
+
+def load_aws_sample(name: str) -> dict[str, Any]:
+    """One of AWS's documented samples by name; skips the calling test when they are not available."""
+    if not AWS_EVENTS_DIR.is_dir():
+        pytest.skip(AWS_EVENTS_MISSING)
+    sample: dict[str, Any] = json.loads((AWS_EVENTS_DIR / f"{name}.json").read_text())
+    return sample
+
+
+def aws_event_sample_names() -> list[str] | None:
+    """Names of AWS's samples that are EventBridge events (not API responses); None when absent."""
+    if not AWS_EVENTS_DIR.is_dir():
+        return None
+    names = []
+    for path in sorted(AWS_EVENTS_DIR.glob("*.json")):
+        content = json.loads(path.read_text())
+        if isinstance(content, dict) and "detail-type" in content and "detail" in content:
+            names.append(path.stem)
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `project_event_name` over events/ and `aws_sample_name` over AWS's event samples."""
+    if "project_event_name" in metafunc.fixturenames:
+        metafunc.parametrize("project_event_name", project_event_names())
+    if "aws_sample_name" in metafunc.fixturenames:
+        names = aws_event_sample_names()
+        if names is None:
+            params = [pytest.param(None, id="aws-samples-absent", marks=pytest.mark.skip(AWS_EVENTS_MISSING))]
+        else:
+            params = [pytest.param(name, id=name) for name in names]
+        metafunc.parametrize("aws_sample_name", params)
+
+
+@pytest.fixture(name="load_event")
+def load_event_fixture() -> Callable[[str], dict[str, Any]]:
+    """`load_event(name)` as a fixture, so test modules need not import conftest."""
+    return load_event
+
+
+@pytest.fixture(name="aws_sample")
+def aws_sample_fixture() -> Callable[[str], dict[str, Any]]:
+    """`aws_sample(name)`: AWS's documented sample (skips the test when `../shared` is absent)."""
+    return load_aws_sample

@@ -1,0 +1,186 @@
+"""The recorder handler in-process against moto, with the ledger table built from template.yaml.
+
+Nothing here is autouse: other integration tests (the CLI against a moto server) share this folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache, partial
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.adapters.pipelines import PipelineExecutions
+from path2prod.sandbox.template import project_root, table_definition
+
+REGION = "eu-west-1"
+ENV = "dev"
+
+RECORDER_ENV = {
+    "PATH2PROD_ENV": ENV,
+    "EVENT_BUS_NAME": "default",
+    "POWERTOOLS_SERVICE_NAME": "recorder",
+    "POWERTOOLS_METRICS_NAMESPACE": "path2prod",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+# Whatever the developer's shell points boto3 at must not reach the tests.
+UNSET = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def set_recorder_env(monkeypatch: pytest.MonkeyPatch, ledger_table: str) -> None:
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in RECORDER_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LEDGER_TABLE", ledger_table)
+
+
+@cache
+def _recorder_module() -> ModuleType:
+    # Loaded by path like Lambda does (functions/ is no package); once, since Powertools' Logger,
+    # Tracer and Metrics are module-level. Tracing is disabled by RECORDER_ENV before the first load.
+    path = project_root() / "functions" / "recorder" / "app.py"
+    spec = importlib.util.spec_from_file_location("recorder_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    function_name: str = "path2prod-dev-RecorderFunction"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        f"arn:aws:lambda:{REGION}:111111111111:function:path2prod-dev-RecorderFunction"
+    )
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def create_ledger_table(name: str | None = None) -> LedgerTable:
+    """A fresh ledger table in moto, defined by template.yaml's own LedgerTable."""
+    name = name or f"ledger-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(**table_definition(table_name=name))
+    return LedgerTable(name, client)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every AWS API, with the recorder's environment (its table is named by `ledger`)."""
+    set_recorder_env(monkeypatch, "ledger-not-created-yet")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def ledger(aws: None, monkeypatch: pytest.MonkeyPatch) -> LedgerTable:
+    """The account's ledger table, empty; the recorder handler writes to it."""
+    table = create_ledger_table()
+    monkeypatch.setenv("LEDGER_TABLE", table.table_name)
+    return table
+
+
+@pytest.fixture
+def recorder_app(aws: None) -> Iterator[ModuleType]:
+    """functions/recorder/app.py, its cached dependencies rebuilt for this test."""
+    module = _recorder_module()
+    module.recorder.cache_clear()
+    yield module
+    module.recorder.cache_clear()
+
+
+@pytest.fixture
+def invoke_recorder(
+    recorder_app: ModuleType, ledger: LedgerTable
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Invoke the recorder handler with one event, as Lambda would; returns what the handler returns."""
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = recorder_app.handler(event, LambdaContext())
+        return result
+
+    return invoke
+
+
+@dataclass
+class StubbedCodePipeline:
+    """A real codepipeline client whose answers the test queues (moto keeps no artifact revisions)."""
+
+    client: Any
+    stubber: Stubber
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def knows(self, response: dict[str, Any], **expected: str) -> None:
+        self.stubber.add_response("get_pipeline_execution", response, expected or None)
+
+    def knows_nothing(self) -> None:
+        self.stubber.add_client_error(
+            "get_pipeline_execution",
+            service_error_code="PipelineExecutionNotFoundException",
+            http_status_code=400,
+        )
+
+
+def stub_codepipeline(recorder_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> StubbedCodePipeline:
+    """Make the recorder's PipelineExecutions use a stubbed client that counts GetPipelineExecution."""
+    client = boto3.client("codepipeline", region_name=REGION)
+    stubbed = StubbedCodePipeline(client, Stubber(client))
+    client.meta.events.register(
+        "before-parameter-build.codepipeline.GetPipelineExecution",
+        lambda params, **_: stubbed.calls.append(dict(params)),
+    )
+    stubbed.stubber.activate()
+    # The adapter takes an optional client, so the handler's own wiring is kept, only the client swapped.
+    monkeypatch.setattr(
+        recorder_app, "PipelineExecutions", partial(PipelineExecutions, codepipeline_client=client)
+    )
+    return stubbed
+
+
+@dataclass(frozen=True)
+class RecorderHarness:
+    """The recorder handler and what a test needs around it, for tests that manage their own tables."""
+
+    app: ModuleType
+
+    def use_fresh_ledger(self, monkeypatch: pytest.MonkeyPatch) -> LedgerTable:
+        """A new empty table, and the handler rebuilt to write to it."""
+        table = create_ledger_table()
+        monkeypatch.setenv("LEDGER_TABLE", table.table_name)
+        self.app.recorder.cache_clear()
+        return table
+
+    def stub_codepipeline(self, monkeypatch: pytest.MonkeyPatch) -> StubbedCodePipeline:
+        return stub_codepipeline(self.app, monkeypatch)
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.app.handler(event, LambdaContext())
+        return result
+
+
+@pytest.fixture
+def recorder_harness(recorder_app: ModuleType) -> RecorderHarness:
+    return RecorderHarness(recorder_app)
+
+
+@pytest.fixture
+def codepipeline(recorder_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedCodePipeline]:
+    stubbed = stub_codepipeline(recorder_app, monkeypatch)
+    yield stubbed
+    stubbed.stubber.deactivate()
