@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from path2prod.domain.errors import CommitNotYetKnown, InvalidPipelineEvent
-from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.chain import ChainHead
+from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 from path2prod.recorder.service import Recorder, record_pipeline_event
 
 PIPELINE = "path2prod-app"
@@ -20,20 +22,28 @@ COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 class FakeLedger:
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
     commits: dict[tuple[str, str], str] = field(default_factory=dict)
+    head: ChainHead = field(default_factory=ChainHead)
 
-    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
-        if remember_commit:
-            self.commits[(entry.pipeline, entry.execution_id)] = entry.commit
-        if entry.entry_id in self.entries:
-            return False
-        self.entries[entry.entry_id] = entry
-        return True
+    def read_context(
+        self, pipeline: str, execution_id: str, *, attempt: int | None = None, state: str | None = None
+    ) -> LedgerContext:
+        exists = f"{pipeline}/{execution_id}/{attempt}/{state}" in self.entries
+        return LedgerContext(self.commits.get((pipeline, execution_id)), self.head, exists)
 
-    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> None:
+    def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead:
+        assert head == self.head, "appends only after the head it read"
+        for record in records:
+            if isinstance(record, CommitFact):
+                self.commits[(record.pipeline, record.execution_id)] = record.commit
+            else:
+                self.entries[record.entry_id] = record
+        self.head = ChainHead(seq=self.head.seq + len(records), hash=f"{self.head.seq + len(records):064x}")
+        return self.head
+
+    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool:
+        known = (pipeline, execution_id) in self.commits
         self.commits[(pipeline, execution_id)] = commit
-
-    def known_commit(self, pipeline: str, execution_id: str) -> str | None:
-        return self.commits.get((pipeline, execution_id))
+        return not known
 
 
 @dataclass

@@ -6,32 +6,40 @@ Key layout (single table, one per account; template.yaml defines the same attrib
 |----------------------|-------------------------------|----------------------------------|
 | ledger entry         | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
 | execution's commit   | EXEC#<pipeline>#<execution>   | COMMIT                           |
+| hash chain's head    | CHAIN                         | HEAD                             |
 
-Index `by-env-time`    (gsi1pk = ENV#<env>,       gsi1sk = <time>#<start>#<attempt>#<rank>#<execution>)
-Index `by-commit-time` (gsi2pk = COMMIT#<sha>,    gsi2sk = the same sort key)
+Index `by-env-time`    (gsi1pk = ENV#<env>,    gsi1sk = <time>#<start>#<attempt>#<rank>#<execution>): entries
+Index `by-commit-time` (gsi2pk = COMMIT#<sha>, gsi2sk = the same sort key): entries
+Index `by-chain`       (chain = LEDGER,        seq = 1, 2, 3, ...): every chained item, entries and commits
 
-So: history of an env by time, entries of a commit, entries of an execution are each one Query.
-Every write is a conditional put on a new key: the ledger is append-only.
+So: history of an env by time, entries of a commit, entries of an execution, and the chain in order are
+each one Query. Entries and commits are written once, by a conditional put of a new key, in the same
+transaction as a conditional move of the chain's head, so concurrent writers cannot fork the chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from path2prod.domain.chain import ChainHead, ChainMoved, link
 from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import LedgerEntry, state_rank
+from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry, state_rank
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 BY_ENV_TIME = "by-env-time"
 BY_COMMIT_TIME = "by-commit-time"
+BY_CHAIN = "by-chain"
+CHAIN = "LEDGER"
 _COMMIT_SK = "COMMIT"
+_HEAD_KEY = {"pk": {"S": "CHAIN"}, "sk": {"S": "HEAD"}}
+_MAX_CHAIN_RETRIES = 8
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -49,8 +57,8 @@ def execution_pk(pipeline: str, execution_id: str) -> str:
     return f"EXEC#{pipeline}#{execution_id}"
 
 
-def entry_sk(entry: LedgerEntry) -> str:
-    return f"ENTRY#{entry.attempt:04d}#{state_rank(entry.state)}#{entry.state}"
+def entry_sk(attempt: int, state: str) -> str:
+    return f"ENTRY#{attempt:04d}#{state_rank(state)}#{state}"
 
 
 def time_sk(entry: LedgerEntry) -> str:
@@ -65,8 +73,14 @@ class HistoryPage:
     next_cursor: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class ChainPage:
+    items: list[dict[str, Any]]
+    next_cursor: dict[str, Any] | None
+
+
 class LedgerTable:
-    """Reads and appends ledger entries of one account's table."""
+    """Reads and appends the ledger of one account's table."""
 
     def __init__(self, table_name: str, dynamodb_client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
@@ -82,101 +96,174 @@ class LedgerTable:
 
     # -- writes ---------------------------------------------------------------------------------------
 
-    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
-        """Append `entry`; return False when it is already there (a duplicate event).
+    def read_context(
+        self, pipeline: str, execution_id: str, *, attempt: int | None = None, state: str | None = None
+    ) -> LedgerContext:
+        """One strongly consistent BatchGetItem: the execution's commit, the chain head, and whether
+        the entry for (attempt, state) is already there."""
+        pk = {"S": execution_pk(pipeline, execution_id)}
+        keys: list[dict[str, Any]] = [{"pk": pk, "sk": {"S": _COMMIT_SK}}, _HEAD_KEY]
+        if attempt is not None and state is not None:
+            keys.append({"pk": pk, "sk": {"S": entry_sk(attempt, state)}})
+        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        found: list[dict[str, Any]] = []
+        try:
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                found.extend(response.get("Responses", {}).get(self.table_name, []))
+                request = dict(response.get("UnprocessedKeys") or {})
+        except ClientError as error:
+            raise self._translate(error) from error
+        by_sk = {item["sk"]["S"]: item for item in found if item["pk"] == pk or item["pk"] == _HEAD_KEY["pk"]}
+        commit_item, head_item = by_sk.get(_COMMIT_SK), by_sk.get("HEAD")
+        return LedgerContext(
+            commit=commit_item["commit"]["S"] if commit_item else None,
+            head=_head_from_item(head_item),
+            entry_exists=attempt is not None and state is not None and entry_sk(attempt, state) in by_sk,
+        )
 
-        With remember_commit, the execution's commit is stored in the same transaction, so the next
-        event of that execution finds it with one GetItem instead of asking CodePipeline.
+    def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead:
+        """Append records after `head` in one transaction; raise ChainMoved if anything changed since.
+
+        Each record is a conditional put of a new key, and the chain head moves only from `head`, so
+        of two concurrent writers one wins and the other re-reads and retries.
         """
-        entry_put = {
+        linked, new_head = link((self._item(record) for record in records), head)
+        transaction: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": _serialize(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for item in linked
+        ]
+        head_put: dict[str, Any] = {
             "TableName": self.table_name,
-            "Item": self._entry_item(entry),
-            "ConditionExpression": "attribute_not_exists(pk)",
+            "Item": {**_HEAD_KEY, "seq": {"N": str(new_head.seq)}, "hash": {"S": new_head.hash}},
         }
+        if head.seq == 0:
+            head_put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            head_put["ConditionExpression"] = "seq = :seq AND #h = :hash"
+            head_put["ExpressionAttributeNames"] = {"#h": "hash"}
+            head_put["ExpressionAttributeValues"] = {":seq": {"N": str(head.seq)}, ":hash": {"S": head.hash}}
+        transaction.append({"Put": head_put})
         try:
-            if not remember_commit:
-                self.client.put_item(**entry_put)  # type: ignore[arg-type]
-                return True
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": entry_put},  # type: ignore[typeddict-item]
-                    {"Put": self._commit_put(entry.pipeline, entry.execution_id, entry.commit)},  # type: ignore[typeddict-item]
-                ]
-            )
-            return True
+            self.client.transact_write_items(TransactItems=transaction)  # type: ignore[arg-type]
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "ConditionalCheckFailedException":
-                return False
-            if code == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                    raise LedgerConflict(
-                        f"execution {entry.execution_id} already has another commit than {entry.commit}"
-                    ) from error
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
+            if error.response["Error"]["Code"] in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
+                raise ChainMoved("the ledger changed while appending; retry with a fresh context") from error
             raise self._translate(error) from error
+        return new_head
 
-    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> None:
-        """Store which commit an execution runs. Idempotent; a different commit is a LedgerConflict."""
-        try:
-            self.client.put_item(**self._commit_put(pipeline, execution_id, commit))
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
+        """Append one entry (and its execution's commit); False when it is already there."""
+        for _ in range(_MAX_CHAIN_RETRIES):
+            context = self.read_context(
+                entry.pipeline, entry.execution_id, attempt=entry.attempt, state=entry.state
+            )
+            if context.commit is not None and context.commit != entry.commit:
                 raise LedgerConflict(
-                    f"execution {execution_id} already has another commit than {commit}"
-                ) from error
-            raise self._translate(error) from error
+                    f"execution {entry.execution_id} already has another commit than {entry.commit}"
+                )
+            if context.entry_exists:
+                return False
+            records: list[LedgerEntry | CommitFact] = [entry]
+            if remember_commit and context.commit is None:
+                records.append(CommitFact(entry.pipeline, entry.execution_id, entry.commit))
+            try:
+                self.append(records, context.head)
+                return True
+            except ChainMoved:
+                continue
+        raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
+
+    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool:
+        """Store which commit an execution runs; False if already known, LedgerConflict if different."""
+        for _ in range(_MAX_CHAIN_RETRIES):
+            context = self.read_context(pipeline, execution_id)
+            if context.commit is not None:
+                if context.commit != commit:
+                    raise LedgerConflict(f"execution {execution_id} already has another commit than {commit}")
+                return False
+            try:
+                self.append([CommitFact(pipeline, execution_id, commit)], context.head)
+                return True
+            except ChainMoved:
+                continue
+        raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
 
     # -- reads ----------------------------------------------------------------------------------------
 
     def known_commit(self, pipeline: str, execution_id: str) -> str | None:
         """The commit an execution runs, if the ledger has learnt it."""
-        try:
-            response = self.client.get_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": execution_pk(pipeline, execution_id)}, "sk": {"S": _COMMIT_SK}},
-                ConsistentRead=True,
-                ProjectionExpression="#c",
-                ExpressionAttributeNames={"#c": "commit"},
-            )
-        except ClientError as error:
-            raise self._translate(error) from error
-        item = response.get("Item")
-        return item["commit"]["S"] if item else None
+        return self.read_context(pipeline, execution_id).commit
 
     def history_page(
-        self, env: str, *, limit: int, cursor: dict[str, Any] | None = None, oldest_first: bool = False
+        self,
+        env: str,
+        *,
+        limit: int,
+        cursor: dict[str, Any] | None = None,
+        oldest_first: bool = False,
+        since: str | None = None,
+        until: str | None = None,
     ) -> HistoryPage:
-        """One page of an environment's entries, newest first unless oldest_first."""
+        """One page of an environment's entries, newest first unless oldest_first.
+
+        since/until (ISO-8601 UTC) bound the sort key, so a time window reads only its own items.
+        """
+        values: dict[str, Any] = {":pk": {"S": f"ENV#{env}"}}
+        condition = "gsi1pk = :pk"
+        if since and until:
+            condition += " AND gsi1sk BETWEEN :since AND :until"
+            values.update({":since": {"S": since}, ":until": {"S": until + "\uffff"}})
+        elif since:
+            condition += " AND gsi1sk >= :since"
+            values[":since"] = {"S": since}
+        elif until:
+            condition += " AND gsi1sk <= :until"
+            values[":until"] = {"S": until + "\uffff"}
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": BY_ENV_TIME,
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"ENV#{env}"}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": oldest_first,
             "Limit": limit,
         }
         if cursor:
             query["ExclusiveStartKey"] = cursor
-        try:
-            response = self.client.query(**query)
-        except ClientError as error:
-            raise self._translate(error) from error
+        response = self._query(query)
         return HistoryPage(
-            entries=[_entry_from_item(item) for item in response.get("Items", [])],
+            entries=[entry_from_item(item) for item in response.get("Items", [])],
             scanned_count=response.get("ScannedCount", 0),
             next_cursor=response.get("LastEvaluatedKey"),
         )
 
-    def history(self, env: str, *, limit: int | None = None) -> Iterator[LedgerEntry]:
-        """An environment's entries, newest first, page by page (never more than asked)."""
+    def history(
+        self,
+        env: str,
+        *,
+        limit: int | None = None,
+        oldest_first: bool = False,
+        since: str | None = None,
+        until: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[LedgerEntry]:
+        """An environment's entries, page by page (never reading more pages than asked for)."""
         remaining = limit
         cursor: dict[str, Any] | None = None
         while remaining is None or remaining > 0:
-            page_size = 100 if remaining is None else min(remaining, 100)
-            page = self.history_page(env, limit=page_size, cursor=cursor)
+            size = page_size if remaining is None else min(remaining, page_size)
+            page = self.history_page(
+                env, limit=size, cursor=cursor, oldest_first=oldest_first, since=since, until=until
+            )
             yield from page.entries
             if remaining is not None:
                 remaining -= len(page.entries)
@@ -184,47 +271,109 @@ class LedgerTable:
             if cursor is None:
                 return
 
+    def commit_entries(
+        self, commit: str, *, newest_first: bool = True, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        """Entries of one commit in this account, by time."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_COMMIT_TIME,
+            "KeyConditionExpression": "gsi2pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"COMMIT#{commit}"}},
+            "ScanIndexForward": not newest_first,
+        }
+        if limit:
+            query["Limit"] = limit
+        entries: list[LedgerEntry] = []
+        while True:
+            response = self._query(query)
+            entries.extend(entry_from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response or (limit and len(entries) >= limit):
+                return entries[:limit] if limit else entries
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         """Every entry of one pipeline execution, oldest state first."""
-        try:
-            response = self.client.query(
-                TableName=self.table_name,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :entry)",
-                ExpressionAttributeValues={
+        response = self._query(
+            {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
+                "ExpressionAttributeValues": {
                     ":pk": {"S": execution_pk(pipeline, execution_id)},
                     ":entry": {"S": "ENTRY#"},
                 },
+            }
+        )
+        return [entry_from_item(item) for item in response.get("Items", [])]
+
+    def chain_head(self) -> ChainHead | None:
+        """The chain's head item, or None when there is none (an empty ledger, or a deleted head)."""
+        try:
+            item = self.client.get_item(TableName=self.table_name, Key=_HEAD_KEY, ConsistentRead=True).get(
+                "Item"
             )
         except ClientError as error:
             raise self._translate(error) from error
-        return [_entry_from_item(item) for item in response.get("Items", [])]
+        return _head_from_item(item) if item else None
+
+    def chain_page(self, *, cursor: dict[str, Any] | None = None, limit: int = 500) -> ChainPage:
+        """One page of the chain's items in seq order, as plain attribute dicts."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CHAIN,
+            "KeyConditionExpression": "chain = :chain",
+            "ExpressionAttributeValues": {":chain": {"S": CHAIN}},
+            "Limit": limit,
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = cursor
+        response = self._query(query)
+        return ChainPage(
+            items=[_deserialize(item) for item in response.get("Items", [])],
+            next_cursor=response.get("LastEvaluatedKey"),
+        )
+
+    def chain_items(self, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every chained item in seq order, page by page."""
+        cursor: dict[str, Any] | None = None
+        while True:
+            page = self.chain_page(cursor=cursor, limit=page_size)
+            yield from page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _entry_item(self, entry: LedgerEntry) -> dict[str, Any]:
-        attributes = {key: value for key, value in entry.as_dict().items() if value is not None}
-        attributes.update(
-            pk=execution_pk(entry.pipeline, entry.execution_id),
-            sk=entry_sk(entry),
-            gsi1pk=f"ENV#{entry.env}",
-            gsi1sk=time_sk(entry),
-            gsi2pk=f"COMMIT#{entry.commit}",
-            gsi2sk=time_sk(entry),
-        )
-        return {key: _serializer.serialize(value) for key, value in attributes.items()}
+    def _query(self, query: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = self.client.query(**query)  # type: ignore[assignment]
+        except ClientError as error:
+            raise self._translate(error) from error
+        return response
 
-    def _commit_put(self, pipeline: str, execution_id: str, commit: str) -> dict[str, Any]:
-        return {
-            "TableName": self.table_name,
-            "Item": {
-                "pk": {"S": execution_pk(pipeline, execution_id)},
-                "sk": {"S": _COMMIT_SK},
-                "commit": {"S": commit},
-            },
-            "ConditionExpression": "attribute_not_exists(pk) OR #c = :c",
-            "ExpressionAttributeNames": {"#c": "commit"},
-            "ExpressionAttributeValues": {":c": {"S": commit}},
-        }
+    def _item(self, record: LedgerEntry | CommitFact) -> dict[str, Any]:
+        if isinstance(record, CommitFact):
+            return {
+                "pk": execution_pk(record.pipeline, record.execution_id),
+                "sk": _COMMIT_SK,
+                "kind": "commit",
+                "pipeline": record.pipeline,
+                "execution_id": record.execution_id,
+                "commit": record.commit,
+                "chain": CHAIN,
+            }
+        attributes = {key: value for key, value in record.content.items() if value is not None}
+        attributes.update(
+            pk=execution_pk(record.pipeline, record.execution_id),
+            sk=entry_sk(record.attempt, record.state),
+            gsi1pk=f"ENV#{record.env}",
+            gsi1sk=time_sk(record),
+            gsi2pk=f"COMMIT#{record.commit}",
+            gsi2sk=time_sk(record),
+            chain=CHAIN,
+        )
+        return attributes
 
     def _translate(self, error: ClientError) -> Exception:
         code = error.response["Error"]["Code"]
@@ -233,7 +382,24 @@ class LedgerTable:
         return error
 
 
-def _entry_from_item(item: dict[str, Any]) -> LedgerEntry:
-    data = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    data["attempt"] = int(data["attempt"])
+def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    """A ledger entry from its DynamoDB item (typed attribute values)."""
+    data = _deserialize(item)
+    for key in ("attempt", "seq"):
+        if data.get(key) is not None:
+            data[key] = int(data[key])
     return LedgerEntry.from_dict(data)
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _head_from_item(item: dict[str, Any] | None) -> ChainHead:
+    if not item:
+        return ChainHead()
+    return ChainHead(seq=int(item["seq"]["N"]), hash=item["hash"]["S"])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.verify import verify_ledger
 from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.home import SandboxHome
@@ -16,6 +19,22 @@ from path2prod.targets import EnvTarget, aws_target, check_env
 @click.group()
 def ledger() -> None:
     """Query the ledger: what ran where, and how it ended."""
+
+
+def env_option(function: Any) -> Any:
+    return click.option(
+        "--env",
+        "envs",
+        multiple=True,
+        type=click.Choice(ENVS),
+        help="Only this env (repeatable; default: all three).",
+    )(function)
+
+
+def config_option(function: Any) -> Any:
+    return click.option(
+        "--config", "config_file", help="path2prod config file naming each env's account (see README)."
+    )(function)
 
 
 def open_ledger(env: str, home: Path | None, config_file: str | None) -> LedgerTable:
@@ -53,3 +72,25 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
             f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} {entry.execution_id}"
         )
     return "\n".join(lines)
+
+
+@ledger.command("verify")
+@env_option
+@home_option(sandbox_only=False)
+@config_option
+@json_option
+def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | None, as_json: bool) -> None:
+    """Check each account's hash chain; exit 1 naming the first entry that was edited, deleted,
+    inserted or reordered."""
+    results = [verify_ledger(env, open_ledger(env, home, config_file)) for env in (envs or ENVS)]
+    if as_json:
+        echo_json({"intact": all(r.report.intact for r in results), "envs": [r.as_dict() for r in results]})
+    else:
+        for result in results:
+            report = result.report
+            if report.broken is None:
+                click.echo(f"{result.env}: intact ({report.checked} entries)")
+            else:
+                click.echo(f"{result.env}: BROKEN at {report.broken.describe()}")
+    if not all(r.report.intact for r in results):
+        raise SystemExit(1)

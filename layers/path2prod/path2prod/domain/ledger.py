@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from path2prod.domain.chain import ChainHead
 from path2prod.domain.pipeline_events import PipelineStateChange
 
 KIND_DEPLOYMENT = "deployment"
@@ -45,6 +46,15 @@ class LedgerEntry:
     start_time: str | None = None
     account: str | None = None
     region: str | None = None
+    # Set once appended: the entry's place in the account's hash chain (see domain/chain.py).
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+    @property
+    def content(self) -> dict[str, Any]:
+        """What happened, without where it sits in the chain (identical for any delivery order)."""
+        return {key: value for key, value in asdict(self).items() if key not in ("seq", "prev_hash", "hash")}
 
     @property
     def entry_id(self) -> str:
@@ -63,6 +73,24 @@ class LedgerEntry:
     def from_dict(cls, data: dict[str, Any]) -> LedgerEntry:
         known: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class CommitFact:
+    """Which commit a pipeline execution runs, once learnt; chained like an entry, never changed."""
+
+    pipeline: str
+    execution_id: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class LedgerContext:
+    """What one read tells before a write: the execution's commit, the chain head, the entry if any."""
+
+    commit: str | None
+    head: ChainHead
+    entry_exists: bool
 
 
 def records_entry(change: PipelineStateChange) -> bool:

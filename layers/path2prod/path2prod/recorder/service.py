@@ -1,24 +1,46 @@
 """Recording one CodePipeline state change: the recorder's single use case.
 
-AWS API calls per event, at most 4: GetItem (commit already learnt?), GetPipelineExecution (only
-when not), one write (PutItem, or TransactWriteItems that also remembers the commit), and PutEvents
-for a terminal state.
+AWS API calls per event, at most 4: one BatchGetItem (the execution's commit, the chain head, the entry
+if it exists), GetPipelineExecution (only while the commit is unknown), one TransactWriteItems (the
+entry, the commit if newly learnt, the chain head), and PutEvents for a terminal state. Another writer
+appending at the same moment costs one more read and write (the chain head moved; retry).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from path2prod.domain.errors import CommitNotYetKnown
-from path2prod.domain.ledger import LedgerEntry, deployment_entry, domain_event_for, records_entry
-from path2prod.domain.pipeline_events import parse_pipeline_event
+from path2prod.domain.chain import ChainHead, ChainMoved
+from path2prod.domain.errors import CommitNotYetKnown, Path2ProdError
+from path2prod.domain.ledger import (
+    CommitFact,
+    LedgerContext,
+    LedgerEntry,
+    deployment_entry,
+    domain_event_for,
+    records_entry,
+)
+from path2prod.domain.pipeline_events import PipelineStateChange, parse_pipeline_event
+
+MAX_APPEND_TRIES = 8
+
+
+class CommitMismatch(Path2ProdError):
+    """An event names another commit than the ledger already holds for its execution."""
+
+
+class LedgerBusy(Path2ProdError):
+    """The chain kept moving under this append; raising lets Lambda retry the event later."""
 
 
 class Ledger(Protocol):
-    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool: ...
-    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> None: ...
-    def known_commit(self, pipeline: str, execution_id: str) -> str | None: ...
+    def read_context(
+        self, pipeline: str, execution_id: str, *, attempt: int | None = None, state: str | None = None
+    ) -> LedgerContext: ...
+    def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead: ...
+    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool: ...
 
 
 class Executions(Protocol):
@@ -69,18 +91,7 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     if not records_entry(change):
         return RecordingOutcome("ignored")
 
-    commit = change.commit or recorder.ledger.known_commit(change.pipeline, change.execution_id)
-    learnt_now = False
-    if commit is None:
-        commit = recorder.executions.commit_of(change.pipeline, change.execution_id)
-        learnt_now = commit is not None
-    if commit is None:
-        raise CommitNotYetKnown(
-            f"commit of {change.pipeline} execution {change.execution_id} is not known yet; retry later"
-        )
-
-    entry = deployment_entry(change, env=recorder.env, commit=commit)
-    is_new = recorder.ledger.append_entry(entry, remember_commit=learnt_now)
+    entry, is_new = _append_deployment(change, recorder)
 
     published = []
     domain_event = domain_event_for(entry)
@@ -89,3 +100,35 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
         recorder.bus.publish(detail_type, detail)
         published.append(detail_type)
     return RecordingOutcome("recorded" if is_new else "duplicate", entry, published)
+
+
+def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple[LedgerEntry, bool]:
+    """Append the entry of `change` (and its commit, if newly learnt); is_new False for a duplicate."""
+    asked_codepipeline: str | None = None
+    for _ in range(MAX_APPEND_TRIES):
+        context = recorder.ledger.read_context(
+            change.pipeline, change.execution_id, attempt=change.attempt, state=change.state
+        )
+        if context.commit and change.commit and context.commit != change.commit:
+            raise CommitMismatch(
+                f"execution {change.execution_id}: event says {change.commit}, ledger {context.commit}"
+            )
+        commit = context.commit or change.commit or asked_codepipeline
+        if commit is None:
+            asked_codepipeline = commit = recorder.executions.commit_of(change.pipeline, change.execution_id)
+        if commit is None:
+            raise CommitNotYetKnown(
+                f"commit of {change.pipeline} execution {change.execution_id} is not known yet; retry later"
+            )
+        entry = deployment_entry(change, env=recorder.env, commit=commit)
+        if context.entry_exists:
+            return entry, False
+        records: list[LedgerEntry | CommitFact] = [entry]
+        if context.commit is None:
+            records.append(CommitFact(change.pipeline, change.execution_id, commit))
+        try:
+            recorder.ledger.append(records, context.head)
+            return entry, True
+        except ChainMoved:
+            continue
+    raise LedgerBusy(f"the ledger kept changing while recording {change.execution_id}; retry later")

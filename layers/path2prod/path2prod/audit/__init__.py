@@ -1,0 +1,1 @@
+"""What auditors ask of the ledgers: is the record intact, where is a commit, what happened when."""
