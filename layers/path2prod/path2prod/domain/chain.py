@@ -100,10 +100,11 @@ def verify(items: Iterable[Mapping[str, Any]], head: ChainHead | None) -> ChainR
         if seq < expected_seq:
             return ChainReport(checked, head, ChainBreak(seq, "appears twice (an item was inserted)", item))
         if seq > expected_seq:
-            missing = f"#{expected_seq}" if seq == expected_seq + 1 else f"#{expected_seq} to #{seq - 1}"
-            return ChainReport(
-                checked, head, ChainBreak(expected_seq, f"is missing (deleted): {missing}", None)
+            gone = "it was" if seq == expected_seq + 1 else f"#{expected_seq} to #{seq - 1} were"
+            reason = (
+                f"is missing: {gone} deleted (entry #{seq} names hash {str(item.get('prev_hash'))[:16]}...)"
             )
+            return ChainReport(checked, head, ChainBreak(expected_seq, reason, None))
         if item_hash(item) != item.get("hash"):
             return ChainReport(
                 checked, head, ChainBreak(seq, "content does not match its hash (edited)", item)
