@@ -26,7 +26,12 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def project_event_names() -> list[str]:
-    return sorted(path.stem for path in EVENTS_DIR.glob("*.json"))
+    """The CodePipeline events of events/ (the recorder's); other functions' events are loaded by name."""
+    return sorted(
+        path.stem
+        for path in EVENTS_DIR.glob("*.json")
+        if json.loads(path.read_text()).get("source") == "aws.codepipeline"
+    )
 
 
 def load_aws_sample(name: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ Against deployed stacks the targets come from a TOML file (first found of: --con
     profile = "team-prd"                                      # optional: an AWS CLI profile
     role_arn = "arn:aws:iam::333333333333:role/auditor"       # optional: a role to assume
     ledger_table = "path2prod-prd-LedgerTable-ABC"            # or: stack = "path2prod-prd"
+    checkpoint_bucket = "path2prod-prd-checkpointbucket-xyz"  # optional (else the stack's output)
     endpoint_url = "http://localhost:4566"                    # optional: an AWS emulator instead
 
 Against the local sandbox (--home DIR) they come from the sandbox itself.
@@ -43,6 +44,7 @@ class EnvTarget:
     profile: str | None = None
     role_arn: str | None = None
     endpoint_url: str | None = None  # set for the sandbox's emulated AWS
+    checkpoint_bucket: str | None = None
 
     def session(self) -> boto3.Session:
         """A boto3 session acting in this env's account (assuming role_arn when given)."""
@@ -77,11 +79,23 @@ class EnvTarget:
             return self.ledger_table
         if not self.stack:
             raise TargetNotConfigured(f"env {self.env!r} needs ledger_table or stack in the path2prod config")
+        table = self._stack_output("LedgerTableName", session)
+        if table is None:
+            raise TargetNotConfigured(f"stack {self.stack!r} has no LedgerTableName output")
+        return table
+
+    def checkpoint_bucket_name(self, session: boto3.Session | None = None) -> str | None:
+        """The bucket of chain-head checkpoints, when configured or output by the stack."""
+        if self.checkpoint_bucket or not self.stack:
+            return self.checkpoint_bucket
+        return self._stack_output("CheckpointBucketName", session)
+
+    def _stack_output(self, key: str, session: boto3.Session | None) -> str | None:
         stacks = self.client("cloudformation", session).describe_stacks(StackName=self.stack)["Stacks"]
         for output in stacks[0].get("Outputs", []):
-            if output["OutputKey"] == "LedgerTableName":
+            if output["OutputKey"] == key:
                 return str(output["OutputValue"])
-        raise TargetNotConfigured(f"stack {self.stack!r} has no LedgerTableName output")
+        return None
 
 
 def check_env(env: str) -> str:
@@ -133,4 +147,5 @@ def aws_target(env: str, config_file: str | None = None) -> EnvTarget:
         profile=section.get("profile"),
         role_arn=section.get("role_arn"),
         endpoint_url=section.get("endpoint_url"),
+        checkpoint_bucket=section.get("checkpoint_bucket"),
     )

@@ -90,8 +90,15 @@ class ChainReport:
         return self.broken is None
 
 
-def verify(items: Iterable[Mapping[str, Any]], head: ChainHead | None) -> ChainReport:
-    """Walk items in seq order and report the first one that breaks the chain."""
+def verify(
+    items: Iterable[Mapping[str, Any]], head: ChainHead | None, checkpoints: Mapping[int, str] | None = None
+) -> ChainReport:
+    """Walk items in seq order and report the first one that breaks the chain.
+
+    `checkpoints` ({seq: hash}, copies of the head kept out of the ledger's reach) also catch a chain
+    rewritten consistently from some point on, which links and hashes alone cannot.
+    """
+    checkpoints = checkpoints or {}
     expected_seq, previous, checked = 1, GENESIS_HASH, 0
     for item in items:
         seq = _as_int(item.get("seq"))
@@ -112,7 +119,14 @@ def verify(items: Iterable[Mapping[str, Any]], head: ChainHead | None) -> ChainR
         if item.get("prev_hash") != previous:
             reason = "does not follow the entry before it (inserted or reordered)"
             return ChainReport(checked, head, ChainBreak(seq, reason, item))
+        if seq in checkpoints and checkpoints[seq] != item.get("hash"):
+            reason = "differs from the checkpoint kept of it (the chain was rewritten from here)"
+            return ChainReport(checked, head, ChainBreak(seq, reason, item))
         previous, expected_seq, checked = str(item["hash"]), expected_seq + 1, checked + 1
+    beyond = [seq for seq in checkpoints if seq > checked]
+    if beyond:
+        reason = f"is missing: a checkpoint says the chain reached #{max(beyond)} (entries were deleted)"
+        return ChainReport(checked, head, ChainBreak(checked + 1, reason, None))
     if head is None:
         if checked:
             return ChainReport(

@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import boto3
 
 from path2prod import ENVS
-from path2prod.sandbox.emulator import Emulator, TableSnapshots
+from path2prod.sandbox.emulator import Emulator, Snapshots
 from path2prod.sandbox.functions import FUNCTIONS, SandboxFunction
 from path2prod.sandbox.home import SANDBOX_ROLE, SandboxConfig, SandboxHome, sandbox_credentials_env
 from path2prod.sandbox.pipeline import LocalPipeline
@@ -81,8 +83,9 @@ class Sandbox:
         self.config = home.load_config()
         self.endpoint = home.aws_endpoint_url(self.config)
         self.emulator = Emulator(self.config.aws_port)
-        self.snapshots = TableSnapshots(home.data_dir, self.config.region)
+        self.snapshots = Snapshots(home.data_dir, self.config.region)
         self.accounts: dict[str, Account] = {}
+        self.s3: dict[str, Any] = {}
         self.pipelines: dict[str, LocalPipeline] = {}
         self.queues: dict[tuple[str, str], str] = {}
         self.runtimes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
@@ -144,6 +147,21 @@ class Sandbox:
         restored = self.snapshots.restore(account.account_id, table, dynamodb)
         log.info("%s: ledger %s ready (%d items restored)", env, table, restored)
 
+        bucket = self.config.checkpoint_bucket(env)
+        s3 = self.s3[env] = account.client("s3")
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+            },
+        )
+        restored_checkpoints = self.snapshots.restore_objects(account.account_id, bucket, s3)
+        log.info(
+            "%s: checkpoint bucket %s ready (%d checkpoints restored)", env, bucket, restored_checkpoints
+        )
+
         account.client("iam").create_role(
             RoleName="path2prod-pipeline",
             AssumeRolePolicyDocument=json.dumps(
@@ -179,10 +197,12 @@ class Sandbox:
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
-            rule = f"path2prod-{function.name}-{function.rule_event}"
-            events.put_rule(Name=rule, EventPattern=json.dumps(function.rule_pattern(self._refs(env))))
-            events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
             self.queues[(env, function.name)] = queue
+            pattern = function.rule_pattern(self._refs(env))
+            if pattern is not None:
+                rule = f"path2prod-{function.name}-{function.rule_event}"
+                events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+                events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
 
     def _refs(self, env: str) -> dict[str, str]:
         """What template.yaml's Refs resolve to in env's sandbox account."""
@@ -190,6 +210,7 @@ class Sandbox:
             "Environment": env,
             "PipelineName": self.config.pipeline,
             "LedgerTable": self.config.ledger_table(env),
+            "CheckpointBucket": self.config.checkpoint_bucket(env),
         }
 
     def _start_runtime(self, env: str, function: SandboxFunction) -> None:
@@ -243,16 +264,46 @@ class Sandbox:
         return {"idle": idle, "pipelines": pipelines, "pending_events": pending}
 
     def serve(self) -> None:
+        last_run: dict[tuple[str, str], float] = {}
         while not self.stopping.wait(SNAPSHOT_SECONDS):
             self.save_tables()
+            self._run_schedules(last_run)
             for (env, name), process in list(self.runtimes.items()):
                 if process.poll() is not None:
                     log.warning("%s/%s runtime exited with %s; restarting it", env, name, process.returncode)
                     self._start_runtime(env, next(f for f in FUNCTIONS if f.name == name))
 
+    def _run_schedules(self, last_run: dict[tuple[str, str], float]) -> None:
+        """EventBridge Scheduler's part: a scheduled event for each due function (moto fires none)."""
+        now = time.monotonic()
+        for function in FUNCTIONS:
+            if function.every_seconds is None:
+                continue
+            for env, account in self.accounts.items():
+                if now - last_run.get((env, function.name), 0.0) < function.every_seconds:
+                    continue
+                last_run[(env, function.name)] = now
+                event = {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "detail-type": "Scheduled Event",
+                    "source": "aws.scheduler",
+                    "account": account.account_id,
+                    "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "region": self.config.region,
+                    "resources": [
+                        f"arn:aws:scheduler:{self.config.region}:{account.account_id}:schedule/{function.name}"
+                    ],
+                    "detail": {},
+                }
+                account.client("sqs").send_message(
+                    QueueUrl=self.queues[(env, function.name)], MessageBody=json.dumps(event)
+                )
+
     def save_tables(self) -> None:
         for env, account in self.accounts.items():
             self.snapshots.save(account.account_id, self.config.ledger_table(env))
+            self.snapshots.save_objects(account.account_id, self.config.checkpoint_bucket(env), self.s3[env])
 
     def stop(self) -> None:
         log.info("stopping")

@@ -88,13 +88,42 @@ class Emulator:
             self.started = False
 
 
-class TableSnapshots:
-    """Saves and restores the sandbox's DynamoDB tables (one JSON file per account and table)."""
+class Snapshots:
+    """Saves and restores the sandbox's DynamoDB tables (one JSON file per account and table) and S3
+    objects (one file per object)."""
 
     def __init__(self, data_dir: Path, region: str) -> None:
         self.directory = data_dir / "dynamodb"
+        self.objects_directory = data_dir / "s3"
         self.region = region
         self._last_digest: dict[Path, str] = {}
+        self._saved_keys: dict[str, set[str]] = {}
+
+    def save_objects(self, account: str, bucket: str, s3_client: Any) -> int:
+        """Copy the bucket's objects not saved yet (checkpoints are written once, never changed)."""
+        folder = self.objects_directory / account / bucket
+        saved = self._saved_keys.setdefault(bucket, _files_under(folder))
+        written = 0
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                if obj["Key"] in saved:
+                    continue
+                path = folder / obj["Key"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+                saved.add(obj["Key"])
+                written += 1
+        return written
+
+    def restore_objects(self, account: str, bucket: str, s3_client: Any) -> int:
+        folder = self.objects_directory / account / bucket
+        keys = _files_under(folder)
+        for key in sorted(keys):
+            s3_client.put_object(
+                Bucket=bucket, Key=key, Body=(folder / key).read_bytes(), ChecksumAlgorithm="SHA256"
+            )
+        self._saved_keys[bucket] = keys
+        return len(keys)
 
     def _file(self, account: str, table: str) -> Path:
         return self.directory / f"{account}-{table}.json"
@@ -132,3 +161,9 @@ class TableSnapshots:
                 pending = dynamodb_client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
         self._last_digest[path] = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
         return len(items)
+
+
+def _files_under(folder: Path) -> set[str]:
+    if not folder.is_dir():
+        return set()
+    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}

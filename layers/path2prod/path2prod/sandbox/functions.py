@@ -17,7 +17,9 @@ from path2prod.sandbox.template import load_template, project_root, resolve, rul
 class SandboxFunction:
     name: str  # short name, also the folder under functions/
     logical_id: str  # the AWS::Serverless::Function in template.yaml
-    rule_event: str  # its EventBridgeRule event in template.yaml
+    rule_event: str | None = None  # its EventBridgeRule event in template.yaml
+    # Scheduled functions run every this many seconds in the sandbox (the template's rate is for AWS).
+    every_seconds: float | None = None
 
     @property
     def code_dir(self) -> Path:
@@ -27,8 +29,8 @@ class SandboxFunction:
     def handler(self) -> str:
         return str(load_template()["Resources"][self.logical_id]["Properties"]["Handler"])
 
-    def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any]:
-        return rule_pattern(self.logical_id, self.rule_event, refs)
+    def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any] | None:
+        return rule_pattern(self.logical_id, self.rule_event, refs) if self.rule_event else None
 
     def environment(self, refs: dict[str, str]) -> dict[str, str]:
         """Globals' and the function's own environment variables, Refs resolved."""
@@ -44,4 +46,5 @@ class SandboxFunction:
 
 FUNCTIONS = (
     SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),
+    SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=10),
 )

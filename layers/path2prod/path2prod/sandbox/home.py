@@ -41,6 +41,9 @@ class SandboxConfig:
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
 
+    def checkpoint_bucket(self, env: str) -> str:
+        return f"path2prod-{env}-checkpoints-{self.accounts[env]}"
+
 
 class SandboxHome:
     def __init__(self, path: str | Path) -> None:
@@ -133,6 +136,7 @@ class SandboxHome:
             ledger_table=config.ledger_table(env),
             role_arn=f"arn:aws:iam::{config.accounts[env]}:role/{SANDBOX_ROLE}",
             endpoint_url=self.aws_endpoint_url(config),
+            checkpoint_bucket=config.checkpoint_bucket(env),
         )
 
     def status(self) -> dict[str, Any]:
@@ -150,6 +154,7 @@ class SandboxHome:
                     "remote": str(self.repo(env)),
                     "pipeline": config.pipeline,
                     "ledger_table": config.ledger_table(env),
+                    "checkpoint_bucket": config.checkpoint_bucket(env),
                 }
                 for env in ENVS
             },

@@ -1,0 +1,76 @@
+"""S3 checkpoints of the chain head, in a bucket with Object Lock (compliance mode): write once, no
+one — not even the account's root — can change or delete them before their retention ends.
+
+Key: checkpoints/<env>/<seq, 12 digits>-<hash>.json, so a listing alone gives every checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    env: str
+    seq: int
+    hash: str
+    time: str
+
+
+class CheckpointStore:
+    """Writes and lists chain-head checkpoints of one env in one bucket."""
+
+    def __init__(self, bucket: str, s3_client: S3Client | None = None) -> None:
+        self.bucket = bucket
+        self._client = s3_client
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    @staticmethod
+    def _prefix(env: str) -> str:
+        return f"checkpoints/{env}/"
+
+    def _key(self, checkpoint: Checkpoint) -> str:
+        return f"{self._prefix(checkpoint.env)}{checkpoint.seq:012d}-{checkpoint.hash}.json"
+
+    def put(self, checkpoint: Checkpoint) -> bool:
+        """Write a checkpoint unless one for that seq and hash exists; True when written."""
+        key = self._key(checkpoint)
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return False
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=json.dumps(asdict(checkpoint), sort_keys=True).encode(),
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+        )
+        return True
+
+    def checkpoints(self, env: str) -> Iterator[tuple[int, str]]:
+        """(seq, hash) of every checkpoint of env, from the listing alone."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._prefix(env)):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1].removesuffix(".json")
+                seq, _, digest = name.partition("-")
+                if seq.isdigit() and digest:
+                    yield int(seq), digest

@@ -1,0 +1,1 @@
+"""The checkpointer: copies the chain head to write-once storage on a schedule."""

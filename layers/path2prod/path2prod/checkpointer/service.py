@@ -1,0 +1,25 @@
+"""Checkpointing the chain head: one GetItem, one HeadObject, at most one PutObject."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from path2prod.adapters.checkpoints import Checkpoint
+from path2prod.domain.chain import ChainHead
+
+
+class Chain(Protocol):
+    def chain_head(self) -> ChainHead | None: ...
+
+
+class Store(Protocol):
+    def put(self, checkpoint: Checkpoint) -> bool: ...
+
+
+def checkpoint_head(env: str, chain: Chain, store: Store, *, now: str) -> Checkpoint | None:
+    """Copy the chain's head to the store; None when the chain is empty or already checkpointed."""
+    head = chain.chain_head()
+    if head is None or head.seq == 0:
+        return None
+    checkpoint = Checkpoint(env=env, seq=head.seq, hash=head.hash, time=now)
+    return checkpoint if store.put(checkpoint) else None

@@ -1,0 +1,130 @@
+"""The checkpointer copies the chain head to an Object Lock bucket; verify uses the copies to catch a
+chain rewritten consistently (which links and hashes alone cannot)."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+
+from path2prod.adapters.checkpoints import CheckpointStore
+from path2prod.adapters.ledger_table import LedgerTable, execution_pk
+from path2prod.audit.verify import verify_ledger
+from path2prod.domain.chain import ChainHead, link
+from path2prod.domain.ledger import LedgerEntry
+from path2prod.sandbox.template import project_root
+
+BUCKET = "path2prod-dev-checkpoints"
+
+
+class _Context:
+    function_name = "checkpointer"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:111111111111:function:checkpointer"
+    aws_request_id = "checkpointer-test"
+
+
+def _entry(n: int) -> LedgerEntry:
+    return LedgerEntry(
+        env="dev",
+        commit=f"{n:040x}",
+        state="SUCCEEDED",
+        kind="deployment",
+        execution_id=f"execution-{n}",
+        pipeline="path2prod-app",
+        attempt=1,
+        time=f"2026-11-0{n}T10:00:00Z",
+    )
+
+
+@pytest.fixture
+def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch) -> Any:
+    s3 = boto3.client("s3")
+    s3.create_bucket(
+        Bucket=BUCKET,
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+        ObjectLockEnabledForBucket=True,
+    )
+    s3.put_object_lock_configuration(
+        Bucket=BUCKET,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    monkeypatch.setenv("CHECKPOINT_BUCKET", BUCKET)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "checkpointer")
+    spec = importlib.util.spec_from_file_location(
+        "checkpointer_app", project_root() / "functions/checkpointer/app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_head_is_checkpointed_once(checkpointer: Any, ledger: LedgerTable, load_event: Any) -> None:
+    # GIVEN three entries
+    for n in (1, 2, 3):
+        ledger.append_entry(_entry(n))
+    head = ledger.chain_head()
+
+    # WHEN the schedule fires twice
+    first = checkpointer.handler(load_event("scheduled-checkpoint"), _Context())
+    second = checkpointer.handler(load_event("scheduled-checkpoint"), _Context())
+
+    # THEN one checkpoint, of the head
+    assert head is not None
+    assert first == {"checkpoint": {"seq": head.seq, "hash": head.hash}}
+    assert second == {"checkpoint": None}
+    assert list(CheckpointStore(BUCKET, boto3.client("s3")).checkpoints("dev")) == [(head.seq, head.hash)]
+
+
+def test_an_empty_ledger_writes_no_checkpoint(checkpointer: Any, load_event: Any) -> None:
+    assert checkpointer.handler(load_event("scheduled-checkpoint"), _Context()) == {"checkpoint": None}
+
+
+def test_a_consistently_rewritten_chain_is_caught_only_by_the_checkpoints(
+    checkpointer: Any, ledger: LedgerTable, load_event: Any
+) -> None:
+    # GIVEN four entries and a checkpoint of the head
+    for n in (1, 2, 3, 4):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), _Context())
+    store = CheckpointStore(BUCKET, boto3.client("s3"))
+
+    # WHEN someone with write access deletes entry 3 and rebuilds every link and the head after it
+    items = list(ledger.chain_items())
+    kept = [{k: v for k, v in item.items() if k not in ("seq", "prev_hash", "hash")} for item in items]
+    del kept[2]
+    client = ledger.client
+    for item in items:
+        client.delete_item(
+            TableName=ledger.table_name, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
+        )
+    relinked, head = link(kept, ChainHead())
+    for item in relinked:
+        client.put_item(TableName=ledger.table_name, Item=_typed(item))
+    client.put_item(
+        TableName=ledger.table_name,
+        Item={
+            "pk": {"S": "CHAIN"},
+            "sk": {"S": "HEAD"},
+            "seq": {"N": str(head.seq)},
+            "hash": {"S": head.hash},
+        },
+    )
+
+    # THEN the chain alone looks intact, and the checkpoint shows the rewrite
+    assert verify_ledger("dev", ledger).report.intact
+    caught = verify_ledger("dev", ledger, store)
+    assert not caught.report.intact and caught.checkpoints == 1
+    assert caught.report.broken is not None and "checkpoint" in caught.report.broken.reason
+    assert execution_pk("path2prod-app", "execution-3") not in {item["pk"] for item in ledger.chain_items()}
+
+
+def _typed(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: TypeSerializer().serialize(value) for key, value in item.items()}
