@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv demo test lint typecheck validate build unit integration e2e bench deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate build unit integration e2e bench deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 venv: $(STAMP) ## create .venv with Python 3.13 and install path2prod with its tools
+
+chromium: ## install Debian's headless chromium if absent (the report's browser test)
+	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
 
 demo: $(STAMP) ## run the whole story in a throw-away local sandbox
 	$(BIN)/path2prod demo
@@ -54,7 +58,7 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -q
 
-test: lint typecheck validate build ## everything CI runs: lint, types, sam validate/build, all tests
+test: lint typecheck validate build chromium ## everything CI runs: lint, types, sam validate/build, all tests
 	$(BIN)/pytest -q
 
 bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchmarks.md)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -58,3 +62,19 @@ def test_history_without_config_or_home_says_where_to_configure(tmp_path, monkey
     assert result.exit_code == 1
     assert "no path2prod config found" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ledger", "export"], ["ledger", "nosuch"], ["ledger", "history", "dev", "--limit", "0"]],
+    ids=["missing option", "unknown command", "bad value"],
+)
+def test_usage_errors_are_one_line_on_the_real_command(args: list[str]) -> None:
+    # WHEN the installed command gets bad input
+    command = Path(sys.executable).parent / "path2prod"
+    result = subprocess.run([str(command), *args], capture_output=True, text=True, check=False)
+
+    # THEN one line on stderr, exit 2, no traceback
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from path2prod.domain.errors import CommitNotYetKnown, InvalidPipelineEvent
 from path2prod.domain.chain import ChainHead
+from path2prod.domain.errors import CommitNotYetKnown, InvalidPipelineEvent
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 from path2prod.recorder.service import Recorder, record_pipeline_event
 

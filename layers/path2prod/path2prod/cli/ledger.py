@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from path2prod import ENVS
+from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.export import FORMATS, export_entries
 from path2prod.audit.verify import verify_ledger
+from path2prod.audit.where import CommitWhereabouts, full_commit, where_is
 from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.window import InvalidTime, parse_bound
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
 
@@ -37,12 +42,39 @@ def config_option(function: Any) -> Any:
     )(function)
 
 
+def env_target(env: str, home: Path | None, config_file: str | None) -> EnvTarget:
+    """How to reach env: the sandbox at `home`, else the deployed stack of the config file."""
+    check_env(env)
+    return SandboxHome(home).target(env) if home else aws_target(env, config_file)
+
+
+def since_option(function: Any) -> Any:
+    return click.option(
+        "--since",
+        metavar="T",
+        help="From this time on, inclusive: an ISO-8601 date or time (2026-11-01, 2026-11-01T10:00:00Z); "
+        "UTC unless it names a zone.",
+    )(function)
+
+
+def until_option(function: Any) -> Any:
+    return click.option(
+        "--until", metavar="T", help="Up to this time, inclusive (a date means its midnight UTC)."
+    )(function)
+
+
 def open_ledger(env: str, home: Path | None, config_file: str | None) -> LedgerTable:
     """The ledger of env: in the sandbox at `home`, else in the deployed stack of the config file."""
-    check_env(env)
-    target: EnvTarget = SandboxHome(home).target(env) if home else aws_target(env, config_file)
+    target = env_target(env, home, config_file)
     session = target.session()
     return LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session))
+
+
+def open_checkpoints(env: str, home: Path | None, config_file: str | None) -> CheckpointStore | None:
+    target = env_target(env, home, config_file)
+    session = target.session()
+    bucket = target.checkpoint_bucket_name(session)
+    return CheckpointStore(bucket, target.client("s3", session)) if bucket else None
 
 
 @ledger.command()
@@ -82,15 +114,101 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
 def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | None, as_json: bool) -> None:
     """Check each account's hash chain; exit 1 naming the first entry that was edited, deleted,
     inserted or reordered."""
-    results = [verify_ledger(env, open_ledger(env, home, config_file)) for env in (envs or ENVS)]
+    results = [
+        verify_ledger(env, open_ledger(env, home, config_file), open_checkpoints(env, home, config_file))
+        for env in (envs or ENVS)
+    ]
     if as_json:
         echo_json({"intact": all(r.report.intact for r in results), "envs": [r.as_dict() for r in results]})
     else:
         for result in results:
             report = result.report
+            kept = (
+                "no checkpoints configured"
+                if result.checkpoints is None
+                else f"{result.checkpoints} checkpoints"
+            )
             if report.broken is None:
-                click.echo(f"{result.env}: intact ({report.checked} entries)")
+                click.echo(f"{result.env}: intact ({report.checked} entries, {kept} match)")
             else:
                 click.echo(f"{result.env}: BROKEN at {report.broken.describe()}")
     if not all(r.report.intact for r in results):
         raise SystemExit(1)
+
+
+@ledger.command("where")
+@click.argument("sha")
+@home_option(sandbox_only=False)
+@config_option
+@json_option
+def where_command(sha: str, home: Path | None, config_file: str | None, as_json: bool) -> None:
+    """Where commit SHA is: its last state in each env, and whether it is what runs there now.
+
+    SHA is the full commit sha (`git rev-parse REF` prints it)."""
+    commit = full_commit(sha)
+    whereabouts = where_is(commit, {env: open_ledger(env, home, config_file) for env in ENVS})
+    if as_json:
+        echo_json(whereabouts.as_dict())
+        return
+    click.echo(format_whereabouts(whereabouts))
+
+
+def format_whereabouts(whereabouts: CommitWhereabouts) -> str:
+    """One line per env, for people."""
+    lines = []
+    for env, found in whereabouts.envs.items():
+        if found is None:
+            lines.append(f"{env:<4} never ran here")
+            continue
+        current = "  <- runs here now" if found.current else ""
+        lines.append(
+            f"{env:<4} {found.state:<10} {found.kind:<11} {found.time:<21} {found.execution_id}{current}"
+        )
+    return "\n".join(lines)
+
+
+@ledger.command("export")
+@env_option
+@since_option
+@until_option
+@click.option(
+    "--format", "export_format", type=click.Choice(FORMATS), required=True, help="csv or a JSON array."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (replaced only once the export is complete) instead of stdout.",
+)
+@home_option(sandbox_only=False)
+@config_option
+def export_command(
+    envs: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    export_format: str,
+    out: Path | None,
+    home: Path | None,
+    config_file: str | None,
+) -> None:
+    """Every ledger entry with its hash fields, as CSV or JSON, oldest first, env by env (dev, stg, prd).
+
+    Streams page by page, so a ledger of any size exports in constant memory."""
+    since_bound = parse_bound(since, "--since") if since else None
+    until_bound = parse_bound(until, "--until") if until else None
+    if since_bound and until_bound and since_bound > until_bound:
+        raise InvalidTime(f"--since {since_bound} is after --until {until_bound}")
+    ledgers = {env: open_ledger(env, home, config_file) for env in ENVS if not envs or env in envs}
+    if out is None:
+        export_entries(ledgers, sys.stdout, format=export_format, since=since_bound, until=until_bound)
+        return
+    # Written beside FILE and moved over it at the end: a failed export never leaves a truncated file.
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as stream:
+            count = export_entries(
+                ledgers, stream, format=export_format, since=since_bound, until=until_bound
+            )
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"exported {count} entries to {out}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -42,8 +43,10 @@ def _register_commands() -> None:
     from path2prod.cli.demo import demo
     from path2prod.cli.ledger import ledger
     from path2prod.cli.local import local
+    from path2prod.cli.metrics import metrics
+    from path2prod.cli.report import report
 
-    for command in (local, ledger, demo):
+    for command in (local, ledger, metrics, report, demo):
         cli.add_command(command)
 
 
@@ -51,5 +54,17 @@ _register_commands()
 
 
 def main() -> None:
-    """Entry point of the `path2prod` command."""
-    cli()
+    """Entry point of the `path2prod` command: every error, usage errors included, is one line."""
+    try:
+        result = cli.main(standalone_mode=False)
+    except click.UsageError as error:
+        hint = f" (see: {error.ctx.command_path} --help)" if error.ctx else ""
+        click.echo(f"Error: {' '.join(error.format_message().split())}{hint}", err=True)
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,88 @@
+"""Where is a commit: its last state in each env, and whether it is what runs there now."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.ledger import KIND_DEPLOYMENT
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# `current` stops at the newest SUCCEEDED deployment, usually within the first few entries.
+_CURRENT_PAGE = 10
+
+
+class NotAFullCommit(Path2ProdError, ValueError):
+    """A commit named by anything but its full sha (the ledger keys commits by the full sha)."""
+
+
+def full_commit(value: str) -> str:
+    """The full sha (40 hex digits, or 64 for SHA-256 repos), lowercased; NotAFullCommit otherwise."""
+    sha = value.strip().lower()
+    if not _FULL_SHA.fullmatch(sha):
+        raise NotAFullCommit(
+            f"{value!r} is not a full commit sha: pass all 40 hex digits (git rev-parse {value or 'HEAD'})"
+        )
+    return sha
+
+
+@dataclass(frozen=True)
+class CommitInEnv:
+    """The commit's last entry in one env, and whether that env's newest SUCCEEDED deployment is it."""
+
+    state: str
+    kind: str
+    time: str
+    execution_id: str
+    current: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CommitWhereabouts:
+    commit: str
+    envs: dict[str, CommitInEnv | None]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "envs": {env: found.as_dict() if found else None for env, found in self.envs.items()},
+        }
+
+
+def where_is(commit: str, ledgers: Mapping[str, LedgerTable]) -> CommitWhereabouts:
+    """For each env of `ledgers` (in its order): the commit's last entry there, or None if it never ran.
+
+    Two small Queries per env: the commit's newest entry, then (only if there is one) the env's history
+    newest first until its newest SUCCEEDED deployment. An unreachable ledger raises; it is not skipped.
+    """
+    sha = full_commit(commit)
+    return CommitWhereabouts(sha, {env: _in_env(sha, env, ledger) for env, ledger in ledgers.items()})
+
+
+def _in_env(sha: str, env: str, ledger: LedgerTable) -> CommitInEnv | None:
+    last = ledger.commit_entries(sha, newest_first=True, limit=1)
+    if not last:
+        return None
+    entry = last[0]
+    return CommitInEnv(
+        state=entry.state,
+        kind=entry.kind,
+        time=entry.time,
+        execution_id=entry.execution_id,
+        current=running_commit(env, ledger) == sha,
+    )
+
+
+def running_commit(env: str, ledger: LedgerTable) -> str | None:
+    """The commit of env's newest SUCCEEDED deployment: what runs there now."""
+    for entry in ledger.history(env, page_size=_CURRENT_PAGE):
+        if entry.kind == KIND_DEPLOYMENT and entry.state == "SUCCEEDED":
+            return entry.commit
+    return None

@@ -1,0 +1,69 @@
+"""path2prod report: one self-contained HTML page of the three ledgers and their DORA metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from path2prod import ENVS
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.metrics import env_metrics
+from path2prod.audit.report import render_report
+from path2prod.cli.ledger import config_option, open_ledger, since_option, until_option
+from path2prod.cli.options import home_option
+from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
+
+
+@click.command()
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write (replaced only once the page is complete).",
+)
+@since_option
+@until_option
+@home_option(sandbox_only=False)
+@config_option
+def report(
+    out: Path, since: str | None, until: str | None, home: Path | None, config_file: str | None
+) -> None:
+    """Write one self-contained HTML page: a timeline of dev, stg and prd and their DORA metrics.
+
+    The timeline shows every pipeline execution of the window (default: the last 30 days) by outcome,
+    each commit's way dev -> stg -> prd, and approvals and rollbacks; the page needs no network to view."""
+    now = datetime.now(UTC)
+    window = TimeWindow.from_options(since, until, now=now, days=DEFAULT_WINDOW_DAYS)
+    ledgers: dict[str, LedgerTable] = {env: open_ledger(env, home, config_file) for env in ENVS}
+    entries: dict[str, list[LedgerEntry]] = {
+        env: list(ledger.history(env, oldest_first=True, since=window.since, until=window.until))
+        for env, ledger in ledgers.items()
+    }
+    metrics: dict[str, dict[str, Any]] = {
+        env: env_metrics(
+            env, ledger, ledgers["dev"], since=window.since, until=window.until, now=now
+        ).as_dict()
+        for env, ledger in ledgers.items()
+    }
+    page = render_report(
+        entries, metrics, since=window.since, until=window.until, generated_at=format_utc(now)
+    )
+    _write_atomically(out, page)
+    count = sum(len(env_entries) for env_entries in entries.values())
+    click.echo(f"wrote {out} ({count} entries, {window.since} .. {window.until})")
+
+
+def _write_atomically(out: Path, text: str) -> None:
+    """Write beside `out` and move over it at the end: a failed run never leaves half a page."""
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(out)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {out}: {error.strerror or error}") from error
+    finally:
+        partial.unlink(missing_ok=True)
