@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from path2prod import ENVS
 from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.audit.export import FORMATS, export_entries
+from path2prod.audit.export import FORMATS, export_chain, export_entries
 from path2prod.audit.verify import verify_ledger
 from path2prod.audit.where import CommitWhereabouts, full_commit, where_is
 from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.window import InvalidTime, parse_bound
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
+
+
+class ExportOptionsConflict(Path2ProdError, ValueError):
+    """Options of `ledger export` that do not go together."""
 
 
 @click.group()
@@ -175,6 +180,11 @@ def format_whereabouts(whereabouts: CommitWhereabouts) -> str:
     "--format", "export_format", type=click.Choice(FORMATS), required=True, help="csv or a JSON array."
 )
 @click.option(
+    "--chain",
+    is_flag=True,
+    help="Every chained item as stored, in seq order (JSON only), to re-verify the hash chain yourself.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to FILE (replaced only once the export is complete) instead of stdout.",
@@ -186,6 +196,7 @@ def export_command(
     since: str | None,
     until: str | None,
     export_format: str,
+    chain: bool,
     out: Path | None,
     home: Path | None,
     config_file: str | None,
@@ -197,18 +208,26 @@ def export_command(
     until_bound = parse_bound(until, "--until") if until else None
     if since_bound and until_bound and since_bound > until_bound:
         raise InvalidTime(f"--since {since_bound} is after --until {until_bound}")
+    if chain and (export_format != "json" or since or until):
+        raise ExportOptionsConflict(
+            "--chain exports whole chains as JSON: use --format json, without --since/--until"
+        )
     ledgers = {env: open_ledger(env, home, config_file) for env in ENVS if not envs or env in envs}
+
+    def export(stream: TextIO) -> int:
+        if chain:
+            return export_chain(ledgers, stream)
+        return export_entries(ledgers, stream, format=export_format, since=since_bound, until=until_bound)
+
     if out is None:
-        export_entries(ledgers, sys.stdout, format=export_format, since=since_bound, until=until_bound)
+        export(sys.stdout)
         return
     # Written beside FILE and moved over it at the end: a failed export never leaves a truncated file.
     partial = out.with_name(f".{out.name}.partial")
     try:
         with partial.open("w", encoding="utf-8", newline="") as stream:
-            count = export_entries(
-                ledgers, stream, format=export_format, since=since_bound, until=until_bound
-            )
+            count = export(stream)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    click.echo(f"exported {count} entries to {out}", err=True)
+    click.echo(f"exported {count} {'chained items' if chain else 'entries'} to {out}", err=True)
