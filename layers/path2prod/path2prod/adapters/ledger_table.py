@@ -4,7 +4,9 @@ Key layout (single table, one per account; template.yaml defines the same attrib
 
 | item                 | pk                            | sk                               |
 |----------------------|-------------------------------|----------------------------------|
-| ledger entry         | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
+| deployment entry     | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
+| rollback entry       | ROLLBACK#<pipeline>#<failed execution> | ENTRY#<attempt>#<rank>#<state> |
+| rollback lock        | ROLLBACK#LOCK                 | LOCK  (not chained: a mutable lock) |
 | execution's commit   | EXEC#<pipeline>#<execution>   | COMMIT                           |
 | hash chain's head    | CHAIN                         | HEAD                             |
 
@@ -28,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from path2prod.domain.chain import ChainHead, ChainMoved, link
 from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry, state_rank
+from path2prod.domain.ledger import KIND_ROLLBACK, CommitFact, LedgerContext, LedgerEntry, state_rank
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -55,6 +57,12 @@ class LedgerUnavailable(Path2ProdError):
 
 def execution_pk(pipeline: str, execution_id: str) -> str:
     return f"EXEC#{pipeline}#{execution_id}"
+
+
+def entry_pk(entry: LedgerEntry) -> str:
+    if entry.kind == KIND_ROLLBACK:
+        return f"ROLLBACK#{entry.pipeline}#{entry.execution_id}"
+    return execution_pk(entry.pipeline, entry.execution_id)
 
 
 def entry_sk(attempt: int, state: str) -> str:
@@ -162,11 +170,14 @@ class LedgerTable:
         return new_head
 
     def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
-        """Append one entry (and its execution's commit); False when it is already there."""
+        """Append one entry (and, for a deployment, its execution's commit); False when already there."""
         for _ in range(_MAX_CHAIN_RETRIES):
-            context = self.read_context(
-                entry.pipeline, entry.execution_id, attempt=entry.attempt, state=entry.state
-            )
+            if entry.kind == KIND_ROLLBACK:
+                context = self._entry_context(entry)
+            else:
+                context = self.read_context(
+                    entry.pipeline, entry.execution_id, attempt=entry.attempt, state=entry.state
+                )
             if context.commit is not None and context.commit != entry.commit:
                 raise LedgerConflict(
                     f"execution {entry.execution_id} already has another commit than {entry.commit}"
@@ -182,6 +193,96 @@ class LedgerTable:
             except ChainMoved:
                 continue
         raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
+
+    def _entry_context(self, entry: LedgerEntry) -> LedgerContext:
+        """The chain head and whether `entry` exists (entries whose key is not their execution's)."""
+        keys = [_HEAD_KEY, {"pk": {"S": entry_pk(entry)}, "sk": {"S": entry_sk(entry.attempt, entry.state)}}]
+        try:
+            found = self.client.batch_get_item(
+                RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            )["Responses"].get(self.table_name, [])
+        except ClientError as error:
+            raise self._translate(error) from error
+        head = next((item for item in found if item["pk"] == _HEAD_KEY["pk"]), None)
+        return LedgerContext(
+            commit=None, head=_head_from_item(head), entry_exists=len(found) - (head is not None) > 0
+        )
+
+    # -- the rollback lock: one automatic rollback per env in flight -----------------------------------
+
+    def acquire_rollback_lock(
+        self, holder: str, target: str, *, now: str, expires_at: str
+    ) -> dict[str, Any] | None:
+        """Take the env's rollback lock for `holder` (a failed execution id); returns None when taken,
+        else the lock as held (a retry by the same holder gets it back, with its attempt count)."""
+        item = {
+            "pk": {"S": "ROLLBACK#LOCK"},
+            "sk": {"S": "LOCK"},
+            "holder": {"S": holder},
+            "target": {"S": target},
+            "since": {"S": now},
+            "expires_at": {"S": expires_at},
+            "attempts": {"N": "0"},
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"S": now}},
+            )
+            return _deserialize(item)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise self._translate(error) from error
+        held = self.rollback_lock()
+        return held if held and held.get("holder") == holder else None
+
+    def rollback_lock(self) -> dict[str, Any] | None:
+        try:
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}},
+                ConsistentRead=True,
+            ).get("Item")
+        except ClientError as error:
+            raise self._translate(error) from error
+        return _deserialize(item) if item else None
+
+    def count_rollback_attempt(self, holder: str) -> int:
+        """One more push attempt by the lock's holder; returns the count."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}},
+                UpdateExpression="ADD attempts :one",
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":holder": {"S": holder}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            raise self._translate(error) from error
+        return int(response["Attributes"]["attempts"]["N"])
+
+    def release_rollback_lock(self, holder: str) -> None:
+        """Release the lock if `holder` still holds it (a no-op otherwise)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}},
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise self._translate(error) from error
+
+    def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None:
+        """The newest commit whose deployment SUCCEEDED in env (and differs from other_than)."""
+        for entry in self.history(env, page_size=25):
+            if entry.kind == "deployment" and entry.state == "SUCCEEDED" and entry.commit != other_than:
+                return entry.commit
+        return None
 
     def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool:
         """Store which commit an execution runs; False if already known, LedgerConflict if different."""
@@ -365,7 +466,7 @@ class LedgerTable:
             }
         attributes = {key: value for key, value in record.content.items() if value is not None}
         attributes.update(
-            pk=execution_pk(record.pipeline, record.execution_id),
+            pk=entry_pk(record),
             sk=entry_sk(record.attempt, record.state),
             gsi1pk=f"ENV#{record.env}",
             gsi1sk=time_sk(record),

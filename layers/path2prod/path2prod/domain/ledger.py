@@ -15,6 +15,7 @@ from path2prod.domain.chain import ChainHead
 from path2prod.domain.pipeline_events import PipelineStateChange
 
 KIND_DEPLOYMENT = "deployment"
+KIND_ROLLBACK = "rollback"
 
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "SUPERSEDED", "CANCELED"})
 # Within one attempt a terminal state outranks everything, so a late STARTED never hides a SUCCEEDED.
@@ -46,6 +47,10 @@ class LedgerEntry:
     start_time: str | None = None
     account: str | None = None
     region: str | None = None
+    # Rollback entries: the failing commit rolled back from, who or what started it, and why.
+    from_commit: str | None = None
+    trigger: str | None = None
+    reason: str | None = None
     # Set once appended: the entry's place in the account's hash chain (see domain/chain.py).
     seq: int | None = None
     prev_hash: str | None = None

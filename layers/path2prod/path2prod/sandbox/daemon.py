@@ -86,6 +86,8 @@ class Sandbox:
         self.snapshots = Snapshots(home.data_dir, self.config.region)
         self.accounts: dict[str, Account] = {}
         self.s3: dict[str, Any] = {}
+        self.topics: dict[str, str] = {}
+        self.mailboxes: dict[str, str] = {}
         self.pipelines: dict[str, LocalPipeline] = {}
         self.queues: dict[tuple[str, str], str] = {}
         self.runtimes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
@@ -115,6 +117,7 @@ class Sandbox:
                 work_dir=self.home.work_dir(env),
                 logs_dir=self.home.logs_dir,
                 marks_file=self.home.data_dir / "pipelines.json",
+                broken_flag=self.home.broken_flag(env),
                 events_client=account.client("events"),
                 codepipeline_client=account.client("codepipeline"),
             )
@@ -161,6 +164,16 @@ class Sandbox:
         log.info(
             "%s: checkpoint bucket %s ready (%d checkpoints restored)", env, bucket, restored_checkpoints
         )
+
+        sns = account.client("sns")
+        topic = self.topics[env] = sns.create_topic(Name="path2prod-alerts")["TopicArn"]
+        sqs = account.client("sqs")
+        # SNS cannot send email here: the subscription's email address gets a mailbox queue instead.
+        mailbox = self.mailboxes[env] = sqs.create_queue(QueueName="mailbox")["QueueUrl"]
+        mailbox_arn = sqs.get_queue_attributes(QueueUrl=mailbox, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=mailbox_arn)
 
         account.client("iam").create_role(
             RoleName="path2prod-pipeline",
@@ -211,13 +224,24 @@ class Sandbox:
             "PipelineName": self.config.pipeline,
             "LedgerTable": self.config.ledger_table(env),
             "CheckpointBucket": self.config.checkpoint_bucket(env),
+            "AlertsTopic": self.topics[env],
+        }
+
+    def _overrides(self, env: str, function: SandboxFunction) -> dict[str, str]:
+        """Settings whose AWS value has no meaning here: the env's repo is a local bare repository."""
+        if function.name != "rollback":
+            return {}
+        # The template's AutoRollback=auto: on for stg and prd, off for dev.
+        return {
+            "REPOSITORY_URL": str(self.home.repo(env)),
+            "AUTO_ROLLBACK": "false" if env == "dev" else "true",
         }
 
     def _start_runtime(self, env: str, function: SandboxFunction) -> None:
         account = self.accounts[env]
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-            **function.environment(self._refs(env)),
+            **function.environment(self._refs(env), self._overrides(env, function)),
             **account.lambda_environment(),
             "AWS_LAMBDA_FUNCTION_NAME": f"path2prod-{env}-{function.name}",
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
@@ -268,6 +292,7 @@ class Sandbox:
         while not self.stopping.wait(SNAPSHOT_SECONDS):
             self.save_tables()
             self._run_schedules(last_run)
+            self._deliver_mail()
             for (env, name), process in list(self.runtimes.items()):
                 if process.poll() is not None:
                     log.warning("%s/%s runtime exited with %s; restarting it", env, name, process.returncode)
@@ -299,6 +324,24 @@ class Sandbox:
                 account.client("sqs").send_message(
                     QueueUrl=self.queues[(env, function.name)], MessageBody=json.dumps(event)
                 )
+
+    def _deliver_mail(self) -> None:
+        """Move what SNS put in each env's mailbox queue to HOME/mail.jsonl, as the email would arrive."""
+        for env, queue in self.mailboxes.items():
+            sqs = self.accounts[env].client("sqs")
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            for message in messages:
+                notification = json.loads(message["Body"])
+                mail = {
+                    "env": env,
+                    "to": self.config.alert_email,
+                    "subject": notification.get("Subject") or "",
+                    "body": notification.get("Message", ""),
+                    "time": notification.get("Timestamp") or datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+                with self.home.mail_file.open("a") as mailbox:
+                    mailbox.write(json.dumps(mail, sort_keys=True) + "\n")
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
     def save_tables(self) -> None:
         for env, account in self.accounts.items():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from path2prod.sandbox.template import load_template, project_root, resolve, rule_pattern
+from path2prod.sandbox.template import TemplateError, load_template, project_root, resolve, rule_pattern
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,12 @@ class SandboxFunction:
     def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any] | None:
         return rule_pattern(self.logical_id, self.rule_event, refs) if self.rule_event else None
 
-    def environment(self, refs: dict[str, str]) -> dict[str, str]:
-        """Globals' and the function's own environment variables, Refs resolved."""
+    def environment(self, refs: dict[str, str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+        """Globals' and the function's own environment variables, Refs resolved.
+
+        `overrides` replace variables whose AWS value makes no sense here (CodeCommit's HTTPS URL
+        becomes the sandbox's bare repository); they must name variables the template sets.
+        """
         template = load_template()
         variables: dict[str, Any] = {}
         variables.update(
@@ -41,10 +45,16 @@ class SandboxFunction:
         )
         own = template["Resources"][self.logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         variables.update(own)
-        return {key: str(value) for key, value in resolve(variables, refs).items()}
+        overrides = overrides or {}
+        unknown = set(overrides) - set(variables)
+        if unknown:
+            raise TemplateError(f"{self.logical_id} sets no {', '.join(sorted(unknown))} in template.yaml")
+        kept = {key: value for key, value in variables.items() if key not in overrides}
+        return {**{key: str(value) for key, value in resolve(kept, refs).items()}, **overrides}
 
 
 FUNCTIONS = (
     SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),
     SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=10),
+    SandboxFunction(name="rollback", logical_id="RollbackFunction", rule_event="DeploymentOutcome"),
 )

@@ -37,6 +37,7 @@ class SandboxConfig:
     aws_port: int = 0
     control_port: int = 0
     pipeline: str = PIPELINE_NAME
+    alert_email: str = "oncall@example.com"  # the AlertEmail subscription of every env's topic
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -57,6 +58,14 @@ class SandboxHome:
     @property
     def daemon_file(self) -> Path:
         return self.path / "run" / "daemon.json"
+
+    @property
+    def mail_file(self) -> Path:
+        return self.path / "mail.jsonl"
+
+    def broken_flag(self, env: str) -> Path:
+        """Present while `path2prod local break ENV` is in force: every build in ENV fails."""
+        return self.data_dir / "broken" / env
 
     @property
     def data_dir(self) -> Path:

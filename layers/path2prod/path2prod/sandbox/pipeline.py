@@ -64,11 +64,13 @@ class LocalPipeline(threading.Thread):
         marks_file: Path,
         events_client: Any,
         codepipeline_client: Any,
+        broken_flag: Path,
     ) -> None:
         super().__init__(name=f"pipeline-{env}", daemon=True)
         self.env, self.account, self.region, self.pipeline_name = env, account, region, name
         self.repo, self.work_dir, self.logs_dir, self.marks_file = repo, work_dir, logs_dir, marks_file
         self.events, self.codepipeline = events_client, codepipeline_client
+        self.broken_flag = broken_flag
         self.arn = f"arn:aws:codepipeline:{region}:{account}:{name}"
         self.stopping = threading.Event()
         self.running_execution: str | None = None
@@ -171,6 +173,11 @@ class LocalPipeline(threading.Thread):
 
     # -- build -----------------------------------------------------------------------------------------
     def _build(self, commit: str, execution_id: str, build_id: str) -> tuple[bool, str]:
+        if self.broken_flag.exists():
+            log_path = self.logs_dir / "builds" / f"{execution_id}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("[path2prod] simulated outage (path2prod local break): the build fails\n")
+            return False, "simulated outage (path2prod local break)"
         source = self.work_dir / execution_id
         try:
             source.mkdir(parents=True, exist_ok=True)

@@ -61,12 +61,15 @@ def load_template(path: Path | None = None) -> dict[str, Any]:
 
 
 def resolve(value: Any, parameters: dict[str, str]) -> Any:
-    """Resolve `Ref`s to the given parameters inside a template fragment; other intrinsics are refused."""
+    """Resolve `Ref`s to the given parameters inside a template fragment; other intrinsics are refused
+    (the sandbox states their value itself, as an override)."""
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
             if value["Ref"] not in parameters:
                 raise TemplateError(f"no value for parameter {value['Ref']!r}")
             return parameters[value["Ref"]]
+        if len(value) == 1 and next(iter(value)).startswith("Fn::"):
+            raise TemplateError(f"the sandbox cannot resolve {next(iter(value))} here: give an override")
         return {key: resolve(item, parameters) for key, item in value.items()}
     if isinstance(value, list):
         return [resolve(item, parameters) for item in value]

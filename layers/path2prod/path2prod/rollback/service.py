@@ -1,0 +1,278 @@
+"""Rolling back: the rollback function's use cases, and the manual rollback the CLI runs.
+
+Every decision — a rollback, or a refusal to roll back — is a `rollback` entry in the env's ledger and
+an alert, once per failed execution (entries are keyed by it, so a duplicated event changes nothing).
+The env's rollback lock (a conditional put) lets one automatic rollback be in flight at a time; it is
+released when the rolled-back-to commit's deployment ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from path2prod.adapters.git_remote import GitRemoteError, PushResult
+from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.ledger import KIND_ROLLBACK, LedgerEntry
+from path2prod.domain.rollback import Failure, RollbackDecision, Verdict, decide
+
+MAX_PUSH_ATTEMPTS = 3
+LOCK_LIFETIME = timedelta(hours=2)  # a lost release (no deployment event ever came) expires
+
+
+class RollbackLedger(Protocol):
+    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool: ...
+    def rollback_lock(self) -> dict[str, Any] | None: ...
+    def acquire_rollback_lock(
+        self, holder: str, target: str, *, now: str, expires_at: str
+    ) -> dict[str, Any] | None: ...
+    def count_rollback_attempt(self, holder: str) -> int: ...
+    def release_rollback_lock(self, holder: str) -> None: ...
+    def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None: ...
+    def commit_entries(
+        self, commit: str, *, newest_first: bool = True, limit: int | None = None
+    ) -> list[LedgerEntry]: ...
+
+
+class Repository(Protocol):
+    def main_head(self) -> str | None: ...
+    def force_main(self, commit: str) -> PushResult: ...
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, body: str) -> None: ...
+
+
+@dataclass
+class Rollbacks:
+    env: str
+    ledger: RollbackLedger
+    repository: Repository
+    alerts: Alerts
+    auto_rollback: bool
+
+
+class NotRollbackable(Path2ProdError, ValueError):
+    """A manual rollback target that never SUCCEEDED in the env (or nothing to roll back to)."""
+
+
+class RollbackPushFailed(Path2ProdError):
+    """The push of a rollback failed; raised so the event is retried (alerted after the last try)."""
+
+
+def _now() -> str:
+    # Milliseconds: a rollback's entries must sort among deployments of the same second.
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _second(now: str) -> str:
+    return now[:19] + "Z"
+
+
+def failure_from_event(event: dict[str, Any]) -> Failure:
+    """The failure a "Deployment Failed" domain event reports (see domain/ledger.domain_event_for)."""
+    detail = event.get("detail") or {}
+    try:
+        return Failure(
+            env=str(detail["env"]),
+            commit=str(detail["commit"]),
+            execution_id=str(detail["execution_id"]),
+            pipeline=str(detail["pipeline"]),
+            time=str(detail["time"]),
+        )
+    except KeyError as missing:
+        raise NotRollbackable(f"deployment event without {missing.args[0]!r}: {event.get('id')}") from None
+
+
+def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDecision:
+    """Decide, record, push and tell people about one failed deployment."""
+    lock = rollbacks.ledger.rollback_lock()
+    now = _now()
+    if lock and lock.get("expires_at", "") < now:
+        lock = None
+    if lock and lock.get("holder") == failure.execution_id:
+        # A retry (or duplicate) of the rollback this very failure started: finish it.
+        decision = RollbackDecision(Verdict.ROLL_BACK, str(lock["target"]))
+    else:
+        decision = decide(
+            failure,
+            enabled=rollbacks.auto_rollback,
+            main_head=rollbacks.repository.main_head() if rollbacks.auto_rollback else None,
+            lock_target=str(lock["target"]) if lock else None,
+            last_good=rollbacks.ledger.last_succeeded_commit(rollbacks.env, other_than=failure.commit)
+            if rollbacks.auto_rollback and not lock
+            else None,
+        )
+    if decision.verdict is Verdict.DISABLED:
+        return decision
+    if not decision.rolls_back:
+        _refuse(failure, decision, rollbacks, now)
+        if decision.verdict is Verdict.FAILED_ROLLBACK and lock:
+            rollbacks.ledger.release_rollback_lock(str(lock["holder"]))
+        return decision
+
+    assert decision.target is not None
+    expires = (datetime.now(UTC) + LOCK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if (
+        rollbacks.ledger.acquire_rollback_lock(
+            failure.execution_id, decision.target, now=now, expires_at=expires
+        )
+        is None
+    ):
+        refusal = RollbackDecision(Verdict.IN_FLIGHT)
+        _refuse(failure, refusal, rollbacks, now)
+        return refusal
+    started = _entry(failure, rollbacks.env, "STARTED", decision.target, "automatic", now)
+    first_time = rollbacks.ledger.append_entry(started)
+    try:
+        rollbacks.repository.force_main(decision.target)
+    except GitRemoteError as error:
+        if rollbacks.ledger.count_rollback_attempt(failure.execution_id) < MAX_PUSH_ATTEMPTS:
+            raise RollbackPushFailed(
+                f"push of {decision.target} to {rollbacks.env} main failed: {error}"
+            ) from error
+        gave_up = _entry(
+            failure, rollbacks.env, "FAILED", decision.target, "automatic", now, reason=str(error)
+        )
+        if rollbacks.ledger.append_entry(gave_up):
+            rollbacks.alerts.publish(
+                f"path2prod {rollbacks.env}: rollback to {decision.target[:12]} could not push, act now",
+                _body(
+                    rollbacks.env,
+                    failure,
+                    decision.target,
+                    f"The push failed {MAX_PUSH_ATTEMPTS} times: {error}",
+                ),
+            )
+        rollbacks.ledger.release_rollback_lock(failure.execution_id)
+        return RollbackDecision(Verdict.FAILED_ROLLBACK, decision.target)
+    if first_time:
+        rollbacks.alerts.publish(
+            f"path2prod {rollbacks.env}: rolled back {failure.commit[:12]} -> {decision.target[:12]}",
+            _body(
+                rollbacks.env,
+                failure,
+                decision.target,
+                f"main of {rollbacks.env} now names {decision.target} again; its deployment is running.",
+            ),
+        )
+    return decision
+
+
+def on_deployment_succeeded(commit: str, rollbacks: Rollbacks) -> bool:
+    """A deployment succeeded: if it is the rollback in flight, record it done and release the lock."""
+    lock = rollbacks.ledger.rollback_lock()
+    if not lock or lock.get("target") != commit:
+        return False
+    holder = str(lock["holder"])
+    done = LedgerEntry(
+        env=rollbacks.env,
+        commit=commit,
+        state="SUCCEEDED",
+        kind=KIND_ROLLBACK,
+        execution_id=holder,
+        pipeline="",
+        attempt=1,
+        time=_second(now := _now()),
+        start_time=now,
+        trigger="automatic",
+        reason="the rolled-back-to commit deployed again",
+    )
+    started = [e for e in rollbacks.ledger.commit_entries(commit, limit=20) if e.kind == KIND_ROLLBACK]
+    if started:
+        done = LedgerEntry(
+            **{**done.content, "pipeline": started[0].pipeline, "from_commit": started[0].from_commit}
+        )
+    if rollbacks.ledger.append_entry(done):
+        rollbacks.alerts.publish(
+            f"path2prod {rollbacks.env}: rollback done, {commit[:12]} runs again",
+            f"The rollback's deployment of {commit} SUCCEEDED in {rollbacks.env}.\n\n"
+            f"See: path2prod ledger history {rollbacks.env}\n",
+        )
+    rollbacks.ledger.release_rollback_lock(holder)
+    return True
+
+
+def manual_rollback(
+    rollbacks: Rollbacks, *, to: str | None, trigger: str, reason: str | None, pipeline: str
+) -> LedgerEntry:
+    """Point the env's `main` at `to` (default: the last good commit other than what runs now).
+
+    `to` must have SUCCEEDED in the env before; anything else raises NotRollbackable and changes nothing.
+    """
+    current = rollbacks.repository.main_head()
+    if to is None:
+        target = rollbacks.ledger.last_succeeded_commit(rollbacks.env, other_than=current)
+        if target is None:
+            raise NotRollbackable(f"no commit other than the current one ever SUCCEEDED in {rollbacks.env}")
+    else:
+        succeeded = any(
+            entry.kind == "deployment" and entry.state == "SUCCEEDED"
+            for entry in rollbacks.ledger.commit_entries(to)
+        )
+        if not succeeded:
+            raise NotRollbackable(
+                f"{to} never SUCCEEDED in {rollbacks.env}: only a commit that ran there can come back"
+            )
+        target = to
+    now = _now()
+    failure = Failure(
+        env=rollbacks.env, commit=current or target, execution_id=f"manual-{now}", pipeline=pipeline, time=now
+    )
+    entry = _entry(
+        failure, rollbacks.env, "STARTED", target, trigger, now, reason=reason or "manual rollback"
+    )
+    rollbacks.repository.force_main(target)
+    rollbacks.ledger.append_entry(entry)
+    rollbacks.alerts.publish(
+        f"path2prod {rollbacks.env}: {trigger} rolled back to {target[:12]}",
+        _body(
+            rollbacks.env, failure, target, f"Manual rollback by {trigger}: {reason or 'no reason given'}."
+        ),
+    )
+    return entry
+
+
+def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, now: str) -> None:
+    refused = _entry(
+        failure, rollbacks.env, "REFUSED", failure.commit, "automatic", now, reason=decision.verdict.value
+    )
+    if rollbacks.ledger.append_entry(refused):
+        rollbacks.alerts.publish(
+            f"path2prod {rollbacks.env}: not rolling back {failure.commit[:12]} — {decision.verdict.value}"[
+                :100
+            ],
+            _body(rollbacks.env, failure, None, f"No rollback: {decision.verdict.value}."),
+        )
+
+
+def _entry(
+    failure: Failure, env: str, state: str, target: str, trigger: str, now: str, *, reason: str | None = None
+) -> LedgerEntry:
+    return LedgerEntry(
+        env=env,
+        commit=target,
+        state=state,
+        kind=KIND_ROLLBACK,
+        execution_id=failure.execution_id,
+        pipeline=failure.pipeline,
+        attempt=1,
+        time=_second(now),
+        start_time=now,
+        from_commit=failure.commit,
+        trigger=trigger,
+        reason=reason,
+    )
+
+
+def _body(env: str, failure: Failure, target: str | None, what: str) -> str:
+    now_deploying = f"Now deploying: {target}\n" if target else "Nothing is being redeployed.\n"
+    return (
+        f"Deployment of {failure.commit} FAILED in {env}\n"
+        f"(execution {failure.execution_id}, {failure.time}).\n"
+        f"{what}\n{now_deploying}\n"
+        f"Ledger entries to look at:\n"
+        f"  path2prod ledger history {env}\n"
+        f"  path2prod ledger where {failure.commit}\n"
+    )
