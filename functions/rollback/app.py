@@ -47,9 +47,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="RollbacksCompleted", unit=MetricUnit.Count, value=int(released))
         return {"rollback_completed": released}
     if event.get("detail-type") != DEPLOYMENT_FAILED:
-        raise ValueError(
-            f"rollback handles {DEPLOYMENT_FAILED!r} and {DEPLOYMENT_SUCCEEDED!r}, not {event.get('detail-type')!r}"
-        )
+        handled = f"{DEPLOYMENT_FAILED!r} and {DEPLOYMENT_SUCCEEDED!r}"
+        raise ValueError(f"rollback handles {handled}, not {event.get('detail-type')!r}")
     decision = on_deployment_failed(failure_from_event(event), rollbacks())
     metrics.add_metric(name="RollbackDecisions", unit=MetricUnit.Count, value=1)
     logger.info("rollback decided", extra={"verdict": decision.verdict.value, "target": decision.target})
