@@ -9,6 +9,8 @@ Against deployed stacks the targets come from a TOML file (first found of: --con
     role_arn = "arn:aws:iam::333333333333:role/auditor"       # optional: a role to assume
     ledger_table = "path2prod-prd-LedgerTable-ABC"            # or: stack = "path2prod-prd"
     checkpoint_bucket = "path2prod-prd-checkpointbucket-xyz"  # optional (else the stack's output)
+    repository_url = "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/app"  # for `rollback`
+    alerts_topic_arn = "arn:aws:sns:eu-west-1:333333333333:path2prod-alerts"           # for `rollback`
     endpoint_url = "http://localhost:4566"                    # optional: an AWS emulator instead
 
 Against the local sandbox (--home DIR) they come from the sandbox itself.
@@ -45,6 +47,9 @@ class EnvTarget:
     role_arn: str | None = None
     endpoint_url: str | None = None  # set for the sandbox's emulated AWS
     checkpoint_bucket: str | None = None
+    repository_url: str | None = None
+    alerts_topic_arn: str | None = None
+    pipeline: str | None = None
 
     def session(self) -> boto3.Session:
         """A boto3 session acting in this env's account (assuming role_arn when given)."""
@@ -89,6 +94,15 @@ class EnvTarget:
         if self.checkpoint_bucket or not self.stack:
             return self.checkpoint_bucket
         return self._stack_output("CheckpointBucketName", session)
+
+    def setting(self, name: str, stack_output: str, session: boto3.Session | None = None) -> str:
+        """A value configured for this env, else the stack's output of that name; or TargetNotConfigured."""
+        value = getattr(self, name) or (self._stack_output(stack_output, session) if self.stack else None)
+        if not value:
+            raise TargetNotConfigured(
+                f"env {self.env!r} needs {name} in the path2prod config (or a stack output {stack_output})"
+            )
+        return str(value)
 
     def _stack_output(self, key: str, session: boto3.Session | None) -> str | None:
         stacks = self.client("cloudformation", session).describe_stacks(StackName=self.stack)["Stacks"]
@@ -148,4 +162,7 @@ def aws_target(env: str, config_file: str | None = None) -> EnvTarget:
         role_arn=section.get("role_arn"),
         endpoint_url=section.get("endpoint_url"),
         checkpoint_bucket=section.get("checkpoint_bucket"),
+        repository_url=section.get("repository_url"),
+        alerts_topic_arn=section.get("alerts_topic_arn"),
+        pipeline=section.get("pipeline"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import click
 
+from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.ledger import format_entries
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox import lifecycle, sample_app
 from path2prod.sandbox.home import SandboxHome
 
@@ -39,14 +42,15 @@ class DemoFailed(Path2ProdError):
     type=click.FloatRange(min=1),
     default=90,
     show_default=True,
-    help="Seconds to wait for each pipeline run.",
+    help="Seconds to wait for each step's pipelines.",
 )
 def demo(keep: Path | None, timeout: float) -> None:
-    """Run the story in a throw-away sandbox: a passing and a failing commit to dev, and the ledger."""
+    """Run the story in a throw-away sandbox: a good commit to production, a commit that fails in dev,
+    one that fails only in prd and is rolled back automatically; then the three ledgers."""
     workspace = Path(tempfile.mkdtemp(prefix="path2prod-demo-"))
     home = SandboxHome(keep or workspace / "sandbox")
     try:
-        run_story(home, workspace / "app", timeout)
+        Story(home, workspace / "app", timeout).run()
     finally:
         if keep is None:
             step("cleaning up")
@@ -59,47 +63,81 @@ def demo(keep: Path | None, timeout: float) -> None:
         )
 
 
-def run_story(home: SandboxHome, app: Path, timeout: float) -> None:
-    step(f"starting a sandbox with three emulated accounts in {home.path}")
-    lifecycle.start(home, progress=note)
-    dev_remote = str(home.repo("dev"))
+class Story:
+    def __init__(self, home: SandboxHome, app: Path, timeout: float) -> None:
+        self.home, self.app, self.timeout = home, app, timeout
 
-    step(f"cloning the dev repo ({dev_remote})")
-    git("clone", "--quiet", dev_remote, str(app))
-    git("checkout", "--quiet", "-B", "main", cwd=app)
+    def run(self) -> None:
+        step(f"starting a sandbox with three emulated accounts in {self.home.path}")
+        lifecycle.start(self.home, progress=note)
+        git("clone", "--quiet", str(self.home.repo("dev")), str(self.app))
+        git("checkout", "--quiet", "-B", "main", cwd=self.app)
 
-    passing = commit(app, sample_app.PASSING, "Add the greeting service and its test")
-    step(f"pushing {passing[:12]} 'Add the greeting service and its test' to dev (its test passes)")
-    git("push", "--quiet", "origin", "main", cwd=app)
-    lifecycle.wait_idle(home, timeout=timeout, progress=note)
+        good = self.commit(sample_app.GOOD, "Add the greeting service")
+        step(f"G = {good[:12]} 'Add the greeting service': pushed to dev, then promoted to stg and prd")
+        for env in ENVS:
+            self.push(good, env)
+        self.expect(good, {"dev": "SUCCEEDED", "stg": "SUCCEEDED", "prd": "SUCCEEDED"})
 
-    failing = commit(app, sample_app.FAILING, "Reword the greeting")
-    step(f"pushing {failing[:12]} 'Reword the greeting' to dev (it breaks the test)")
-    git("push", "--quiet", "origin", "main", cwd=app)
-    lifecycle.wait_idle(home, timeout=timeout, progress=note)
+        broken = self.commit(sample_app.BROKEN_IN_DEV, "Reword the greeting")
+        step(f"F = {broken[:12]} 'Reword the greeting': pushed to dev, where its unit test fails")
+        self.push(broken, "dev")
+        self.expect(broken, {"dev": "FAILED"})
 
-    target = home.target("dev")
-    session = target.session()
-    entries = list(
-        LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session)).history("dev")
-    )
-    step("the dev ledger, newest first (path2prod ledger history dev)")
-    click.echo(format_entries("dev", entries))
+        risky = self.commit(sample_app.BROKEN_IN_PRD, "Excited greetings, configured per env")
+        step(
+            f"B = {risky[:12]} 'Excited greetings': passes dev and stg, fails prd's smoke test (prd lacks config)"
+        )
+        for env in ENVS:
+            self.push(risky, env)
+        self.expect(risky, {"dev": "SUCCEEDED", "stg": "SUCCEEDED", "prd": "FAILED"})
+        prd_main = git("--git-dir", str(self.home.repo("prd")), "rev-parse", "main").strip()
+        rollbacks = [e for e in self.ledger("prd") if e.kind == "rollback" and e.from_commit == risky]
+        if prd_main != good or not any(e.state == "SUCCEEDED" for e in rollbacks):
+            raise DemoFailed(f"expected prd rolled back to {good[:12]}, its main is {prd_main[:12]}")
+        note(f"path2prod rolled prd back by itself: main is G = {good[:12]} again, and G SUCCEEDED once more")
 
-    outcomes = {(entry.commit, entry.state) for entry in entries}
-    if (passing, "SUCCEEDED") not in outcomes or (failing, "FAILED") not in outcomes:
-        raise DemoFailed(f"expected {passing[:12]} SUCCEEDED and {failing[:12]} FAILED in dev's ledger")
-    click.echo(
-        f"\n{passing[:12]} SUCCEEDED and {failing[:12]} FAILED in dev, recorded with nobody doing a thing."
-    )
+        for env in ENVS:
+            step(f"the {env} ledger, newest first (path2prod ledger history {env})")
+            click.echo(format_entries(env, self.ledger(env)))
+        step("what the on-call mailbox received (path2prod local mail)")
+        lines = (
+            [line for line in self.home.mail_file.read_text().splitlines()]
+            if self.home.mail_file.exists()
+            else []
+        )
+        import json
 
+        for line in lines:
+            message = json.loads(line)
+            click.echo(f"    {message['time'][:19]}  {message['to']}  {message['subject']}")
 
-def commit(app: Path, files: dict[str, str], message: str) -> str:
-    for name, content in files.items():
-        (app / name).write_text(content)
-    git("add", "--all", cwd=app)
-    git("commit", "--quiet", "-m", message, cwd=app)
-    return git("rev-parse", "HEAD", cwd=app).strip()
+    def commit(self, files: dict[str, str], message: str) -> str:
+        for name, content in files.items():
+            (self.app / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.app / name).write_text(content)
+        git("add", "--all", cwd=self.app)
+        git("commit", "--quiet", "-m", message, cwd=self.app)
+        return git("rev-parse", "HEAD", cwd=self.app).strip()
+
+    def push(self, sha: str, env: str) -> None:
+        note(f"git push {env} {sha[:12]}:main")
+        git("push", "--quiet", "--force", str(self.home.repo(env)), f"{sha}:refs/heads/main", cwd=self.app)
+        lifecycle.wait_idle(self.home, timeout=self.timeout, progress=lambda _: None)
+
+    def ledger(self, env: str) -> list[LedgerEntry]:
+        target = self.home.target(env)
+        session = target.session()
+        table = LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session))
+        return list(table.history(env))
+
+    def expect(self, sha: str, outcomes: dict[str, str]) -> None:
+        for env, state in outcomes.items():
+            if not any(
+                e.commit == sha and e.kind == "deployment" and e.state == state for e in self.ledger(env)
+            ):
+                raise DemoFailed(f"expected {sha[:12]} {state} in {env}'s ledger")
+            note(f"{env}: {sha[:12]} {state}")
 
 
 def git(*args: str, cwd: Path | None = None) -> str:

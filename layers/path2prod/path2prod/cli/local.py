@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option
 from path2prod.sandbox import lifecycle
 from path2prod.sandbox.home import SandboxHome
@@ -96,3 +98,51 @@ def _print_status(status: dict[str, Any]) -> None:
     click.echo(f"  AWS endpoint  {status['aws_endpoint_url']}  ({status['region']})")
     for env, details in status["envs"].items():
         click.echo(f"  {env}  account {details['account_id']}  remote {details['remote']}")
+
+
+@local.command("break")
+@click.argument("env", type=click.Choice(ENVS))
+@home_option(sandbox_only=True)
+def break_env(env: str, home: Path | None) -> None:
+    """Simulate an outage: every build in ENV fails until `path2prod local fix ENV`."""
+    sandbox = _home(home)
+    sandbox.load_config()
+    sandbox.broken_flag(env).parent.mkdir(parents=True, exist_ok=True)
+    sandbox.broken_flag(env).touch()
+    click.echo(f"{env}: every build now fails (undo: path2prod local fix {env} --home {sandbox.path})")
+
+
+@local.command("fix")
+@click.argument("env", type=click.Choice(ENVS))
+@home_option(sandbox_only=True)
+def fix_env(env: str, home: Path | None) -> None:
+    """End a simulated outage of ENV: builds run their buildspec again."""
+    sandbox = _home(home)
+    sandbox.load_config()
+    sandbox.broken_flag(env).unlink(missing_ok=True)
+    click.echo(f"{env}: builds run their buildspec again")
+
+
+@local.command()
+@home_option(sandbox_only=True)
+@click.option("--to", "recipient", help="Only mail to this address.")
+@json_option
+def mail(home: Path | None, recipient: str | None, as_json: bool) -> None:
+    """The sandbox's mailbox: what SNS sent (alerts), oldest first, with to, subject, body and time."""
+    sandbox = _home(home)
+    sandbox.load_config()
+    messages = []
+    if sandbox.mail_file.is_file():
+        for line in sandbox.mail_file.read_text().splitlines():
+            message = json.loads(line)
+            if recipient is None or message["to"] == recipient:
+                messages.append(message)
+    if as_json:
+        echo_json(messages)
+        return
+    if not messages:
+        click.echo("no mail")
+    for message in messages:
+        click.echo(
+            f"--- {message['time']}  to {message['to']}\nSubject: {message['subject']}\n\n{message['body']}"
+        )

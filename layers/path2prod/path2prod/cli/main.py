@@ -45,8 +45,9 @@ def _register_commands() -> None:
     from path2prod.cli.local import local
     from path2prod.cli.metrics import metrics
     from path2prod.cli.report import report
+    from path2prod.cli.rollback import rollback
 
-    for command in (local, ledger, metrics, report, demo):
+    for command in (local, ledger, rollback, metrics, report, demo):
         cli.add_command(command)
 
 

@@ -234,15 +234,22 @@ def manual_rollback(
     return entry
 
 
+_REFUSAL_SUBJECTS = {
+    Verdict.SUPERSEDED: "{env}: {sha} failed but is superseded, no rollback",
+    Verdict.FAILED_ROLLBACK: "{env}: rollback to {sha} failed, manual action needed",
+    Verdict.IN_FLIGHT: "{env}: {sha} failed during a rollback, no second rollback",
+    Verdict.NO_GOOD_COMMIT: "{env}: {sha} failed, no good commit to go back to, manual action needed",
+}
+
+
 def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, now: str) -> None:
     refused = _entry(
         failure, rollbacks.env, "REFUSED", failure.commit, "automatic", now, reason=decision.verdict.value
     )
     if rollbacks.ledger.append_entry(refused):
+        subject = _REFUSAL_SUBJECTS[decision.verdict].format(env=rollbacks.env, sha=failure.commit[:12])
         rollbacks.alerts.publish(
-            f"path2prod {rollbacks.env}: not rolling back {failure.commit[:12]} — {decision.verdict.value}"[
-                :100
-            ],
+            f"path2prod {subject}",
             _body(rollbacks.env, failure, None, f"No rollback: {decision.verdict.value}."),
         )
 

@@ -146,6 +146,9 @@ class SandboxHome:
             role_arn=f"arn:aws:iam::{config.accounts[env]}:role/{SANDBOX_ROLE}",
             endpoint_url=self.aws_endpoint_url(config),
             checkpoint_bucket=config.checkpoint_bucket(env),
+            repository_url=str(self.repo(env)),
+            alerts_topic_arn=f"arn:aws:sns:{config.region}:{config.accounts[env]}:path2prod-alerts",
+            pipeline=config.pipeline,
         )
 
     def status(self) -> dict[str, Any]:
