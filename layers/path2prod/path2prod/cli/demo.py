@@ -85,9 +85,7 @@ class Story:
         self.expect(broken, {"dev": "FAILED"})
 
         risky = self.commit(sample_app.BROKEN_IN_PRD, "Excited greetings, configured per env")
-        step(
-            f"B = {risky[:12]} 'Excited greetings': passes dev and stg, fails prd's smoke test (prd lacks config)"
-        )
+        step(f"B = {risky[:12]} 'Excited greetings': passes dev and stg, fails prd's smoke test (no config)")
         for env in ENVS:
             self.push(risky, env)
         self.expect(risky, {"dev": "SUCCEEDED", "stg": "SUCCEEDED", "prd": "FAILED"})
@@ -101,13 +99,7 @@ class Story:
             step(f"the {env} ledger, newest first (path2prod ledger history {env})")
             click.echo(format_entries(env, self.ledger(env)))
         step("what the on-call mailbox received (path2prod local mail)")
-        lines = (
-            [line for line in self.home.mail_file.read_text().splitlines()]
-            if self.home.mail_file.exists()
-            else []
-        )
-        import json
-
+        lines = self.home.mail_file.read_text().splitlines() if self.home.mail_file.exists() else []
         for line in lines:
             message = json.loads(line)
             click.echo(f"    {message['time'][:19]}  {message['to']}  {message['subject']}")

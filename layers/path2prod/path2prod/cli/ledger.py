@@ -105,9 +105,11 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
         return f"{env}: the ledger has no entries yet"
     lines = [f"{'TIME':<21} {'STATE':<10} {'KIND':<11} {'COMMIT':<41} EXECUTION"]
     for entry in entries:
-        lines.append(
-            f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} {entry.execution_id}"
-        )
+        line = f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} {entry.execution_id}"
+        if entry.from_commit:
+            why = f": {entry.reason}" if entry.reason else ""
+            line += f"  (from {entry.from_commit[:12]}, {entry.trigger}{why})"
+        lines.append(line)
     return "\n".join(lines)
 
 
