@@ -30,7 +30,8 @@ A = "a" * 40
 B = "b" * 40
 C = "c" * 40
 HEADER = (
-    "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,seq,prev_hash,hash"
+    "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,"
+    "from_commit,trigger,reason,seq,prev_hash,hash"
 )
 
 

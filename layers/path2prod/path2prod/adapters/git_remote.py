@@ -214,6 +214,7 @@ class GitRemote:
         # porcelain.DivergedBranches. In dulwich 1.2 there is no UpdateRefsError any more: a remote's
         # refusal of a ref comes back in SendPackResult.ref_status, a refused pack as SendPackError.
         from dulwich.errors import SendPackError
+        from dulwich.file import FileLocked
         from dulwich.repo import Repo
 
         sha = _commit_id(commit)
@@ -252,6 +253,9 @@ class GitRemote:
                     )
             except SendPackError as error:
                 raise PushRejected(branch, _reason(error.args, remote_output)) from error
+            except FileLocked as error:
+                # A local remote's ref held by another update (git: "cannot lock ref").
+                raise PushRejected(branch, f"cannot lock {ref.decode()}: another update holds it") from error
 
         status = (result.ref_status or {}).get(ref)
         if status is not None:

@@ -407,6 +407,21 @@ class LedgerTable:
         )
         return [entry_from_item(item) for item in response.get("Items", [])]
 
+    def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
+        """Every rollback entry recorded about one failed execution (what was decided about it)."""
+        response = self._query(
+            {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": f"ROLLBACK#{pipeline}#{execution_id}"},
+                    ":entry": {"S": "ENTRY#"},
+                },
+                "ConsistentRead": True,
+            }
+        )
+        return [entry_from_item(item) for item in response.get("Items", [])]
+
     def chain_head(self) -> ChainHead | None:
         """The chain's head item, or None when there is none (an empty ledger, or a deleted head)."""
         try:

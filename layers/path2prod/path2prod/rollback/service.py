@@ -28,6 +28,7 @@ class RollbackLedger(Protocol):
         self, holder: str, target: str, *, now: str, expires_at: str
     ) -> dict[str, Any] | None: ...
     def count_rollback_attempt(self, holder: str) -> int: ...
+    def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
     def release_rollback_lock(self, holder: str) -> None: ...
     def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None: ...
     def commit_entries(
@@ -55,6 +56,10 @@ class Rollbacks:
 
 class NotRollbackable(Path2ProdError, ValueError):
     """A manual rollback target that never SUCCEEDED in the env (or nothing to roll back to)."""
+
+
+class RollbackInFlight(Path2ProdError):
+    """A manual rollback while another rollback of the env is in flight."""
 
 
 class RollbackPushFailed(Path2ProdError):
@@ -94,6 +99,10 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
     if lock and lock.get("holder") == failure.execution_id:
         # A retry (or duplicate) of the rollback this very failure started: finish it.
         decision = RollbackDecision(Verdict.ROLL_BACK, str(lock["target"]))
+    elif decided := rollbacks.ledger.rollback_entries(failure.pipeline, failure.execution_id):
+        # A late duplicate, after the lock was released: deciding again could roll back a second
+        # time (past the loop guard, to an older good commit) or refuse and alert again.
+        return _decided(decided)
     else:
         decision = decide(
             failure,
@@ -220,11 +229,28 @@ def manual_rollback(
     failure = Failure(
         env=rollbacks.env, commit=current or target, execution_id=f"manual-{now}", pipeline=pipeline, time=now
     )
+    # The lock makes the loop guard cover a manual rollback too, and records its completion.
+    expires = (datetime.now(UTC) + LOCK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if (
+        rollbacks.ledger.acquire_rollback_lock(failure.execution_id, target, now=now, expires_at=expires)
+        is None
+    ):
+        raise RollbackInFlight(
+            f"a rollback of {rollbacks.env} is in flight; wait for it (path2prod ledger history)"
+        )
     entry = _entry(
         failure, rollbacks.env, "STARTED", target, trigger, now, reason=reason or "manual rollback"
     )
-    rollbacks.repository.force_main(target)
     rollbacks.ledger.append_entry(entry)
+    try:
+        rollbacks.repository.force_main(target)
+    except GitRemoteError as error:
+        failed = _entry(
+            failure, rollbacks.env, "FAILED", target, trigger, _now(), reason=f"push failed: {error}"
+        )
+        rollbacks.ledger.append_entry(failed)
+        rollbacks.ledger.release_rollback_lock(failure.execution_id)
+        raise
     rollbacks.alerts.publish(
         f"path2prod {rollbacks.env}: {trigger} rolled back to {target[:12]}",
         _body(
@@ -240,6 +266,15 @@ _REFUSAL_SUBJECTS = {
     Verdict.IN_FLIGHT: "{env}: {sha} failed during a rollback, no second rollback",
     Verdict.NO_GOOD_COMMIT: "{env}: {sha} failed, no good commit to go back to, manual action needed",
 }
+
+
+def _decided(entries: list[LedgerEntry]) -> RollbackDecision:
+    """What was decided about a failure, as its rollback entries record it."""
+    started = next((entry for entry in entries if entry.state == "STARTED"), None)
+    if started is None:
+        return RollbackDecision(Verdict(entries[0].reason or Verdict.IN_FLIGHT))
+    gave_up = any(entry.state == "FAILED" for entry in entries)
+    return RollbackDecision(Verdict.FAILED_ROLLBACK if gave_up else Verdict.ROLL_BACK, started.commit)
 
 
 def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, now: str) -> None:

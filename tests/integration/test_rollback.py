@@ -1,0 +1,705 @@
+"""The rollback function in-process: moto for DynamoDB and SNS, and a real bare git repo as prd's repo.
+
+Each test builds prd's own world: a ledger table from template.yaml, a bare repository whose `main` the
+handler moves with dulwich (checked afterwards with the git CLI), and an SNS topic whose alerts an SQS
+queue collects as the mails people would get. The handler is fed the domain events the recorder
+publishes (`domain_event_for` of the entries it appended), wrapped as EventBridge delivers them.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from path2prod.adapters.alerts import AlertTopic
+from path2prod.adapters.env_repo import EnvRepository
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.domain.chain import verify
+from path2prod.domain.ledger import (
+    DEPLOYMENT_FAILED,
+    DEPLOYMENT_SUCCEEDED,
+    DOMAIN_EVENT_SOURCE,
+    KIND_ROLLBACK,
+    LedgerEntry,
+    domain_event_for,
+)
+from path2prod.domain.rollback import Verdict
+from path2prod.rollback.service import (
+    MAX_PUSH_ATTEMPTS,
+    NotRollbackable,
+    RollbackPushFailed,
+    Rollbacks,
+    manual_rollback,
+)
+from path2prod.sandbox.template import project_root
+
+REGION = "eu-west-1"  # the `aws` fixture's
+ENV = "prd"
+ACCOUNT = "333333333333"
+PIPELINE = "path2prod-app"
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Alice Example",
+    "GIT_AUTHOR_EMAIL": "alice@example.com",
+    "GIT_COMMITTER_NAME": "Alice Example",
+    "GIT_COMMITTER_EMAIL": "alice@example.com",
+    # The developer's own git configuration (signing, hooks path, default branch) must not leak in.
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()
+
+
+@dataclass
+class EnvRepo:
+    """prd's bare repository (what the rollback pushes to) and a working clone to make commits in."""
+
+    bare: Path
+    work: Path
+
+    def commit(self, message: str) -> str:
+        with (self.work / "app.txt").open("a") as file:
+            file.write(message + "\n")
+        git("add", "app.txt", cwd=self.work)
+        git("commit", "--quiet", "-m", message, cwd=self.work)
+        return git("rev-parse", "HEAD", cwd=self.work)
+
+    def push_main(self, commit: str) -> None:
+        """What a promotion (or a person) does: point main at `commit`."""
+        git("push", "--quiet", "--force", "origin", f"{commit}:refs/heads/main", cwd=self.work)
+
+    @property
+    def main(self) -> str:
+        return git("--git-dir", str(self.bare), "rev-parse", "refs/heads/main")
+
+    def main_ref_version(self) -> tuple[int, int]:
+        """Changes whenever anything rewrites the ref (git and dulwich both replace the file)."""
+        stat = (self.bare / "refs" / "heads" / "main").stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+
+def make_env_repo(root: Path) -> EnvRepo:
+    bare = root / "prd.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    work = root / "prd-work"
+    git("init", "--quiet", "--initial-branch=main", str(work))
+    git("remote", "add", "origin", str(bare), cwd=work)
+    return EnvRepo(bare, work)
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    message: str
+
+
+@dataclass
+class Mailbox:
+    """An SQS queue subscribed to the alerts topic: what the people subscribed would receive."""
+
+    sqs: Any
+    queue_url: str
+
+    def read(self) -> list[Mail]:
+        """The mails that arrived since the last read."""
+        mails: list[Mail] = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return mails
+            for message in messages:
+                body = json.loads(message["Body"])
+                mails.append(Mail(body.get("Subject", ""), body["Message"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def make_mailbox() -> tuple[str, Mailbox]:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic_arn = sns.create_topic(Name=f"path2prod-{ENV}-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=f"mails-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return topic_arn, Mailbox(sqs, queue_url)
+
+
+class _Context:
+    function_name = "path2prod-prd-RollbackFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:path2prod-prd-RollbackFunction"
+    aws_request_id = "rollback-test"
+
+
+@cache
+def _rollback_module() -> ModuleType:
+    # By path, as Lambda loads it (functions/ is no package); once, as Powertools' objects are global.
+    spec = importlib.util.spec_from_file_location(
+        "rollback_app", project_root() / "functions" / "rollback" / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Prd:
+    """prd's account as the rollback function sees it, and the handler to feed events to."""
+
+    ledger: LedgerTable
+    repo: EnvRepo
+    mailbox: Mailbox
+    topic_arn: str
+    app: ModuleType
+    tmp_path: Path
+
+    def deployed(self, commit: str, state: str, execution_id: str, time: str | None = None) -> LedgerEntry:
+        """What the recorder appends for one execution of prd's pipeline ending in `state`."""
+        time = time or _now()
+        entry = LedgerEntry(
+            env=ENV,
+            commit=commit,
+            state=state,
+            kind="deployment",
+            execution_id=execution_id,
+            pipeline=PIPELINE,
+            attempt=1,
+            time=time,
+            start_time=time[:19] + ".000Z",
+            account=ACCOUNT,
+            region=REGION,
+        )
+        assert self.ledger.append_entry(entry, remember_commit=True)
+        return entry
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.app.handler(copy.deepcopy(event), _Context())
+        return result
+
+    def rollback_entries(self) -> list[LedgerEntry]:
+        return [entry for entry in self.ledger.history(ENV, oldest_first=True) if entry.kind == KIND_ROLLBACK]
+
+    def rollbacks(self) -> Rollbacks:
+        """The service's wiring, as the CLI builds it for a manual rollback."""
+        return Rollbacks(
+            env=ENV,
+            ledger=self.ledger,
+            repository=EnvRepository(str(self.repo.bare), cache_dir=self.tmp_path / "cli-cache"),
+            alerts=AlertTopic(self.topic_arn, boto3.client("sns", region_name=REGION)),
+            auto_rollback=True,
+        )
+
+    def assert_chain_intact(self) -> None:
+        report = verify(self.ledger.chain_items(), self.ledger.chain_head())
+        assert report.intact, report
+
+
+def domain_event(entry: LedgerEntry) -> dict[str, Any]:
+    """The EventBridge event the recorder publishes for a terminal entry."""
+    published = domain_event_for(entry)
+    assert published is not None
+    detail_type, detail = published
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": DOMAIN_EVENT_SOURCE,
+        "account": ACCOUNT,
+        "time": entry.time,
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@pytest.fixture
+def prd(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Prd]:
+    """An empty prd: ledger (moto, from template.yaml), env repo, alerts topic with a mailbox; automatic
+    rollback on."""
+    repo = make_env_repo(tmp_path)
+    topic_arn, mailbox = make_mailbox()
+    for name, value in {
+        "PATH2PROD_ENV": ENV,
+        "LEDGER_TABLE": ledger.table_name,
+        "REPOSITORY_URL": str(repo.bare),
+        "ALERTS_TOPIC_ARN": topic_arn,
+        "AUTO_ROLLBACK": "true",
+        "POWERTOOLS_SERVICE_NAME": "rollback",
+    }.items():
+        monkeypatch.setenv(name, value)
+    # The handler's fetch cache lives in the temp dir (Lambda's /tmp): keep it inside this test's.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    app = _rollback_module()
+    app.rollbacks.cache_clear()
+    yield Prd(ledger, repo, mailbox, topic_arn, app, tmp_path)
+    app.rollbacks.cache_clear()
+
+
+@pytest.fixture
+def good_then_broken(prd: Prd) -> tuple[str, str, LedgerEntry]:
+    """G SUCCEEDED in prd, then B (on top of it) FAILED; main names B. Returns G, B and B's entry."""
+    good = prd.repo.commit("G: works")
+    prd.repo.push_main(good)
+    prd.deployed(good, "SUCCEEDED", "execution-g", "2025-03-01T10:00:00Z")
+    broken = prd.repo.commit("B: breaks prd")
+    prd.repo.push_main(broken)
+    failed = prd.deployed(broken, "FAILED", "execution-b", "2025-03-02T10:00:00Z")
+    return good, broken, failed
+
+
+# --- the automatic rollback ----------------------------------------------------------------------
+
+
+def test_a_failed_deployment_rolls_main_back_to_the_last_good_commit_until_it_runs_again(
+    prd: Prd, load_event: Callable[[str], dict[str, Any]]
+) -> None:
+    # GIVEN G SUCCEEDED in prd, then B FAILED there (the execution of the sample event); main is B
+    good = prd.repo.commit("G: works")
+    prd.repo.push_main(good)
+    prd.deployed(good, "SUCCEEDED", "execution-g", "2024-05-14T08:00:00Z")
+    broken = prd.repo.commit("B: breaks prd")
+    prd.repo.push_main(broken)
+    failed_event = load_event("deployment-failed")
+    failure = failed_event["detail"]
+    prd.deployed(broken, "FAILED", failure["execution_id"], failure["time"])
+    failed_event["detail"]["commit"] = broken
+
+    # WHEN the "Deployment Failed" event of B arrives
+    result = prd.invoke(failed_event)
+
+    # THEN main is G again, a rollback entry from B to G is STARTED, and people got one mail
+    assert result == {"verdict": Verdict.ROLL_BACK.value, "target": good}
+    assert prd.repo.main == good
+    [started] = prd.rollback_entries()
+    assert (started.state, started.commit, started.from_commit) == ("STARTED", good, broken)
+    assert (started.trigger, started.execution_id, started.pipeline) == (
+        "automatic",
+        failure["execution_id"],
+        PIPELINE,
+    )
+    [mail] = prd.mailbox.read()
+    assert "rolled back" in mail.subject
+    assert f"Deployment of {broken} FAILED in prd" in mail.message
+    assert f"Now deploying: {good}" in mail.message
+    assert "path2prod ledger history prd" in mail.message
+    assert prd.ledger.rollback_lock() is not None
+
+    # WHEN G's deployment (the sample "Deployment Succeeded" execution) succeeds
+    succeeded_event = load_event("deployment-succeeded")
+    redeploy = succeeded_event["detail"]
+    prd.deployed(good, "SUCCEEDED", redeploy["execution_id"], _now())
+    succeeded_event["detail"]["commit"] = good
+    completed = prd.invoke(succeeded_event)
+
+    # THEN the rollback is SUCCEEDED in the ledger, the lock is released and people hear it is done
+    assert completed == {"rollback_completed": True}
+    assert [(e.state, e.commit, e.from_commit) for e in prd.rollback_entries()] == [
+        ("STARTED", good, broken),
+        ("SUCCEEDED", good, broken),
+    ]
+    assert prd.rollback_entries()[1].execution_id == failure["execution_id"]
+    assert prd.ledger.rollback_lock() is None
+    [done] = prd.mailbox.read()
+    assert "rollback done" in done.subject
+    assert prd.repo.main == good
+    prd.assert_chain_intact()
+
+
+def test_a_success_of_another_commit_does_not_end_the_rollback(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN a rollback from B to G in flight
+    good, broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    prd.mailbox.read()
+
+    # WHEN a "Deployment Succeeded" of B arrives (some late, unrelated execution)
+    result = prd.invoke(domain_event(prd.deployed(broken, "SUCCEEDED", "execution-b-late")))
+
+    # THEN the rollback is still in flight: no entry, no mail, lock kept
+    assert result == {"rollback_completed": False}
+    assert [e.state for e in prd.rollback_entries()] == ["STARTED"]
+    assert prd.mailbox.read() == []
+    lock = prd.ledger.rollback_lock()
+    assert lock is not None and lock["target"] == good
+    prd.assert_chain_intact()
+
+
+def test_a_failure_delivered_three_times_rolls_back_once(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN B's failure, and its event
+    good, _broken, failed = good_then_broken
+    event = domain_event(failed)
+
+    # WHEN EventBridge delivers it three times
+    results = [prd.invoke(event)]
+    moved_once = prd.repo.main_ref_version()
+    results += [prd.invoke(event), prd.invoke(event)]
+
+    # THEN main moved once, to G; one STARTED entry; one mail
+    assert results == [{"verdict": Verdict.ROLL_BACK.value, "target": good}] * 3
+    assert prd.repo.main == good
+    assert prd.repo.main_ref_version() == moved_once
+    assert [e.state for e in prd.rollback_entries()] == ["STARTED"]
+    assert len(prd.mailbox.read()) == 1
+    prd.assert_chain_intact()
+
+
+def test_a_duplicate_arriving_after_the_rollback_finished_changes_nothing(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN B was rolled back to G, and G's deployment SUCCEEDED (the lock is released)
+    good, _broken, failed = good_then_broken
+    event = domain_event(failed)
+    prd.invoke(event)
+    prd.invoke(domain_event(prd.deployed(good, "SUCCEEDED", "execution-g2")))
+    entries_before = prd.rollback_entries()
+    prd.mailbox.read()
+
+    # WHEN a late duplicate of B's failure arrives
+    result = prd.invoke(event)
+
+    # THEN nothing changes: this failure was decided already
+    assert result == {"verdict": Verdict.ROLL_BACK.value, "target": good}
+    assert prd.rollback_entries() == entries_before
+    assert prd.mailbox.read() == []
+    assert prd.repo.main == good
+    assert prd.ledger.rollback_lock() is None
+    prd.assert_chain_intact()
+
+
+def test_a_failed_rollback_is_not_rolled_back(prd: Prd) -> None:
+    # GIVEN A and G SUCCEEDED in prd, B FAILED, and the rollback to G is in flight
+    older = prd.repo.commit("A: works too")
+    prd.repo.push_main(older)
+    prd.deployed(older, "SUCCEEDED", "execution-a", "2025-03-01T09:00:00Z")
+    good = prd.repo.commit("G: works")
+    prd.repo.push_main(good)
+    prd.deployed(good, "SUCCEEDED", "execution-g", "2025-03-01T10:00:00Z")
+    broken = prd.repo.commit("B: breaks prd")
+    prd.repo.push_main(broken)
+    prd.invoke(domain_event(prd.deployed(broken, "FAILED", "execution-b", "2025-03-02T10:00:00Z")))
+    assert prd.repo.main == good
+    rolled_back = prd.repo.main_ref_version()
+    prd.mailbox.read()
+
+    # WHEN the rollback's own deployment of G FAILS (prd is broken whatever runs)
+    g_failed = domain_event(prd.deployed(good, "FAILED", "execution-g2"))
+    result = prd.invoke(g_failed)
+
+    # THEN no push (main stays G), a REFUSED entry, one "manual action needed" mail, lock released
+    assert result == {"verdict": Verdict.FAILED_ROLLBACK.value, "target": None}
+    assert prd.repo.main == good
+    assert prd.repo.main_ref_version() == rolled_back
+    refused = prd.rollback_entries()[-1]
+    assert (refused.state, refused.commit, refused.execution_id) == ("REFUSED", good, "execution-g2")
+    assert refused.reason == Verdict.FAILED_ROLLBACK.value
+    [mail] = prd.mailbox.read()
+    assert "manual action needed" in mail.message
+    assert "Nothing is being redeployed." in mail.message
+    assert prd.ledger.rollback_lock() is None
+
+    # WHEN that failure is delivered again (the lock is gone, and A is an older good commit)
+    entries = prd.rollback_entries()
+    again = prd.invoke(g_failed)
+
+    # THEN still nothing more: no rollback to A, no entry, no mail
+    assert again == result
+    assert prd.repo.main == good
+    assert prd.repo.main_ref_version() == rolled_back
+    assert prd.rollback_entries() == entries
+    assert prd.mailbox.read() == []
+    prd.assert_chain_intact()
+
+
+def test_another_failure_while_a_rollback_is_in_flight_is_refused(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN the rollback from B to G is in flight
+    good, broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    prd.mailbox.read()
+
+    # WHEN a late failure of another execution of B arrives
+    result = prd.invoke(domain_event(prd.deployed(broken, "FAILED", "execution-b-again")))
+
+    # THEN it is refused as in flight; the first rollback keeps its lock and main stays G
+    assert result["verdict"] == Verdict.IN_FLIGHT.value
+    assert prd.repo.main == good
+    assert prd.rollback_entries()[-1].reason == Verdict.IN_FLIGHT.value
+    assert len(prd.mailbox.read()) == 1
+    lock = prd.ledger.rollback_lock()
+    assert lock is not None and lock["holder"] == "execution-b"
+    prd.assert_chain_intact()
+
+
+def test_a_superseded_failure_is_not_rolled_back(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN B failed, but main already names a newer commit C (a fix was promoted meanwhile)
+    _good, broken, failed = good_then_broken
+    fixed = prd.repo.commit("C: fixes B")
+    prd.repo.push_main(fixed)
+
+    # WHEN B's failure arrives
+    result = prd.invoke(domain_event(failed))
+
+    # THEN C stays on main; a REFUSED entry and a mail say why
+    assert result == {"verdict": Verdict.SUPERSEDED.value, "target": None}
+    assert prd.repo.main == fixed
+    [refused] = prd.rollback_entries()
+    assert (refused.state, refused.commit, refused.from_commit) == ("REFUSED", broken, broken)
+    assert refused.reason == Verdict.SUPERSEDED.value
+    [mail] = prd.mailbox.read()
+    assert "superseded" in mail.message
+    assert prd.ledger.rollback_lock() is None
+    prd.assert_chain_intact()
+
+
+def test_without_an_earlier_good_commit_nothing_is_pushed(prd: Prd) -> None:
+    # GIVEN only B ever SUCCEEDED in prd (an earlier run), and now B FAILED; main is B
+    broken = prd.repo.commit("B: breaks prd")
+    prd.repo.push_main(broken)
+    prd.deployed(broken, "SUCCEEDED", "execution-b1", "2025-03-01T10:00:00Z")
+    failed = prd.deployed(broken, "FAILED", "execution-b2", "2025-03-02T10:00:00Z")
+    untouched = prd.repo.main_ref_version()
+
+    # WHEN B's failure arrives
+    result = prd.invoke(domain_event(failed))
+
+    # THEN no push, a REFUSED entry, and a mail asking for people
+    assert result == {"verdict": Verdict.NO_GOOD_COMMIT.value, "target": None}
+    assert prd.repo.main == broken
+    assert prd.repo.main_ref_version() == untouched
+    [refused] = prd.rollback_entries()
+    assert (refused.state, refused.reason) == ("REFUSED", Verdict.NO_GOOD_COMMIT.value)
+    [mail] = prd.mailbox.read()
+    assert "manual action needed" in mail.message
+    prd.assert_chain_intact()
+
+
+def test_with_automatic_rollback_off_nothing_happens(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN prd's stack switched automatic rollback off
+    monkeypatch.setenv("AUTO_ROLLBACK", "false")
+    prd.app.rollbacks.cache_clear()
+    _good, broken, failed = good_then_broken
+    chain_before = prd.ledger.chain_head()
+
+    # WHEN B's failure arrives
+    result = prd.invoke(domain_event(failed))
+
+    # THEN nothing is recorded, nobody is mailed, nothing is pushed
+    assert result == {"verdict": Verdict.DISABLED.value, "target": None}
+    assert prd.repo.main == broken
+    assert prd.rollback_entries() == []
+    assert prd.ledger.chain_head() == chain_before
+    assert prd.mailbox.read() == []
+    assert prd.ledger.rollback_lock() is None
+
+
+# --- a push that fails -----------------------------------------------------------------------------
+
+
+def _lock_main(prd: Prd) -> None:
+    # A concurrent push holds main's lock file: the remote cannot update the ref (git: "cannot lock ref").
+    (prd.repo.bare / "refs" / "heads" / "main.lock").write_text("")
+
+
+def _remove_repo_after_main_is_read(prd: Prd, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The repository disappears between reading main and pushing (deleted, or its volume unmounted).
+    read_main = EnvRepository.main_head
+
+    def main_head_then_vanish(self: EnvRepository) -> str | None:
+        head = read_main(self)
+        prd.repo.bare.rename(prd.repo.bare.with_name("prd-moved.git"))
+        return head
+
+    monkeypatch.setattr(EnvRepository, "main_head", main_head_then_vanish)
+
+
+# A try that raises has added no metric; Powertools warns about that, which is expected here.
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+@pytest.mark.parametrize("breakage", ["main is locked", "the repository is gone"])
+def test_a_push_that_fails_is_retried_then_alerted(
+    prd: Prd,
+    good_then_broken: tuple[str, str, LedgerEntry],
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: str,
+) -> None:
+    # GIVEN B failed and prd's repository cannot take the rollback's push
+    good, broken, failed = good_then_broken
+    bare = prd.repo.bare
+    if breakage == "main is locked":
+        _lock_main(prd)
+    else:
+        _remove_repo_after_main_is_read(prd, monkeypatch)
+        bare = bare.with_name("prd-moved.git")
+    event = domain_event(failed)
+
+    # WHEN EventBridge delivers the event, retrying while the handler raises
+    for _ in range(MAX_PUSH_ATTEMPTS - 1):
+        with pytest.raises(RollbackPushFailed):
+            prd.invoke(event)
+        # THEN each failed try is retried silently, main still B
+        assert prd.mailbox.read() == []
+    last = prd.invoke(event)
+
+    # THEN the last try gives up: a FAILED entry, a "could not push" mail, the lock released
+    assert last == {"verdict": Verdict.FAILED_ROLLBACK.value, "target": good}
+    assert git("--git-dir", str(bare), "rev-parse", "refs/heads/main") == broken
+    assert [e.state for e in prd.rollback_entries()] == ["STARTED", "FAILED"]
+    gave_up = prd.rollback_entries()[-1]
+    assert (gave_up.commit, gave_up.from_commit, gave_up.execution_id) == (good, broken, "execution-b")
+    assert gave_up.reason and ("cannot lock" if breakage == "main is locked" else "no git repository") in (
+        gave_up.reason.lower()
+    )
+    [mail] = prd.mailbox.read()
+    assert "could not push" in mail.subject
+    assert f"The push failed {MAX_PUSH_ATTEMPTS} times" in mail.message
+    assert prd.ledger.rollback_lock() is None
+
+    # WHEN yet another copy of the event arrives, THEN it starts no new round of tries
+    assert prd.invoke(event) == last
+    assert [e.state for e in prd.rollback_entries()] == ["STARTED", "FAILED"]
+    assert prd.mailbox.read() == []
+    assert prd.ledger.rollback_lock() is None
+    prd.assert_chain_intact()
+
+
+# --- the manual rollback -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("what", ["a commit that only FAILED", "a commit never deployed"])
+def test_a_manual_rollback_to_a_commit_that_never_succeeded_changes_nothing(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry], what: str
+) -> None:
+    # GIVEN G SUCCEEDED and B FAILED in prd; main is G again after someone's push
+    good, broken, _failed = good_then_broken
+    prd.repo.push_main(good)
+    never = prd.repo.commit("D: never deployed")
+    target = broken if what == "a commit that only FAILED" else never
+    chain_before = list(prd.ledger.chain_items())
+
+    # WHEN someone asks to roll back to it, THEN it is refused with a one-line reason
+    with pytest.raises(NotRollbackable) as refused:
+        manual_rollback(
+            prd.rollbacks(), to=target, trigger="alice@example.com", reason="try", pipeline=PIPELINE
+        )
+    assert "\n" not in str(refused.value) and target in str(refused.value)
+
+    # THEN nothing changed: main, ledger, mails
+    assert prd.repo.main == good
+    assert list(prd.ledger.chain_items()) == chain_before
+    assert prd.mailbox.read() == []
+
+
+def test_a_manual_rollback_without_a_target_brings_back_the_last_good_commit_but_the_current(
+    prd: Prd,
+) -> None:
+    # GIVEN A then G SUCCEEDED in prd, and G is what main names
+    older = prd.repo.commit("A: works")
+    prd.repo.push_main(older)
+    prd.deployed(older, "SUCCEEDED", "execution-a", "2025-03-01T09:00:00Z")
+    good = prd.repo.commit("G: works, people dislike it")
+    prd.repo.push_main(good)
+    prd.deployed(good, "SUCCEEDED", "execution-g", "2025-03-01T10:00:00Z")
+
+    # WHEN Alice rolls prd back without naming a commit
+    entry = manual_rollback(
+        prd.rollbacks(), to=None, trigger="alice@example.com", reason="slow checkout", pipeline=PIPELINE
+    )
+
+    # THEN main is A, and the ledger says who did it, from what, and why
+    assert prd.repo.main == older
+    [recorded] = prd.rollback_entries()
+    assert recorded.content == entry.content
+    assert (recorded.state, recorded.commit, recorded.from_commit) == ("STARTED", older, good)
+    assert (recorded.trigger, recorded.reason, recorded.pipeline) == (
+        "alice@example.com",
+        "slow checkout",
+        PIPELINE,
+    )
+    [mail] = prd.mailbox.read()
+    assert "alice@example.com rolled back" in mail.subject
+    assert "slow checkout" in mail.message
+    prd.assert_chain_intact()
+
+
+def test_a_manual_rollback_to_a_named_good_commit(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN G SUCCEEDED, B FAILED and automatic rollback did not run; main is B
+    good, broken, _failed = good_then_broken
+
+    # WHEN Bob rolls back to G by its sha
+    manual_rollback(prd.rollbacks(), to=good, trigger="bob@example.com", reason=None, pipeline=PIPELINE)
+
+    # THEN main is G, the entry names Bob, and the rollback holds the env's lock until G deploys again
+    # (so the loop guard covers a manual rollback too)
+    assert prd.repo.main == good
+    [recorded] = prd.rollback_entries()
+    assert (recorded.commit, recorded.from_commit, recorded.trigger) == (good, broken, "bob@example.com")
+    assert len(prd.mailbox.read()) == 1
+    lock = prd.ledger.rollback_lock()
+    assert lock is not None and lock["target"] == good and str(lock["holder"]).startswith("manual-")
+    prd.assert_chain_intact()
+
+
+def test_the_sample_events_are_the_recorders_domain_events(
+    load_event: Callable[[str], dict[str, Any]],
+) -> None:
+    # GIVEN the entries the sample events describe
+    # WHEN the recorder publishes them, THEN the samples have the very same detail-type and detail
+    for name, detail_type in (
+        ("deployment-failed", DEPLOYMENT_FAILED),
+        ("deployment-succeeded", DEPLOYMENT_SUCCEEDED),
+    ):
+        sample = load_event(name)
+        detail = sample["detail"]
+        entry = LedgerEntry(
+            env=detail["env"],
+            commit=detail["commit"],
+            state=detail["state"],
+            kind="deployment",
+            execution_id=detail["execution_id"],
+            pipeline=detail["pipeline"],
+            attempt=detail["attempt"],
+            time=detail["time"],
+            account=detail["account"],
+            region=detail["region"],
+        )
+        assert domain_event_for(entry) == (detail_type, detail)
+        assert (sample["source"], sample["account"], detail["env"]) == (DOMAIN_EVENT_SOURCE, ACCOUNT, ENV)
