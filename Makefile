@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv chromium demo test lint typecheck validate build unit integration e2e bench deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate build unit integration e2e bench bench-scale deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ test: lint typecheck validate build chromium ## everything CI runs: lint, types,
 
 bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchmarks.md)
 	$(BIN)/python bench/handlers.py
+
+bench-scale: $(STAMP) ## ledger reads at 100,000 entries vs 1,000 (about 9 min)
+	$(BIN)/python bench/ledger_scale.py
 
 deploy: build ## deploy this account's stack: make deploy ENV=dev|stg|prd
 	PATH="$(SAM_PATH)" $(BIN)/sam deploy --config-env $(ENV)
