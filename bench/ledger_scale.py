@@ -59,7 +59,7 @@ SEED = 2025
 BATCH = 25  # BatchWriteItem's maximum
 RUNS = 5
 PLAIN_CHECK_MAX_REQUESTS = 2  # on BIG plain moto takes ~5 s a request (100k): check the short reads
-LIST_PAGE = 1000  # list() is only the memory control: bigger pages save moto time
+LIST_PAGE = 1000  # the untraced list() is only a memory control: bigger pages save moto's time
 
 
 def _environment() -> None:
@@ -663,8 +663,7 @@ class MemoryFigures:
     export_rss_growth_bytes: int | None  # streamed export, untraced
     list_rss_growth_bytes: int | None  # list() of every entry, untraced: what holding them all costs
     export_traced_peak_bytes: int | None = None  # streamed export under tracemalloc (None: not measured)
-    list_traced_peak_bytes: int | None = None  # list() under tracemalloc (None: not measured)
-    list_traced_estimated: bool = False
+    list_traced_peak_bytes: int | None = None  # list() under tracemalloc (SMALL only: ~12 min on BIG)
 
 
 def _traced(run: Callable[[], Any]) -> tuple[Any, int]:
@@ -711,7 +710,7 @@ def measure_memory(label: str, ledger: LedgerTable, meter: Meter, *, traced: boo
         counts.append(traced_rows)
         if label == "small":
             entries, figures.list_traced_peak_bytes = _traced(
-                lambda: list(ledger.history(ENV, oldest_first=True, page_size=LIST_PAGE))
+                lambda: list(ledger.history(ENV, oldest_first=True))  # pages of 100, as the export
             )
             counts.append(len(entries))
             del entries
@@ -790,14 +789,12 @@ def print_report(report: dict[str, Any]) -> None:
         f"{'RSS growth: export':>18} {'list()':>8}  {'tracemalloc peak: export':>24} {'list()':>9}"
     )
     for mem in report["memory"]:
-        listed = _mb(mem["list_traced_peak_bytes"]) + ("*" if mem["list_traced_estimated"] else "")
         print(
             f"  {mem['table']:<5} {mem['entries']:>8,} {_mb(mem['csv_bytes']):>8} {mem['requests']:>8,} "
             f"{mem['items_read']:>8,} {mem['seconds']:>6.1f} s  {_mb(mem['export_rss_growth_bytes']):>18} "
-            f"{_mb(mem['list_rss_growth_bytes']):>8}  {_mb(mem['export_traced_peak_bytes']):>24} {listed:>9}"
+            f"{_mb(mem['list_rss_growth_bytes']):>8}  {_mb(mem['export_traced_peak_bytes']):>24} "
+            f"{_mb(mem['list_traced_peak_bytes']):>9}"
         )
-    if any(mem["list_traced_estimated"] for mem in report["memory"]):
-        print("  * estimated: SMALL's figure scaled by the number of entries")
     print()
     for label, verify in report["verify"].items():
         print(
@@ -912,13 +909,6 @@ def main(argv: list[str] | None = None) -> int:
             extra = " (then again under tracemalloc)" if traced else ""
             progress(f"exporting all of {label}, then list() of all its entries{extra} ...")
             memory.append(measure_memory(label, ledger, meter, traced=traced))
-        small_memory, big_memory = memory
-        if big_memory.list_traced_peak_bytes is None and small_memory.list_traced_peak_bytes is not None:
-            # list() holds every entry, so its peak grows with the entries: SMALL's figure, scaled.
-            big_memory.list_traced_peak_bytes = (
-                small_memory.list_traced_peak_bytes * big_memory.entries // small_memory.entries
-            )
-            big_memory.list_traced_estimated = True
 
         report["verify"] = {}
         for label, ledger in ledgers.items():
