@@ -29,9 +29,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv with Python 3.13 and install path2prod with its tools
 
-chromium: ## install Debian's headless chromium if absent (the report's browser test)
-	@[ -x /usr/bin/chromium ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
+chromium: ## install Debian's headless chromium and its chromedriver if absent (the browser tests)
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }
 
 demo: $(STAMP) ## run the whole story in a throw-away local sandbox
 	$(BIN)/path2prod demo

@@ -11,13 +11,24 @@ from .conftest import run_cli
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_records_one_passing_and_one_failing_commit() -> None:
+def test_demo_carries_a_commit_to_prd_on_approvals_and_rolls_back_a_bad_one() -> None:
     # WHEN
     result = run_cli("demo")
 
-    # THEN
+    # THEN every ledger row names a full commit
     rows = [line.split() for line in result.stdout.splitlines() if re.match(r"^\d{4}-\d\d-\d\dT", line)]
-    final_states = {row[1] for row in rows} - {"STARTED"}
-    assert final_states == {"SUCCEEDED", "FAILED"}
-    assert all(re.fullmatch(r"[0-9a-f]{40}", row[3]) for row in rows)
+    assert rows and all(re.fullmatch(r"[0-9a-f]{40}", row[3]) for row in rows)
+    kinds_and_states = {(row[2], row[1]) for row in rows}
+    # AND the story happened: deployments passed and failed, promotions were approved and pushed,
+    # and prd was rolled back
+    assert {("deployment", "SUCCEEDED"), ("deployment", "FAILED")} <= kinds_and_states
+    assert {
+        ("approval", "REQUESTED"),
+        ("approval", "APPROVED"),
+        ("promotion", "SUCCEEDED"),
+    } <= kinds_and_states
+    assert ("rollback", "SUCCEEDED") in kinds_and_states
+    # AND the approvals went through the page over HTTP, the author's own approval refused
+    assert "alice clicks Approve on her own commit: HTTP 403" in result.stdout
+    assert result.stdout.count("clicks Approve (POST): HTTP 200") == 4
     assert "cleaning up" in result.stdout

@@ -31,7 +31,7 @@ B = "b" * 40
 C = "c" * 40
 HEADER = (
     "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,"
-    "from_commit,trigger,reason,seq,prev_hash,hash"
+    "from_commit,trigger,reason,via,seq,prev_hash,hash"
 )
 
 

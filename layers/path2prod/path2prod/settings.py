@@ -24,3 +24,8 @@ def required_env_name(name: str = "PATH2PROD_ENV") -> str:
     if value not in ENVS:
         raise MissingSetting(f"{name} must be one of {', '.join(ENVS)}, got {value!r}")
     return value
+
+
+def optional(name: str) -> str | None:
+    """A setting that may be empty (the template passes "" for "none"): None when unset or empty."""
+    return os.environ.get(name, "").strip() or None

@@ -7,27 +7,64 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from path2prod.adapters.git_remote import GitRemote, PushResult, RemoteUnavailable, codecommit_git_credentials
+from path2prod.adapters.git_remote import (
+    CommitInfo,
+    GitRemote,
+    PushResult,
+    RemoteUnavailable,
+    codecommit_git_credentials,
+    commit_info,
+)
 
 
 class EnvRepository:
-    """`main` of one env's repository: read it, and move it to a commit that repository already has."""
+    """`main` of one env's repository: read it, fetch commits from it, and move it.
+
+    `role_arn` is assumed first when the repository is another account's (a promotion reads the
+    upstream env's repository with a role that account grants for that purpose).
+    """
 
     def __init__(
-        self, url: str, *, region: str | None = None, session: Any = None, cache_dir: Path | None = None
+        self,
+        url: str,
+        *,
+        region: str | None = None,
+        session: Any = None,
+        cache_dir: Path | None = None,
+        role_arn: str | None = None,
     ):
         self.url = url
         self.region = region
+        self.role_arn = role_arn
         self._session = session
         # Lambda's /tmp survives warm invocations: the fetched objects are reused.
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "path2prod-git"
 
-    def _remote(self) -> GitRemote:
-        if not self.url.startswith("https://"):
-            return GitRemote(self.url)
+    def _aws_session(self) -> Any:
         import boto3
 
         session = self._session or boto3.Session()
+        if not self.role_arn:
+            return session
+        # Assumed anew for each use, like the git password below: both expire.
+        credentials = session.client("sts", region_name=self.region or session.region_name).assume_role(
+            RoleArn=self.role_arn, RoleSessionName="path2prod-promotion", DurationSeconds=900
+        )["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region or session.region_name,
+        )
+
+    def _remote(self) -> GitRemote:
+        if not self.url.startswith("https://"):
+            if self.role_arn:
+                # A local repository needs no credentials; the role is still assumed, so a sandbox
+                # promotion crosses accounts the way it does in AWS.
+                self._aws_session()
+            return GitRemote(self.url)
+        session = self._aws_session()
         credentials = session.get_credentials()
         if credentials is None:
             raise RemoteUnavailable(f"no AWS credentials to sign git requests to {self.url}")
@@ -40,8 +77,19 @@ class EnvRepository:
         """The commit `main` names now."""
         return self._remote().branch_head("main")
 
+    def fetch(self, commit: str) -> Path:
+        """A local bare repository holding `commit` (fetched from this repository if not cached)."""
+        return self._remote().fetch_commit(commit, self.cache_dir)
+
+    def commit_info(self, commit: str) -> CommitInfo:
+        """Author, message and author time of `commit`, as this repository has it."""
+        return commit_info(self.fetch(commit), commit)
+
     def force_main(self, commit: str) -> PushResult:
         """Point `main` at `commit` (a force push: the commit ran here before, so the repo has it)."""
-        remote = self._remote()
-        local = remote.fetch_commit(commit, self.cache_dir)
-        return self._remote().push_commit(commit, local, "main", force=True)
+        return self.push_main(commit, self.fetch(commit), force=True)
+
+    def push_main(self, commit: str, local_repo: Path, *, force: bool) -> PushResult:
+        """Point `main` at `commit`, sending what it lacks from `local_repo`; without `force`, only as
+        a fast-forward (else NotFastForward, and nothing is sent)."""
+        return self._remote().push_commit(commit, local_repo, "main", force=force)

@@ -7,6 +7,8 @@ Key layout (single table, one per account; template.yaml defines the same attrib
 | deployment entry     | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
 | rollback entry       | ROLLBACK#<pipeline>#<failed execution> | ENTRY#<attempt>#<rank>#<state> |
 | rollback lock        | ROLLBACK#LOCK                 | LOCK  (not chained: a mutable lock) |
+| approval request     | APPROVAL#<request id>         | REQUEST (mutable, not chained) |
+| approval/promotion entry | APPROVAL#<request id>     | ENTRY#<kind>#<attempt>#<state>#<who> |
 | execution's commit   | EXEC#<pipeline>#<execution>   | COMMIT                           |
 | hash chain's head    | CHAIN                         | HEAD                             |
 
@@ -30,7 +32,16 @@ from botocore.exceptions import ClientError
 
 from path2prod.domain.chain import ChainHead, ChainMoved, link
 from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_ROLLBACK, CommitFact, LedgerContext, LedgerEntry, state_rank
+from path2prod.domain.ledger import (
+    KIND_APPROVAL,
+    KIND_DEPLOYMENT,
+    KIND_PROMOTION,
+    KIND_ROLLBACK,
+    CommitFact,
+    LedgerContext,
+    LedgerEntry,
+    state_rank,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -62,11 +73,24 @@ def execution_pk(pipeline: str, execution_id: str) -> str:
 def entry_pk(entry: LedgerEntry) -> str:
     if entry.kind == KIND_ROLLBACK:
         return f"ROLLBACK#{entry.pipeline}#{entry.execution_id}"
+    if entry.kind in (KIND_APPROVAL, KIND_PROMOTION):
+        return approval_pk(entry.execution_id)
     return execution_pk(entry.pipeline, entry.execution_id)
+
+
+def approval_pk(request_id: str) -> str:
+    return f"APPROVAL#{request_id}"
 
 
 def entry_sk(attempt: int, state: str) -> str:
     return f"ENTRY#{attempt:04d}#{state_rank(state)}#{state}"
+
+
+def entry_sk_of(entry: LedgerEntry) -> str:
+    """An entry's sort key. Approval entries name who decided: each approver's answer is its own entry."""
+    if entry.kind in (KIND_APPROVAL, KIND_PROMOTION):
+        return f"ENTRY#{entry.kind}#{entry.attempt:04d}#{entry.state}#{entry.trigger or ''}"
+    return entry_sk(entry.attempt, entry.state)
 
 
 def time_sk(entry: LedgerEntry) -> str:
@@ -130,14 +154,22 @@ class LedgerTable:
             entry_exists=attempt is not None and state is not None and entry_sk(attempt, state) in by_sk,
         )
 
-    def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead:
+    def append(
+        self,
+        records: Sequence[LedgerEntry | CommitFact],
+        head: ChainHead,
+        *,
+        also: Sequence[dict[str, Any]] = (),
+    ) -> ChainHead:
         """Append records after `head` in one transaction; raise ChainMoved if anything changed since.
 
         Each record is a conditional put of a new key, and the chain head moves only from `head`, so
-        of two concurrent writers one wins and the other re-reads and retries.
+        of two concurrent writers one wins and the other re-reads and retries. `also` are further
+        TransactWriteItems operations (conditional writes of mutable items) that must happen together
+        with the append, or not at all; a failed condition among them raises ChainMoved as well.
         """
         linked, new_head = link((self._item(record) for record in records), head)
-        transaction: list[dict[str, Any]] = [
+        transaction: list[dict[str, Any]] = [*also] + [
             {
                 "Put": {
                     "TableName": self.table_name,
@@ -172,7 +204,7 @@ class LedgerTable:
     def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
         """Append one entry (and, for a deployment, its execution's commit); False when already there."""
         for _ in range(_MAX_CHAIN_RETRIES):
-            if entry.kind == KIND_ROLLBACK:
+            if entry.kind != KIND_DEPLOYMENT:
                 context = self._entry_context(entry)
             else:
                 context = self.read_context(
@@ -196,7 +228,7 @@ class LedgerTable:
 
     def _entry_context(self, entry: LedgerEntry) -> LedgerContext:
         """The chain head and whether `entry` exists (entries whose key is not their execution's)."""
-        keys = [_HEAD_KEY, {"pk": {"S": entry_pk(entry)}, "sk": {"S": entry_sk(entry.attempt, entry.state)}}]
+        keys = [_HEAD_KEY, {"pk": {"S": entry_pk(entry)}, "sk": {"S": entry_sk_of(entry)}}]
         try:
             found = self.client.batch_get_item(
                 RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
@@ -482,7 +514,7 @@ class LedgerTable:
         attributes = {key: value for key, value in record.content.items() if value is not None}
         attributes.update(
             pk=entry_pk(record),
-            sk=entry_sk(record.attempt, record.state),
+            sk=entry_sk_of(record),
             gsi1pk=f"ENV#{record.env}",
             gsi1sk=time_sk(record),
             gsi2pk=f"COMMIT#{record.commit}",

@@ -32,6 +32,7 @@ COLUMNS = (
     "from_commit",
     "trigger",
     "reason",
+    "via",
     "seq",
     "prev_hash",
     "hash",

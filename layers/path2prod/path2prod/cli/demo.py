@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 import click
 
 from path2prod import ENVS
+from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.ledger import format_entries
+from path2prod.domain.approvals import ApprovalRequest
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox import lifecycle, sample_app
@@ -25,6 +34,8 @@ DEMO_AUTHOR = {
     "GIT_COMMITTER_NAME": "Alice Example",
     "GIT_COMMITTER_EMAIL": "alice@example.com",
 }
+
+APPROVER = "bob@example.com"  # the sandbox's default approvers are alice and bob; alice writes the code
 
 
 class DemoFailed(Path2ProdError):
@@ -45,8 +56,9 @@ class DemoFailed(Path2ProdError):
     help="Seconds to wait for each step's pipelines.",
 )
 def demo(keep: Path | None, timeout: float) -> None:
-    """Run the story in a throw-away sandbox: a good commit to production, a commit that fails in dev,
-    one that fails only in prd and is rolled back automatically; then the three ledgers."""
+    """Run the story in a throw-away sandbox: a good commit to production, approved on the approval
+    page at each step; a commit that fails in dev; one that fails only in prd and is rolled back
+    automatically; then the three ledgers."""
     workspace = Path(tempfile.mkdtemp(prefix="path2prod-demo-"))
     home = SandboxHome(keep or workspace / "sandbox")
     try:
@@ -74,21 +86,27 @@ class Story:
         git("checkout", "--quiet", "-B", "main", cwd=self.app)
 
         good = self.commit(sample_app.GOOD, "Add the greeting service")
-        step(f"G = {good[:12]} 'Add the greeting service': pushed to dev, then promoted to stg and prd")
-        for env in ENVS:
-            self.push(good, env)
-        self.expect(good, {"dev": "SUCCEEDED", "stg": "SUCCEEDED", "prd": "SUCCEEDED"})
+        step(f"G = {good[:12]} 'Add the greeting service' by alice: pushed to dev, promoted on approval")
+        self.push(good, "dev")
+        self.expect(good, {"dev": "SUCCEEDED"})
+        for env in ENVS[1:]:
+            self.promote(good, env, show_author_refusal=env == "stg")
+            self.expect(good, {env: "SUCCEEDED"})
 
         broken = self.commit(sample_app.BROKEN_IN_DEV, "Reword the greeting")
         step(f"F = {broken[:12]} 'Reword the greeting': pushed to dev, where its unit test fails")
         self.push(broken, "dev")
         self.expect(broken, {"dev": "FAILED"})
+        note("a failed commit asks nobody: no approval request for F")
 
         risky = self.commit(sample_app.BROKEN_IN_PRD, "Excited greetings, configured per env")
         step(f"B = {risky[:12]} 'Excited greetings': passes dev and stg, fails prd's smoke test (no config)")
-        for env in ENVS:
-            self.push(risky, env)
-        self.expect(risky, {"dev": "SUCCEEDED", "stg": "SUCCEEDED", "prd": "FAILED"})
+        self.push(risky, "dev")
+        self.expect(risky, {"dev": "SUCCEEDED"})
+        self.promote(risky, "stg")
+        self.expect(risky, {"stg": "SUCCEEDED"})
+        self.promote(risky, "prd")
+        self.expect(risky, {"prd": "FAILED"})
         prd_main = git("--git-dir", str(self.home.repo("prd")), "rev-parse", "main").strip()
         rollbacks = [e for e in self.ledger("prd") if e.kind == "rollback" and e.from_commit == risky]
         if prd_main != good or not any(e.state == "SUCCEEDED" for e in rollbacks):
@@ -98,11 +116,51 @@ class Story:
         for env in ENVS:
             step(f"the {env} ledger, newest first (path2prod ledger history {env})")
             click.echo(format_entries(env, self.ledger(env)))
-        step("what the on-call mailbox received (path2prod local mail)")
+        step("what the mailboxes received (path2prod local mail)")
         lines = self.home.mail_file.read_text().splitlines() if self.home.mail_file.exists() else []
         for line in lines:
             message = json.loads(line)
             click.echo(f"    {message['time'][:19]}  {message['to']}  {message['subject']}")
+
+    def promote(self, sha: str, env: str, *, show_author_refusal: bool = False) -> None:
+        """Answer env's request for `sha` on the approval page, as bob's browser would."""
+        request = self.request_for(sha, env)
+        note(f"{env}: request {request.id} PENDING; mail sent to {', '.join(request.approvers)}")
+        links = self.links(request.id)
+        if show_author_refusal:
+            status, page = approve_on_page(links[DEMO_AUTHOR["GIT_AUTHOR_EMAIL"]])
+            note(f"alice clicks Approve on her own commit: HTTP {status}, {page_message(page)}")
+        status, page = approve_on_page(links[APPROVER])
+        if status != 200:
+            raise DemoFailed(f"{APPROVER}'s approval of {request.id} got HTTP {status}: {page_message(page)}")
+        note(f"{APPROVER} opens his link (GET shows the commit) and clicks Approve (POST): HTTP {status}")
+        note(f"path2prod pushes {sha[:12]} to {env}'s main")
+        lifecycle.wait_idle(self.home, timeout=self.timeout, progress=lambda _: None)
+
+    def request_for(self, sha: str, env: str) -> ApprovalRequest:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            target = self.home.target(env)
+            session = target.session()
+            store = ApprovalRequests(
+                LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session))
+            )
+            found = [r for r in store.recent(env, limit=10) if r.commit == sha and r.state.value == "PENDING"]
+            if found and found[0].notified_at:
+                return found[0]
+            time.sleep(0.5)
+        raise DemoFailed(f"no PENDING {env} request for {sha[:12]} within {self.timeout:.0f} s")
+
+    def links(self, request_id: str) -> dict[str, str]:
+        """Each recipient's link to the request, read from the sandbox's mailbox."""
+        links = {}
+        for line in self.home.mail_file.read_text().splitlines():
+            mail = json.loads(line)
+            if request_id in mail["body"]:
+                links[mail["to"]] = next(
+                    text for text in mail["body"].splitlines() if text.startswith("http://127.0.0.1")
+                )
+        return links
 
     def commit(self, files: dict[str, str], message: str) -> str:
         for name, content in files.items():
@@ -130,6 +188,49 @@ class Story:
             ):
                 raise DemoFailed(f"expected {sha[:12]} {state} in {env}'s ledger")
             note(f"{env}: {sha[:12]} {state}")
+
+
+class _Forms(HTMLParser):
+    """The approval page's forms: each one's hidden fields and its submit button's name and value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        fields = dict(attrs)
+        if tag == "form":
+            self.forms.append({})
+        elif self.forms and fields.get("name") and (tag == "button" or fields.get("type") == "hidden"):
+            self.forms[-1][str(fields["name"])] = fields.get("value") or ""
+
+
+def approve_on_page(link: str) -> tuple[int, str]:
+    """What a browser does: GET the link, then submit the form whose button says approve."""
+    status, page = http("GET", link)
+    if status != 200:
+        return status, page
+    parser = _Forms()
+    parser.feed(page)
+    form = next((f for f in parser.forms if f.get("decision") == "approve"), None)
+    if form is None:
+        raise DemoFailed(f"the page at {link} has no Approve button")
+    return http("POST", link, urllib.parse.urlencode(form).encode())
+
+
+def http(method: str, url: str, body: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - the sandbox's 127.0.0.1
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def page_message(page: str) -> str:
+    """The first paragraph of a page, as text (what a person reads first)."""
+    match = re.search(r"<p[^>]*>(.*?)</p>", page, re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip() if match else page[:80]
 
 
 def git(*args: str, cwd: Path | None = None) -> str:

@@ -109,6 +109,9 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
         if entry.from_commit:
             why = f": {entry.reason}" if entry.reason else ""
             line += f"  (from {entry.from_commit[:12]}, {entry.trigger}{why})"
+        elif entry.via:
+            # An approver's answer: who, and how (the approval page, the CLI).
+            line += f"  ({entry.trigger} via {entry.via}" + (f": {entry.reason})" if entry.reason else ")")
         lines.append(line)
     return "\n".join(lines)
 

@@ -27,13 +27,58 @@ def local() -> None:
     """Run path2prod on this machine: three emulated accounts, their repos, pipelines and ledgers."""
 
 
+def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """ENV=VALUE pairs of a repeated option; only envs with an upstream (stg, prd) take approvals."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        env, sep, setting = value.partition("=")
+        if not sep or env not in ENVS[1:] or not setting.strip():
+            raise click.BadParameter(
+                f"{value!r}: expected ENV=VALUE with ENV one of {', '.join(ENVS[1:])}", param_hint=option
+            )
+        parsed[env] = setting.strip()
+    return parsed
+
+
 @local.command()
 @home_option(sandbox_only=True)
+@click.option(
+    "--approvers",
+    "approvers_option",
+    multiple=True,
+    metavar="ENV=EMAIL[,EMAIL...]",
+    help="Who approves promotions into ENV (stg, prd). Default: alice@example.com,bob@example.com.",
+)
+@click.option(
+    "--quorum",
+    "quorum_option",
+    multiple=True,
+    metavar="ENV=N",
+    help="How many approvals ENV needs (default 1).",
+)
 @json_option
-def up(home: Path | None, as_json: bool) -> None:
+def up(
+    home: Path | None, approvers_option: tuple[str, ...], quorum_option: tuple[str, ...], as_json: bool
+) -> None:
     """Start the sandbox in the background (state from earlier runs is kept)."""
+    approvers = {
+        env: [email.strip() for email in emails.split(",") if email.strip()]
+        for env, emails in _per_env(approvers_option, "--approvers").items()
+    }
+    for env, emails in approvers.items():
+        if any("@" not in email for email in emails):
+            raise click.BadParameter(
+                f"{env}: approvers are email addresses, got {emails}", param_hint="--approvers"
+            )
+    quorum: dict[str, int] = {}
+    for env, number in _per_env(quorum_option, "--quorum").items():
+        if not number.isdigit() or int(number) < 1:
+            raise click.BadParameter(
+                f"{env}={number}: a quorum is a whole number of at least 1", param_hint="--quorum"
+            )
+        quorum[env] = int(number)
     sandbox = _home(home)
-    started = lifecycle.start(sandbox, progress=_progress(as_json))
+    started = lifecycle.start(sandbox, progress=_progress(as_json), approvers=approvers, quorum=quorum)
     status = sandbox.status()
     if as_json:
         echo_json(status)
@@ -96,8 +141,12 @@ def wait(home: Path | None, timeout: float) -> None:
 
 def _print_status(status: dict[str, Any]) -> None:
     click.echo(f"  AWS endpoint  {status['aws_endpoint_url']}  ({status['region']})")
+    click.echo(f"  approvals     {status['approvals_url']}  (links arrive by mail: path2prod local mail)")
     for env, details in status["envs"].items():
         click.echo(f"  {env}  account {details['account_id']}  remote {details['remote']}")
+        if "approvers" in details:
+            approvers = ", ".join(details["approvers"])
+            click.echo(f"       approvers {approvers} (quorum {details['quorum']})")
 
 
 @local.command("break")

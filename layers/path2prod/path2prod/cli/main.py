@@ -40,6 +40,7 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
+    from path2prod.cli.approvals import approvals, approve, reject
     from path2prod.cli.demo import demo
     from path2prod.cli.ledger import ledger
     from path2prod.cli.local import local
@@ -47,7 +48,7 @@ def _register_commands() -> None:
     from path2prod.cli.report import report
     from path2prod.cli.rollback import rollback
 
-    for command in (local, ledger, rollback, metrics, report, demo):
+    for command in (local, ledger, approvals, approve, reject, rollback, metrics, report, demo):
         cli.add_command(command)
 
 

@@ -16,6 +16,9 @@ from path2prod.domain.pipeline_events import PipelineStateChange
 
 KIND_DEPLOYMENT = "deployment"
 KIND_ROLLBACK = "rollback"
+# A promotion approval's request, decisions and supersession; then the push it led to.
+KIND_APPROVAL = "approval"
+KIND_PROMOTION = "promotion"
 
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "SUPERSEDED", "CANCELED"})
 # Within one attempt a terminal state outranks everything, so a late STARTED never hides a SUCCEEDED.
@@ -25,6 +28,7 @@ _TERMINAL_RANK = 3
 DOMAIN_EVENT_SOURCE = "path2prod"
 DEPLOYMENT_SUCCEEDED = "Deployment Succeeded"
 DEPLOYMENT_FAILED = "Deployment Failed"
+PROMOTION_APPROVED = "Promotion Approved"
 
 
 def state_rank(state: str) -> int:
@@ -51,6 +55,8 @@ class LedgerEntry:
     from_commit: str | None = None
     trigger: str | None = None
     reason: str | None = None
+    # Approval decisions: how the answer came (the approval page, the CLI).
+    via: str | None = None
     # Set once appended: the entry's place in the account's hash chain (see domain/chain.py).
     seq: int | None = None
     prev_hash: str | None = None
@@ -64,6 +70,8 @@ class LedgerEntry:
     @property
     def entry_id(self) -> str:
         """Stable identity: the same state change always names the same entry."""
+        if self.kind in (KIND_APPROVAL, KIND_PROMOTION):
+            return f"{self.execution_id}/{self.kind}/{self.attempt}/{self.state}/{self.trigger or ''}"
         return f"{self.pipeline}/{self.execution_id}/{self.attempt}/{self.state}"
 
     @property

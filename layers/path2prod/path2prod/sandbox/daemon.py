@@ -10,11 +10,14 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,11 +28,20 @@ import boto3
 from path2prod import ENVS
 from path2prod.sandbox.emulator import Emulator, Snapshots
 from path2prod.sandbox.functions import FUNCTIONS, SandboxFunction
-from path2prod.sandbox.home import SANDBOX_ROLE, SandboxConfig, SandboxHome, sandbox_credentials_env
+from path2prod.sandbox.home import (
+    SANDBOX_ROLE,
+    SandboxConfig,
+    SandboxHome,
+    free_port,
+    sandbox_credentials_env,
+    write_json,
+)
 from path2prod.sandbox.pipeline import LocalPipeline
-from path2prod.sandbox.template import load_template, table_definition
+from path2prod.sandbox.template import load_template, parameter_default, resolve, table_definition
 
 log = logging.getLogger("path2prod.sandbox")
+SIGNING_SECRET_NAME = "path2prod-approval-signing-key"  # noqa: S105 - a name, not the key
+APPROVALS_TOPIC = "path2prod-approvals"
 SNAPSHOT_SECONDS = 1.0
 MAX_RECEIVES = 5  # a function's failing event is retried, then dead-lettered, as with Lambda
 
@@ -87,7 +99,11 @@ class Sandbox:
         self.accounts: dict[str, Account] = {}
         self.s3: dict[str, Any] = {}
         self.topics: dict[str, str] = {}
-        self.mailboxes: dict[str, str] = {}
+        self.approval_topics: dict[str, str] = {}
+        # mailbox queue -> (env, recipient): SNS email subscriptions land in these queues here.
+        self.mailboxes: dict[str, tuple[str, str]] = {}
+        self.page_ports: dict[str, int] = {}
+        self.approvals_front: ThreadingHTTPServer | None = None
         self.pipelines: dict[str, LocalPipeline] = {}
         self.queues: dict[tuple[str, str], str] = {}
         self.runtimes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
@@ -104,8 +120,12 @@ class Sandbox:
             self._ensure_repo(env)
             self._provision(env, account)
         for env in ENVS:
+            self._forward_successes(env)
+        for env in ENVS:
             for function in FUNCTIONS:
-                self._start_runtime(env, function)
+                if function.runs_in(env):
+                    self._start_runtime(env, function)
+        self._start_approvals_front()
         for env in ENVS:
             account = self.accounts[env]
             pipeline = LocalPipeline(
@@ -167,13 +187,9 @@ class Sandbox:
 
         sns = account.client("sns")
         topic = self.topics[env] = sns.create_topic(Name="path2prod-alerts")["TopicArn"]
-        sqs = account.client("sqs")
-        # SNS cannot send email here: the subscription's email address gets a mailbox queue instead.
-        mailbox = self.mailboxes[env] = sqs.create_queue(QueueName="mailbox")["QueueUrl"]
-        mailbox_arn = sqs.get_queue_attributes(QueueUrl=mailbox, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=mailbox_arn)
+        self._subscribe_mailbox(env, account, topic, self.config.alert_email, "mailbox")
+        if self.config.upstream(env):
+            self._provision_approvals(env, account)
 
         account.client("iam").create_role(
             RoleName="path2prod-pipeline",
@@ -194,6 +210,8 @@ class Sandbox:
 
         sqs, events = account.client("sqs"), account.client("events")
         for function in FUNCTIONS:
+            if function.function_url or not function.runs_in(env):
+                continue
             dead_letters = sqs.create_queue(QueueName=f"{function.name}-dead-letters")["QueueUrl"]
             dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])[
                 "Attributes"
@@ -217,25 +235,118 @@ class Sandbox:
                 events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
                 events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
 
+    def _subscribe_mailbox(self, env: str, account: Account, topic: str, recipient: str, queue: str) -> None:
+        """SNS cannot send email here: an email subscription becomes a mailbox queue for `recipient`,
+        with the same filter policy the template gives the subscription."""
+        sqs, sns = account.client("sqs"), account.client("sns")
+        mailbox = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        self.mailboxes[mailbox] = (env, recipient)
+        mailbox_arn = sqs.get_queue_attributes(QueueUrl=mailbox, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        attributes = {}
+        if topic == self.approval_topics.get(env):
+            # template.yaml's ApproverSubscriptions: each approver's inbox holds only their own link.
+            attributes = {
+                "FilterPolicyScope": "MessageAttributes",
+                "FilterPolicy": json.dumps({"approver": [recipient]}),
+            }
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=mailbox_arn, Attributes=attributes)
+
+    def _provision_approvals(self, env: str, account: Account) -> None:
+        """What a downstream stack adds: the link-signing secret, the approvals topic and the
+        approvers' subscriptions, and the bus policy that lets the upstream account forward."""
+        account.client("secretsmanager").create_secret(Name=SIGNING_SECRET_NAME, SecretString=self._key(env))
+        sns = account.client("sns")
+        self.approval_topics[env] = sns.create_topic(Name=APPROVALS_TOPIC)["TopicArn"]
+        for number, approver in enumerate(self.config.approvers.get(env, [])):
+            self._subscribe_mailbox(env, account, self.approval_topics[env], approver, f"approver-{number}")
+        upstream = self.config.upstream(env)
+        assert upstream is not None
+        account.client("events").put_permission(
+            EventBusName="default",
+            Action="events:PutEvents",
+            Principal=self.config.accounts[upstream],
+            StatementId="path2prod-upstream-forwards",
+        )
+
+    def _key(self, env: str) -> str:
+        """env's signing key: made once per sandbox and kept, so mailed links outlive a restart."""
+        path = self.home.signing_keys_file
+        keys: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+        if env not in keys:
+            keys[env] = secrets.token_urlsafe(48)
+            write_json(path, keys)
+        return keys[env]
+
+    def _forward_successes(self, env: str) -> None:
+        """template.yaml's ForwardSucceededRule: env's successes go to the next account's bus."""
+        index = ENVS.index(env)
+        if index + 1 >= len(ENVS):
+            return
+        downstream = self.config.accounts[ENVS[index + 1]]
+        pattern = resolve(
+            load_template()["Resources"]["ForwardSucceededRule"]["Properties"]["EventPattern"],
+            self._refs(env),
+        )
+        events = self.accounts[env].client("events")
+        events.put_rule(Name="path2prod-forward-succeeded", EventPattern=json.dumps(pattern))
+        events.put_targets(
+            Rule="path2prod-forward-succeeded",
+            Targets=[
+                {
+                    "Id": "NextAccountBus",
+                    "Arn": f"arn:aws:events:{self.config.region}:{downstream}:event-bus/default",
+                }
+            ],
+        )
+
     def _refs(self, env: str) -> dict[str, str]:
         """What template.yaml's Refs resolve to in env's sandbox account."""
-        return {
+        refs = {
             "Environment": env,
             "PipelineName": self.config.pipeline,
             "LedgerTable": self.config.ledger_table(env),
             "CheckpointBucket": self.config.checkpoint_bucket(env),
             "AlertsTopic": self.topics[env],
         }
+        if self.config.upstream(env):
+            refs.update(
+                ApprovalQuorum=str(self.config.quorum.get(env, 1)),
+                ApprovalExpiryHours=parameter_default("ApprovalExpiryHours"),
+                AllowNonFastForward=parameter_default("AllowNonFastForward"),
+                ApprovalSigningSecret=SIGNING_SECRET_NAME,
+                ApprovalsTopic=self.approval_topics[env],
+            )
+        return refs
 
     def _overrides(self, env: str, function: SandboxFunction) -> dict[str, str]:
-        """Settings whose AWS value has no meaning here: the env's repo is a local bare repository."""
-        if function.name != "rollback":
+        """Settings whose AWS value has no meaning here: repositories are local bare repositories,
+        the page is served on 127.0.0.1, and the !Join / !Sub / !GetAtt values are stated here."""
+        upstream = self.config.upstream(env)
+        if function.name == "rollback":
+            # The template's AutoRollback=auto: on for stg and prd, off for dev.
+            return {
+                "REPOSITORY_URL": str(self.home.repo(env)),
+                "AUTO_ROLLBACK": "false" if env == "dev" else "true",
+            }
+        if upstream is None:
             return {}
-        # The template's AutoRollback=auto: on for stg and prd, off for dev.
-        return {
-            "REPOSITORY_URL": str(self.home.repo(env)),
-            "AUTO_ROLLBACK": "false" if env == "dev" else "true",
-        }
+        upstream_role = f"arn:aws:iam::{self.config.accounts[upstream]}:role/{SANDBOX_ROLE}"
+        if function.name == "approvals":
+            return {
+                "APPROVERS": ",".join(self.config.approvers.get(env, [])),
+                "APPROVAL_PAGE_URL": self.config.approvals_url(env),
+                "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
+                "UPSTREAM_READ_ROLE_ARN": upstream_role,
+            }
+        if function.name == "promoter":
+            return {
+                "REPOSITORY_URL": str(self.home.repo(env)),
+                "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
+                "UPSTREAM_READ_ROLE_ARN": upstream_role,
+            }
+        return {}
 
     def _start_runtime(self, env: str, function: SandboxFunction) -> None:
         account = self.accounts[env]
@@ -248,20 +359,78 @@ class Sandbox:
             "PYTHONUNBUFFERED": "1",
         }
         log_file = (self.home.logs_dir / f"{env}-{function.name}.log").open("ab")
-        self.runtimes[(env, function.name)] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
+        if function.function_url:
+            port = self.page_ports.setdefault(env, free_port(avoid=self._ports_in_use()))
+            runtime = ["path2prod.sandbox.function_url", str(function.code_dir), function.handler, str(port)]
+        else:
+            runtime = [
                 "path2prod.sandbox.lambda_runtime",
                 str(function.code_dir),
                 function.handler,
                 self.queues[(env, function.name)],
-            ],
+            ]
+        self.runtimes[(env, function.name)] = subprocess.Popen(
+            [sys.executable, "-m", *runtime],
             env=environment,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=function.code_dir,
         )
+
+    def _ports_in_use(self) -> set[int]:
+        config = self.config
+        return {config.aws_port, config.control_port, config.approvals_port, *self.page_ports.values()}
+
+    def _start_approvals_front(self) -> None:
+        """The approval pages on one port: /stg/... and /prd/... reach that env's page (its Function
+        URL in AWS), with the prefix removed, as the function sees its own URL's path."""
+        ports = self.page_ports
+
+        class Front(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                env, _, rest = self.path.lstrip("/").partition("/")
+                if env not in ports:
+                    self.send_error(404, "no approval page here: the paths are /stg/ and /prd/")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{ports[env]}/{rest}", data=body, headers=headers, method=self.command
+                )
+                try:
+                    response = urllib.request.urlopen(request, timeout=60)  # noqa: S310 - our 127.0.0.1
+                except urllib.error.HTTPError as error:
+                    response = error
+                except OSError as error:
+                    self.send_error(502, f"the {env} approval page does not answer: {error}")
+                    return
+                with response:
+                    payload = response.read()
+                    self.send_response(response.status)
+                    for key, value in response.headers.items():
+                        if key.lower() not in (
+                            "connection",
+                            "transfer-encoding",
+                            "content-length",
+                            "date",
+                            "server",
+                        ):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = _forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.approvals_front = ThreadingHTTPServer(("127.0.0.1", self.config.approvals_port), Front)
+        threading.Thread(target=self.approvals_front.serve_forever, name="approvals", daemon=True).start()
 
     # -- running ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -305,6 +474,8 @@ class Sandbox:
             if function.every_seconds is None:
                 continue
             for env, account in self.accounts.items():
+                if not function.runs_in(env):
+                    continue
                 if now - last_run.get((env, function.name), 0.0) < function.every_seconds:
                     continue
                 last_run[(env, function.name)] = now
@@ -326,15 +497,15 @@ class Sandbox:
                 )
 
     def _deliver_mail(self) -> None:
-        """Move what SNS put in each env's mailbox queue to HOME/mail.jsonl, as the email would arrive."""
-        for env, queue in self.mailboxes.items():
+        """Move what SNS put in each mailbox queue to HOME/mail.jsonl, as the email would arrive."""
+        for queue, (env, recipient) in self.mailboxes.items():
             sqs = self.accounts[env].client("sqs")
             messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
             for message in messages:
                 notification = json.loads(message["Body"])
                 mail = {
                     "env": env,
-                    "to": self.config.alert_email,
+                    "to": recipient,
                     "subject": notification.get("Subject") or "",
                     "body": notification.get("Message", ""),
                     "time": notification.get("Timestamp") or datetime.now(UTC).isoformat(timespec="seconds"),
@@ -364,6 +535,8 @@ class Sandbox:
         self.save_tables()
         if self.control:
             self.control.shutdown()
+        if self.approvals_front:
+            self.approvals_front.shutdown()
         self.emulator.stop()
         self.home.clear_daemon_state()
         log.info("stopped; state kept in %s", self.home.path)

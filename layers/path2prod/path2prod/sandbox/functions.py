@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from path2prod import ENVS
 from path2prod.sandbox.template import TemplateError, load_template, project_root, resolve, rule_pattern
 
 
@@ -20,6 +21,13 @@ class SandboxFunction:
     rule_event: str | None = None  # its EventBridgeRule event in template.yaml
     # Scheduled functions run every this many seconds in the sandbox (the template's rate is for AWS).
     every_seconds: float | None = None
+    # Deployed only where there is an upstream env (stg, prd): the template's HasPreviousAccount.
+    downstream_only: bool = False
+    # Reached over HTTP (a Function URL) rather than through an EventBridge rule.
+    function_url: bool = False
+
+    def runs_in(self, env: str) -> bool:
+        return not self.downstream_only or env != ENVS[0]
 
     @property
     def code_dir(self) -> Path:
@@ -57,4 +65,17 @@ FUNCTIONS = (
     SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),
     SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=10),
     SandboxFunction(name="rollback", logical_id="RollbackFunction", rule_event="DeploymentOutcome"),
+    SandboxFunction(
+        name="approvals", logical_id="ApprovalsFunction", rule_event="UpstreamSucceeded", downstream_only=True
+    ),
+    SandboxFunction(
+        name="promoter",
+        logical_id="PromoterFunction",
+        rule_event="PromotionApproved",
+        every_seconds=15,
+        downstream_only=True,
+    ),
+    SandboxFunction(
+        name="approval_page", logical_id="ApprovalPageFunction", downstream_only=True, function_url=True
+    ),
 )

@@ -24,6 +24,7 @@ DEFAULT_ACCOUNTS = {"dev": "111111111111", "stg": "222222222222", "prd": "333333
 REGION = "us-east-1"
 PIPELINE_NAME = "path2prod-app"
 SANDBOX_ROLE = "path2prod-sandbox"
+DEFAULT_APPROVERS = ["alice@example.com", "bob@example.com"]
 
 
 class SandboxError(Path2ProdError):
@@ -38,12 +39,27 @@ class SandboxConfig:
     control_port: int = 0
     pipeline: str = PIPELINE_NAME
     alert_email: str = "oncall@example.com"  # the AlertEmail subscription of every env's topic
+    approvals_port: int = 0  # the approval pages of stg and prd, under /stg/ and /prd/
+    # The Approvers and ApprovalQuorum stack parameters of each env that has an upstream.
+    approvers: dict[str, list[str]] = field(
+        default_factory=lambda: {env: list(DEFAULT_APPROVERS) for env in ENVS[1:]}
+    )
+    quorum: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENVS[1:], 1))
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
 
     def checkpoint_bucket(self, env: str) -> str:
         return f"path2prod-{env}-checkpoints-{self.accounts[env]}"
+
+    def upstream(self, env: str) -> str | None:
+        """The env whose successes are promoted into `env` (None for dev)."""
+        index = ENVS.index(env)
+        return ENVS[index - 1] if index > 0 else None
+
+    def approvals_url(self, env: str | None = None) -> str:
+        base = f"http://127.0.0.1:{self.approvals_port}"
+        return f"{base}/{env}/" if env else base
 
 
 class SandboxHome:
@@ -62,6 +78,11 @@ class SandboxHome:
     @property
     def mail_file(self) -> Path:
         return self.path / "mail.jsonl"
+
+    @property
+    def signing_keys_file(self) -> Path:
+        """Each downstream env's approval-link key, kept so links mailed before a restart still work."""
+        return self.data_dir / "signing-keys.json"
 
     def broken_flag(self, env: str) -> Path:
         """Present while `path2prod local break ENV` is in force: every build in ENV fails."""
@@ -95,13 +116,32 @@ class SandboxHome:
         except (ValueError, TypeError) as error:
             raise SandboxError(f"{self.config_file} is damaged: {error}") from error
 
-    def create_config(self) -> SandboxConfig:
-        """Write sandbox.json on first use, picking free ports; later ups keep them when free."""
+    def create_config(
+        self,
+        *,
+        approvers: dict[str, list[str]] | None = None,
+        quorum: dict[str, int] | None = None,
+    ) -> SandboxConfig:
+        """Write sandbox.json on first use, picking free ports; later ups keep them when free.
+
+        `approvers` and `quorum` (per env) replace what the sandbox had, as a stack update would.
+        """
         config = self.load_config() if self.exists() else SandboxConfig()
+        config.approvers.update(approvers or {})
+        config.quorum.update(quorum or {})
+        for env in config.quorum:
+            if not 1 <= config.quorum[env] <= len(config.approvers.get(env, [])):
+                raise SandboxError(
+                    f"quorum {config.quorum[env]} of {env} must be between 1 and its "
+                    f"{len(config.approvers.get(env, []))} approvers"
+                )
         if not _port_free(config.aws_port):
             config.aws_port = free_port()
         if not _port_free(config.control_port) or config.control_port == config.aws_port:
             config.control_port = free_port(avoid=config.aws_port)
+        taken = {config.aws_port, config.control_port}
+        if not _port_free(config.approvals_port) or config.approvals_port in taken:
+            config.approvals_port = free_port(avoid=taken)
         self.path.mkdir(parents=True, exist_ok=True)
         _write_json(self.config_file, asdict(config))
         return config
@@ -160,6 +200,7 @@ class SandboxHome:
             "aws_endpoint_url": self.aws_endpoint_url(config),
             "region": config.region,
             "control_url": self.control_url(config),
+            "approvals_url": config.approvals_url(),
             "envs": {
                 env: {
                     "account_id": config.accounts[env],
@@ -167,6 +208,15 @@ class SandboxHome:
                     "pipeline": config.pipeline,
                     "ledger_table": config.ledger_table(env),
                     "checkpoint_bucket": config.checkpoint_bucket(env),
+                    **(
+                        {
+                            "approvals_url": config.approvals_url(env),
+                            "approvers": config.approvers.get(env, []),
+                            "quorum": config.quorum.get(env, 1),
+                        }
+                        if config.upstream(env)
+                        else {}
+                    ),
                 }
                 for env in ENVS
             },
@@ -217,10 +267,11 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def free_port(avoid: int = 0) -> int:
+def free_port(avoid: int | set[int] = 0) -> int:
+    avoided = avoid if isinstance(avoid, set) else {avoid}
     while True:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port: int = probe.getsockname()[1]
-        if port != avoid:
+        if port not in avoided:
             return port

@@ -18,13 +18,24 @@ from path2prod.sandbox.home import SandboxError, SandboxHome
 START_TIMEOUT = 90.0
 
 
-def start(home: SandboxHome, progress: Callable[[str], None] = lambda _: None) -> bool:
-    """Start the sandbox in the background and return once it is ready; False if it already ran."""
+def start(
+    home: SandboxHome,
+    progress: Callable[[str], None] = lambda _: None,
+    *,
+    approvers: dict[str, list[str]] | None = None,
+    quorum: dict[str, int] | None = None,
+) -> bool:
+    """Start the sandbox in the background and return once it is ready; False if it already ran.
+
+    `approvers` and `quorum` (per env) change the sandbox's Approvers / ApprovalQuorum parameters.
+    """
     if home.daemon_state() is not None:
+        if approvers or quorum:
+            raise SandboxError("the sandbox is running: stop it (path2prod local down) to change approvers")
         return False
     if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
         raise SandboxError("git is not installed; the sandbox's repos are git repositories")
-    config = home.create_config()
+    config = home.create_config(approvers=approvers, quorum=quorum)
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     progress(f"starting the sandbox in {home.path} (AWS endpoint 127.0.0.1:{config.aws_port})")
     with (home.logs_dir / "daemon.out").open("ab") as output:
@@ -71,7 +82,7 @@ def control_status(home: SandboxHome) -> dict[str, Any] | None:
     """The running daemon's view (idle, pipelines, pending events), or None when it does not answer."""
     url = home.control_url(home.load_config()) + "/status"
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own 127.0.0.1 URL
+        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 - our own 127.0.0.1 URL
             status: dict[str, Any] = json.loads(response.read())
             return status
     except (urllib.error.URLError, OSError, ValueError):
@@ -88,7 +99,11 @@ def wait_idle(home: SandboxHome, *, timeout: float, progress: Callable[[str], No
     while time.monotonic() < deadline:
         status = control_status(home)
         if status is None:
-            raise SandboxError("the sandbox stopped answering")
+            # A busy machine can make one status call time out; only a gone daemon is an error.
+            if home.daemon_state() is None:
+                raise SandboxError("the sandbox stopped answering")
+            time.sleep(0.5)
+            continue
         # Two idle readings in a row: an event put on a bus between two looks is not missed.
         idle_in_a_row = idle_in_a_row + 1 if status["idle"] else 0
         if idle_in_a_row >= 2:

@@ -1,0 +1,34 @@
+"""approvals: an upstream env's "Deployment Succeeded" (forwarded to this account) opens an approval
+request for promoting that commit here, and prompts this env's approvers through SNS."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from path2prod.approvals import wiring
+from path2prod.approvals.service import Approvals, open_approval, upstream_from_event
+
+logger = Logger()
+tracer = Tracer(patch_modules=["boto3"])
+metrics = Metrics()
+
+
+@cache
+def approvals() -> Approvals:
+    return wiring.opener()
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    upstream, commit = upstream_from_event(event)
+    request = open_approval(upstream, commit, approvals())
+    metrics.add_metric(name="ApprovalRequests", unit=MetricUnit.Count, value=1)
+    logger.info("approval request", extra={"request_id": request.id, "state": request.state.value})
+    return {"request_id": request.id, "state": request.state.value, "commit": request.commit}

@@ -1,0 +1,231 @@
+"""Approval requests in the ledger table: one mutable item per request, every change also a chained entry.
+
+Item: pk = APPROVAL#<request id>, sk = REQUEST.
+Index by-commit-time: gsi2pk = APPROVALS#<env>, gsi2sk = <requested at>#<request id> (every request).
+Index by-env-time, sparse: gsi1pk = APPROVALS-PENDING#<env> while PENDING, APPROVALS-PROMOTE#<env>
+while APPROVED and not pushed yet, absent otherwise (history Queries ENV#<env>, so never sees them).
+
+A request's state changes (PENDING -> APPROVED ...), so the request itself is not a chained item; each
+change is written in one transaction with the ledger entries that record it (kind `approval` or
+`promotion`, chained as every entry), under an optimistic lock (`version`). Either both are written
+or neither: the ledger never says less than the request, and a lost race is retried from a fresh read.
+
+The sparse gsi1 keys make "the pending requests of an env" and "the approved requests still owed a push"
+one small Query each, however many requests the env has seen (no Scan, no filter over history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from path2prod.adapters.ledger_table import (
+    BY_COMMIT_TIME,
+    BY_ENV_TIME,
+    LedgerTable,
+    _deserialize,
+    _serialize,
+    approval_pk,
+    entry_from_item,
+)
+from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Decision, Upstream, Verdict
+from path2prod.domain.chain import ChainHead, ChainMoved
+from path2prod.domain.ledger import LedgerEntry
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_REQUEST_SK = "REQUEST"
+
+
+class ApprovalRequests:
+    """Reads and changes the approval requests kept in one account's ledger table."""
+
+    def __init__(self, ledger: LedgerTable) -> None:
+        self.ledger = ledger
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self.ledger.client
+
+    @property
+    def table_name(self) -> str:
+        return self.ledger.table_name
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> ApprovalRequest | None:
+        """The request as stored now (strongly consistent), or None."""
+        try:
+            item = self.client.get_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": approval_pk(request_id)}, "sk": {"S": _REQUEST_SK}},
+                ConsistentRead=True,
+            ).get("Item")
+        except ClientError as error:
+            raise self.ledger._translate(error) from error
+        return request_from_item(item) if item else None
+
+    def recent(self, env: str, *, limit: int = 50) -> list[ApprovalRequest]:
+        """The env's requests, newest first, at most `limit`."""
+        return self._query(BY_COMMIT_TIME, "gsi2pk", f"APPROVALS#{env}", limit=limit)
+
+    def pending(self, env: str) -> list[ApprovalRequest]:
+        """The env's PENDING requests (expired ones included: expiry is judged by the caller's clock)."""
+        return self._query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PENDING#{env}")
+
+    def awaiting_promotion(self, env: str) -> list[ApprovalRequest]:
+        """The env's APPROVED requests whose commit is not pushed yet."""
+        return self._query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PROMOTE#{env}")
+
+    def entries(self, request_id: str) -> list[LedgerEntry]:
+        """The ledger entries of one request (its opening, decisions, supersession, promotion)."""
+        response = self.ledger._query(
+            {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": approval_pk(request_id)},
+                    ":entry": {"S": "ENTRY#"},
+                },
+                "ConsistentRead": True,
+            }
+        )
+        return sorted(
+            (entry_from_item(item) for item in response.get("Items", [])), key=lambda e: e.order_key
+        )
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def write(
+        self,
+        changes: Sequence[tuple[ApprovalRequest | None, ApprovalRequest]],
+        entries: Sequence[LedgerEntry] = (),
+    ) -> list[ApprovalRequest]:
+        """Store each (before, after) change with `entries`, all or nothing; returns the stored requests.
+
+        `before` None creates the request (it must not exist); otherwise the stored request must still
+        be at `before.version`. Raises ChainMoved when anything changed since it was read: read again,
+        decide again, write again.
+        """
+        stored = [_bump(before, after) for before, after in changes]
+        puts = [
+            _put(self.table_name, before, after) for (before, _), after in zip(changes, stored, strict=True)
+        ]
+        if entries:
+            head = self.ledger.chain_head()
+            self.ledger.append(list(entries), head or ChainHead(), also=puts)
+            return stored
+        try:
+            self.client.transact_write_items(TransactItems=puts)  # type: ignore[arg-type]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in (
+                "TransactionCanceledException",
+                "ConditionalCheckFailedException",
+            ):
+                raise ChainMoved("an approval request changed meanwhile; read it again") from error
+            raise self.ledger._translate(error) from error
+        return stored
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _query(self, index: str, key: str, value: str, *, limit: int | None = None) -> list[ApprovalRequest]:
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": f"{key} = :value",
+            "ExpressionAttributeValues": {":value": {"S": value}},
+            "ScanIndexForward": False,
+        }
+        if limit:
+            query["Limit"] = limit
+        found: list[ApprovalRequest] = []
+        while True:
+            response = self.ledger._query(query)
+            found.extend(request_from_item(item) for item in response.get("Items", []))
+            cursor = response.get("LastEvaluatedKey")
+            if cursor is None or (limit and len(found) >= limit):
+                break
+            query["ExclusiveStartKey"] = cursor
+        return found[:limit] if limit else found
+
+
+def _bump(before: ApprovalRequest | None, after: ApprovalRequest) -> ApprovalRequest:
+    return replace(after, version=(before.version + 1) if before else 1)
+
+
+def _put(table: str, before: ApprovalRequest | None, after: ApprovalRequest) -> dict[str, Any]:
+    put: dict[str, Any] = {"TableName": table, "Item": _serialize(request_item(after))}
+    if before is None:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "version = :version"
+        put["ExpressionAttributeValues"] = {":version": {"N": str(before.version)}}
+    return {"Put": put}
+
+
+def request_item(request: ApprovalRequest) -> dict[str, Any]:
+    """The request's DynamoDB item (plain values), with the index keys its state calls for."""
+    data = asdict(request)
+    data["state"] = request.state.value
+    data["approvers"] = list(request.approvers)
+    data["decisions"] = [{**asdict(d), "verdict": d.verdict.value} for d in request.decisions]
+    item = {key: value for key, value in data.items() if value is not None}
+    item["upstream"] = {key: value for key, value in asdict(request.upstream).items() if value is not None}
+    item["decisions"] = [{k: v for k, v in d.items() if v is not None} for d in item["decisions"]]
+    item.update(
+        pk=approval_pk(request.id),
+        sk=_REQUEST_SK,
+        kind="approval-request",
+        gsi2pk=f"APPROVALS#{request.env}",
+        gsi2sk=f"{request.requested_at}#{request.id}",
+    )
+    if request.state is ApprovalState.PENDING:
+        item.update(gsi1pk=f"APPROVALS-PENDING#{request.env}", gsi1sk=item["gsi2sk"])
+    elif request.awaits_promotion:
+        item.update(gsi1pk=f"APPROVALS-PROMOTE#{request.env}", gsi1sk=item["gsi2sk"])
+    return item
+
+
+def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
+    data = _deserialize(item)
+    upstream = data["upstream"]
+    return ApprovalRequest(
+        id=str(data["id"]),
+        env=str(data["env"]),
+        commit=str(data["commit"]),
+        upstream=Upstream(
+            env=str(upstream["env"]),
+            pipeline=str(upstream["pipeline"]),
+            execution_id=str(upstream["execution_id"]),
+            succeeded_at=str(upstream["succeeded_at"]),
+            account=upstream.get("account"),
+        ),
+        author_name=str(data.get("author_name", "")),
+        author_email=str(data.get("author_email", "")),
+        message=str(data.get("message", "")),
+        requested_at=str(data["requested_at"]),
+        expires_at=str(data["expires_at"]),
+        approvers=tuple(str(a) for a in data.get("approvers", [])),
+        quorum=int(data["quorum"]),
+        state=ApprovalState(data["state"]),
+        decisions=tuple(
+            Decision(
+                approver=str(d["approver"]),
+                verdict=Verdict(d["verdict"]),
+                at=str(d["at"]),
+                via=str(d["via"]),
+                reason=d.get("reason"),
+            )
+            for d in data.get("decisions", [])
+        ),
+        superseded_by=data.get("superseded_by"),
+        notified_at=data.get("notified_at"),
+        promotion=data.get("promotion"),
+        promotion_error=data.get("promotion_error"),
+        promotion_attempts=int(data.get("promotion_attempts", 0)),
+        version=int(data.get("version", 0)),
+    )

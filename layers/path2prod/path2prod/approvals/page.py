@@ -1,0 +1,225 @@
+"""The approval page's HTML: what an approver sees on opening a link, after answering, and on an error.
+
+Pure functions from domain values to text, no AWS. Everything shown is escaped with `html.escape`
+(quotes too): a commit's message and author come from git, so whoever pushed to the upstream repo
+chose them, and the page must show them as text, never run them. The pages hold no script at all and
+no resource from elsewhere; the only style is inline, which `PAGE_HEADERS`' Content-Security-Policy
+allows and nothing more: even injected markup could neither run, load anything, nor post elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+from http import HTTPStatus
+
+from path2prod.approvals.service import LinkView
+from path2prod.domain.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    Decision,
+    parse_time,
+    same_person,
+)
+
+# The headers every response of the page carries, set here beside the HTML they protect: the policy
+# must allow exactly what these pages use (an inline <style>, forms that post to the page itself).
+PAGE_HEADERS: dict[str, str] = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    # A link's token is its credential: no cache, proxy or next page's Referer may keep a copy.
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+REASON_MAX_LENGTH = 500
+
+_STYLE = """
+body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
+  background: #f4f4f4; margin: 0; padding: 2rem 1rem; }
+main { max-width: 46rem; margin: 0 auto; background: #fff; border: 1px solid #ccc; padding: 1.5rem 2rem; }
+h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+th, td { text-align: left; vertical-align: top; padding: .4rem .6rem; border-top: 1px solid #e2e2e2; }
+th { width: 9rem; font-weight: 600; color: #444; }
+code, pre { font: 14px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+code { overflow-wrap: anywhere; }
+ul { margin: 0; padding-left: 1.2rem; }
+.state { display: inline-block; padding: 0 .5rem; border: 1px solid #888; font-weight: 600; }
+.note { border-left: 4px solid #b26b00; background: #fff6e5; padding: .6rem 1rem; margin: 1rem 0; }
+.error { border-left-color: #b00020; background: #fdecee; }
+.ok { border-left-color: #1b7f3b; background: #e9f6ee; }
+form { margin: 1rem 0; }
+label { display: block; margin-bottom: .3rem; }
+input[type=text] { width: 100%; box-sizing: border-box; padding: .4rem; font: inherit; margin-bottom: .5rem; }
+button { font: inherit; font-weight: 600; padding: .5rem 1.4rem; border: 1px solid; cursor: pointer; }
+button.approve { background: #1b7f3b; border-color: #14602c; color: #fff; }
+button.reject { background: #fff; border-color: #b00020; color: #b00020; }
+.fine { color: #555; font-size: .9rem; }
+"""
+
+
+def confirmation_page(view: LinkView, token: str, now: datetime) -> str:
+    """The page a link opens (GET): the request, who the link is for, and, if they can still answer,
+    an Approve and a Reject form. Showing it decides nothing; only posting a form does."""
+    request = view.request
+    rows = [
+        ("Commit", f"<code>{_e(request.commit)}</code>"),
+        ("Message", f"<pre>{_e(request.message)}</pre>"),
+        ("Author", f"{_e(request.author_name)} &lt;{_e(request.author_email)}&gt;"),
+        ("Upstream", _e(_upstream(request))),
+        ("Approvals", _e(_tally(request))),
+        ("Decisions", _decisions(request.decisions)),
+        ("Approvers", _e(", ".join(request.approvers))),
+        ("Expires", _e(f"{request.expires_at} ({_until(request.expires_at, now)})")),
+        ("Request", f"<code>{_e(request.id)}</code>"),
+    ]
+    parts = [
+        f"<h1>Promote <code>{_e(request.commit[:12])}</code> to {_e(request.env)}?</h1>",
+        f"<p>This link is <strong>{_e(view.approver)}</strong>'s. "
+        f'State: <span class="state">{_e(view.state.value)}</span></p>',
+        _table(rows),
+    ]
+    if same_person(view.approver, request.author_email):
+        parts.append(
+            '<p class="note">You wrote this commit: approving it will be refused, because the author '
+            "cannot approve their own change. You may reject it; someone else must approve it.</p>"
+        )
+    if view.can_answer:
+        parts.append(_forms(token))
+    else:
+        parts.append(f'<p class="note">You cannot answer: {_e(view.why_not or "no reason given")}.</p>')
+    parts.append(
+        '<p class="fine">Opening this page changes nothing; only a button does. '
+        "The link is yours alone: please do not forward it.</p>"
+    )
+    return _document(f"path2prod: promote {request.commit[:12]} to {request.env}?", parts)
+
+
+def outcome_page(request: ApprovalRequest, approver: str) -> str:
+    """The page after a POST: what was recorded for `approver`, and the request's state now."""
+    decision = request.decision_of(approver)
+    parts = [f"<h1>Recorded: <code>{_e(request.commit[:12])}</code> to {_e(request.env)}</h1>"]
+    if decision is not None:
+        recorded = f"{decision.approver} {decision.verdict.value} commit {request.commit} at {decision.at}"
+        if decision.reason:
+            recorded += f" (reason: {decision.reason})"
+        parts.append(f'<p class="note ok">{_e(recorded)}.</p>')
+    state = f'<span class="state">{_e(request.state.value)}</span>'
+    parts.append(f"<p>The request is now {state}: {_e(_next(request))}</p>")
+    parts.append(
+        _table(
+            [
+                ("Commit", f"<code>{_e(request.commit)}</code>"),
+                ("Message", f"<pre>{_e(request.message)}</pre>"),
+                ("Approvals", _e(_tally(request))),
+                ("Decisions", _decisions(request.decisions)),
+                ("Request", f"<code>{_e(request.id)}</code>"),
+            ]
+        )
+    )
+    return _document(f"path2prod: {request.state.value} {request.commit[:12]} for {request.env}", parts)
+
+
+def error_page(status: int, message: str) -> str:
+    """A page saying why the request cannot be served (the status and a one-line reason)."""
+    title = f"{status} {_phrase(status)}"
+    parts = [f"<h1>{_e(title)}</h1>", f'<p class="note error">{_e(message)}</p>']
+    return _document(f"path2prod: {title}", parts)
+
+
+# -- pieces ---------------------------------------------------------------------------------------------
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _document(title: str, body: Iterable[str]) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="robots" content="noindex, nofollow">\n'
+        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _table(rows: Iterable[tuple[str, str]]) -> str:
+    """Rows of (label, already escaped HTML)."""
+    body = "\n".join(f"<tr><th>{_e(label)}</th><td>{cell}</td></tr>" for label, cell in rows)
+    return f"<table>\n{body}\n</table>"
+
+
+def _forms(token: str) -> str:
+    # `action=""` posts back to this very URL (its `?t=` included); the token also travels in the body.
+    hidden = f'<input type="hidden" name="t" value="{_e(token)}">'
+    return (
+        f'<form method="post" action="">{hidden}'
+        '<button type="submit" class="approve" name="decision" value="approve">Approve</button></form>\n'
+        f'<form method="post" action="">{hidden}'
+        '<label for="reason">Reason for rejecting (optional)</label>'
+        f'<input type="text" id="reason" name="reason" maxlength="{REASON_MAX_LENGTH}" autocomplete="off">'
+        '<button type="submit" class="reject" name="decision" value="reject">Reject</button></form>'
+    )
+
+
+def _upstream(request: ApprovalRequest) -> str:
+    upstream = request.upstream
+    return (
+        f"SUCCEEDED in {upstream.env}, execution {upstream.execution_id} at {upstream.succeeded_at} "
+        f"(pipeline {upstream.pipeline})"
+    )
+
+
+def _tally(request: ApprovalRequest) -> str:
+    approved = request.approved_by
+    who = f": {', '.join(approved)}" if approved else ""
+    return f"{len(approved)} of {request.quorum} needed{who}"
+
+
+def _decisions(decisions: tuple[Decision, ...]) -> str:
+    if not decisions:
+        return "none yet"
+    items = []
+    for decision in decisions:
+        line = f"{decision.approver} {decision.verdict.value} at {decision.at} via {decision.via}"
+        if decision.reason:
+            line += f": {decision.reason}"
+        items.append(f"<li>{_e(line)}</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _next(request: ApprovalRequest) -> str:
+    if request.state is ApprovalState.APPROVED:
+        return f"pushing {request.commit[:12]} to {request.env} main."
+    if request.state is ApprovalState.REJECTED:
+        return f"nothing will be pushed to {request.env}."
+    if request.state is ApprovalState.PENDING:
+        missing = request.quorum - len(request.approved_by)
+        return f"waiting for {missing} more approval(s)."
+    return "nothing more can be decided on it."
+
+
+def _until(expires_at: str, now: datetime) -> str:
+    seconds = int((parse_time(expires_at) - now).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"in {hours} h {minutes} min" if hours else f"in {minutes} min"
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,515 @@
+"""Promotion approvals: opening a request, answering it, and pushing the approved commit.
+
+The three functions of the downstream account call these:
+- `approvals` (rule on the upstream's forwarded "Deployment Succeeded"): open_approval;
+- the approval page (Function URL): show_link on GET/HEAD, answer_link on POST;
+- `promoter` (rule on "Promotion Approved", and a schedule): promote, promote_waiting.
+The CLI calls answer (approve/reject by the caller's identity) and the listing.
+
+Every change of a request is written together with the ledger entries that record it, under the
+request's optimistic lock; a lost race (ChainMoved) re-reads and decides again, so concurrent answers,
+duplicated events and retries all end in one consistent request and one entry per fact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from path2prod.adapters.git_remote import CommitInfo, GitRemoteError, NotFastForward, PushResult
+from path2prod.domain.approvals import (
+    DEFAULT_EXPIRY,
+    ApprovalError,
+    ApprovalRequest,
+    ApprovalState,
+    NotAnApprover,
+    RequestGone,
+    UnknownRequest,
+    Upstream,
+    Verdict,
+    decide,
+    format_time,
+    make_token,
+    open_request,
+    read_token,
+    request_id,
+    same_person,
+    supersede,
+    supersedes,
+)
+from path2prod.domain.chain import ChainMoved
+from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.ledger import KIND_APPROVAL, KIND_PROMOTION, PROMOTION_APPROVED, LedgerEntry
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 8  # lost races before giving up (each one means someone else's write just landed)
+ALERT_AFTER_FAILED_PUSHES = 3
+VIA_PAGE = "approval page"
+VIA_CLI = "cli"
+
+
+class ApprovalStore(Protocol):
+    def get(self, request_id: str) -> ApprovalRequest | None: ...
+    def pending(self, env: str) -> list[ApprovalRequest]: ...
+    def awaiting_promotion(self, env: str) -> list[ApprovalRequest]: ...
+    def write(
+        self,
+        changes: list[tuple[ApprovalRequest | None, ApprovalRequest]],
+        entries: list[LedgerEntry] = ...,
+    ) -> list[ApprovalRequest]: ...
+
+
+class Repository(Protocol):
+    def main_head(self) -> str | None: ...
+    def fetch(self, commit: str) -> Path: ...
+    def commit_info(self, commit: str) -> CommitInfo: ...
+    def push_main(self, commit: str, local_repo: Path, *, force: bool) -> PushResult: ...
+
+
+class Prompts(Protocol):
+    def prompt(self, approver: str, subject: str, body: str) -> None: ...
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, body: str) -> None: ...
+
+
+class Bus(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class NotConfigured(Path2ProdError):
+    """A use case was called on Approvals wired without a part it needs (a programming error)."""
+
+
+class PromotionPushFailed(Path2ProdError):
+    """The approved commit could not be pushed; raised so the event is retried (the request keeps it)."""
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """Who answers the env's requests, how many approvals it takes, and how long a request lives."""
+
+    approvers: tuple[str, ...]
+    quorum: int = 1
+    expiry: timedelta = DEFAULT_EXPIRY
+
+
+@dataclass
+class Approvals:
+    """The approvals of one target env, wired with the parts each use case needs."""
+
+    env: str
+    requests: ApprovalStore
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    policy: ApprovalPolicy | None = None
+    secret: Callable[[], bytes] | None = None
+    page_url: str | None = None
+    prompts: Prompts | None = None
+    bus: Bus | None = None
+    upstream: Repository | None = None
+    target: Repository | None = None
+    alerts: Alerts | None = None
+    allow_non_fast_forward: bool = False
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What a link shows: the request, whose link it is, and the request's state now."""
+
+    request: ApprovalRequest
+    approver: str
+    state: ApprovalState
+    can_answer: bool
+    why_not: str | None
+
+
+def _need[T](part: T | None, name: str) -> T:
+    if part is None:
+        raise NotConfigured(f"approvals wired without {name}")
+    return part
+
+
+# -- opening -------------------------------------------------------------------------------------------
+
+
+def upstream_from_event(event: dict[str, Any]) -> tuple[Upstream, str]:
+    """The upstream success and commit a forwarded "Deployment Succeeded" event reports."""
+    detail = event.get("detail") or {}
+    try:
+        upstream = Upstream(
+            env=str(detail["env"]),
+            pipeline=str(detail["pipeline"]),
+            execution_id=str(detail["execution_id"]),
+            succeeded_at=str(detail["time"]),
+            account=detail.get("account"),
+        )
+        return upstream, str(detail["commit"])
+    except KeyError as missing:
+        raise ApprovalError(f"deployment event without {missing.args[0]!r}: {event.get('id')}") from None
+
+
+def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> ApprovalRequest:
+    """Open the request to promote `commit` (it SUCCEEDED upstream) and prompt each approver.
+
+    A duplicated event finds its request already open and prompts only if the prompts were not sent.
+    A newer upstream success supersedes older pending requests; an older one opens already superseded.
+    """
+    policy = _need(approvals.policy, "a policy")
+    source = _need(approvals.upstream, "the upstream repository")
+    wanted = request_id(approvals.env, upstream, commit)
+    info: CommitInfo | None = None
+    for _ in range(MAX_TRIES):
+        existing = approvals.requests.get(wanted)
+        if existing is not None:
+            return _prompt_once(existing, approvals)
+        now = approvals.clock()
+        info = info or source.commit_info(commit)
+        request = open_request(
+            env=approvals.env,
+            commit=commit,
+            upstream=upstream,
+            author_name=info.author_name,
+            author_email=info.author_email,
+            message=info.message,
+            approvers=policy.approvers,
+            quorum=policy.quorum,
+            now=now,
+            expiry=policy.expiry,
+        )
+        entries = [_approval_entry(request, "REQUESTED", now, trigger="path2prod", reason=_opened(request))]
+        changes: list[tuple[ApprovalRequest | None, ApprovalRequest]] = []
+        for older in approvals.requests.pending(approvals.env):
+            if older.state_at(now) is not ApprovalState.PENDING:
+                continue
+            if supersedes(request, older):
+                changes.append((older, supersede(older, request)))
+                entries.append(
+                    _approval_entry(older, "SUPERSEDED", now, reason=f"superseded by {request.id}")
+                )
+            elif supersedes(older, request) and request.state is ApprovalState.PENDING:
+                request = supersede(request, older)
+                entries.append(
+                    _approval_entry(request, "SUPERSEDED", now, reason=f"superseded by {older.id}")
+                )
+        try:
+            stored = approvals.requests.write([(None, request), *changes], entries)[0]
+        except ChainMoved:
+            continue
+        return _prompt_once(stored, approvals)
+    raise ChainMoved(f"gave up opening {wanted} after {MAX_TRIES} tries")
+
+
+def _prompt_once(request: ApprovalRequest, approvals: Approvals) -> ApprovalRequest:
+    """Send each approver their prompt unless it was sent; a crash before recording it sends again."""
+    if request.notified_at or request.state is not ApprovalState.PENDING:
+        return request
+    prompts = _need(approvals.prompts, "prompts")
+    for approver in request.approvers:
+        subject, body = prompt_message(request, approver, approvals)
+        prompts.prompt(approver, subject, body)
+    for _ in range(MAX_TRIES):
+        notified = replace(request, notified_at=format_time(approvals.clock()))
+        try:
+            return approvals.requests.write([(request, notified)])[0]
+        except ChainMoved:
+            fresh = approvals.requests.get(request.id)
+            if fresh is None or fresh.notified_at:
+                return fresh or request
+            request = fresh
+    return request
+
+
+def link_for(request: ApprovalRequest, approver: str, approvals: Approvals) -> str:
+    """`approver`'s personal link to the request's page."""
+    secret = _need(approvals.secret, "the signing secret")()
+    token = make_token(secret, request.id, approver, request.expires_at)
+    page = _need(approvals.page_url, "the page URL")
+    return f"{page}{'&' if '?' in page else '?'}t={token}"
+
+
+def prompt_message(request: ApprovalRequest, approver: str, approvals: Approvals) -> tuple[str, str]:
+    """The plain-text email asking `approver` to answer (subject, body)."""
+    sha = request.commit[:12]
+    subject = f"path2prod: promote {sha} to {request.env}? {request.message}"
+    upstream = request.upstream
+    lines = [
+        f"path2prod asks you to approve a promotion to {request.env}.",
+        "",
+        f"Commit:     {request.commit}",
+        f"Message:    {request.message}",
+        f"Author:     {request.author_name} <{request.author_email}>",
+        f"From:       {upstream.env}, where execution {upstream.execution_id} SUCCEEDED "
+        f"at {upstream.succeeded_at}",
+        f"Expires:    {request.expires_at}",
+        f"Approvers:  {', '.join(request.approvers)} ({request.quorum} approval(s) needed)",
+        "",
+    ]
+    if same_person(approver, request.author_email):
+        lines += ["You wrote this commit: you may reject it, but someone else must approve it.", ""]
+    lines += [
+        "Review it and answer on this page (opening the link changes nothing; only your button does):",
+        link_for(request, approver, approvals),
+        "",
+        f"The link is yours alone ({approver}); please do not forward it.",
+        f"Request {request.id}",
+    ]
+    return subject[:100], "\n".join(lines) + "\n"
+
+
+def _opened(request: ApprovalRequest) -> str:
+    return (
+        f"{request.upstream.env} execution {request.upstream.execution_id} SUCCEEDED; "
+        f"approvers {', '.join(request.approvers)}, quorum {request.quorum}, expires {request.expires_at}"
+    )
+
+
+# -- answering ------------------------------------------------------------------------------------------
+
+
+def show_link(token: str, approvals: Approvals) -> LinkView:
+    """What a link's page shows (GET and HEAD): never changes anything.
+
+    Raises BadToken (403) for a forged or malformed token, RequestGone (410) for an expired link,
+    UnknownRequest (404), NotAnApprover (403).
+    """
+    now = approvals.clock()
+    claims = read_token(_need(approvals.secret, "the signing secret")(), token, now=now)
+    request = approvals.requests.get(claims.request_id)
+    if request is None:
+        raise UnknownRequest(f"no approval request {claims.request_id}")
+    if not any(same_person(claims.approver, allowed) for allowed in request.approvers):
+        raise NotAnApprover(f"{claims.approver} is not an approver of {request.env}")
+    state = request.state_at(now)
+    if state is ApprovalState.EXPIRED:
+        raise RequestGone(f"request {request.id} expired at {request.expires_at}")
+    if state is ApprovalState.SUPERSEDED:
+        raise RequestGone(f"request {request.id} was superseded by {request.superseded_by}")
+    why_not = None
+    if state is not ApprovalState.PENDING:
+        why_not = f"this request is already {state.value}"
+    elif (earlier := request.decision_of(claims.approver)) is not None:
+        why_not = f"you answered {earlier.verdict.value} at {earlier.at}"
+    return LinkView(request, claims.approver, state, why_not is None, why_not)
+
+
+def answer_link(
+    token: str, verdict: Verdict, approvals: Approvals, *, reason: str | None = None
+) -> ApprovalRequest:
+    """The answer posted from a link's page: the token names the approver and the request.
+
+    An expired link still names them (its signature is checked), so answer() records the expiry once
+    and raises RequestGone (410).
+    """
+    secret = _need(approvals.secret, "the signing secret")()
+    claims = read_token(secret, token, now=approvals.clock(), allow_expired=True)
+    return answer(claims.request_id, claims.approver, verdict, approvals, via=VIA_PAGE, reason=reason)
+
+
+def answer(
+    request_id: str,
+    approver: str,
+    verdict: Verdict,
+    approvals: Approvals,
+    *,
+    via: str,
+    reason: str | None = None,
+) -> ApprovalRequest:
+    """Record `approver`'s answer; once the quorum approves, announce the promotion.
+
+    Raises the domain's answer errors (AlreadyDecided 409, RequestGone 410, SelfApproval 403, ...).
+    Single use: the answer is written only if the stored request is still the one decided on, so a
+    second post of the same link finds the approver's answer there and gets AlreadyDecided.
+    """
+    for _ in range(MAX_TRIES):
+        request = approvals.requests.get(request_id)
+        if request is None:
+            raise UnknownRequest(f"no approval request {request_id}")
+        now = approvals.clock()
+        try:
+            decided = decide(request, approver, verdict, now=now, via=via, reason=reason)
+        except RequestGone:
+            _record_expiry(request, now, approvals)
+            raise
+        entry = _approval_entry(
+            request, verdict.value, now, trigger=approver, via=via, reason=reason or _quorum_note(decided)
+        )
+        try:
+            stored = approvals.requests.write([(request, decided)], [entry])[0]
+        except ChainMoved:
+            continue
+        if stored.state is ApprovalState.APPROVED:
+            _announce_promotion(stored, approvals)
+        return stored
+    raise ChainMoved(f"gave up answering {request_id} after {MAX_TRIES} tries")
+
+
+def _quorum_note(request: ApprovalRequest) -> str:
+    return f"{len(request.approved_by)} of {request.quorum} approval(s); request {request.state.value}"
+
+
+def _record_expiry(request: ApprovalRequest, now: datetime, approvals: Approvals) -> None:
+    """Write down, once, that a PENDING request expired (first noticed when someone answered late)."""
+    if request.state is not ApprovalState.PENDING or request.state_at(now) is not ApprovalState.EXPIRED:
+        return
+    expired = replace(request, state=ApprovalState.EXPIRED)
+    entry = _approval_entry(request, "EXPIRED", now, reason=f"no decision by {request.expires_at}")
+    # A lost race means someone else changed the request first: what it says now stands.
+    with contextlib.suppress(ChainMoved):
+        approvals.requests.write([(request, expired)], [entry])
+
+
+def _announce_promotion(request: ApprovalRequest, approvals: Approvals) -> None:
+    """Tell the promoter. If this fails the request still awaits promotion, and the promoter's
+    schedule finds it: an approval is never lost."""
+    if approvals.bus is None:
+        return
+    try:
+        approvals.bus.publish(
+            PROMOTION_APPROVED,
+            {"env": request.env, "request_id": request.id, "commit": request.commit},
+        )
+    except Exception:
+        log.exception(
+            "announcing the promotion of %s failed; the promoter's schedule will push it", request.id
+        )
+
+
+# -- promoting ------------------------------------------------------------------------------------------
+
+
+def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
+    """Push an APPROVED request's commit to the env's main; a no-op once pushed (or refused).
+
+    A push that is not a fast-forward is refused for good (REFUSED, alerted) unless the env allows it.
+    Any other failure leaves the request APPROVED with the error and attempt count recorded, and raises
+    PromotionPushFailed so the event is retried; the promoter's schedule retries it too.
+    """
+    source = _need(approvals.upstream, "the upstream repository")
+    target = _need(approvals.target, "the target repository")
+    request = approvals.requests.get(request_id)
+    if request is None or not request.awaits_promotion:
+        return request
+    try:
+        previous = target.main_head()
+        result = target.push_main(
+            request.commit, source.fetch(request.commit), force=approvals.allow_non_fast_forward
+        )
+    except NotFastForward as error:
+        refused = _record_promotion(request, "REFUSED", approvals, error=str(error))
+        _alert(
+            approvals,
+            f"path2prod {request.env}: promotion of {request.commit[:12]} refused (not a fast-forward)",
+            f"{error}\n\nThe request {request.id} was approved, but {request.env}'s main has commits that "
+            f"{request.commit} does not contain. Push it by hand if that is intended.\n",
+        )
+        return refused
+    except GitRemoteError as error:
+        failed = _record_promotion(request, "FAILED", approvals, error=str(error))
+        if failed is not None and failed.promotion_attempts == ALERT_AFTER_FAILED_PUSHES:
+            _alert(
+                approvals,
+                f"path2prod {request.env}: promotion of {request.commit[:12]} keeps failing",
+                f"Pushing {request.commit} to {request.env}'s main failed "
+                f"{ALERT_AFTER_FAILED_PUSHES} times: {error}\nIt stays approved and is retried.\n",
+            )
+        raise PromotionPushFailed(
+            f"push of {request.commit} to {request.env} main failed: {error}"
+        ) from error
+    return _record_promotion(request, "SUCCEEDED", approvals, from_commit=result.old or previous)
+
+
+def promote_waiting(approvals: Approvals) -> dict[str, str]:
+    """Push every approved commit still owed a push (the schedule's sweep); returns id -> outcome."""
+    outcomes: dict[str, str] = {}
+    for request in approvals.requests.awaiting_promotion(approvals.env):
+        try:
+            promoted = promote(request.id, approvals)
+            outcomes[request.id] = (promoted.promotion or "?") if promoted else "gone"
+        except PromotionPushFailed as error:
+            outcomes[request.id] = f"FAILED: {error}"
+    return outcomes
+
+
+def _record_promotion(
+    request: ApprovalRequest,
+    state: str,
+    approvals: Approvals,
+    *,
+    error: str | None = None,
+    from_commit: str | None = None,
+) -> ApprovalRequest | None:
+    outcome = {"SUCCEEDED": "PUSHED", "FAILED": "FAILED", "REFUSED": "REFUSED"}[state]
+    for _ in range(MAX_TRIES):
+        if not request.awaits_promotion:
+            return request  # another promoter got there first
+        now = approvals.clock()
+        attempts = request.promotion_attempts + 1
+        changed = replace(request, promotion=outcome, promotion_error=error, promotion_attempts=attempts)
+        entry = LedgerEntry(
+            env=request.env,
+            commit=request.commit,
+            state=state,
+            kind=KIND_PROMOTION,
+            execution_id=request.id,
+            pipeline=request.upstream.pipeline,
+            attempt=attempts,
+            time=format_time(now),
+            start_time=_millis(now),
+            from_commit=from_commit,
+            trigger="path2prod",
+            reason=error or f"pushed to {request.env} main (approved by {', '.join(request.approved_by)})",
+        )
+        try:
+            return approvals.requests.write([(request, changed)], [entry])[0]
+        except ChainMoved:
+            fresh = approvals.requests.get(request.id)
+            if fresh is None:
+                return None
+            request = fresh
+    raise ChainMoved(f"gave up recording the promotion of {request.id} after {MAX_TRIES} tries")
+
+
+def _alert(approvals: Approvals, subject: str, body: str) -> None:
+    if approvals.alerts is not None:
+        approvals.alerts.publish(subject, body)
+
+
+# -- ledger entries -------------------------------------------------------------------------------------
+
+
+def _approval_entry(
+    request: ApprovalRequest,
+    state: str,
+    now: datetime,
+    *,
+    trigger: str = "path2prod",
+    via: str | None = None,
+    reason: str | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        env=request.env,
+        commit=request.commit,
+        state=state,
+        kind=KIND_APPROVAL,
+        execution_id=request.id,
+        pipeline=request.upstream.pipeline,
+        attempt=1,
+        time=format_time(now),
+        start_time=_millis(now),
+        account=None,
+        trigger=trigger,
+        via=via,
+        reason=reason,
+    )
+
+
+def _millis(now: datetime) -> str:
+    # Milliseconds: a request and its first answer can fall in the same second and must still order.
+    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

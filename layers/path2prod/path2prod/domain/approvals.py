@@ -1,0 +1,339 @@
+"""Promotion approvals: what a request is, who may answer it, when it is decided, and its links' tokens.
+
+Pure rules, no AWS: the clock is always passed in (`now`), so expiry is tested with any instant.
+
+A request asks the approvers of a target env (stg or prd) to let one commit, which SUCCEEDED upstream
+(dev or stg), be pushed to the target's `main`. It is PENDING until a quorum approves (APPROVED), one
+approver rejects (REJECTED), its expiry passes (EXPIRED) or a request for a newer upstream success
+opens (SUPERSEDED). The commit's author never counts towards the quorum of their own change.
+
+Each approver's link carries a token: HMAC-SHA256 over (request, approver, expiry) with the stack's
+secret. A token cannot be made without the secret, names one approver of one request, and dies with the
+request's expiry; it is single-use because a decision is stored with a conditional write that fails
+once the approver has answered (see adapters/approval_requests.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from path2prod.domain.errors import Path2ProdError
+
+DEFAULT_EXPIRY = timedelta(hours=72)
+
+
+class ApprovalState(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+class Verdict(StrEnum):
+    APPROVE = "APPROVED"
+    REJECT = "REJECTED"
+
+
+# -- errors: each one is an answer the approval page gives (its HTTP status) ----------------------------
+
+
+class ApprovalError(Path2ProdError):
+    """An answer that cannot be taken; `status` is the HTTP status the approval page returns."""
+
+    status = 400
+
+
+class BadToken(ApprovalError):
+    """The link's token is malformed, forged or tampered with."""
+
+    status = 403
+
+
+class NotAnApprover(ApprovalError):
+    """Someone who is not an approver of the request's env tried to answer it."""
+
+    status = 403
+
+
+class SelfApproval(ApprovalError):
+    """The commit's author tried to approve their own change."""
+
+    status = 403
+
+
+class RequestGone(ApprovalError):
+    """The request expired or was superseded: nothing can be decided on it any more."""
+
+    status = 410
+
+
+class AlreadyDecided(ApprovalError):
+    """The request is decided, or this approver has answered it already."""
+
+    status = 409
+
+
+class UnknownRequest(ApprovalError, LookupError):
+    """No request has that id."""
+
+    status = 404
+
+
+# -- the request ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One approver's answer: who, what, when and how (the approval page, the CLI)."""
+
+    approver: str
+    verdict: Verdict
+    at: str
+    via: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The deployment upstream whose success opened the request."""
+
+    env: str
+    pipeline: str
+    execution_id: str
+    succeeded_at: str
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A request to push `commit` to `env`'s main, and everything decided about it so far."""
+
+    id: str
+    env: str
+    commit: str
+    upstream: Upstream
+    author_name: str
+    author_email: str
+    message: str
+    requested_at: str
+    expires_at: str
+    approvers: tuple[str, ...]
+    quorum: int
+    state: ApprovalState = ApprovalState.PENDING
+    decisions: tuple[Decision, ...] = ()
+    superseded_by: str | None = None
+    notified_at: str | None = None  # when the approvers' prompts were sent
+    # The promotion once APPROVED: PUSHED, FAILED (will be retried) or REFUSED (not a fast-forward).
+    promotion: str | None = None
+    promotion_error: str | None = None
+    promotion_attempts: int = 0
+    version: int = field(default=0, compare=False)  # optimistic lock of the stored request
+
+    def state_at(self, now: datetime) -> ApprovalState:
+        """The state as of `now`: a PENDING request whose expiry has passed is EXPIRED."""
+        if self.state is ApprovalState.PENDING and now >= parse_time(self.expires_at):
+            return ApprovalState.EXPIRED
+        return self.state
+
+    @property
+    def approved_by(self) -> tuple[str, ...]:
+        """Who approved so far, in order."""
+        return tuple(d.approver for d in self.decisions if d.verdict is Verdict.APPROVE)
+
+    def decision_of(self, approver: str) -> Decision | None:
+        """`approver`'s answer, if they gave one."""
+        return next((d for d in self.decisions if same_person(d.approver, approver)), None)
+
+    @property
+    def awaits_promotion(self) -> bool:
+        """APPROVED and not yet pushed (nor refused for good): the promoter still owes a push."""
+        return self.state is ApprovalState.APPROVED and self.promotion not in ("PUSHED", "REFUSED")
+
+
+def request_id(env: str, upstream: Upstream, commit: str) -> str:
+    """The same upstream success always names the same request, so a duplicated event opens one."""
+    key = f"{env}\n{upstream.pipeline}\n{upstream.execution_id}\n{commit}"
+    return "apr-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def open_request(
+    *,
+    env: str,
+    commit: str,
+    upstream: Upstream,
+    author_name: str,
+    author_email: str,
+    message: str,
+    approvers: tuple[str, ...],
+    quorum: int,
+    now: datetime,
+    expiry: timedelta = DEFAULT_EXPIRY,
+) -> ApprovalRequest:
+    """A new PENDING request for `commit`, expiring `expiry` after `now`."""
+    if not approvers:
+        raise ValueError(f"{env} has no approvers: nobody could answer a request")
+    if not 1 <= quorum <= len(approvers):
+        raise ValueError(f"quorum {quorum} of {env} must be between 1 and its {len(approvers)} approvers")
+    return ApprovalRequest(
+        id=request_id(env, upstream, commit),
+        env=env,
+        commit=commit,
+        upstream=upstream,
+        author_name=author_name,
+        author_email=author_email,
+        message=message,
+        requested_at=format_time(now),
+        expires_at=format_time(now + expiry),
+        approvers=tuple(approvers),
+        quorum=quorum,
+    )
+
+
+def supersedes(newer: ApprovalRequest, older: ApprovalRequest) -> bool:
+    """Whether `newer` replaces `older`: same env, and a later upstream success.
+
+    Ordered by when the commit succeeded upstream, not by when the event arrived: events come in any
+    order, and a late event about an older success must not push aside the request for a newer one.
+    """
+    if newer.env != older.env or newer.id == older.id:
+        return False
+
+    def order(request: ApprovalRequest) -> tuple[datetime, datetime, str]:
+        return parse_time(request.upstream.succeeded_at), parse_time(request.requested_at), request.id
+
+    return order(newer) > order(older)
+
+
+def supersede(request: ApprovalRequest, by: ApprovalRequest) -> ApprovalRequest:
+    """`request`, set aside for `by` (its decisions so far are kept, for the record)."""
+    return replace(request, state=ApprovalState.SUPERSEDED, superseded_by=by.id)
+
+
+def check_can_answer(request: ApprovalRequest, approver: str, verdict: Verdict, now: datetime) -> None:
+    """Raise the reason `approver` cannot give `verdict` on `request` now; return if they can."""
+    if not any(same_person(approver, allowed) for allowed in request.approvers):
+        raise NotAnApprover(f"{approver} is not an approver of {request.env}")
+    state = request.state_at(now)
+    if state is ApprovalState.EXPIRED:
+        raise RequestGone(f"request {request.id} expired at {request.expires_at}")
+    if state is ApprovalState.SUPERSEDED:
+        raise RequestGone(f"request {request.id} was superseded by {request.superseded_by}")
+    if state is not ApprovalState.PENDING:
+        raise AlreadyDecided(f"request {request.id} is already {state.value}")
+    if (earlier := request.decision_of(approver)) is not None:
+        raise AlreadyDecided(f"{approver} already answered {earlier.verdict.value} at {earlier.at}")
+    if verdict is Verdict.APPROVE and same_person(approver, request.author_email):
+        raise SelfApproval(
+            f"{approver} wrote commit {request.commit[:12]}: the author cannot approve their own change"
+        )
+
+
+def decide(
+    request: ApprovalRequest,
+    approver: str,
+    verdict: Verdict,
+    *,
+    now: datetime,
+    via: str,
+    reason: str | None = None,
+) -> ApprovalRequest:
+    """The request after `approver`'s answer: one rejection rejects, `quorum` approvals approve."""
+    check_can_answer(request, approver, verdict, now)
+    decision = Decision(approver=approver, verdict=verdict, at=format_time(now), via=via, reason=reason)
+    decided = replace(request, decisions=(*request.decisions, decision))
+    if verdict is Verdict.REJECT:
+        return replace(decided, state=ApprovalState.REJECTED)
+    if len(decided.approved_by) >= request.quorum:
+        return replace(decided, state=ApprovalState.APPROVED)
+    return decided
+
+
+def same_person(a: str, b: str) -> bool:
+    """Email addresses (and IAM ARNs) compared as people type them: case and spaces do not matter."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+# -- tokens ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    request_id: str
+    approver: str
+    expires_at: str
+
+
+def make_token(secret: bytes, request_id: str, approver: str, expires_at: str) -> str:
+    """The token of `approver`'s link to `request_id`: the claims and their HMAC-SHA256, base64url."""
+    if not secret:
+        raise ValueError("an empty signing secret")
+    expiry = int(parse_time(expires_at).timestamp())
+    claims = f"{request_id}.{_b64(approver.encode())}.{expiry}"
+    return f"{claims}.{_b64(_signature(secret, request_id, approver, expiry))}"
+
+
+def read_token(secret: bytes, token: str, *, now: datetime, allow_expired: bool = False) -> TokenClaims:
+    """The claims of a genuine token; BadToken if it is malformed or its signature does not match,
+    RequestGone once it has expired (checked only after the signature: a forger learns nothing).
+
+    `allow_expired` returns an expired token's claims instead, so a late answer can still be told
+    apart from a forgery and recorded as too late.
+    """
+    parts = token.strip().split(".")
+    if len(parts) != 4:
+        raise BadToken("the link's token is malformed")
+    request, approver_b64, expiry_text, signature_b64 = parts
+    try:
+        approver = _unb64(approver_b64).decode("utf-8")
+        signature = _unb64(signature_b64)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadToken("the link's token is malformed") from None
+    # One spelling per token: int() would also take "+1", "0_1" or other scripts' digits.
+    if not (expiry_text.isascii() and expiry_text.isdigit()) or expiry_text != str(int(expiry_text)):
+        raise BadToken("the link's token is malformed")
+    expiry = int(expiry_text)
+    expected = _signature(secret, request, approver, expiry)
+    # Constant time: the comparison's duration tells nothing about how much of a forgery was right.
+    if not hmac.compare_digest(signature, expected):
+        raise BadToken("the link's token is not valid (tampered with, or not made by path2prod)")
+    expires_at = datetime.fromtimestamp(expiry, UTC)
+    if now >= expires_at and not allow_expired:
+        raise RequestGone(f"this link expired at {format_time(expires_at)}")
+    return TokenClaims(request_id=request, approver=approver, expires_at=format_time(expires_at))
+
+
+def _signature(secret: bytes, request_id: str, approver: str, expiry: int) -> bytes:
+    message = f"path2prod-approval\n{request_id}\n{approver}\n{expiry}".encode()
+    return hmac.new(secret, message, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    if not text or not text.isascii() or not all(c.isalnum() or c in "-_" for c in text):
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # unused low bits set: another spelling of the same bytes
+        raise ValueError("not canonical base64url")
+    return data
+
+
+# -- time -----------------------------------------------------------------------------------------------
+
+
+def format_time(instant: datetime) -> str:
+    """ISO-8601 UTC with seconds and "Z", as every ledger time."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

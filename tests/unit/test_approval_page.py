@@ -1,0 +1,219 @@
+"""The approval page's HTML: hostile git metadata stays text, forms only POST, and no script anywhere."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from path2prod.approvals.page import PAGE_HEADERS, confirmation_page, error_page, outcome_page
+from path2prod.approvals.service import LinkView
+from path2prod.domain.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    Upstream,
+    Verdict,
+    decide,
+    open_request,
+)
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
+TOKEN = "apr-0123.Ym9iQGV4YW1wbGUuY29t.1793955600.c2lnbmF0dXJl"
+HOSTILE_MESSAGE = "fix <script>alert('pwned')</script> & \"quote\" <img src=x onerror=alert(1)>"
+HOSTILE_NAME = 'Mallory "<b>the builder</b>"'
+HOSTILE_EMAIL = "mallory@example.com'><script>alert(2)</script>"
+
+
+def request(
+    *, message: str = "first deployment", name: str = "Alice", email: str = "alice@example.com"
+) -> ApprovalRequest:
+    return open_request(
+        env="stg",
+        commit=COMMIT,
+        upstream=Upstream(
+            env="dev",
+            pipeline="path2prod-app",
+            execution_id="e2f2be32-8f1a-4c59-a6b0-6f1d2b3c4d5e",
+            succeeded_at="2026-11-02T08:55:00Z",
+        ),
+        author_name=name,
+        author_email=email,
+        message=message,
+        approvers=("alice@example.com", "bob@example.com", "carol@example.com"),
+        quorum=2,
+        now=NOW,
+        expiry=timedelta(hours=72),
+    )
+
+
+def view(req: ApprovalRequest, approver: str = "bob@example.com", *, can_answer: bool = True) -> LinkView:
+    why_not = None if can_answer else "this request is already APPROVED"
+    state = req.state if can_answer else ApprovalState.APPROVED
+    return LinkView(req, approver, state, can_answer, why_not)
+
+
+def forms(page: str) -> list[str]:
+    return re.findall(r"<form\b[^>]*>.*?</form>", page, flags=re.DOTALL)
+
+
+def test_hostile_message_and_author_are_shown_as_text_not_markup() -> None:
+    # GIVEN
+    hostile = request(message=HOSTILE_MESSAGE, name=HOSTILE_NAME, email=HOSTILE_EMAIL)
+
+    # WHEN
+    page = confirmation_page(view(hostile), TOKEN, NOW)
+
+    # THEN
+    assert "<script" not in page.lower()
+    assert "<img" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in page
+    assert "&amp; &quot;quote&quot; &lt;img src=x onerror=alert(1)&gt;" in page
+    assert "Mallory &quot;&lt;b&gt;the builder&lt;/b&gt;&quot;" in page
+    assert "mallory@example.com&#x27;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
+
+
+def test_page_shows_the_commit_its_upstream_quorum_expiry_and_whose_link_it_is() -> None:
+    # GIVEN
+    approved_once = decide(request(), "carol@example.com", Verdict.APPROVE, now=NOW, via="approval page")
+
+    # WHEN
+    page = confirmation_page(view(approved_once), TOKEN, NOW)
+
+    # THEN
+    assert COMMIT in page
+    assert "first deployment" in page
+    assert "Alice &lt;alice@example.com&gt;" in page
+    assert "SUCCEEDED in dev, execution e2f2be32-8f1a-4c59-a6b0-6f1d2b3c4d5e at 2026-11-02T08:55:00Z" in page
+    assert "1 of 2 needed: carol@example.com" in page
+    assert "carol@example.com APPROVED at 2026-11-02T09:00:00Z via approval page" in page
+    assert "2026-11-05T09:00:00Z (in 72 h 0 min)" in page
+    assert "<strong>bob@example.com</strong>" in page
+
+
+def test_answerable_link_has_two_post_forms_carrying_the_token_and_no_script() -> None:
+    # WHEN
+    page = confirmation_page(view(request()), TOKEN, NOW)
+
+    # THEN
+    approve, reject = forms(page)
+    for form in (approve, reject):
+        assert form.startswith('<form method="post" action="">')
+        assert f'<input type="hidden" name="t" value="{TOKEN}">' in form
+    assert '<button type="submit" class="approve" name="decision" value="approve">Approve</button>' in approve
+    assert 'name="reason"' not in approve
+    assert '<button type="submit" class="reject" name="decision" value="reject">Reject</button>' in reject
+    assert '<input type="text" id="reason" name="reason"' in reject
+    assert "<script" not in page.lower() and "javascript:" not in page.lower()
+    assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
+    assert 'method="get"' not in page.lower()
+
+
+def test_token_in_the_form_is_escaped_too() -> None:
+    # GIVEN a token that is not what path2prod makes (the page shows what the URL carried)
+    odd = 'x"><script>alert(3)</script>'
+
+    # WHEN
+    page = confirmation_page(view(request()), odd, NOW)
+
+    # THEN
+    assert "<script" not in page
+    assert 'value="x&quot;&gt;&lt;script&gt;alert(3)&lt;/script&gt;"' in page
+
+
+def test_no_buttons_when_the_viewer_cannot_answer() -> None:
+    # WHEN
+    page = confirmation_page(view(request(), can_answer=False), TOKEN, NOW)
+
+    # THEN
+    assert forms(page) == []
+    assert "<button" not in page
+    assert "You cannot answer: this request is already APPROVED." in page
+
+
+def test_the_author_is_told_approving_will_be_refused() -> None:
+    # WHEN
+    own = confirmation_page(view(request(), "Alice@Example.com "), TOKEN, NOW)
+    someone_elses = confirmation_page(view(request(), "bob@example.com"), TOKEN, NOW)
+
+    # THEN
+    assert "You wrote this commit: approving it will be refused" in own
+    assert "the author cannot approve their own change" in own
+    assert "You wrote this commit" not in someone_elses
+
+
+def test_outcome_page_says_what_was_recorded_and_that_the_commit_is_being_pushed() -> None:
+    # GIVEN
+    once = decide(request(), "carol@example.com", Verdict.APPROVE, now=NOW, via="approval page")
+    approved = decide(once, "bob@example.com", Verdict.APPROVE, now=NOW, via="approval page")
+
+    # WHEN
+    page = outcome_page(approved, "bob@example.com")
+
+    # THEN
+    assert f"bob@example.com APPROVED commit {COMMIT} at 2026-11-02T09:00:00Z" in page
+    assert '<span class="state">APPROVED</span>' in page
+    assert "pushing dfd3156a8ff6 to stg main" in page
+    assert "<form" not in page
+
+
+def test_outcome_page_of_a_rejection_escapes_the_reason_and_pushes_nothing() -> None:
+    # GIVEN
+    rejected = decide(
+        request(message=HOSTILE_MESSAGE),
+        "bob@example.com",
+        Verdict.REJECT,
+        now=NOW,
+        via="approval page",
+        reason="<i>not today</i>",
+    )
+
+    # WHEN
+    page = outcome_page(rejected, "bob@example.com")
+
+    # THEN
+    assert "(reason: &lt;i&gt;not today&lt;/i&gt;)" in page
+    assert '<span class="state">REJECTED</span>' in page
+    assert "nothing will be pushed to stg" in page
+    assert "pushing" not in page
+    assert "<script" not in page
+
+
+def test_outcome_page_of_a_first_approval_says_how_many_are_still_needed() -> None:
+    # GIVEN
+    once = decide(request(), "bob@example.com", Verdict.APPROVE, now=NOW, via="approval page")
+
+    # WHEN
+    page = outcome_page(once, "bob@example.com")
+
+    # THEN
+    assert '<span class="state">PENDING</span>' in page
+    assert "waiting for 1 more approval(s)" in page
+
+
+def test_error_page_escapes_its_message_and_names_the_status() -> None:
+    # WHEN
+    page = error_page(410, 'request <apr-1> was superseded by "apr-2"')
+
+    # THEN
+    assert "<h1>410 Gone</h1>" in page
+    assert "request &lt;apr-1&gt; was superseded by &quot;apr-2&quot;" in page
+    assert "<script" not in page
+
+
+def test_the_pages_need_nothing_the_security_policy_forbids() -> None:
+    # GIVEN
+    pages = [
+        confirmation_page(view(request()), TOKEN, NOW),
+        outcome_page(replace(request(), state=ApprovalState.REJECTED), "bob@example.com"),
+        error_page(403, "no"),
+    ]
+
+    # THEN: no external resource, no script, only inline style
+    policy = PAGE_HEADERS["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "style-src 'unsafe-inline'" in policy
+    assert "form-action 'self'" in policy
+    for page in pages:
+        assert not re.search(r"<(script|link|img|iframe|object|embed)\b", page)
+        assert not re.search(r"\b(src|href)=", page)
+        assert page.startswith("<!DOCTYPE html>")
