@@ -36,6 +36,7 @@ from path2prod.domain.approvals import (
     format_time,
     make_token,
     open_request,
+    parse_time,
     read_token,
     request_id,
     same_person,
@@ -56,6 +57,7 @@ VIA_CLI = "cli"
 
 class ApprovalStore(Protocol):
     def get(self, request_id: str) -> ApprovalRequest | None: ...
+    def recent(self, env: str, *, limit: int = ...) -> list[ApprovalRequest]: ...
     def pending(self, env: str) -> list[ApprovalRequest]: ...
     def awaiting_promotion(self, env: str) -> list[ApprovalRequest]: ...
     def write(
@@ -186,18 +188,24 @@ def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> Appr
         entries = [_approval_entry(request, "REQUESTED", now, trigger="path2prod", reason=_opened(request))]
         changes: list[tuple[ApprovalRequest | None, ApprovalRequest]] = []
         for older in approvals.requests.pending(approvals.env):
-            if older.state_at(now) is not ApprovalState.PENDING:
-                continue
-            if supersedes(request, older):
+            if older.state_at(now) is ApprovalState.PENDING and supersedes(request, older):
                 changes.append((older, supersede(older, request)))
                 entries.append(
                     _approval_entry(older, "SUPERSEDED", now, reason=f"superseded by {request.id}")
                 )
-            elif supersedes(older, request) and request.state is ApprovalState.PENDING:
-                request = supersede(request, older)
-                entries.append(
-                    _approval_entry(request, "SUPERSEDED", now, reason=f"superseded by {older.id}")
-                )
+        # A late event about an older success: any request for a newer one, whatever became of it
+        # (pending, approved, pushed, rejected), makes this one stale from the start.
+        newer = next(
+            (
+                known
+                for known in approvals.requests.recent(approvals.env, limit=20)
+                if supersedes(known, request)
+            ),
+            None,
+        )
+        if newer is not None:
+            request = supersede(request, newer)
+            entries.append(_approval_entry(request, "SUPERSEDED", now, reason=f"superseded by {newer.id}"))
         try:
             stored = approvals.requests.write([(None, request), *changes], entries)[0]
         except ChainMoved:
@@ -396,6 +404,19 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
     request = approvals.requests.get(request_id)
     if request is None or not request.awaits_promotion:
         return request
+    pushed_later = next(
+        (
+            known
+            for known in approvals.requests.recent(approvals.env, limit=20)
+            if known.promotion == "PUSHED" and supersedes(known, request)
+        ),
+        None,
+    )
+    if pushed_later is not None:
+        # A newer approved commit is on main already: pushing this one would move main back.
+        return _record_promotion(
+            request, "SKIPPED", approvals, error=f"{pushed_later.id} pushed a newer commit first"
+        )
     try:
         previous = target.main_head()
         result = target.push_main(
@@ -428,7 +449,10 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
 def promote_waiting(approvals: Approvals) -> dict[str, str]:
     """Push every approved commit still owed a push (the schedule's sweep); returns id -> outcome."""
     outcomes: dict[str, str] = {}
-    for request in approvals.requests.awaiting_promotion(approvals.env):
+    # Oldest first: were two approvals owed a push, the newer one lands last, and the older is not
+    # pushed over it (promote skips a request whose successor is already pushed).
+    owed = approvals.requests.awaiting_promotion(approvals.env)
+    for request in sorted(owed, key=lambda r: (parse_time(r.upstream.succeeded_at), r.requested_at)):
         try:
             promoted = promote(request.id, approvals)
             outcomes[request.id] = (promoted.promotion or "?") if promoted else "gone"
@@ -445,7 +469,7 @@ def _record_promotion(
     error: str | None = None,
     from_commit: str | None = None,
 ) -> ApprovalRequest | None:
-    outcome = {"SUCCEEDED": "PUSHED", "FAILED": "FAILED", "REFUSED": "REFUSED"}[state]
+    outcome = {"SUCCEEDED": "PUSHED", "FAILED": "FAILED", "REFUSED": "REFUSED", "SKIPPED": "SKIPPED"}[state]
     for _ in range(MAX_TRIES):
         if not request.awaits_promotion:
             return request  # another promoter got there first

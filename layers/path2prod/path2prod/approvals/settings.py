@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from path2prod.domain.approvals import same_person
 from path2prod.settings import MissingSetting, optional, required, required_env_name
 
 
@@ -42,7 +43,12 @@ class PromoterSettings(ApprovalSettings):
 
 
 def load_opener_settings() -> OpenerSettings:
-    approvers = tuple(a.strip() for a in required("APPROVERS").split(",") if a.strip())
+    approvers: tuple[str, ...] = ()
+    for listed in (a.strip() for a in required("APPROVERS").split(",")):
+        # One person once: listed twice (in any case), they would count as two towards a quorum
+        # that their second answer (AlreadyDecided) could never fill.
+        if listed and not any(same_person(listed, known) for known in approvers):
+            approvers += (listed,)
     quorum = _positive_int("APPROVAL_QUORUM")
     if quorum > len(approvers):
         raise MissingSetting(f"APPROVAL_QUORUM {quorum} is more than the {len(approvers)} APPROVERS")

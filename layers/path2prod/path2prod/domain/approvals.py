@@ -130,7 +130,8 @@ class ApprovalRequest:
     decisions: tuple[Decision, ...] = ()
     superseded_by: str | None = None
     notified_at: str | None = None  # when the approvers' prompts were sent
-    # The promotion once APPROVED: PUSHED, FAILED (will be retried) or REFUSED (not a fast-forward).
+    # The promotion once APPROVED: PUSHED, FAILED (will be retried), REFUSED (not a fast-forward) or
+    # SKIPPED (a newer approved commit was pushed first).
     promotion: str | None = None
     promotion_error: str | None = None
     promotion_attempts: int = 0
@@ -153,8 +154,8 @@ class ApprovalRequest:
 
     @property
     def awaits_promotion(self) -> bool:
-        """APPROVED and not yet pushed (nor refused for good): the promoter still owes a push."""
-        return self.state is ApprovalState.APPROVED and self.promotion not in ("PUSHED", "REFUSED")
+        """APPROVED and not yet pushed (nor refused or skipped for good): the promoter owes a push."""
+        return self.state is ApprovalState.APPROVED and self.promotion not in ("PUSHED", "REFUSED", "SKIPPED")
 
 
 def request_id(env: str, upstream: Upstream, commit: str) -> str:

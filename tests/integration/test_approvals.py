@@ -1,0 +1,1125 @@
+"""Promotion approvals end to end in-process: stg's approvals and promoter functions against moto, and
+real bare git repositories for dev (upstream) and stg (target).
+
+stg's world per test: the ledger table (template.yaml's definition), the approvals topic with one SQS
+queue per approver subscribed through the template's filter policy (the approver's inbox), the alerts
+topic with a queue (the alert mails), the link-signing secret in Secrets Manager, and a rule on the
+default bus with the promoter's own pattern collecting the "Promotion Approved" events the approval
+page announces. dev's repository holds commits by Alice; stg's main is behind it.
+
+The handlers are fed the sample events of events/ (their commit replaced by a real one). Answers go
+through the approval page's wiring (`wiring.page()`), with the tokens of the links the approvers got.
+Every Approvals built here reads one injected clock, so expiry is a matter of moving it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ParamValidationError
+from moto.events.models import EventPattern
+from moto.sts.models import sts_backends
+
+from path2prod.adapters.approval_requests import ApprovalRequests
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.approvals import wiring
+from path2prod.approvals.service import (
+    VIA_CLI,
+    VIA_PAGE,
+    Approvals,
+    PromotionPushFailed,
+    answer,
+    answer_link,
+)
+from path2prod.audit.verify import verify_ledger
+from path2prod.domain.approvals import (
+    DEFAULT_EXPIRY,
+    AlreadyDecided,
+    ApprovalRequest,
+    ApprovalState,
+    RequestGone,
+    SelfApproval,
+    Verdict,
+    format_time,
+    make_token,
+    read_token,
+)
+from path2prod.domain.ledger import (
+    DOMAIN_EVENT_SOURCE,
+    KIND_APPROVAL,
+    KIND_PROMOTION,
+    PROMOTION_APPROVED,
+    LedgerEntry,
+    domain_event_for,
+)
+from path2prod.sandbox.template import parameter_default, project_root, rule_pattern
+from path2prod.settings import MissingSetting
+
+# A handler that raises has added no metric; Powertools warns about that, which is expected here.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+REGION = "eu-west-1"  # the `aws` fixture's
+ENV = "stg"
+DEV_ACCOUNT = "111111111111"
+STG_ACCOUNT = "222222222222"
+PIPELINE = "path2prod-app"
+ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
+APPROVERS = (ALICE, BOB, CAROL)  # Alice writes dev's commits: she may reject them, never approve them
+PAGE_URL = "https://a3f9k2lq7xw5z8mnb4vc6rt1yd0pe2hs.lambda-url.eu-west-1.on.aws/"
+UPSTREAM_ROLE = f"arn:aws:iam::{DEV_ACCOUNT}:role/path2prod-promotion-source"
+START = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)  # shortly after the sample's dev success
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Alice Example",
+    "GIT_AUTHOR_EMAIL": ALICE,
+    "GIT_COMMITTER_NAME": "Alice Example",
+    "GIT_COMMITTER_EMAIL": ALICE,
+    # The developer's own git configuration (signing, hooks path, default branch) must not leak in.
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    completed = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+# --- the world: repos, mailboxes, clock -------------------------------------------------------------
+
+
+@dataclass
+class Repo:
+    """An env's bare repository (what the functions talk to) and a working clone to commit in."""
+
+    bare: Path
+    work: Path
+
+    def commit(self, message: str, *, env: dict[str, str] | None = None) -> str:
+        with (self.work / "app.txt").open("a") as file:
+            file.write(message + "\n")
+        git("add", "app.txt", cwd=self.work)
+        git("commit", "--quiet", "-m", message, cwd=self.work, env=env)
+        return git("rev-parse", "HEAD", cwd=self.work)
+
+    def publish(self, commit: str) -> None:
+        git("push", "--quiet", "--force", "origin", f"{commit}:refs/heads/main", cwd=self.work)
+
+    @property
+    def main(self) -> str:
+        return git("--git-dir", str(self.bare), "rev-parse", "refs/heads/main")
+
+    def main_ref_version(self) -> tuple[int, int]:
+        """Changes whenever anything rewrites the ref (git and dulwich both replace the file)."""
+        stat = (self.bare / "refs" / "heads" / "main").stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+
+def make_repo(root: Path, name: str) -> Repo:
+    bare = root / f"{name}.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    work = root / f"{name}-work"
+    git("init", "--quiet", "--initial-branch=main", str(work))
+    git("remote", "add", "origin", str(bare), cwd=work)
+    return Repo(bare, work)
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    body: str
+    approver: str | None  # the `approver` message attribute the filter policies match
+
+
+@dataclass
+class Mailbox:
+    """An SQS queue subscribed to a topic: what the person subscribed would receive."""
+
+    sqs: Any
+    queue_url: str
+    received: list[Mail] = field(default_factory=list)
+
+    def read(self) -> list[Mail]:
+        """The mails that arrived since the last read (all of them are kept in `received`)."""
+        mails: list[Mail] = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                self.received.extend(mails)
+                return mails
+            for message in messages:
+                body = json.loads(message["Body"])
+                attribute = body.get("MessageAttributes", {}).get("approver", {}).get("Value")
+                mails.append(Mail(body.get("Subject", ""), body["Message"], attribute))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
+class EventQueue:
+    """An SQS queue a rule on stg's bus targets: the events that rule matched, whole."""
+
+    sqs: Any
+    queue_url: str
+
+    def take(self) -> list[dict[str, Any]]:
+        """The events that arrived since the last take."""
+        events: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _queue(sqs: Any) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+@dataclass
+class Clock:
+    """The one clock every Approvals of a test reads. Each reading is a millisecond after the one before:
+    time passes between two steps, as it does (entries of the same instant would tie in the ledger's
+    order), while a test still knows every instant to the second."""
+
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+class _Context:
+    function_name = "path2prod-stg-Function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{STG_ACCOUNT}:function:path2prod-stg-Function"
+    aws_request_id = "approvals-test"
+
+
+@cache
+def _function(name: str) -> ModuleType:
+    # By path, as Lambda loads it (functions/ is no package); once, as Powertools' objects are global.
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_app", project_root() / "functions" / name / "app.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def serialized(client: Any) -> Any:
+    """`client`, its calls made one at a time. DynamoDB applies each transaction atomically; moto does
+    not (it checks, writes and may restore a copy of the table), so threads racing through it could
+    both "win". This restores DynamoDB's guarantee; the race itself stays in the code under test."""
+    lock = threading.Lock()
+    call = client._make_api_call
+
+    def locked(operation: str, params: dict[str, Any]) -> Any:
+        with lock:
+            return call(operation, params)
+
+    client._make_api_call = locked
+    return client
+
+
+@dataclass
+class Stg:
+    """stg's account as its approvals functions see it, dev's repository, and the people's inboxes."""
+
+    ledger: LedgerTable
+    dev: Repo
+    stg: Repo
+    inboxes: dict[str, Mailbox]
+    alerts: Mailbox
+    announced: EventQueue  # "Promotion Approved" events on stg's bus, through the promoter's own rule
+    secret: bytes
+    clock: Clock
+    base: str  # the commit dev and stg share; stg's main names it
+    monkeypatch: pytest.MonkeyPatch
+
+    # -- the functions ------------------------------------------------------------------------------
+
+    def open(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The approvals function, given one (forwarded) "Deployment Succeeded"."""
+        return self.invoke("approvals", event)
+
+    def promote(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The promoter function, given "Promotion Approved" or the scheduler's sweep."""
+        return self.invoke("promoter", event)
+
+    def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
+        app = _function(name)
+        # Built from the env on first use, then cached: set this test's clock on it. Settings it refuses
+        # are left for the handler to meet, as Lambda would.
+        with contextlib.suppress(MissingSetting):
+            app.approvals().clock = self.clock
+        result: dict[str, Any] = app.handler(copy.deepcopy(event), _Context())
+        return result
+
+    def setting(self, name: str, value: str | None) -> None:
+        """Change an environment variable of the functions; they read settings anew on their next start."""
+        if value is None:
+            self.monkeypatch.delenv(name, raising=False)
+        else:
+            self.monkeypatch.setenv(name, value)
+        for function in ("approvals", "promoter"):
+            _function(function).approvals.cache_clear()
+
+    def page(self) -> Approvals:
+        """What the approval page function wires from its settings, on this test's clock."""
+        return replace(wiring.page(), clock=self.clock)
+
+    # -- what the events say ------------------------------------------------------------------------
+
+    def succeeded_in_dev(self, commit: str, execution_id: str, time: str) -> dict[str, Any]:
+        """dev's "Deployment Succeeded" of `commit`, as stg's bus receives it (the sample's shape)."""
+        event = load_sample("deployment-succeeded-forwarded")
+        event["id"] = str(uuid.uuid4())
+        event["time"] = time
+        event["detail"].update(commit=commit, execution_id=execution_id, time=time)
+        return event
+
+    def approved(self, request: ApprovalRequest) -> dict[str, Any]:
+        event = load_sample("promotion-approved")
+        event["detail"].update(request_id=request.id, commit=request.commit)
+        return event
+
+    # -- what stg's ledger and people hold ----------------------------------------------------------
+
+    @property
+    def requests(self) -> ApprovalRequests:
+        return ApprovalRequests(self.ledger)
+
+    def request(self, request_id: str) -> ApprovalRequest:
+        request = self.requests.get(request_id)
+        assert request is not None
+        return request
+
+    def entries(self, request_id: str, kind: str = KIND_APPROVAL) -> list[tuple[str, str | None]]:
+        """(state, trigger) of a request's ledger entries of `kind`, in order."""
+        return [(e.state, e.trigger) for e in self.requests.entries(request_id) if e.kind == kind]
+
+    def token(self, approver: str, request_id: str) -> str:
+        """The token of the link `approver` got by mail for the request."""
+        self.read_mail()
+        for mail in self.inboxes[approver].received:
+            if f"Request {request_id}" in mail.body:
+                return link_token(mail.body)
+        raise AssertionError(f"{approver} got no mail about {request_id}")
+
+    def read_mail(self) -> dict[str, list[Mail]]:
+        return {approver: inbox.read() for approver, inbox in self.inboxes.items()}
+
+    def assert_chain_intact(self) -> None:
+        verification = verify_ledger(ENV, self.ledger)
+        assert verification.report.intact, verification.as_dict()
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((project_root() / "events" / f"{name}.json").read_text())
+    return event
+
+
+def link_token(body: str) -> str:
+    [link] = re.findall(rf"^{re.escape(PAGE_URL)}\?t=(\S+)$", body, flags=re.MULTILINE)
+    return str(link)
+
+
+@pytest.fixture
+def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stg]:
+    """stg with the template's defaults (quorum 1, 72 h expiry, fast-forwards only); dev's main is one
+    commit ahead of stg's."""
+    dev = make_repo(tmp_path, "dev")
+    base = dev.commit("base: what runs everywhere")
+    dev.publish(base)
+    stg_repo = make_repo(tmp_path, "stg")
+    git("push", "--quiet", str(stg_repo.bare), f"{base}:refs/heads/main", cwd=dev.work)
+    git("fetch", "--quiet", "origin", cwd=stg_repo.work)
+    git("reset", "--quiet", "--hard", "origin/main", cwd=stg_repo.work)
+
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    approvals_topic = sns.create_topic(Name="path2prod-stg-approvals")["TopicArn"]
+    inboxes = {}
+    for approver in APPROVERS:
+        url, arn = _queue(sqs)
+        sns.subscribe(
+            TopicArn=approvals_topic,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={
+                "FilterPolicyScope": "MessageAttributes",
+                "FilterPolicy": json.dumps({"approver": [approver]}),
+            },
+        )
+        inboxes[approver] = Mailbox(sqs, url)
+    alerts_topic = sns.create_topic(Name="path2prod-stg-alerts")["TopicArn"]
+    alerts_url, alerts_arn = _queue(sqs)
+    sns.subscribe(TopicArn=alerts_topic, Protocol="sqs", Endpoint=alerts_arn)
+    events = boto3.client("events", region_name=REGION)
+    announced_url, announced_arn = _queue(sqs)
+    promoter_rule = rule_pattern("PromoterFunction", "PromotionApproved", {"Environment": ENV})
+    events.put_rule(Name="promotion-approved", EventPattern=json.dumps(promoter_rule))
+    events.put_targets(Rule="promotion-approved", Targets=[{"Id": "promoter", "Arn": announced_arn}])
+
+    secret = uuid.uuid4().hex.encode()
+    # A fresh name per test: Powertools caches a secret's value by name for minutes.
+    secret_id = f"path2prod-stg-signing-{uuid.uuid4().hex[:8]}"
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=secret_id, SecretString=secret.decode()
+    )
+    for name, value in {
+        "PATH2PROD_ENV": ENV,
+        "LEDGER_TABLE": ledger.table_name,
+        "APPROVERS": ",".join(APPROVERS),
+        "APPROVAL_QUORUM": parameter_default("ApprovalQuorum"),
+        "APPROVAL_EXPIRY_HOURS": parameter_default("ApprovalExpiryHours"),
+        "APPROVAL_PAGE_URL": PAGE_URL,
+        "SIGNING_SECRET_ID": secret_id,
+        "APPROVALS_TOPIC_ARN": approvals_topic,
+        "UPSTREAM_REPOSITORY_URL": str(dev.bare),
+        "UPSTREAM_READ_ROLE_ARN": "",  # the sandbox's value: dev's repo is readable as it is
+        "REPOSITORY_URL": str(stg_repo.bare),
+        "ALERTS_TOPIC_ARN": alerts_topic,
+        "ALLOW_NON_FAST_FORWARD": parameter_default("AllowNonFastForward"),
+        "EVENT_BUS_NAME": "default",
+    }.items():
+        monkeypatch.setenv(name, value)
+    # The functions' fetch cache lives in the temp dir (Lambda's /tmp): keep it inside this test's.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for function in ("approvals", "promoter"):
+        _function(function).approvals.cache_clear()
+    yield Stg(
+        ledger=ledger,
+        dev=dev,
+        stg=stg_repo,
+        inboxes=inboxes,
+        alerts=Mailbox(sqs, alerts_url),
+        announced=EventQueue(sqs, announced_url),
+        secret=secret,
+        clock=Clock(),
+        base=base,
+        monkeypatch=monkeypatch,
+    )
+    for function in ("approvals", "promoter"):
+        _function(function).approvals.cache_clear()
+
+
+@pytest.fixture
+def feature(stg: Stg) -> str:
+    """A commit by Alice on dev's main that stg has not got yet."""
+    commit = stg.dev.commit("feature: checkout in one click")
+    stg.dev.publish(commit)
+    return commit
+
+
+@pytest.fixture
+def pending(stg: Stg, feature: str) -> ApprovalRequest:
+    """The PENDING request the sample's dev success (of `feature`) opened; the prompts were sent."""
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+    opened = stg.open(event)
+    return stg.request(opened["request_id"])
+
+
+# --- the sample events --------------------------------------------------------------------------------
+
+
+def test_the_samples_match_the_rules_of_the_functions_they_feed() -> None:
+    # GIVEN the template's rules of stg's approvals and promoter functions, matched as moto's buses do
+    # (moto's TestEventPattern API is not implemented)
+    def matches(pattern: dict[str, Any], event: Any) -> bool:
+        return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
+
+    opener = rule_pattern("ApprovalsFunction", "UpstreamSucceeded", {"Environment": ENV})
+    promoter = rule_pattern("PromoterFunction", "PromotionApproved", {"Environment": ENV})
+    forwarded = load_sample("deployment-succeeded-forwarded")
+    stg_own_success = copy.deepcopy(forwarded)
+    stg_own_success["detail"]["env"] = ENV
+
+    # WHEN / THEN the forwarded dev success opens a request in stg, stg's own success does not
+    assert matches(opener, forwarded)
+    assert not matches(opener, stg_own_success)
+    # THEN "Promotion Approved" reaches the promoter, and the sweep is no rule's event (a schedule)
+    assert matches(promoter, load_sample("promotion-approved"))
+    assert not matches(promoter, load_sample("scheduled-promoter-sweep"))
+
+    # THEN the forwarded sample's detail is what dev's recorder publishes for that execution's success
+    detail = forwarded["detail"]
+    entry = LedgerEntry(
+        env="dev",
+        commit=detail["commit"],
+        state="SUCCEEDED",
+        kind="deployment",
+        execution_id=detail["execution_id"],
+        pipeline=PIPELINE,
+        attempt=1,
+        time=detail["time"],
+        account=DEV_ACCOUNT,
+        region=REGION,
+    )
+    assert domain_event_for(entry) == (forwarded["detail-type"], detail)
+    assert forwarded["source"] == DOMAIN_EVENT_SOURCE
+
+
+# --- opening a request --------------------------------------------------------------------------------
+
+
+def test_a_forwarded_success_opens_one_request_and_mails_each_approver_their_own_link(
+    stg: Stg, feature: str
+) -> None:
+    # GIVEN dev's success of Alice's commit, forwarded to stg (the sample, with a real commit)
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+
+    # WHEN it arrives three times (EventBridge delivers at least once)
+    results = [stg.open(event) for _ in range(3)]
+    mails = stg.read_mail()
+
+    # THEN one PENDING request, with what git and the settings say
+    assert len({r["request_id"] for r in results}) == 1
+    assert results[0] == {"request_id": results[0]["request_id"], "state": "PENDING", "commit": feature}
+    [request] = stg.requests.recent(ENV)
+    assert request.id == results[0]["request_id"]
+    assert request.state is ApprovalState.PENDING
+    assert (request.commit, request.env) == (feature, ENV)
+    assert (request.author_name, request.author_email) == ("Alice Example", ALICE)
+    assert request.message == "feature: checkout in one click"
+    assert (request.approvers, request.quorum) == (APPROVERS, 1)
+    assert request.requested_at == format_time(START)
+    assert (
+        request.expires_at == format_time(START + timedelta(hours=72)) == format_time(START + DEFAULT_EXPIRY)
+    )
+    detail = event["detail"]
+    assert (request.upstream.env, request.upstream.execution_id, request.upstream.succeeded_at) == (
+        "dev",
+        detail["execution_id"],
+        detail["time"],
+    )
+    assert request.notified_at == format_time(START)
+
+    # THEN each approver got exactly one mail, holding their own link only
+    tokens = {a: make_token(stg.secret, request.id, a, request.expires_at) for a in APPROVERS}
+    for approver in APPROVERS:
+        [mail] = mails[approver]
+        assert mail.approver == approver
+        token = link_token(mail.body)
+        assert token == tokens[approver]
+        assert read_token(stg.secret, token, now=START).approver == approver
+        for other in set(APPROVERS) - {approver}:
+            assert tokens[other] not in mail.body
+
+    # THEN the mail is plain text saying what, who, until when, and where to answer
+    bob_mail = mails[BOB][0]
+    assert feature[:12] in bob_mail.subject
+    for fact in (
+        feature,
+        "Alice Example <alice@example.com>",
+        "feature: checkout in one click",
+        request.expires_at,
+        f"{PAGE_URL}?t={tokens[BOB]}",
+        f"execution {detail['execution_id']} SUCCEEDED",
+    ):
+        assert fact in bob_mail.body
+    assert not re.search(r"<(html|a|p|br|body)\b", bob_mail.body, flags=re.IGNORECASE)
+    assert "You wrote this commit" in mails[ALICE][0].body
+    assert "You wrote this commit" not in bob_mail.body
+
+    # THEN the ledger holds one REQUESTED entry, and its chain is intact
+    assert stg.entries(request.id) == [("REQUESTED", "path2prod")]
+    [entry] = stg.requests.entries(request.id)
+    assert (entry.commit, entry.env, entry.execution_id, entry.pipeline) == (
+        feature,
+        ENV,
+        request.id,
+        PIPELINE,
+    )
+    stg.assert_chain_intact()
+
+
+def test_a_newer_success_supersedes_the_pending_request_and_a_late_older_one_opens_superseded(
+    stg: Stg,
+) -> None:
+    # GIVEN three commits that succeeded in dev one after the other
+    first = stg.dev.commit("first")
+    second = stg.dev.commit("second")
+    stg.dev.publish(second)
+    zeroth_event = stg.succeeded_in_dev(stg.base, "execution-0", "2024-05-14T08:00:00Z")
+    first_event = stg.succeeded_in_dev(first, "execution-1", "2024-05-14T09:00:00Z")
+    second_event = stg.succeeded_in_dev(second, "execution-2", "2024-05-14T10:00:00Z")
+    older = stg.open(first_event)
+    stg.read_mail()
+
+    # WHEN the newer success arrives
+    stg.clock.advance(timedelta(minutes=5))
+    newer = stg.open(second_event)
+
+    # THEN the older request is SUPERSEDED by the newer (with its ledger entry); approvers get the newer
+    assert newer["state"] == "PENDING"
+    superseded = stg.request(older["request_id"])
+    assert (superseded.state, superseded.superseded_by) == (ApprovalState.SUPERSEDED, newer["request_id"])
+    assert stg.entries(older["request_id"]) == [("REQUESTED", "path2prod"), ("SUPERSEDED", "path2prod")]
+    assert all(len(mails) == 1 and second in mails[0].body for mails in stg.read_mail().values())
+    assert [r.id for r in stg.requests.pending(ENV)] == [newer["request_id"]]
+
+    # WHEN a success older than both arrives late
+    stg.clock.advance(timedelta(minutes=5))
+    late = stg.open(zeroth_event)
+
+    # THEN it opens already SUPERSEDED by the newest, prompts nobody, and the newest stays PENDING
+    assert late["state"] == "SUPERSEDED"
+    assert stg.request(late["request_id"]).superseded_by == newer["request_id"]
+    assert stg.entries(late["request_id"]) == [("REQUESTED", "path2prod"), ("SUPERSEDED", "path2prod")]
+    assert stg.read_mail() == {approver: [] for approver in APPROVERS}
+    assert stg.request(newer["request_id"]).state is ApprovalState.PENDING
+    stg.assert_chain_intact()
+
+
+def test_a_late_older_success_after_the_newer_one_was_approved_prompts_nobody(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN the request for dev's newest success was approved (and pushed)
+    answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+    stg.promote(stg.approved(pending))
+    assert stg.stg.main == pending.commit
+    stg.read_mail()
+
+    # WHEN an older dev success (of the base commit, an hour earlier) arrives late
+    late = stg.open(stg.succeeded_in_dev(stg.base, "execution-older", "2024-05-14T08:00:00Z"))
+
+    # THEN nobody is asked to promote the older commit: it opens SUPERSEDED, as with a pending newer one
+    assert stg.read_mail() == {approver: [] for approver in APPROVERS}
+    assert late["state"] == "SUPERSEDED"
+
+
+# --- answering ----------------------------------------------------------------------------------------
+
+
+def test_the_author_cannot_approve_and_nothing_is_written(stg: Stg, pending: ApprovalRequest) -> None:
+    # GIVEN Alice's own link to the request for her commit
+    token = stg.token(ALICE, pending.id)
+    head = stg.ledger.chain_head()
+
+    # WHEN she approves it, THEN it is refused and nothing is written
+    with pytest.raises(SelfApproval):
+        answer_link(token, Verdict.APPROVE, stg.page())
+    assert stg.request(pending.id) == pending
+    assert stg.request(pending.id).version == pending.version
+    assert stg.ledger.chain_head() == head
+    assert stg.announced.take() == []
+
+
+def test_an_approval_decides_once_records_who_when_how_and_announces_the_promotion(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN Bob's link, an hour after the request opened
+    token = stg.token(BOB, pending.id)
+    stg.clock.advance(timedelta(hours=1))
+
+    # WHEN Bob approves on the page
+    decided = answer_link(token, Verdict.APPROVE, stg.page())
+
+    # THEN the request is APPROVED with Bob's decision; the ledger says so; the promoter is told
+    assert decided == stg.request(pending.id)
+    assert decided.state is ApprovalState.APPROVED
+    [decision] = decided.decisions
+    assert (decision.approver, decision.verdict, decision.at, decision.via) == (
+        BOB,
+        Verdict.APPROVE,
+        format_time(START + timedelta(hours=1)),
+        VIA_PAGE,
+    )
+    assert stg.entries(pending.id) == [("REQUESTED", "path2prod"), ("APPROVED", BOB)]
+    approved_entry = stg.requests.entries(pending.id)[-1]
+    assert (approved_entry.via, approved_entry.time) == (VIA_PAGE, decision.at)
+    [event] = stg.announced.take()
+    expected = stg.approved(decided)
+    assert (event["source"], event["detail-type"], event["detail"]) == (
+        expected["source"],
+        expected["detail-type"],
+        expected["detail"],
+    )
+    assert event["detail-type"] == PROMOTION_APPROVED
+
+    # WHEN Bob posts the same link again, THEN it is refused and nothing is written
+    head = stg.ledger.chain_head()
+    with pytest.raises(AlreadyDecided):
+        answer_link(token, Verdict.APPROVE, stg.page())
+    assert stg.ledger.chain_head() == head
+    assert stg.request(pending.id).version == decided.version
+    assert stg.announced.take() == []
+    stg.assert_chain_intact()
+
+
+def test_a_quorum_of_two_needs_two_approvers(stg: Stg, feature: str) -> None:
+    # GIVEN stg needs two approvals
+    stg.setting("APPROVAL_QUORUM", "2")
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+    request = stg.request(stg.open(event)["request_id"])
+    assert request.quorum == 2
+
+    # WHEN Bob approves
+    after_bob = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+
+    # THEN it is still PENDING, and nothing is announced
+    assert after_bob.state is ApprovalState.PENDING
+    assert after_bob.approved_by == (BOB,)
+    assert stg.announced.take() == []
+
+    # WHEN Carol approves too, THEN it is APPROVED and announced once
+    after_carol = answer_link(stg.token(CAROL, request.id), Verdict.APPROVE, stg.page())
+    assert after_carol.state is ApprovalState.APPROVED
+    assert after_carol.approved_by == (BOB, CAROL)
+    assert stg.entries(request.id) == [("REQUESTED", "path2prod"), ("APPROVED", BOB), ("APPROVED", CAROL)]
+    assert len(stg.announced.take()) == 1
+    stg.assert_chain_intact()
+
+
+def test_a_rejection_rejects_and_nothing_is_promoted(stg: Stg, pending: ApprovalRequest) -> None:
+    # GIVEN the author's link (she may reject her own change)
+    token = stg.token(ALICE, pending.id)
+
+    # WHEN Alice rejects it with a reason
+    rejected = answer_link(token, Verdict.REJECT, stg.page(), reason="breaks the payment page")
+
+    # THEN REJECTED, recorded with the reason, nothing announced
+    assert rejected.state is ApprovalState.REJECTED
+    assert rejected.decisions[0].reason == "breaks the payment page"
+    assert stg.entries(pending.id) == [("REQUESTED", "path2prod"), ("REJECTED", ALICE)]
+    assert stg.announced.take() == []
+
+    # WHEN the promoter's sweep runs, or a stray "Promotion Approved" of it arrives
+    untouched = stg.stg.main_ref_version()
+    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+    stray = stg.promote(stg.approved(pending))
+
+    # THEN nothing is pushed or recorded
+    assert swept == {"swept": {}}
+    assert stray == {"request_id": pending.id, "promotion": None}
+    assert stg.stg.main == stg.base
+    assert stg.stg.main_ref_version() == untouched
+    assert stg.entries(pending.id, KIND_PROMOTION) == []
+    # THEN nobody else can approve it afterwards
+    with pytest.raises(AlreadyDecided):
+        answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+    stg.assert_chain_intact()
+
+
+def test_an_answer_after_the_expiry_is_refused_and_the_expiry_recorded_once(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN the request's 72 hours have passed
+    stg.clock.advance(timedelta(hours=72))
+
+    # WHEN Bob approves through the CLI, twice
+    with pytest.raises(RequestGone):
+        answer(pending.id, BOB, Verdict.APPROVE, stg.page(), via=VIA_CLI)
+    with pytest.raises(RequestGone):
+        answer(pending.id, CAROL, Verdict.REJECT, stg.page(), via=VIA_CLI)
+
+    # THEN the request is EXPIRED, with one EXPIRED entry, no decision and nothing announced
+    expired = stg.request(pending.id)
+    assert expired.state is ApprovalState.EXPIRED
+    assert expired.decisions == ()
+    assert stg.entries(pending.id) == [("REQUESTED", "path2prod"), ("EXPIRED", "path2prod")]
+    assert stg.requests.pending(ENV) == []
+    assert stg.announced.take() == []
+
+    # WHEN Bob's link is posted now, THEN the page refuses it too, and writes nothing more
+    head = stg.ledger.chain_head()
+    with pytest.raises(RequestGone):
+        answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+    assert stg.ledger.chain_head() == head
+    stg.assert_chain_intact()
+
+
+def test_a_late_answer_on_the_page_records_the_expiry(stg: Stg, pending: ApprovalRequest) -> None:
+    # GIVEN the request expired, and nobody answered in time
+    stg.clock.advance(timedelta(hours=73))
+
+    # WHEN Bob posts his link late, THEN it is refused
+    with pytest.raises(RequestGone):
+        answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+
+    # THEN the ledger records the expiry, as it does for a late answer through the CLI
+    assert stg.entries(pending.id) == [("REQUESTED", "path2prod"), ("EXPIRED", "path2prod")]
+
+
+# --- concurrent answers -------------------------------------------------------------------------------
+
+
+def _race(stg: Stg, answers: list[tuple[str, Verdict]], request_id: str) -> tuple[list[Any], int]:
+    """Post `answers` from as many threads, each having read the request before any of them writes.
+    Returns each thread's result (the stored request, or the error raised) and how many writes were tried."""
+    ledger = LedgerTable(stg.ledger.table_name, serialized(boto3.client("dynamodb", region_name=REGION)))
+    store = ApprovalRequests(ledger)
+    approvals = replace(stg.page(), requests=store)
+    tokens = [stg.token(approver, request_id) for approver, _ in answers]
+    barrier = threading.Barrier(len(answers), timeout=20)
+    first_write_done: set[int] = set()
+    writes: list[int] = []
+    write = store.write
+
+    def write_together(changes: Any, entries: Any = ()) -> list[ApprovalRequest]:
+        # Every thread's first write waits until all threads have read: they all decide on the same version.
+        writes.append(threading.get_ident())
+        if threading.get_ident() not in first_write_done:
+            first_write_done.add(threading.get_ident())
+            barrier.wait()
+        return write(changes, entries)
+
+    store.write = write_together  # type: ignore[method-assign]
+
+    def post(index: int) -> Any:
+        try:
+            return answer_link(tokens[index], answers[index][1], approvals)
+        except Exception as error:  # the test inspects what each thread got
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(answers)) as pool:
+        results = list(pool.map(post, range(len(answers))))
+    return results, len(writes)
+
+
+def test_two_approvers_answering_at_once_both_land(stg: Stg, feature: str) -> None:
+    # GIVEN a request needing two approvals
+    stg.setting("APPROVAL_QUORUM", "2")
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+    request_id = stg.open(event)["request_id"]
+
+    # WHEN Bob and Carol approve at the same instant (both read version 1 before either writes)
+    results, writes = _race(stg, [(BOB, Verdict.APPROVE), (CAROL, Verdict.APPROVE)], request_id)
+
+    # THEN neither failed: the loser of the race read again and decided again (3 writes tried)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert writes == 3
+    final = stg.request(request_id)
+    assert final.state is ApprovalState.APPROVED
+    assert sorted(final.approved_by) == [BOB, CAROL]
+    assert sorted(stg.entries(request_id)[1:]) == [("APPROVED", BOB), ("APPROVED", CAROL)]
+    assert len(stg.announced.take()) == 1
+    stg.assert_chain_intact()
+
+
+def test_the_same_approver_posting_twice_at_once_lands_once(stg: Stg, feature: str) -> None:
+    # GIVEN a request needing two approvals
+    stg.setting("APPROVAL_QUORUM", "2")
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+    request_id = stg.open(event)["request_id"]
+
+    # WHEN Bob's link is posted twice at the same instant (a double click)
+    results, _writes = _race(stg, [(BOB, Verdict.APPROVE), (BOB, Verdict.APPROVE)], request_id)
+
+    # THEN one post lands, the other is told it was answered already
+    stored = [r for r in results if isinstance(r, ApprovalRequest)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(stored) == 1 and [type(r) for r in refused] == [AlreadyDecided]
+    final = stg.request(request_id)
+    assert (final.state, final.approved_by) == (ApprovalState.PENDING, (BOB,))
+    assert stg.entries(request_id) == [("REQUESTED", "path2prod"), ("APPROVED", BOB)]
+    stg.assert_chain_intact()
+
+
+# --- promoting ----------------------------------------------------------------------------------------
+
+
+def _approve(stg: Stg, request: ApprovalRequest) -> ApprovalRequest:
+    decided = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    stg.announced.take()
+    return decided
+
+
+def test_an_approved_commit_is_pushed_to_stg_once(stg: Stg, pending: ApprovalRequest) -> None:
+    # GIVEN Bob approved; stg's main is behind dev's
+    _approve(stg, pending)
+    event = stg.approved(pending)
+
+    # WHEN the promoter gets "Promotion Approved" (the sample, naming this request)
+    result = stg.promote(event)
+
+    # THEN stg's main is the approved commit, the push is in the ledger and on the request
+    assert result == {"request_id": pending.id, "promotion": "PUSHED"}
+    assert stg.stg.main == pending.commit
+    git("--git-dir", str(stg.stg.bare), "fsck", "--strict", "--no-dangling")
+    promoted = stg.request(pending.id)
+    assert (promoted.state, promoted.promotion, promoted.promotion_attempts) == (
+        ApprovalState.APPROVED,
+        "PUSHED",
+        1,
+    )
+    assert stg.entries(pending.id, KIND_PROMOTION) == [("SUCCEEDED", "path2prod")]
+    [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == KIND_PROMOTION]
+    assert (pushed.commit, pushed.from_commit, pushed.env) == (pending.commit, stg.base, ENV)
+    assert BOB in (pushed.reason or "")
+    assert stg.requests.awaiting_promotion(ENV) == []
+
+    # WHEN the same event arrives again, and the sweep runs
+    moved = stg.stg.main_ref_version()
+    head = stg.ledger.chain_head()
+    again = stg.promote(event)
+    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+
+    # THEN nothing changes
+    assert again == result
+    assert swept == {"swept": {}}
+    assert stg.stg.main_ref_version() == moved
+    assert stg.ledger.chain_head() == head
+    assert stg.alerts.read() == []
+    stg.assert_chain_intact()
+
+
+def test_a_promotion_that_is_not_a_fast_forward_is_refused_and_alerted(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN someone committed straight to stg's main meanwhile; Bob approves dev's commit
+    hotfix = stg.stg.commit("hotfix made in stg", env={"GIT_AUTHOR_EMAIL": "dave@example.com"})
+    stg.stg.publish(hotfix)
+    untouched = stg.stg.main_ref_version()
+    _approve(stg, pending)
+
+    # WHEN the promoter gets the approval
+    result = stg.promote(stg.approved(pending))
+
+    # THEN main keeps the hotfix; the request is REFUSED for good and people are alerted once
+    assert result == {"request_id": pending.id, "promotion": "REFUSED"}
+    assert stg.stg.main == hotfix
+    assert stg.stg.main_ref_version() == untouched
+    refused = stg.request(pending.id)
+    assert (refused.promotion, refused.state) == ("REFUSED", ApprovalState.APPROVED)
+    assert refused.promotion_error and "not a fast-forward" in refused.promotion_error
+    assert stg.entries(pending.id, KIND_PROMOTION) == [("REFUSED", "path2prod")]
+    [alert] = stg.alerts.read()
+    assert "refused" in alert.subject and pending.commit[:12] in alert.subject
+    assert pending.id in alert.body
+
+    # WHEN the sweep runs, THEN it does not try again
+    assert stg.promote(load_sample("scheduled-promoter-sweep")) == {"swept": {}}
+    assert stg.stg.main == hotfix
+    assert stg.alerts.read() == []
+    stg.assert_chain_intact()
+
+
+def test_a_non_fast_forward_is_pushed_when_the_env_allows_it(stg: Stg, pending: ApprovalRequest) -> None:
+    # GIVEN stg allows non-fast-forward promotions, and its main has a commit dev lacks
+    stg.setting("ALLOW_NON_FAST_FORWARD", "true")
+    hotfix = stg.stg.commit("hotfix made in stg")
+    stg.stg.publish(hotfix)
+    _approve(stg, pending)
+
+    # WHEN the promoter gets the approval
+    result = stg.promote(stg.approved(pending))
+
+    # THEN main is the approved commit, and the ledger says from what it moved
+    assert result == {"request_id": pending.id, "promotion": "PUSHED"}
+    assert stg.stg.main == pending.commit
+    [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == KIND_PROMOTION]
+    assert (pushed.state, pushed.from_commit) == ("SUCCEEDED", hotfix)
+    assert stg.alerts.read() == []
+    stg.assert_chain_intact()
+
+
+def test_a_push_to_an_unreachable_repo_fails_is_kept_and_the_sweep_pushes_it_later(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN an approved request, and stg's repository out of reach (moved away)
+    _approve(stg, pending)
+    away = stg.stg.bare.with_name("stg-away.git")
+    stg.stg.bare.rename(away)
+    event = stg.approved(pending)
+
+    # WHEN the promoter gets the approval, and EventBridge retries it twice
+    for attempt in (1, 2, 3):
+        with pytest.raises(PromotionPushFailed):
+            stg.promote(event)
+
+        # THEN each try is recorded on the request, which stays APPROVED and owed a push
+        failed = stg.request(pending.id)
+        assert (failed.state, failed.promotion, failed.promotion_attempts) == (
+            ApprovalState.APPROVED,
+            "FAILED",
+            attempt,
+        )
+        assert failed.promotion_error and "git" in failed.promotion_error.lower()
+        assert [r.id for r in stg.requests.awaiting_promotion(ENV)] == [pending.id]
+    # THEN people hear of it once, on the third failure
+    [alert] = stg.alerts.read()
+    assert "keeps failing" in alert.subject
+    assert stg.entries(pending.id, KIND_PROMOTION) == [("FAILED", "path2prod")] * 3
+
+    # WHEN the repository is back and the scheduler's sweep runs
+    away.rename(stg.stg.bare)
+    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+
+    # THEN the commit is pushed: the approval was never lost
+    assert swept == {"swept": {pending.id: "PUSHED"}}
+    assert stg.stg.main == pending.commit
+    pushed = stg.request(pending.id)
+    assert (pushed.promotion, pushed.promotion_attempts, pushed.promotion_error) == ("PUSHED", 4, None)
+    assert stg.entries(pending.id, KIND_PROMOTION)[-1] == ("SUCCEEDED", "path2prod")
+    assert stg.requests.awaiting_promotion(ENV) == []
+    stg.assert_chain_intact()
+
+
+def test_the_sweep_never_moves_main_back_to_an_older_approved_commit(stg: Stg, feature: str) -> None:
+    # GIVEN stg allows non-fast-forward promotions, and its repository is out of reach for a while
+    stg.setting("ALLOW_NON_FAST_FORWARD", "true")
+    away = stg.stg.bare.with_name("stg-away.git")
+    stg.stg.bare.rename(away)
+    newer = stg.dev.commit("newer: builds on the feature")
+    stg.dev.publish(newer)
+    # WHEN the feature, then the newer commit, succeed in dev and are approved; both pushes fail
+    for commit, execution, time in (
+        (feature, "execution-feature", "2024-05-14T09:00:00Z"),
+        (newer, "execution-newer", "2024-05-14T10:00:00Z"),
+    ):
+        stg.clock.advance(timedelta(minutes=10))  # people take minutes to approve
+        request = stg.request(stg.open(stg.succeeded_in_dev(commit, execution, time))["request_id"])
+        _approve(stg, request)
+        with pytest.raises(PromotionPushFailed):
+            stg.promote(stg.approved(request))
+    assert len(stg.requests.awaiting_promotion(ENV)) == 2
+
+    # WHEN the repository is back and the sweep runs
+    away.rename(stg.stg.bare)
+    stg.promote(load_sample("scheduled-promoter-sweep"))
+
+    # THEN stg's main names the newest approved commit, not the older one
+    assert stg.stg.main == newer
+
+
+# --- the upstream account's role ------------------------------------------------------------------------
+
+
+def _assumed_roles(account: str) -> list[Any]:
+    return list(sts_backends[account]["aws"].assumed_roles)
+
+
+def test_dev_s_repository_is_read_through_the_upstream_role_when_one_is_set(stg: Stg, feature: str) -> None:
+    # GIVEN no upstream role: nothing is assumed
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+    without_role = stg.open(event)
+    assert _assumed_roles(DEV_ACCOUNT) == []
+
+    # GIVEN stg reads dev's repository through dev's promotion-source role (as template.yaml sets it)
+    stg.setting("UPSTREAM_READ_ROLE_ARN", UPSTREAM_ROLE)
+    newer = stg.dev.commit("newer")
+    stg.dev.publish(newer)
+
+    # WHEN a success opens a request, and its approval is promoted
+    request_id = stg.open(stg.succeeded_in_dev(newer, "execution-newer", "2024-05-14T10:00:00Z"))[
+        "request_id"
+    ]
+    assert request_id != without_role["request_id"]
+    opened_with = _assumed_roles(DEV_ACCOUNT)
+    _approve(stg, stg.request(request_id))
+    stg.promote(stg.approved(stg.request(request_id)))
+
+    # THEN moto's STS assumed dev's role (in dev's account) once for the opener and once for the promoter
+    assert len(opened_with) == 1
+    roles = _assumed_roles(DEV_ACCOUNT)
+    assert [(r.role_arn, r.session_name, r.account_id) for r in roles] == [
+        (UPSTREAM_ROLE, "path2prod-promotion", DEV_ACCOUNT)
+    ] * 2
+    assert stg.stg.main == newer
+
+
+def test_an_upstream_role_arn_sts_rejects_stops_the_opener_before_anything_is_written(
+    stg: Stg, feature: str
+) -> None:
+    # GIVEN an upstream role ARN too short to be one (STS's own RoleArn constraint, checked by botocore)
+    stg.setting("UPSTREAM_READ_ROLE_ARN", "arn:aws:iam::1:role")
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+
+    # WHEN the success arrives, THEN the opener fails (so EventBridge retries) and nothing is written
+    with pytest.raises(ParamValidationError, match="RoleArn"):
+        stg.open(event)
+    assert stg.ledger.chain_head() is None
+    assert stg.read_mail() == {approver: [] for approver in APPROVERS}
+
+
+# --- settings -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("function", "variable", "value"),
+    [
+        ("approvals", "APPROVERS", None),
+        ("approvals", "APPROVERS", " , "),
+        ("approvals", "APPROVAL_QUORUM", None),
+        ("approvals", "APPROVAL_QUORUM", "0"),
+        ("approvals", "APPROVAL_QUORUM", "4"),
+        ("approvals", "APPROVAL_QUORUM", "x"),
+        ("approvals", "APPROVAL_QUORUM", "-1"),
+        ("approvals", "APPROVAL_EXPIRY_HOURS", "0"),
+        ("promoter", "ALLOW_NON_FAST_FORWARD", None),
+        ("promoter", "ALLOW_NON_FAST_FORWARD", "yes"),
+    ],
+)
+def test_a_missing_or_invalid_setting_stops_the_function_naming_it(
+    stg: Stg, function: str, variable: str, value: str | None
+) -> None:
+    # GIVEN the function's stack sets the variable wrong (or not at all)
+    stg.setting(variable, value)
+    event = load_sample("deployment-succeeded-forwarded" if function == "approvals" else "promotion-approved")
+
+    # WHEN the function starts on an event, THEN it fails naming the variable, having done nothing
+    with pytest.raises(MissingSetting) as missing:
+        stg.invoke(function, event)
+    assert variable in str(missing.value)
+    assert stg.ledger.chain_head() is None
+    assert stg.read_mail() == {approver: [] for approver in APPROVERS}
+
+
+def test_the_same_approver_listed_twice_does_not_make_a_quorum_of_two(stg: Stg, feature: str) -> None:
+    # GIVEN Bob listed twice (as people type addresses), and a quorum of 2: only one person could answer
+    stg.setting("APPROVERS", f"{BOB},Bob@Example.com")
+    stg.setting("APPROVAL_QUORUM", "2")
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+
+    # WHEN the approvals function starts, THEN it refuses a quorum nobody could reach
+    with pytest.raises(MissingSetting, match="APPROVAL_QUORUM"):
+        stg.open(event)
