@@ -19,9 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from path2prod.adapters.git_remote import CommitInfo, GitRemoteError, NotFastForward, PushResult
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
     ApprovalError,
@@ -46,6 +45,9 @@ from path2prod.domain.approvals import (
 from path2prod.domain.chain import ChainMoved
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import KIND_APPROVAL, KIND_PROMOTION, PROMOTION_APPROVED, LedgerEntry
+
+if TYPE_CHECKING:
+    from path2prod.adapters.git_remote import CommitInfo, PushResult
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +401,9 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
     Any other failure leaves the request APPROVED with the error and attempt count recorded, and raises
     PromotionPushFailed so the event is retried; the promoter's schedule retries it too.
     """
+    # Imported here: only the promoter pushes, the page and the opener need no git errors.
+    from path2prod.adapters.git_remote import GitRemoteError, NotFastForward
+
     source = _need(approvals.upstream, "the upstream repository")
     target = _need(approvals.target, "the target repository")
     request = approvals.requests.get(request_id)

@@ -1,25 +1,26 @@
-"""Approvals wired to AWS from a function's settings (what each handler builds once per container)."""
+"""Approvals wired to AWS from a function's settings (what each handler builds once per container).
+
+The ledger adapters (and so boto3) every approval function uses are imported here, at init, as in
+the other handlers; each builder imports the rest, which only its own function uses: the approval
+page never loads git or SNS code. (It is cold-start time: see docs/benchmarks.md.)
+"""
 
 from __future__ import annotations
 
 from functools import partial
 
-from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.approval_requests import ApprovalRequests
-from path2prod.adapters.env_repo import EnvRepository
-from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.adapters.prompts import ApprovalPrompts
-from path2prod.adapters.secrets import signing_secret
 from path2prod.approvals.service import ApprovalPolicy, Approvals
-from path2prod.approvals.settings import (
-    load_opener_settings,
-    load_page_settings,
-    load_promoter_settings,
-)
 
 
 def opener() -> Approvals:
+    """The approvals function: open requests, prompt approvers."""
+    from path2prod.adapters.env_repo import EnvRepository
+    from path2prod.adapters.prompts import ApprovalPrompts
+    from path2prod.adapters.secrets import signing_secret
+    from path2prod.approvals.settings import load_opener_settings
+
     settings = load_opener_settings()
     return Approvals(
         env=settings.env,
@@ -33,6 +34,11 @@ def opener() -> Approvals:
 
 
 def page() -> Approvals:
+    """The approval page: show links, take answers, announce approvals."""
+    from path2prod.adapters.event_bus import EventBus
+    from path2prod.adapters.secrets import signing_secret
+    from path2prod.approvals.settings import load_page_settings
+
     settings = load_page_settings()
     return Approvals(
         env=settings.env,
@@ -43,6 +49,11 @@ def page() -> Approvals:
 
 
 def promoter() -> Approvals:
+    """The promoter: push approved commits from the upstream repository to this env's main."""
+    from path2prod.adapters.alerts import AlertTopic
+    from path2prod.adapters.env_repo import EnvRepository
+    from path2prod.approvals.settings import load_promoter_settings
+
     settings = load_promoter_settings()
     return Approvals(
         env=settings.env,
