@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -126,6 +127,7 @@ class Sandbox:
                 if function.runs_in(env):
                     self._start_runtime(env, function)
         self._start_approvals_front()
+        self._wait_for_pages()
         for env in ENVS:
             account = self.accounts[env]
             pipeline = LocalPipeline(
@@ -376,6 +378,19 @@ class Sandbox:
             stderr=subprocess.STDOUT,
             cwd=function.code_dir,
         )
+
+    def _wait_for_pages(self, timeout: float = 60.0) -> None:
+        """Ready means a link opens: wait until every approval page's server accepts connections."""
+        deadline = time.monotonic() + timeout
+        for env, port in self.page_ports.items():
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the {env} approval page did not start (see its log)") from None
+                    time.sleep(0.1)
 
     def _ports_in_use(self) -> set[int]:
         config = self.config

@@ -260,6 +260,9 @@ def _port_free(port: int) -> bool:
     if port <= 0:
         return False
     with socket.socket() as probe:
+        # As the sandbox's servers bind (allow_reuse_address): a port a stopped sandbox left in
+        # TIME_WAIT is free for them, so the endpoint, and the links already mailed, stay the same.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
