@@ -23,11 +23,8 @@ from html import escape
 from typing import Any
 
 from path2prod import ENVS
-from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry, outcome
+from path2prod.domain.ledger import KIND_APPROVAL, KIND_DEPLOYMENT, KIND_ROLLBACK, LedgerEntry, outcome
 from path2prod.domain.window import parse_utc
-
-KIND_APPROVAL = "approval"
-KIND_ROLLBACK = "rollback"
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
