@@ -21,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import shutil
 import tempfile
 import threading
 import uuid
@@ -1054,6 +1055,8 @@ def test_dev_s_repository_is_read_through_the_upstream_role_when_one_is_set(stg:
     assert request_id != without_role["request_id"]
     opened_with = _assumed_roles(DEV_ACCOUNT)
     _approve(stg, stg.request(request_id))
+    # The promoter runs in its own container: its /tmp has not fetched the commit yet.
+    shutil.rmtree(Path(tempfile.gettempdir()) / "path2prod-git")
     stg.promote(stg.approved(stg.request(request_id)))
 
     # THEN moto's STS assumed dev's role (in dev's account) once for the opener and once for the promoter

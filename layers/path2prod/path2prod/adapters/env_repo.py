@@ -12,6 +12,7 @@ from path2prod.adapters.git_remote import (
     GitRemote,
     PushResult,
     RemoteUnavailable,
+    cached_repo,
     codecommit_git_credentials,
     commit_info,
 )
@@ -79,7 +80,9 @@ class EnvRepository:
 
     def fetch(self, commit: str) -> Path:
         """A local bare repository holding `commit` (fetched from this repository if not cached)."""
-        return self._remote().fetch_commit(commit, self.cache_dir)
+        return cached_repo(self.url, commit, self.cache_dir) or self._remote().fetch_commit(
+            commit, self.cache_dir
+        )
 
     def commit_info(self, commit: str) -> CommitInfo:
         """Author, message and author time of `commit`, as this repository has it."""

@@ -270,6 +270,21 @@ class GitRemote:
             return get_transport_and_path(self.url, username=self._username, password=self._password)
 
 
+def cached_repo(url: str, commit: str, cache_dir: Path) -> Path | None:
+    """The repo `GitRemote(url).fetch_commit` keeps under `cache_dir`, if it holds `commit` already.
+
+    No network and no credentials: a warm Lambda skips assuming a role and signing a request when
+    the commit it needs was fetched by an earlier invocation.
+    """
+    from dulwich.repo import Repo
+
+    repo_path = cache_dir / _cache_name(url)
+    if not (repo_path / "objects").is_dir():
+        return None
+    with Repo(str(repo_path)) as repo:
+        return repo_path if _is_commit(repo, _commit_id(commit)) else None
+
+
 def commit_info(local_repo: Path, commit: str) -> CommitInfo:
     """Author, first message line and author time of `commit` in `local_repo` (e.g. a fetch_commit)."""
     from dulwich.objects import Commit

@@ -70,7 +70,6 @@ class ApprovalStore(Protocol):
 
 
 class Repository(Protocol):
-    def main_head(self) -> str | None: ...
     def fetch(self, commit: str) -> Path: ...
     def commit_info(self, commit: str) -> CommitInfo: ...
     def push_main(self, commit: str, local_repo: Path, *, force: bool) -> PushResult: ...
@@ -423,7 +422,6 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
             request, "SKIPPED", approvals, error=f"{pushed_later.id} pushed a newer commit first"
         )
     try:
-        previous = target.main_head()
         result = target.push_main(
             request.commit, source.fetch(request.commit), force=approvals.allow_non_fast_forward
         )
@@ -448,7 +446,7 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
         raise PromotionPushFailed(
             f"push of {request.commit} to {request.env} main failed: {error}"
         ) from error
-    return _record_promotion(request, "SUCCEEDED", approvals, from_commit=result.old or previous)
+    return _record_promotion(request, "SUCCEEDED", approvals, from_commit=result.old)
 
 
 def promote_waiting(approvals: Approvals) -> dict[str, str]:
