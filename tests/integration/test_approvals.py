@@ -18,9 +18,7 @@ import contextlib
 import copy
 import importlib.util
 import json
-import os
 import re
-import subprocess
 import shutil
 import tempfile
 import threading
@@ -37,6 +35,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
+from git_repos import Repo, git, make_repo
 from moto.events.models import EventPattern
 from moto.sts.models import sts_backends
 
@@ -89,66 +88,7 @@ PAGE_URL = "https://a3f9k2lq7xw5z8mnb4vc6rt1yd0pe2hs.lambda-url.eu-west-1.on.aws
 UPSTREAM_ROLE = f"arn:aws:iam::{DEV_ACCOUNT}:role/path2prod-promotion-source"
 START = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)  # shortly after the sample's dev success
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Alice Example",
-    "GIT_AUTHOR_EMAIL": ALICE,
-    "GIT_COMMITTER_NAME": "Alice Example",
-    "GIT_COMMITTER_EMAIL": ALICE,
-    # The developer's own git configuration (signing, hooks path, default branch) must not leak in.
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    completed = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_ENV, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return completed.stdout.strip()
-
-
 # --- the world: repos, mailboxes, clock -------------------------------------------------------------
-
-
-@dataclass
-class Repo:
-    """An env's bare repository (what the functions talk to) and a working clone to commit in."""
-
-    bare: Path
-    work: Path
-
-    def commit(self, message: str, *, env: dict[str, str] | None = None) -> str:
-        with (self.work / "app.txt").open("a") as file:
-            file.write(message + "\n")
-        git("add", "app.txt", cwd=self.work)
-        git("commit", "--quiet", "-m", message, cwd=self.work, env=env)
-        return git("rev-parse", "HEAD", cwd=self.work)
-
-    def publish(self, commit: str) -> None:
-        git("push", "--quiet", "--force", "origin", f"{commit}:refs/heads/main", cwd=self.work)
-
-    @property
-    def main(self) -> str:
-        return git("--git-dir", str(self.bare), "rev-parse", "refs/heads/main")
-
-    def main_ref_version(self) -> tuple[int, int]:
-        """Changes whenever anything rewrites the ref (git and dulwich both replace the file)."""
-        stat = (self.bare / "refs" / "heads" / "main").stat()
-        return stat.st_ino, stat.st_mtime_ns
-
-
-def make_repo(root: Path, name: str) -> Repo:
-    bare = root / f"{name}.git"
-    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-    work = root / f"{name}-work"
-    git("init", "--quiet", "--initial-branch=main", str(work))
-    git("remote", "add", "origin", str(bare), cwd=work)
-    return Repo(bare, work)
 
 
 @dataclass(frozen=True)
@@ -370,7 +310,7 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     commit ahead of stg's."""
     dev = make_repo(tmp_path, "dev")
     base = dev.commit("base: what runs everywhere")
-    dev.publish(base)
+    dev.push_main(base)
     stg_repo = make_repo(tmp_path, "stg")
     git("push", "--quiet", str(stg_repo.bare), f"{base}:refs/heads/main", cwd=dev.work)
     git("fetch", "--quiet", "origin", cwd=stg_repo.work)
@@ -448,7 +388,7 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def feature(stg: Stg) -> str:
     """A commit by Alice on dev's main that stg has not got yet."""
     commit = stg.dev.commit("feature: checkout in one click")
-    stg.dev.publish(commit)
+    stg.dev.push_main(commit)
     return commit
 
 
@@ -582,7 +522,7 @@ def test_a_newer_success_supersedes_the_pending_request_and_a_late_older_one_ope
     # GIVEN three commits that succeeded in dev one after the other
     first = stg.dev.commit("first")
     second = stg.dev.commit("second")
-    stg.dev.publish(second)
+    stg.dev.push_main(second)
     zeroth_event = stg.succeeded_in_dev(stg.base, "execution-0", "2024-05-14T08:00:00Z")
     first_event = stg.succeeded_in_dev(first, "execution-1", "2024-05-14T09:00:00Z")
     second_event = stg.succeeded_in_dev(second, "execution-2", "2024-05-14T10:00:00Z")
@@ -915,7 +855,7 @@ def test_a_promotion_that_is_not_a_fast_forward_is_refused_and_alerted(
 ) -> None:
     # GIVEN someone committed straight to stg's main meanwhile; Bob approves dev's commit
     hotfix = stg.stg.commit("hotfix made in stg", env={"GIT_AUTHOR_EMAIL": "dave@example.com"})
-    stg.stg.publish(hotfix)
+    stg.stg.push_main(hotfix)
     untouched = stg.stg.main_ref_version()
     _approve(stg, pending)
 
@@ -945,7 +885,7 @@ def test_a_non_fast_forward_is_pushed_when_the_env_allows_it(stg: Stg, pending: 
     # GIVEN stg allows non-fast-forward promotions, and its main has a commit dev lacks
     stg.setting("ALLOW_NON_FAST_FORWARD", "true")
     hotfix = stg.stg.commit("hotfix made in stg")
-    stg.stg.publish(hotfix)
+    stg.stg.push_main(hotfix)
     _approve(stg, pending)
 
     # WHEN the promoter gets the approval
@@ -1008,7 +948,7 @@ def test_the_sweep_never_moves_main_back_to_an_older_approved_commit(stg: Stg, f
     away = stg.stg.bare.with_name("stg-away.git")
     stg.stg.bare.rename(away)
     newer = stg.dev.commit("newer: builds on the feature")
-    stg.dev.publish(newer)
+    stg.dev.push_main(newer)
     # WHEN the feature, then the newer commit, succeed in dev and are approved; both pushes fail
     for commit, execution, time in (
         (feature, "execution-feature", "2024-05-14T09:00:00Z"),
@@ -1046,7 +986,7 @@ def test_dev_s_repository_is_read_through_the_upstream_role_when_one_is_set(stg:
     # GIVEN stg reads dev's repository through dev's promotion-source role (as template.yaml sets it)
     stg.setting("UPSTREAM_READ_ROLE_ARN", UPSTREAM_ROLE)
     newer = stg.dev.commit("newer")
-    stg.dev.publish(newer)
+    stg.dev.push_main(newer)
 
     # WHEN a success opens a request, and its approval is promoted
     request_id = stg.open(stg.succeeded_in_dev(newer, "execution-newer", "2024-05-14T10:00:00Z"))[

@@ -13,11 +13,11 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from git_repos import GIT_ENV, Repo, git, make_repo
 
 from path2prod.adapters.git_remote import (
     CommitInfo,
@@ -32,29 +32,6 @@ from path2prod.adapters.git_remote import (
 )
 from path2prod.domain.errors import Path2ProdError
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Alice Example",
-    "GIT_AUTHOR_EMAIL": "alice@example.com",
-    "GIT_COMMITTER_NAME": "Alice Example",
-    "GIT_COMMITTER_EMAIL": "alice@example.com",
-    # The developer's own git configuration (signing, hooks path, default branch) must not leak in.
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    """Run the git CLI with a fixed identity; return its stripped stdout."""
-    completed = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_ENV, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return completed.stdout.strip()
-
 
 def head_of(bare: Path, branch: str = "main") -> str:
     return git("--git-dir", str(bare), "rev-parse", f"refs/heads/{branch}")
@@ -63,33 +40,6 @@ def head_of(bare: Path, branch: str = "main") -> str:
 def assert_complete(bare: Path) -> None:
     """git fsck finds every object the refs reach: the push sent all that was missing."""
     git("--git-dir", str(bare), "fsck", "--strict", "--no-dangling")
-
-
-@dataclass
-class Repo:
-    """A bare repo (what GitRemote talks to) with a working clone to make commits in."""
-
-    bare: Path
-    work: Path
-
-    def commit(self, message: str, *, env: dict[str, str] | None = None) -> str:
-        with (self.work / "file.txt").open("a") as file:
-            file.write(message + "\n")
-        git("add", "file.txt", cwd=self.work)
-        git("commit", "--quiet", "-m", message, cwd=self.work, env=env)
-        return git("rev-parse", "HEAD", cwd=self.work)
-
-    def publish(self, ref: str = "HEAD:refs/heads/main", *, force: bool = False) -> None:
-        git("push", "--quiet", *(["--force"] if force else []), "origin", ref, cwd=self.work)
-
-
-def make_repo(root: Path, name: str) -> Repo:
-    bare = root / f"{name}.git"
-    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-    work = root / f"{name}-work"
-    git("init", "--quiet", "--initial-branch=main", str(work))
-    git("remote", "add", "origin", str(bare), cwd=work)
-    return Repo(bare, work)
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import os
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
+from git_repos import Repo, git, make_repo
 
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
@@ -52,60 +51,6 @@ REGION = "eu-west-1"  # the `aws` fixture's
 ENV = "prd"
 ACCOUNT = "333333333333"
 PIPELINE = "path2prod-app"
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Alice Example",
-    "GIT_AUTHOR_EMAIL": "alice@example.com",
-    "GIT_COMMITTER_NAME": "Alice Example",
-    "GIT_COMMITTER_EMAIL": "alice@example.com",
-    # The developer's own git configuration (signing, hooks path, default branch) must not leak in.
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    completed = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
-    )
-    return completed.stdout.strip()
-
-
-@dataclass
-class EnvRepo:
-    """prd's bare repository (what the rollback pushes to) and a working clone to make commits in."""
-
-    bare: Path
-    work: Path
-
-    def commit(self, message: str) -> str:
-        with (self.work / "app.txt").open("a") as file:
-            file.write(message + "\n")
-        git("add", "app.txt", cwd=self.work)
-        git("commit", "--quiet", "-m", message, cwd=self.work)
-        return git("rev-parse", "HEAD", cwd=self.work)
-
-    def push_main(self, commit: str) -> None:
-        """What a promotion (or a person) does: point main at `commit`."""
-        git("push", "--quiet", "--force", "origin", f"{commit}:refs/heads/main", cwd=self.work)
-
-    @property
-    def main(self) -> str:
-        return git("--git-dir", str(self.bare), "rev-parse", "refs/heads/main")
-
-    def main_ref_version(self) -> tuple[int, int]:
-        """Changes whenever anything rewrites the ref (git and dulwich both replace the file)."""
-        stat = (self.bare / "refs" / "heads" / "main").stat()
-        return stat.st_ino, stat.st_mtime_ns
-
-
-def make_env_repo(root: Path) -> EnvRepo:
-    bare = root / "prd.git"
-    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-    work = root / "prd-work"
-    git("init", "--quiet", "--initial-branch=main", str(work))
-    git("remote", "add", "origin", str(bare), cwd=work)
-    return EnvRepo(bare, work)
 
 
 @dataclass(frozen=True)
@@ -177,7 +122,7 @@ class Prd:
     """prd's account as the rollback function sees it, and the handler to feed events to."""
 
     ledger: LedgerTable
-    repo: EnvRepo
+    repo: Repo
     mailbox: Mailbox
     topic_arn: str
     app: ModuleType
@@ -246,7 +191,7 @@ def domain_event(entry: LedgerEntry) -> dict[str, Any]:
 def prd(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Prd]:
     """An empty prd: ledger (moto, from template.yaml), env repo, alerts topic with a mailbox; automatic
     rollback on."""
-    repo = make_env_repo(tmp_path)
+    repo = make_repo(tmp_path, "prd")
     topic_arn, mailbox = make_mailbox()
     for name, value in {
         "PATH2PROD_ENV": ENV,

@@ -7,26 +7,13 @@ message holding their own link (template.yaml, ApproverSubscriptions).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mypy_boto3_sns.client import SNSClient
+from path2prod.adapters.alerts import AlertTopic
 
 APPROVER_ATTRIBUTE = "approver"
 
 
-class ApprovalPrompts:
-    def __init__(self, topic_arn: str, sns_client: SNSClient | None = None) -> None:
-        self.topic_arn = topic_arn
-        self._client = sns_client
-
-    @property
-    def client(self) -> SNSClient:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("sns")
-        return self._client
+class ApprovalPrompts(AlertTopic):
+    """The approvals topic: like an alert topic, but each message is for one approver only."""
 
     def prompt(self, approver: str, subject: str, body: str) -> None:
         """Send `approver` (only them) a plain-text message."""

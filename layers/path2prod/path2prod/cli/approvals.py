@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,14 +66,35 @@ def list_requests(
         click.echo(f"    {summary['message']}")
 
 
+def _answer_options[F: Callable[..., Any]](reason_help: str, as_help: str) -> Callable[[F], F]:
+    """What approve and reject both take."""
+
+    def decorate(function: F) -> F:
+        for option in reversed(
+            (
+                click.argument("request_id"),
+                click.option("--reason", help=reason_help),
+                click.option(
+                    "--as", "as_who", help=f"{as_help} (sandbox only; against AWS: your IAM identity)."
+                ),
+                click.option(
+                    "--env",
+                    type=click.Choice(DOWNSTREAM_ENVS),
+                    help="The request's env (default: look in each).",
+                ),
+                home_option(sandbox_only=False),
+                config_option,
+                json_option,
+            )
+        ):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 @click.command()
-@click.argument("request_id")
-@click.option("--reason", help="Why, for the ledger.")
-@click.option("--as", "as_who", help="Who is approving (sandbox only; against AWS it is your IAM identity).")
-@click.option("--env", type=click.Choice(DOWNSTREAM_ENVS), help="The request's env (default: look in each).")
-@home_option(sandbox_only=False)
-@config_option
-@json_option
+@_answer_options("Why, for the ledger.", "Who is approving")
 def approve(
     request_id: str,
     reason: str | None,
@@ -87,13 +109,7 @@ def approve(
 
 
 @click.command()
-@click.argument("request_id")
-@click.option("--reason", help="Why, for the ledger and the requester.")
-@click.option("--as", "as_who", help="Who is rejecting (sandbox only; against AWS it is your IAM identity).")
-@click.option("--env", type=click.Choice(DOWNSTREAM_ENVS), help="The request's env (default: look in each).")
-@home_option(sandbox_only=False)
-@config_option
-@json_option
+@_answer_options("Why, for the ledger and the requester.", "Who is rejecting")
 def reject(
     request_id: str,
     reason: str | None,

@@ -1,0 +1,75 @@
+"""Real git repositories for the integration tests: a bare repo (what the git adapters talk to) and a
+working clone to make commits in, driven with the git CLI under a fixed identity."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Alice Example",
+    "GIT_AUTHOR_EMAIL": "alice@example.com",
+    "GIT_COMMITTER_NAME": "Alice Example",
+    "GIT_COMMITTER_EMAIL": "alice@example.com",
+    # The developer's own git configuration (signing, hooks path, default branch) must not leak in.
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Run the git CLI with a fixed identity; return its stripped stdout."""
+    completed = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+@dataclass
+class Repo:
+    """A bare repo with a working clone (its `origin`) to make commits in."""
+
+    bare: Path
+    work: Path
+
+    def commit(self, message: str, *, env: dict[str, str] | None = None) -> str:
+        """A new commit in the clone (not pushed); returns its sha."""
+        with (self.work / "app.txt").open("a") as file:
+            file.write(message + "\n")
+        git("add", "app.txt", cwd=self.work)
+        git("commit", "--quiet", "-m", message, cwd=self.work, env=env)
+        return git("rev-parse", "HEAD", cwd=self.work)
+
+    def publish(self, ref: str = "HEAD:refs/heads/main", *, force: bool = False) -> None:
+        """git push origin REF."""
+        git("push", "--quiet", *(["--force"] if force else []), "origin", ref, cwd=self.work)
+
+    def push_main(self, commit: str) -> None:
+        """What a promotion (or a person) does: point the bare repo's main at `commit`."""
+        self.publish(f"{commit}:refs/heads/main", force=True)
+
+    @property
+    def main(self) -> str:
+        return git("--git-dir", str(self.bare), "rev-parse", "refs/heads/main")
+
+    def main_ref_version(self) -> tuple[int, int]:
+        """Changes whenever anything rewrites the ref (git and dulwich both replace the file)."""
+        stat = (self.bare / "refs" / "heads" / "main").stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+
+def make_repo(root: Path, name: str) -> Repo:
+    """An empty bare repo `root/<name>.git` (branch main) and its clone `root/<name>-work`."""
+    bare = root / f"{name}.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    work = root / f"{name}-work"
+    git("init", "--quiet", "--initial-branch=main", str(work))
+    git("remote", "add", "origin", str(bare), cwd=work)
+    return Repo(bare, work)
