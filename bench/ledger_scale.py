@@ -85,7 +85,7 @@ from moto.dynamodb.models import dynamodb_backends  # noqa: E402
 from moto.dynamodb.models.dynamo_type import DynamoType, Item  # noqa: E402
 from moto.dynamodb.models.table import Table  # noqa: E402
 
-from path2prod.adapters.ledger_table import _HEAD_KEY, LedgerTable, _serialize  # noqa: E402
+from path2prod.adapters.ledger_table import _HEAD_KEY, LedgerTable, serialize_item  # noqa: E402
 from path2prod.audit.export import export_entries  # noqa: E402
 from path2prod.audit.metrics import env_metrics  # noqa: E402
 from path2prod.audit.verify import verify_ledger  # noqa: E402
@@ -209,7 +209,7 @@ def load_with_batches(ledger: LedgerTable, events: Sequence[tuple[LedgerEntry, b
         nonlocal head, written
         linked, head = link((ledger._item(record) for record in chunk), head)
         request: dict[str, Any] = {
-            ledger.table_name: [{"PutRequest": {"Item": _serialize(item)}} for item in linked]
+            ledger.table_name: [{"PutRequest": {"Item": serialize_item(item)}} for item in linked]
         }
         while request:
             request = dict(ledger.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {})

@@ -26,10 +26,10 @@ from path2prod.adapters.ledger_table import (
     BY_COMMIT_TIME,
     BY_ENV_TIME,
     LedgerTable,
-    _deserialize,
-    _serialize,
     approval_pk,
+    deserialize_item,
     entry_from_item,
+    serialize_item,
 )
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Decision, Upstream, Verdict
 from path2prod.domain.chain import ChainHead, ChainMoved
@@ -66,24 +66,24 @@ class ApprovalRequests:
                 ConsistentRead=True,
             ).get("Item")
         except ClientError as error:
-            raise self.ledger._translate(error) from error
+            raise self.ledger.translate_error(error) from error
         return request_from_item(item) if item else None
 
     def recent(self, env: str, *, limit: int = 50) -> list[ApprovalRequest]:
         """The env's requests, newest first, at most `limit`."""
-        return self._query(BY_COMMIT_TIME, "gsi2pk", f"APPROVALS#{env}", limit=limit)
+        return self.query(BY_COMMIT_TIME, "gsi2pk", f"APPROVALS#{env}", limit=limit)
 
     def pending(self, env: str) -> list[ApprovalRequest]:
         """The env's PENDING requests (expired ones included: expiry is judged by the caller's clock)."""
-        return self._query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PENDING#{env}")
+        return self.query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PENDING#{env}")
 
     def awaiting_promotion(self, env: str) -> list[ApprovalRequest]:
         """The env's APPROVED requests whose commit is not pushed yet."""
-        return self._query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PROMOTE#{env}")
+        return self.query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PROMOTE#{env}")
 
     def entries(self, request_id: str) -> list[LedgerEntry]:
         """The ledger entries of one request (its opening, decisions, supersession, promotion)."""
-        response = self.ledger._query(
+        response = self.ledger.query(
             {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
@@ -127,12 +127,12 @@ class ApprovalRequests:
                 "ConditionalCheckFailedException",
             ):
                 raise ChainMoved("an approval request changed meanwhile; read it again") from error
-            raise self.ledger._translate(error) from error
+            raise self.ledger.translate_error(error) from error
         return stored
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _query(self, index: str, key: str, value: str, *, limit: int | None = None) -> list[ApprovalRequest]:
+    def query(self, index: str, key: str, value: str, *, limit: int | None = None) -> list[ApprovalRequest]:
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": index,
@@ -144,7 +144,7 @@ class ApprovalRequests:
             query["Limit"] = limit
         found: list[ApprovalRequest] = []
         while True:
-            response = self.ledger._query(query)
+            response = self.ledger.query(query)
             found.extend(request_from_item(item) for item in response.get("Items", []))
             cursor = response.get("LastEvaluatedKey")
             if cursor is None or (limit and len(found) >= limit):
@@ -158,7 +158,7 @@ def _bump(before: ApprovalRequest | None, after: ApprovalRequest) -> ApprovalReq
 
 
 def _put(table: str, before: ApprovalRequest | None, after: ApprovalRequest) -> dict[str, Any]:
-    put: dict[str, Any] = {"TableName": table, "Item": _serialize(request_item(after))}
+    put: dict[str, Any] = {"TableName": table, "Item": serialize_item(request_item(after))}
     if before is None:
         put["ConditionExpression"] = "attribute_not_exists(pk)"
     else:
@@ -191,7 +191,7 @@ def request_item(request: ApprovalRequest) -> dict[str, Any]:
 
 
 def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
-    data = _deserialize(item)
+    data = deserialize_item(item)
     upstream = data["upstream"]
     return ApprovalRequest(
         id=str(data["id"]),

@@ -145,7 +145,7 @@ class LedgerTable:
                 found.extend(response.get("Responses", {}).get(self.table_name, []))
                 request = dict(response.get("UnprocessedKeys") or {})
         except ClientError as error:
-            raise self._translate(error) from error
+            raise self.translate_error(error) from error
         by_sk = {item["sk"]["S"]: item for item in found if item["pk"] == pk or item["pk"] == _HEAD_KEY["pk"]}
         commit_item, head_item = by_sk.get(_COMMIT_SK), by_sk.get("HEAD")
         return LedgerContext(
@@ -173,7 +173,7 @@ class LedgerTable:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": _serialize(item),
+                    "Item": serialize_item(item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -198,7 +198,7 @@ class LedgerTable:
                 "ConditionalCheckFailedException",
             ):
                 raise ChainMoved("the ledger changed while appending; retry with a fresh context") from error
-            raise self._translate(error) from error
+            raise self.translate_error(error) from error
         return new_head
 
     def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
@@ -234,7 +234,7 @@ class LedgerTable:
                 RequestItems={self.table_name: {"Keys": keys, "ConsistentRead": True}}
             )["Responses"].get(self.table_name, [])
         except ClientError as error:
-            raise self._translate(error) from error
+            raise self.translate_error(error) from error
         head = next((item for item in found if item["pk"] == _HEAD_KEY["pk"]), None)
         return LedgerContext(
             commit=None, head=_head_from_item(head), entry_exists=len(found) - (head is not None) > 0
@@ -263,10 +263,10 @@ class LedgerTable:
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
                 ExpressionAttributeValues={":now": {"S": now}},
             )
-            return _deserialize(item)
+            return deserialize_item(item)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise self._translate(error) from error
+                raise self.translate_error(error) from error
         held = self.rollback_lock()
         return held if held and held.get("holder") == holder else None
 
@@ -278,8 +278,8 @@ class LedgerTable:
                 ConsistentRead=True,
             ).get("Item")
         except ClientError as error:
-            raise self._translate(error) from error
-        return _deserialize(item) if item else None
+            raise self.translate_error(error) from error
+        return deserialize_item(item) if item else None
 
     def count_rollback_attempt(self, holder: str) -> int:
         """One more push attempt by the lock's holder; returns the count."""
@@ -293,7 +293,7 @@ class LedgerTable:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as error:
-            raise self._translate(error) from error
+            raise self.translate_error(error) from error
         return int(response["Attributes"]["attempts"]["N"])
 
     def release_rollback_lock(self, holder: str) -> None:
@@ -307,7 +307,7 @@ class LedgerTable:
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise self._translate(error) from error
+                raise self.translate_error(error) from error
 
     def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None:
         """The newest commit whose deployment SUCCEEDED in env (and differs from other_than)."""
@@ -372,7 +372,7 @@ class LedgerTable:
         }
         if cursor:
             query["ExclusiveStartKey"] = cursor
-        response = self._query(query)
+        response = self.query(query)
         return HistoryPage(
             entries=[entry_from_item(item) for item in response.get("Items", [])],
             scanned_count=response.get("ScannedCount", 0),
@@ -419,7 +419,7 @@ class LedgerTable:
             query["Limit"] = limit
         entries: list[LedgerEntry] = []
         while True:
-            response = self._query(query)
+            response = self.query(query)
             entries.extend(entry_from_item(item) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response or (limit and len(entries) >= limit):
                 return entries[:limit] if limit else entries
@@ -427,7 +427,7 @@ class LedgerTable:
 
     def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         """Every entry of one pipeline execution, oldest state first."""
-        response = self._query(
+        response = self.query(
             {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
@@ -441,7 +441,7 @@ class LedgerTable:
 
     def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         """Every rollback entry recorded about one failed execution (what was decided about it)."""
-        response = self._query(
+        response = self.query(
             {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
@@ -461,7 +461,7 @@ class LedgerTable:
                 "Item"
             )
         except ClientError as error:
-            raise self._translate(error) from error
+            raise self.translate_error(error) from error
         return _head_from_item(item) if item else None
 
     def chain_page(self, *, cursor: dict[str, Any] | None = None, limit: int = 500) -> ChainPage:
@@ -475,9 +475,9 @@ class LedgerTable:
         }
         if cursor:
             query["ExclusiveStartKey"] = cursor
-        response = self._query(query)
+        response = self.query(query)
         return ChainPage(
-            items=[_deserialize(item) for item in response.get("Items", [])],
+            items=[deserialize_item(item) for item in response.get("Items", [])],
             next_cursor=response.get("LastEvaluatedKey"),
         )
 
@@ -493,11 +493,12 @@ class LedgerTable:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _query(self, query: dict[str, Any]) -> dict[str, Any]:
+    def query(self, query: dict[str, Any]) -> dict[str, Any]:
+        """One Query on this table (ClientErrors translated); the access patterns above build them."""
         try:
             response: dict[str, Any] = self.client.query(**query)  # type: ignore[assignment]
         except ClientError as error:
-            raise self._translate(error) from error
+            raise self.translate_error(error) from error
         return response
 
     def _item(self, record: LedgerEntry | CommitFact) -> dict[str, Any]:
@@ -523,7 +524,8 @@ class LedgerTable:
         )
         return attributes
 
-    def _translate(self, error: ClientError) -> Exception:
+    def translate_error(self, error: ClientError) -> Exception:
+        """A ClientError as the named domain error it means, where there is one."""
         code = error.response["Error"]["Code"]
         if code in {"ResourceNotFoundException", "AccessDeniedException"}:
             return LedgerUnavailable(f"ledger table {self.table_name!r}: {code}")
@@ -532,18 +534,20 @@ class LedgerTable:
 
 def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
     """A ledger entry from its DynamoDB item (typed attribute values)."""
-    data = _deserialize(item)
+    data = deserialize_item(item)
     for key in ("attempt", "seq"):
         if data.get(key) is not None:
             data[key] = int(data[key])
     return LedgerEntry.from_dict(data)
 
 
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain values -> DynamoDB's typed attribute values."""
     return {key: _serializer.serialize(value) for key, value in item.items()}
 
 
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's typed attribute values -> plain values."""
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
