@@ -27,7 +27,8 @@ def approvals() -> Approvals:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    upstream, commit = upstream_from_event(event)
+    # Raises InvalidEvent for a claim it cannot confirm: parked in the dead-letter queue, nothing opened.
+    upstream, commit = upstream_from_event(event, approvals())
     request = open_approval(upstream, commit, approvals())
     metrics.add_metric(name="ApprovalRequests", unit=MetricUnit.Count, value=1)
     logger.info("approval request", extra={"request_id": request.id, "state": request.state.value})

@@ -11,8 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
-from path2prod.approvals.service import Approvals, promote, promote_waiting
-from path2prod.domain.ledger import PROMOTION_APPROVED
+from path2prod.approvals.service import Approvals, on_promotion_event
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])
@@ -28,13 +27,10 @@ def approvals() -> Approvals:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("detail-type") == PROMOTION_APPROVED:
-        # Raises PromotionPushFailed when the push fails, so the event is retried.
-        request = promote(str(event["detail"]["request_id"]), approvals())
-        promotion = request.promotion if request else None
-        metrics.add_metric(name=f"Promotions_{promotion}", unit=MetricUnit.Count, value=1)
-        return {"request_id": event["detail"]["request_id"], "promotion": promotion}
-    # Anything else is the schedule (EventBridge Scheduler sends what its target input says).
-    outcomes = promote_waiting(approvals())
-    logger.info("swept approvals owed a push", extra={"outcomes": outcomes})
-    return {"swept": outcomes}
+    # Raises InvalidEvent for an event it cannot confirm, PromotionPushFailed for a push to retry.
+    outcome = on_promotion_event(event, approvals())
+    if "promotion" in outcome:
+        metrics.add_metric(name=f"Promotions_{outcome['promotion']}", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("swept approvals owed a push", extra=outcome)
+    return outcome

@@ -25,7 +25,7 @@ def recorder() -> Recorder:
     """Built on the first invocation, not at import: settings are read once, clients made lazily."""
     settings = load_settings()
     return Recorder(
-        env=settings.env,
+        stack=settings.stack,
         ledger=LedgerTable(settings.ledger_table),
         executions=PipelineExecutions(),
         bus=EventBus(settings.event_bus),

@@ -25,8 +25,12 @@ from path2prod.sandbox.template import project_root, table_definition
 REGION = "eu-west-1"
 ENV = "dev"
 
+ACCOUNT = "111111111111"
+PIPELINE = "path2prod-app"
 RECORDER_ENV = {
     "PATH2PROD_ENV": ENV,
+    "ACCOUNT_ID": ACCOUNT,
+    "PIPELINE_NAME": PIPELINE,
     "EVENT_BUS_NAME": "default",
     "POWERTOOLS_SERVICE_NAME": "recorder",
     "POWERTOOLS_METRICS_NAMESPACE": "path2prod",

@@ -33,6 +33,7 @@ from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,
     Upstream,
+    format_time,
     make_token,
     open_request,
     parse_time,
@@ -398,6 +399,95 @@ def test_a_form_that_cannot_be_read_is_a_bad_request(stg: Stg, body: str) -> Non
     # THEN
     assert response["statusCode"] == 400
     assert "the form could not be read" in response["body"]
+    assert stg.items() == before
+
+
+def _post_as(
+    stg: Stg, content_type: str | None, token: str, *, header: str = "content-type"
+) -> dict[str, Any]:
+    """Bob's approval form posted with `content_type` (None: no Content-Type at all) in `header`."""
+    event = _with_token(stg.load_event("approval-page-post"), token)
+    event["headers"] = {name: value for name, value in event["headers"].items() if name != "content-type"}
+    if content_type is not None:
+        event["headers"][header] = content_type
+    event["body"] = base64.b64encode(urlencode({"t": token, "decision": "approve"}).encode()).decode()
+    event["isBase64Encoded"] = True
+    return stg.invoke(event)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/json", "multipart/form-data; boundary=x", None],
+    ids=["text", "json", "multipart", "none"],
+)
+def test_a_post_that_is_not_a_urlencoded_form_is_refused_unread(stg: Stg, content_type: str | None) -> None:
+    # GIVEN a genuine form body under another media type
+    request = stg.open()
+    before = stg.items()
+
+    # WHEN
+    response = _post_as(stg, content_type, stg.token(request, BOB))
+
+    # THEN
+    assert response["statusCode"] == 415
+    assert "application/x-www-form-urlencoded" in response["body"]
+    _assert_page_headers(response)
+    assert stg.items() == before
+
+
+@pytest.mark.parametrize(
+    ("content_type", "header"),
+    [
+        ("application/x-www-form-urlencoded; charset=UTF-8", "content-type"),
+        ("Application/X-WWW-Form-Urlencoded", "Content-Type"),
+    ],
+)
+def test_a_urlencoded_form_is_taken_whatever_the_case_and_with_its_charset(
+    stg: Stg, content_type: str, header: str
+) -> None:
+    # GIVEN
+    request = stg.open()
+
+    # WHEN
+    response = _post_as(stg, content_type, stg.token(request, BOB), header=header)
+
+    # THEN
+    assert response["statusCode"] == 200, response["body"]
+    stored = stg.requests.get(request.id)
+    assert stored is not None and stored.approved_by == (BOB,)
+
+
+def test_an_expired_link_is_refused_on_post_while_its_request_is_pending(stg: Stg) -> None:
+    # GIVEN Bob's link, correctly signed, whose own expiry has passed; the request is still pending
+    request = stg.open()
+    expired = make_token(SECRET, request.id, BOB, format_time(datetime.now(UTC) - timedelta(minutes=1)))
+    before = stg.items()
+
+    # WHEN
+    shown = stg.get(expired)
+    posted = stg.post(expired, decision="approve")
+
+    # THEN both are gone, and nothing is recorded: no approval, no expiry (the request has not expired)
+    assert (shown["statusCode"], posted["statusCode"]) == (410, 410)
+    assert "expired" in posted["body"]
+    assert stg.items() == before
+    stored = stg.requests.get(request.id)
+    assert stored is not None and stored.state is ApprovalState.PENDING and not stored.decisions
+
+
+@pytest.mark.parametrize("spelling", ["{} ", "{}\n", " {}"], ids=["space", "newline", "leading-space"])
+def test_a_token_with_whitespace_around_it_is_refused(stg: Stg, spelling: str) -> None:
+    # GIVEN
+    request = stg.open()
+    token = spelling.format(stg.token(request, BOB))
+    before = stg.items()
+
+    # WHEN
+    shown = stg.get(token)
+    posted = stg.post(token, decision="approve")
+
+    # THEN
+    assert (shown["statusCode"], posted["statusCode"]) == (403, 403)
     assert stg.items() == before
 
 

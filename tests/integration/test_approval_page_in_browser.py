@@ -116,7 +116,15 @@ def stg_page(aws_endpoint: str, tmp_path: Path) -> Iterator[StgPage]:
     # ... and the page, with the environment template.yaml gives the function
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-        **PAGE.environment({"Environment": "stg", "LedgerTable": table, "ApprovalSigningSecret": secret_arn}),
+        **PAGE.environment(
+            {
+                "AWS::AccountId": ACCOUNT,
+                "Environment": "stg",
+                "PipelineName": "path2prod-app",
+                "LedgerTable": table,
+                "ApprovalSigningSecret": secret_arn,
+            }
+        ),
         **CREDENTIALS,
         "AWS_ENDPOINT_URL": aws_endpoint,
         "AWS_DEFAULT_REGION": REGION,

@@ -42,6 +42,7 @@ from moto.sts.models import sts_backends
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals import wiring
+from path2prod.approvals.page import confirmation_page
 from path2prod.approvals.service import (
     VIA_CLI,
     VIA_PAGE,
@@ -49,6 +50,7 @@ from path2prod.approvals.service import (
     PromotionPushFailed,
     answer,
     answer_link,
+    show_link,
 )
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.approvals import (
@@ -63,6 +65,7 @@ from path2prod.domain.approvals import (
     make_token,
     read_token,
 )
+from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.ledger import (
     DOMAIN_EVENT_SOURCE,
     KIND_APPROVAL,
@@ -255,6 +258,9 @@ class Stg:
         event = load_sample("deployment-succeeded-forwarded")
         event["id"] = str(uuid.uuid4())
         event["time"] = time
+        # A label ("execution-1") stands for a UUID, the shape of CodePipeline's execution ids.
+        if not re.fullmatch(r"[0-9a-f-]{36}", execution_id):
+            execution_id = str(uuid.uuid5(uuid.NAMESPACE_URL, execution_id))
         event["detail"].update(commit=commit, execution_id=execution_id, time=time)
         return event
 
@@ -349,6 +355,9 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
     for name, value in {
         "PATH2PROD_ENV": ENV,
+        "ACCOUNT_ID": "222222222222",
+        "PIPELINE_NAME": "path2prod-app",
+        "PREVIOUS_ACCOUNT_ID": "111111111111",
         "LEDGER_TABLE": ledger.table_name,
         "APPROVERS": ",".join(APPROVERS),
         "APPROVAL_QUORUM": parameter_default("ApprovalQuorum"),
@@ -523,9 +532,9 @@ def test_a_newer_success_supersedes_the_pending_request_and_a_late_older_one_ope
     first = stg.dev.commit("first")
     second = stg.dev.commit("second")
     stg.dev.push_main(second)
-    zeroth_event = stg.succeeded_in_dev(stg.base, "execution-0", "2024-05-14T08:00:00Z")
-    first_event = stg.succeeded_in_dev(first, "execution-1", "2024-05-14T09:00:00Z")
-    second_event = stg.succeeded_in_dev(second, "execution-2", "2024-05-14T10:00:00Z")
+    zeroth_event = stg.succeeded_in_dev(stg.base, "execution-0", "2024-05-14T07:00:00Z")
+    first_event = stg.succeeded_in_dev(first, "execution-1", "2024-05-14T08:00:00Z")
+    second_event = stg.succeeded_in_dev(second, "execution-2", "2024-05-14T09:00:00Z")
     older = stg.open(first_event)
     stg.read_mail()
 
@@ -943,30 +952,170 @@ def test_a_push_to_an_unreachable_repo_fails_is_kept_and_the_sweep_pushes_it_lat
 
 
 def test_the_sweep_never_moves_main_back_to_an_older_approved_commit(stg: Stg, feature: str) -> None:
-    # GIVEN stg allows non-fast-forward promotions, and its repository is out of reach for a while
+    # GIVEN stg allows non-fast-forward promotions, and its repository is out of reach while pushed to
+    # (the approvals function reads its main when a request opens: it is there then)
     stg.setting("ALLOW_NON_FAST_FORWARD", "true")
     away = stg.stg.bare.with_name("stg-away.git")
-    stg.stg.bare.rename(away)
     newer = stg.dev.commit("newer: builds on the feature")
     stg.dev.push_main(newer)
     # WHEN the feature, then the newer commit, succeed in dev and are approved; both pushes fail
     for commit, execution, time in (
         (feature, "execution-feature", "2024-05-14T09:00:00Z"),
-        (newer, "execution-newer", "2024-05-14T10:00:00Z"),
+        (newer, "execution-newer", "2024-05-14T09:45:00Z"),
     ):
         stg.clock.advance(timedelta(minutes=10))  # people take minutes to approve
         request = stg.request(stg.open(stg.succeeded_in_dev(commit, execution, time))["request_id"])
         _approve(stg, request)
+        stg.stg.bare.rename(away)
         with pytest.raises(PromotionPushFailed):
             stg.promote(stg.approved(request))
+        away.rename(stg.stg.bare)
     assert len(stg.requests.awaiting_promotion(ENV)) == 2
 
-    # WHEN the repository is back and the sweep runs
-    away.rename(stg.stg.bare)
+    # WHEN the repository is reachable and the sweep runs
     stg.promote(load_sample("scheduled-promoter-sweep"))
 
     # THEN stg's main names the newest approved commit, not the older one
     assert stg.stg.main == newer
+
+
+# --- separation of duties over the whole promotion ---------------------------------------------------
+
+CAROL_COMMITS = {
+    "GIT_AUTHOR_NAME": "Carol Example",
+    "GIT_AUTHOR_EMAIL": CAROL,
+    "GIT_COMMITTER_NAME": "Carol Example",
+    "GIT_COMMITTER_EMAIL": CAROL,
+}
+SUCCEEDED_AT = "2024-05-14T09:20:00Z"  # in dev, shortly before START
+
+
+def _main_or_none(repo: Repo) -> str | None:
+    listed = git("--git-dir", str(repo.bare), "for-each-ref", "--format=%(objectname)", "refs/heads/main")
+    return listed or None
+
+
+def _open_for(stg: Stg, commit: str) -> ApprovalRequest:
+    """The request dev's success of `commit` opens in stg (the prompts sent and read)."""
+    opened = stg.open(stg.succeeded_in_dev(commit, str(uuid.uuid4()), SUCCEEDED_AT))
+    stg.read_mail()
+    return stg.request(opened["request_id"])
+
+
+def _page(stg: Stg, approver: str, request: ApprovalRequest) -> str:
+    """The confirmation page `approver`'s link opens."""
+    token = stg.token(approver, request.id)
+    return confirmation_page(show_link(token, stg.page()), token, stg.clock.now)
+
+
+@pytest.mark.parametrize("stg_main", ["at an older commit", "empty"])
+def test_nobody_who_wrote_a_promoted_commit_can_approve_and_main_does_not_move(
+    stg: Stg, tmp_path: Path, stg_main: str
+) -> None:
+    # GIVEN Alice's commit A and Carol's B on top, both on dev's main; stg's main at base, or empty
+    target = stg.stg
+    if stg_main == "empty":
+        target = make_repo(tmp_path, "stg-empty")
+        stg.setting("REPOSITORY_URL", str(target.bare))
+    a = stg.dev.commit("A: Alice's half")
+    b = stg.dev.commit("B: Carol's half, on top", env=CAROL_COMMITS)
+    stg.dev.push_main(b)
+    before = _main_or_none(target)
+
+    # WHEN dev's success of B opens stg's request
+    request = _open_for(stg, b)
+
+    # THEN the request is for Carol's B, and records everything promoting it brings
+    assert (request.commit, request.author_email) == (b, CAROL)
+    brought = [b, a] if stg_main != "empty" else [b, a, stg.base]
+    assert [c.sha for c in request.commits] == brought
+    assert request.commit_count == len(brought)
+    assert request.target_head == before
+    assert sorted(author.email for author in request.authors) == [ALICE, CAROL]
+    assert request.range_complete
+
+    # THEN the mail and the page list those commits and what stg runs now
+    runs_now = before[:12] if before else "nothing yet"
+    bob_mail = stg.inboxes[BOB].received[0].body
+    assert f"Runs now:   {runs_now} in {ENV}" in bob_mail
+    assert f"  {b[:12]}  {CAROL}  B: Carol's half, on top" in bob_mail
+    assert f"  {a[:12]}  {ALICE}  A: Alice's half" in bob_mail
+    assert "You cannot approve this promotion" in stg.inboxes[ALICE].received[0].body
+    page = _page(stg, BOB, request)
+    assert all(sha[:12] in page for sha in brought) and runs_now in page and CAROL in page
+    assert "will be refused" in _page(stg, ALICE, request)
+
+    # WHEN Alice approves on the page (she wrote A, not B), and Carol from the CLI
+    head = stg.ledger.chain_head()
+    with pytest.raises(SelfApproval, match=a[:12]):
+        answer_link(stg.token(ALICE, request.id), Verdict.APPROVE, stg.page())
+    with pytest.raises(SelfApproval, match="the author cannot approve"):
+        answer(request.id, CAROL, Verdict.APPROVE, stg.page(), via=VIA_CLI)
+
+    # THEN nothing is written or announced, and the sweep pushes nothing: stg's main has not moved
+    assert stg.ledger.chain_head() == head
+    assert stg.request(request.id).state is ApprovalState.PENDING
+    assert stg.announced.take() == []
+    assert stg.promote(load_sample("scheduled-promoter-sweep")) == {"swept": {}}
+    assert _main_or_none(target) == before
+
+    # WHEN Bob, who wrote none of them, approves, THEN B is promoted
+    approved = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    assert approved.state is ApprovalState.APPROVED
+    assert stg.promote(stg.approved(approved)) == {"request_id": request.id, "promotion": "PUSHED"}
+    assert _main_or_none(target) == b
+    stg.assert_chain_intact()
+
+
+def test_the_committer_of_a_promoted_commit_cannot_approve_it(stg: Stg) -> None:
+    # GIVEN Carol's commit as Alice committed it (she applied Carol's patch), on dev's main
+    patch = stg.dev.commit("Carol's patch, applied by Alice", env={"GIT_AUTHOR_EMAIL": CAROL})
+    stg.dev.push_main(patch)
+    request = _open_for(stg, patch)
+    assert request.author_email == CAROL
+
+    # WHEN Alice approves, THEN she is refused, naming the commit, and nothing is written
+    head = stg.ledger.chain_head()
+    with pytest.raises(SelfApproval, match=patch[:12]):
+        answer_link(stg.token(ALICE, request.id), Verdict.APPROVE, stg.page())
+    assert stg.ledger.chain_head() == head
+    assert stg.stg.main == stg.base
+
+    # WHEN Bob approves, THEN it is approved
+    approved = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    assert approved.state is ApprovalState.APPROVED
+
+
+def test_a_long_promotion_shows_20_commits_and_counts_the_rest(stg: Stg) -> None:
+    # GIVEN 22 commits by Dave (no approver) on dev's main
+    dave = {"GIT_AUTHOR_EMAIL": "dave@example.com", "GIT_COMMITTER_EMAIL": "dave@example.com"}
+    commits = [stg.dev.commit(f"step {n}", env=dave) for n in range(22)]
+    stg.dev.push_main(commits[-1])
+
+    # WHEN its success opens the request
+    request = _open_for(stg, commits[-1])
+
+    # THEN the request, the mail and the page show the newest 20, and say 2 more
+    assert (request.commit_count, len(request.commits)) == (22, 20)
+    bob_mail = stg.inboxes[BOB].received[0].body
+    assert "Promotes:   22 commit(s)" in bob_mail and "  and 2 more" in bob_mail
+    assert commits[2][:12] in bob_mail and commits[1][:12] not in bob_mail
+    assert "and 2 more" in _page(stg, BOB, request)
+
+
+@pytest.mark.parametrize("where", ["only in stg's clone", "nowhere"])
+def test_a_success_of_a_commit_dev_s_repository_lacks_opens_nothing(stg: Stg, where: str) -> None:
+    # GIVEN a success naming a commit dev's repository does not hold
+    commit = stg.stg.commit("never pushed to dev") if where != "nowhere" else "f" * 40
+
+    # WHEN it arrives, THEN it is an invalid event, naming the commit field
+    with pytest.raises(InvalidEvent, match=r"detail\.commit"):
+        stg.open(stg.succeeded_in_dev(commit, str(uuid.uuid4()), SUCCEEDED_AT))
+
+    # THEN nothing was written and nobody was asked
+    assert stg.ledger.chain_head() is None
+    assert stg.requests.recent(ENV) == []
+    assert stg.read_mail() == {approver: [] for approver in APPROVERS}
 
 
 # --- the upstream account's role ------------------------------------------------------------------------
@@ -989,7 +1138,7 @@ def test_dev_s_repository_is_read_through_the_upstream_role_when_one_is_set(stg:
     stg.dev.push_main(newer)
 
     # WHEN a success opens a request, and its approval is promoted
-    request_id = stg.open(stg.succeeded_in_dev(newer, "execution-newer", "2024-05-14T10:00:00Z"))[
+    request_id = stg.open(stg.succeeded_in_dev(newer, "execution-newer", "2024-05-14T09:25:00Z"))[
         "request_id"
     ]
     assert request_id != without_role["request_id"]
@@ -1037,6 +1186,7 @@ def test_an_upstream_role_arn_sts_rejects_stops_the_opener_before_anything_is_wr
         ("approvals", "APPROVAL_QUORUM", "x"),
         ("approvals", "APPROVAL_QUORUM", "-1"),
         ("approvals", "APPROVAL_EXPIRY_HOURS", "0"),
+        ("approvals", "REPOSITORY_URL", None),
         ("promoter", "ALLOW_NON_FAST_FORWARD", None),
         ("promoter", "ALLOW_NON_FAST_FORWARD", "yes"),
     ],

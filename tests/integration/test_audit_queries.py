@@ -234,6 +234,39 @@ def test_export_of_an_empty_ledger_is_an_empty_array(ledgers: dict[str, LedgerTa
     assert json.loads(out.getvalue()) == []
 
 
+def test_export_csv_writes_no_cell_a_spreadsheet_would_run(ledgers: dict[str, LedgerTable]) -> None:
+    # GIVEN a rejection whose reason and approver are formulas (typed on the page by whoever answered)
+    _deploy(ledgers["stg"], "stg", A, "stg-1", "SUCCEEDED", "2026-11-01")
+    rejection = LedgerEntry(
+        env="stg",
+        commit=A,
+        state="REJECTED",
+        kind="approval",
+        execution_id="apr-0123",
+        pipeline="path2prod-app",
+        attempt=1,
+        time="2026-11-01T11:00:00Z",
+        trigger="@bob\x00",
+        via="-approval page",
+        reason='=HYPERLINK("http://x","y")',
+    )
+    ledgers["stg"].append_entry(rejection)
+    out = io.StringIO()
+
+    # WHEN
+    count = export_entries({"stg": ledgers["stg"]}, out, format="csv")
+
+    # THEN no cell starts with a formula character, and the reason is still there to read, as text
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert count == len(rows) - 1 == 3
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    header, *_, rejected = rows
+    exported = dict(zip(header, rejected, strict=True))
+    assert exported["reason"] == '\'=HYPERLINK("http://x","y")'
+    assert (exported["trigger"], exported["via"]) == ("'@bob", "'-approval page")
+    assert exported["state"] == "REJECTED" and exported["seq"].isdigit()
+
+
 def test_a_page_of_a_window_reads_only_that_window(ledgers: dict[str, LedgerTable]) -> None:
     # GIVEN 60 executions, one a day from 1 September
     ledger = ledgers["prd"]

@@ -29,7 +29,9 @@ from path2prod.adapters.git_remote import (
     PushResult,
     RemoteUnavailable,
     commit_info,
+    promoted_range,
 )
+from path2prod.domain.approvals import PromotedCommit
 from path2prod.domain.errors import Path2ProdError
 
 
@@ -306,6 +308,67 @@ def test_commit_info(upstream: Repo, cache_dir: Path) -> None:
     )
 
 
+CAROL_COMMITS = {
+    "GIT_AUTHOR_NAME": "Carol",
+    "GIT_AUTHOR_EMAIL": "carol@example.com",
+    "GIT_COMMITTER_NAME": "Carol",
+    "GIT_COMMITTER_EMAIL": "carol@example.com",
+}
+
+
+def test_promoted_range_lists_what_the_target_lacks_newest_first(
+    upstream: Repo, downstream: Repo, cache_dir: Path
+) -> None:
+    # GIVEN A holds base, then Alice's commit, then Carol's (authored by Carol, committed by Alice) on top
+    base = upstream.commit("base")
+    alices = upstream.commit("Alice's change\n\nwith a body")
+    carols = upstream.commit(
+        "Carol's change", env={"GIT_AUTHOR_NAME": "Carol", "GIT_AUTHOR_EMAIL": "carol@example.com"}
+    )
+    upstream.publish()
+    local = GitRemote(str(upstream.bare)).fetch_commit(carols, cache_dir)
+    # and a head B has that A never had
+    foreign = downstream.commit("only in B")
+
+    # WHEN the range is read for a target at base, at nothing, and at a commit A lacks
+    from_base = promoted_range(local, carols, base)
+    from_nothing = promoted_range(local, carols, None)
+    from_foreign = promoted_range(local, carols, foreign)
+
+    # THEN at base: the two commits above it, newest first, with author, committer and first line
+    assert from_base.target_head == base
+    assert not from_base.truncated
+    assert from_base.commits == (
+        PromotedCommit(carols, "Carol", "carol@example.com", "alice@example.com", "Carol's change"),
+        PromotedCommit(alices, "Alice Example", "alice@example.com", "alice@example.com", "Alice's change"),
+    )
+    # THEN at nothing, or at a head A lacks: everything the candidate reaches (nothing can be excluded)
+    assert [c.sha for c in from_nothing.commits] == [carols, alices, base]
+    assert from_nothing.target_head is None
+    assert [c.sha for c in from_foreign.commits] == [carols, alices, base]
+    assert from_foreign.target_head == foreign
+    # THEN at the candidate itself: nothing
+    assert promoted_range(local, carols, carols).commits == ()
+
+
+def test_promoted_range_stops_at_its_bound_and_says_so(upstream: Repo, cache_dir: Path) -> None:
+    # GIVEN four commits, the newest by Carol
+    for message in ("c1", "c2", "c3"):
+        upstream.commit(message)
+    newest = upstream.commit("c4", env=CAROL_COMMITS)
+    upstream.publish()
+    local = GitRemote(str(upstream.bare)).fetch_commit(newest, cache_dir)
+
+    # WHEN the range is read with a bound of 3, and of 4
+    bounded = promoted_range(local, newest, None, limit=3)
+    exact = promoted_range(local, newest, None, limit=4)
+
+    # THEN the first is truncated after 3 commits, the second holds all four and is not
+    assert (len(bounded.commits), bounded.truncated) == (3, True)
+    assert bounded.commits[0].author_email == "carol@example.com"
+    assert (len(exact.commits), exact.truncated) == (4, False)
+
+
 # --- what cannot be done -------------------------------------------------------------------------
 
 
@@ -325,6 +388,8 @@ def test_commit_not_found(upstream: Repo, downstream: Repo, cache_dir: Path) -> 
         GitRemote(str(downstream.bare)).push_commit(elsewhere, local, force=True)
     with pytest.raises(CommitNotFound):
         commit_info(local, elsewhere)
+    with pytest.raises(CommitNotFound):
+        promoted_range(local, elsewhere, c1)
     # and B was not touched
     assert head_of(downstream.bare) == elsewhere
 

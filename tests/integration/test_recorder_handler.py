@@ -8,13 +8,16 @@ import json
 import boto3
 import pytest
 
-from path2prod.domain.errors import CommitNotYetKnown, InvalidPipelineEvent
+from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
+from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED
 from path2prod.domain.pipeline_events import parse_pipeline_event
 
 REGION = "eu-west-1"
 ENV = "dev"
+ACCOUNT = "111111111111"
 PIPELINE = "path2prod-app"
+STACK = ThisStack(env=ENV, account=ACCOUNT, region=REGION, pipeline=PIPELINE)
 EXECUTION = "e2f2be32-9236-44a0-b8b9-3c08d80a0f74"
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 
@@ -60,12 +63,17 @@ def _source_action_of(execution: dict, source_sample: dict) -> dict:
     return source
 
 
-def test_every_aws_sample_event_is_accepted(invoke_recorder, ledger, aws_sample, aws_sample_name) -> None:
+def test_every_aws_sample_event_is_accepted(
+    invoke_recorder, ledger, aws_sample, aws_sample_name, readdressed
+) -> None:
     # GIVEN an event exactly as AWS documents it; when it does not name its commit, the execution's
     # Source action (AWS's sample) has reported first, as it does before the pipeline can end
-    event = aws_sample(aws_sample_name)
-    change = parse_pipeline_event(event)
-    source = _source_action_of(event, aws_sample("action-source-codecommit-succeeded"))
+    def here(sample: dict) -> dict:  # AWS's sample as it reaches this stack (the shape unchanged)
+        return readdressed(sample, account=ACCOUNT, region=REGION, pipeline=PIPELINE)
+
+    event = here(aws_sample(aws_sample_name))
+    change = parse_pipeline_event(event, STACK)
+    source = _source_action_of(event, here(aws_sample("action-source-codecommit-succeeded")))
     if change.is_pipeline_execution and change.commit is None:
         invoke_recorder(source)
 
@@ -174,7 +182,7 @@ def test_malformed_event_is_refused_and_writes_nothing(
     event = breaks(load_event(name))
 
     # WHEN / THEN
-    with pytest.raises(InvalidPipelineEvent):
+    with pytest.raises(InvalidEvent):
         invoke_recorder(event)
 
     # THEN

@@ -29,6 +29,7 @@ from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.chain import verify
+from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import (
     DEPLOYMENT_FAILED,
     DEPLOYMENT_SUCCEEDED,
@@ -113,6 +114,11 @@ def _rollback_module() -> ModuleType:
     return module
 
 
+def execution(label: str) -> str:
+    """A CodePipeline execution id (a UUID, as AWS's are), the same for the same label."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"execution-{label}"))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -157,7 +163,7 @@ class Prd:
     def rollbacks(self) -> Rollbacks:
         """The service's wiring, as the CLI builds it for a manual rollback."""
         return Rollbacks(
-            env=ENV,
+            stack=ThisStack(env=ENV, account=ACCOUNT, region=REGION, pipeline=PIPELINE),
             ledger=self.ledger,
             repository=EnvRepository(str(self.repo.bare), cache_dir=self.tmp_path / "cli-cache"),
             alerts=AlertTopic(self.topic_arn, boto3.client("sns", region_name=REGION)),
@@ -195,6 +201,8 @@ def prd(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     topic_arn, mailbox = make_mailbox()
     for name, value in {
         "PATH2PROD_ENV": ENV,
+        "ACCOUNT_ID": ACCOUNT,
+        "PIPELINE_NAME": PIPELINE,
         "LEDGER_TABLE": ledger.table_name,
         "REPOSITORY_URL": str(repo.bare),
         "ALERTS_TOPIC_ARN": topic_arn,
@@ -215,10 +223,10 @@ def good_then_broken(prd: Prd) -> tuple[str, str, LedgerEntry]:
     """G SUCCEEDED in prd, then B (on top of it) FAILED; main names B. Returns G, B and B's entry."""
     good = prd.repo.commit("G: works")
     prd.repo.push_main(good)
-    prd.deployed(good, "SUCCEEDED", "execution-g", "2025-03-01T10:00:00Z")
+    prd.deployed(good, "SUCCEEDED", execution("g"), "2025-03-01T10:00:00Z")
     broken = prd.repo.commit("B: breaks prd")
     prd.repo.push_main(broken)
-    failed = prd.deployed(broken, "FAILED", "execution-b", "2025-03-02T10:00:00Z")
+    failed = prd.deployed(broken, "FAILED", execution("b"), "2025-03-02T10:00:00Z")
     return good, broken, failed
 
 
@@ -231,7 +239,7 @@ def test_a_failed_deployment_rolls_main_back_to_the_last_good_commit_until_it_ru
     # GIVEN G SUCCEEDED in prd, then B FAILED there (the execution of the sample event); main is B
     good = prd.repo.commit("G: works")
     prd.repo.push_main(good)
-    prd.deployed(good, "SUCCEEDED", "execution-g", "2024-05-14T08:00:00Z")
+    prd.deployed(good, "SUCCEEDED", execution("g"), "2024-05-14T08:00:00Z")
     broken = prd.repo.commit("B: breaks prd")
     prd.repo.push_main(broken)
     failed_event = load_event("deployment-failed")
@@ -289,7 +297,7 @@ def test_a_success_of_another_commit_does_not_end_the_rollback(
     prd.mailbox.read()
 
     # WHEN a "Deployment Succeeded" of B arrives (some late, unrelated execution)
-    result = prd.invoke(domain_event(prd.deployed(broken, "SUCCEEDED", "execution-b-late")))
+    result = prd.invoke(domain_event(prd.deployed(broken, "SUCCEEDED", execution("b-late"))))
 
     # THEN the rollback is still in flight: no entry, no mail, lock kept
     assert result == {"rollback_completed": False}
@@ -328,7 +336,7 @@ def test_a_duplicate_arriving_after_the_rollback_finished_changes_nothing(
     good, _broken, failed = good_then_broken
     event = domain_event(failed)
     prd.invoke(event)
-    prd.invoke(domain_event(prd.deployed(good, "SUCCEEDED", "execution-g2")))
+    prd.invoke(domain_event(prd.deployed(good, "SUCCEEDED", execution("g2"))))
     entries_before = prd.rollback_entries()
     prd.mailbox.read()
 
@@ -348,19 +356,19 @@ def test_a_failed_rollback_is_not_rolled_back(prd: Prd) -> None:
     # GIVEN A and G SUCCEEDED in prd, B FAILED, and the rollback to G is in flight
     older = prd.repo.commit("A: works too")
     prd.repo.push_main(older)
-    prd.deployed(older, "SUCCEEDED", "execution-a", "2025-03-01T09:00:00Z")
+    prd.deployed(older, "SUCCEEDED", execution("a"), "2025-03-01T09:00:00Z")
     good = prd.repo.commit("G: works")
     prd.repo.push_main(good)
-    prd.deployed(good, "SUCCEEDED", "execution-g", "2025-03-01T10:00:00Z")
+    prd.deployed(good, "SUCCEEDED", execution("g"), "2025-03-01T10:00:00Z")
     broken = prd.repo.commit("B: breaks prd")
     prd.repo.push_main(broken)
-    prd.invoke(domain_event(prd.deployed(broken, "FAILED", "execution-b", "2025-03-02T10:00:00Z")))
+    prd.invoke(domain_event(prd.deployed(broken, "FAILED", execution("b"), "2025-03-02T10:00:00Z")))
     assert prd.repo.main == good
     rolled_back = prd.repo.main_ref_version()
     prd.mailbox.read()
 
     # WHEN the rollback's own deployment of G FAILS (prd is broken whatever runs)
-    g_failed = domain_event(prd.deployed(good, "FAILED", "execution-g2"))
+    g_failed = domain_event(prd.deployed(good, "FAILED", execution("g2")))
     result = prd.invoke(g_failed)
 
     # THEN no push (main stays G), a REFUSED entry, one "manual action needed" mail, lock released
@@ -368,7 +376,7 @@ def test_a_failed_rollback_is_not_rolled_back(prd: Prd) -> None:
     assert prd.repo.main == good
     assert prd.repo.main_ref_version() == rolled_back
     refused = prd.rollback_entries()[-1]
-    assert (refused.state, refused.commit, refused.execution_id) == ("REFUSED", good, "execution-g2")
+    assert (refused.state, refused.commit, refused.execution_id) == ("REFUSED", good, execution("g2"))
     assert refused.reason == Verdict.FAILED_ROLLBACK.value
     [mail] = prd.mailbox.read()
     assert "manual action needed" in mail.message
@@ -397,7 +405,7 @@ def test_another_failure_while_a_rollback_is_in_flight_is_refused(
     prd.mailbox.read()
 
     # WHEN a late failure of another execution of B arrives
-    result = prd.invoke(domain_event(prd.deployed(broken, "FAILED", "execution-b-again")))
+    result = prd.invoke(domain_event(prd.deployed(broken, "FAILED", execution("b-again"))))
 
     # THEN it is refused as in flight; the first rollback keeps its lock and main stays G
     assert result["verdict"] == Verdict.IN_FLIGHT.value
@@ -405,7 +413,7 @@ def test_another_failure_while_a_rollback_is_in_flight_is_refused(
     assert prd.rollback_entries()[-1].reason == Verdict.IN_FLIGHT.value
     assert len(prd.mailbox.read()) == 1
     lock = prd.ledger.rollback_lock()
-    assert lock is not None and lock["holder"] == "execution-b"
+    assert lock is not None and lock["holder"] == execution("b")
     prd.assert_chain_intact()
 
 
@@ -436,8 +444,8 @@ def test_without_an_earlier_good_commit_nothing_is_pushed(prd: Prd) -> None:
     # GIVEN only B ever SUCCEEDED in prd (an earlier run), and now B FAILED; main is B
     broken = prd.repo.commit("B: breaks prd")
     prd.repo.push_main(broken)
-    prd.deployed(broken, "SUCCEEDED", "execution-b1", "2025-03-01T10:00:00Z")
-    failed = prd.deployed(broken, "FAILED", "execution-b2", "2025-03-02T10:00:00Z")
+    prd.deployed(broken, "SUCCEEDED", execution("b1"), "2025-03-01T10:00:00Z")
+    failed = prd.deployed(broken, "FAILED", execution("b2"), "2025-03-02T10:00:00Z")
     untouched = prd.repo.main_ref_version()
 
     # WHEN B's failure arrives
@@ -527,7 +535,7 @@ def test_a_push_that_fails_is_retried_then_alerted(
     assert git("--git-dir", str(bare), "rev-parse", "refs/heads/main") == broken
     assert [e.state for e in prd.rollback_entries()] == ["STARTED", "FAILED"]
     gave_up = prd.rollback_entries()[-1]
-    assert (gave_up.commit, gave_up.from_commit, gave_up.execution_id) == (good, broken, "execution-b")
+    assert (gave_up.commit, gave_up.from_commit, gave_up.execution_id) == (good, broken, execution("b"))
     assert gave_up.reason and ("cannot lock" if breakage == "main is locked" else "no git repository") in (
         gave_up.reason.lower()
     )
@@ -577,10 +585,10 @@ def test_a_manual_rollback_without_a_target_brings_back_the_last_good_commit_but
     # GIVEN A then G SUCCEEDED in prd, and G is what main names
     older = prd.repo.commit("A: works")
     prd.repo.push_main(older)
-    prd.deployed(older, "SUCCEEDED", "execution-a", "2025-03-01T09:00:00Z")
+    prd.deployed(older, "SUCCEEDED", execution("a"), "2025-03-01T09:00:00Z")
     good = prd.repo.commit("G: works, people dislike it")
     prd.repo.push_main(good)
-    prd.deployed(good, "SUCCEEDED", "execution-g", "2025-03-01T10:00:00Z")
+    prd.deployed(good, "SUCCEEDED", execution("g"), "2025-03-01T10:00:00Z")
 
     # WHEN Alice rolls prd back without naming a commit
     entry = manual_rollback(

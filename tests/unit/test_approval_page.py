@@ -73,6 +73,24 @@ def test_hostile_message_and_author_are_shown_as_text_not_markup() -> None:
     assert "mallory@example.com&#x27;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
+def test_control_and_bidi_characters_of_a_commit_never_reach_the_page() -> None:
+    # GIVEN a message and author carrying escape codes, NUL, BEL and a right-to-left override
+    hostile = request(
+        message="fix\x1b[31m red\x00\x07\n\nbody \u202egnp.exe",
+        name="Mall\u202eory\x1b]0;title\x07",
+        email="mallory@example.com\x9b",
+    )
+
+    # WHEN
+    page = confirmation_page(view(hostile), TOKEN, NOW)
+
+    # THEN none of them is on the page; the message keeps its lines
+    for character in ("\x1b", "\x00", "\x07", "\u202e", "\x9b"):
+        assert character not in page
+    assert "<pre>fix red\n\nbody gnp.exe</pre>" in page
+    assert "Mallory &lt;mallory@example.com&gt;" in page
+
+
 def test_page_shows_the_commit_its_upstream_quorum_expiry_and_whose_link_it_is() -> None:
     # GIVEN
     approved_once = decide(request(), "carol@example.com", Verdict.APPROVE, now=NOW, via="approval page")

@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
+    MAX_AUTHORS,
+    MAX_COMMITS_SHOWN,
+    MAX_SUBJECT_LENGTH,
     AlreadyDecided,
     ApprovalError,
     ApprovalRequest,
@@ -24,6 +27,8 @@ from path2prod.domain.approvals import (
     BadToken,
     Decision,
     NotAnApprover,
+    PromotedCommit,
+    PromotedRange,
     RequestGone,
     SelfApproval,
     TokenClaims,
@@ -34,6 +39,7 @@ from path2prod.domain.approvals import (
     format_time,
     make_token,
     open_request,
+    promoted_authors,
     read_token,
     request_id,
     supersede,
@@ -122,17 +128,27 @@ def test_a_token_reads_back_as_the_claims_it_was_made_with() -> None:
     assert claims == TokenClaims(request_id="apr-0123456789abcdef0123", approver=ANN, expires_at=EXPIRES_AT)
 
 
-def test_a_token_is_urlsafe_and_survives_whitespace_around_it() -> None:
+def test_a_token_is_urlsafe() -> None:
     # GIVEN a token for an approver whose name needs escaping in a URL
     approver = "o'neil+prd.approver@example.com"
     token = make_token(SECRET, "apr-1", approver, EXPIRES_AT)
 
-    # WHEN it is pasted with a trailing newline
-    claims = read_token(SECRET, f"  {token}\n", now=NOW)
+    # WHEN
+    claims = read_token(SECRET, token, now=NOW)
 
     # THEN it carries nothing a URL would mangle, and reads back the same
     assert all(c.isascii() and (c.isalnum() or c in "-_.") for c in token)
     assert claims.approver == approver
+
+
+@pytest.mark.parametrize("spelling", ["{} ", "{}\n", " {}", "{}\r\n", "\t{}"])
+def test_a_token_is_accepted_in_exactly_one_spelling(spelling: str) -> None:
+    # GIVEN a genuine token with a space or line break around it
+    token = spelling.format(make_token(SECRET, "apr-1", ANN, EXPIRES_AT))
+
+    # WHEN / THEN it is another token, and not one path2prod made
+    with pytest.raises(BadToken):
+        read_token(SECRET, token, now=NOW)
 
 
 @given(
@@ -650,6 +666,174 @@ def test_an_approved_request_awaits_promotion_until_pushed_or_refused(
 
     # WHEN / THEN
     assert request.awaits_promotion is awaits
+
+
+# -- separation of duties over the whole promotion -------------------------------------------------------
+
+TARGET_HEAD = "b0a710ad" + "0" * 32  # what the target env runs now
+EARLIER = "a1" * 20  # Ann's commit, below the candidate
+
+
+def _commit(sha: str, author: str, committer: str | None = None, subject: str = "a change") -> PromotedCommit:
+    return PromotedCommit(
+        sha=sha,
+        author_name=author.split("@")[0],
+        author_email=author,
+        committer_email=committer or author,
+        subject=subject,
+    )
+
+
+def _promoting(
+    *commits: PromotedCommit, truncated: bool = False, approvers: tuple[str, ...] = ()
+) -> ApprovalRequest:
+    """A request for COMMIT (Dana's), whose promotion brings `commits` (newest first) onto TARGET_HEAD."""
+    return open_request(
+        env="prd",
+        commit=COMMIT,
+        upstream=UPSTREAM,
+        author_name="Dana",
+        author_email=AUTHOR,
+        message="Make checkout faster",
+        approvers=approvers or (ANN, BOB, CAROL, AUTHOR),
+        quorum=1,
+        now=NOW,
+        promoted=PromotedRange(target_head=TARGET_HEAD, commits=commits, truncated=truncated),
+    )
+
+
+def test_the_author_of_an_earlier_promoted_commit_cannot_approve_naming_that_commit() -> None:
+    # GIVEN Ann's commit, with Dana's candidate on top: promoting Dana's brings Ann's too
+    request = _promoting(_commit(COMMIT, AUTHOR), _commit(EARLIER, ANN))
+
+    # WHEN Ann approves, THEN it is refused, naming her commit
+    with pytest.raises(SelfApproval, match=EARLIER[:12]):
+        decide(request, ANN, Verdict.APPROVE, now=NOW, via="page")
+    # THEN Dana, the candidate's author, is refused too; Bob, who wrote neither, approves
+    with pytest.raises(SelfApproval, match="the author cannot approve their own change"):
+        decide(request, AUTHOR, Verdict.APPROVE, now=NOW, via="page")
+    assert decide(request, BOB, Verdict.APPROVE, now=NOW, via="page").state is ApprovalState.APPROVED
+
+
+def test_an_author_of_a_promoted_commit_may_still_reject_it() -> None:
+    # GIVEN Ann wrote a commit the promotion brings
+    request = _promoting(_commit(COMMIT, AUTHOR), _commit(EARLIER, ANN))
+
+    # WHEN she rejects, THEN it is rejected
+    assert decide(request, ANN, Verdict.REJECT, now=NOW, via="page").state is ApprovalState.REJECTED
+
+
+def test_the_committer_of_a_promoted_commit_cannot_approve() -> None:
+    # GIVEN a commit Carol wrote and Ann committed (applied her patch, rebased it)
+    request = _promoting(_commit(COMMIT, AUTHOR), _commit(EARLIER, CAROL, committer=ANN))
+
+    # WHEN Ann and Carol approve, THEN both are refused, naming that commit
+    for approver in (ANN, CAROL):
+        with pytest.raises(SelfApproval, match=EARLIER[:12]):
+            decide(request, approver, Verdict.APPROVE, now=NOW, via="page")
+
+
+@pytest.mark.parametrize("as_git_has_it", ["ANN@Example.com", " ann@example.COM "])
+def test_promoted_authors_are_matched_whatever_the_case(as_git_has_it: str) -> None:
+    # GIVEN Ann's commit, whose email git holds in another case or with spaces
+    request = _promoting(_commit(COMMIT, AUTHOR), _commit(EARLIER, as_git_has_it))
+
+    # WHEN Ann approves as the approvers list spells her, THEN it is refused
+    with pytest.raises(SelfApproval):
+        decide(request, ANN, Verdict.APPROVE, now=NOW, via="page")
+    # THEN the request keeps her email once, lowercased, with her commit
+    assert [(a.email, a.commit) for a in request.authors] == [(AUTHOR, COMMIT), (ANN, EARLIER)]
+
+
+def test_promoted_authors_are_each_person_once_with_their_newest_commit() -> None:
+    # GIVEN commits newest first: Ann twice (in two spellings), Bob as committer, one without an email
+    commits = [
+        _commit("c3" * 20, "Ann@example.com"),
+        _commit("c2" * 20, CAROL, committer=BOB),
+        _commit("c1" * 20, ANN),
+        _commit("c0" * 20, ""),
+    ]
+
+    # WHEN
+    authors, complete = promoted_authors(commits)
+
+    # THEN each person is there once, lowercased, with the newest commit they wrote or committed
+    assert [(a.email, a.commit) for a in authors] == [(ANN, "c3" * 20), (CAROL, "c2" * 20), (BOB, "c2" * 20)]
+    assert complete
+
+
+def test_a_truncated_range_lets_nobody_approve_but_anyone_reject() -> None:
+    # GIVEN a range git stopped walking before its end: its other authors are unknown
+    request = _promoting(_commit(COMMIT, AUTHOR), _commit(EARLIER, ANN), truncated=True)
+    assert not request.range_complete
+
+    # WHEN Bob approves, THEN he is refused, told why and what to do
+    with pytest.raises(
+        SelfApproval, match="too long to check authors; promote in smaller steps or push by hand"
+    ):
+        decide(request, BOB, Verdict.APPROVE, now=NOW, via="page")
+    # THEN a rejection is still taken
+    assert decide(request, BOB, Verdict.REJECT, now=NOW, via="page").state is ApprovalState.REJECTED
+
+
+def test_more_authors_than_a_request_keeps_makes_the_range_not_complete() -> None:
+    # GIVEN a range written by one person more than a request keeps
+    many = [_commit(f"{i:040x}", f"dev{i}@example.com") for i in range(MAX_AUTHORS + 1)]
+
+    # WHEN the request opens
+    request = _promoting(*many)
+
+    # THEN it keeps MAX_AUTHORS of them, and nobody may approve
+    assert len(request.authors) == MAX_AUTHORS
+    assert not request.range_complete
+    with pytest.raises(SelfApproval, match="too long to check authors"):
+        decide(request, BOB, Verdict.APPROVE, now=NOW, via="page")
+
+
+def test_an_email_too_long_to_keep_makes_the_range_not_complete() -> None:
+    # GIVEN a commit whose author email is longer than any address (a request could not hold many)
+    request = _promoting(_commit(COMMIT, AUTHOR), _commit(EARLIER, "a" * 400 + "@example.com"))
+
+    # WHEN / THEN that email is not kept, and nobody may approve
+    assert [a.email for a in request.authors] == [AUTHOR]
+    assert not request.range_complete
+
+
+def test_a_request_shows_at_most_20_commits_with_short_subjects_and_counts_them_all() -> None:
+    # GIVEN a range of 25 commits by Ann, each with a very long subject
+    commits = [_commit(f"{i:040x}", ANN, subject="x" * 1000) for i in range(25)]
+
+    # WHEN the request opens
+    request = _promoting(*commits)
+
+    # THEN it shows the 20 newest, their subjects cut, counts all 25 and knows what the target runs
+    assert len(request.commits) == MAX_COMMITS_SHOWN == 20
+    assert [c.sha for c in request.commits] == [c.sha for c in commits[:20]]
+    assert all(len(c.subject) == MAX_SUBJECT_LENGTH for c in request.commits)
+    assert (request.commit_count, request.target_head, request.range_complete) == (25, TARGET_HEAD, True)
+    assert [a.email for a in request.authors] == [ANN]
+
+
+def test_an_empty_range_still_refuses_the_candidates_author() -> None:
+    # GIVEN the target runs the candidate already: the promotion brings no commit
+    request = _promoting()
+
+    # WHEN / THEN nobody else is refused, its author still is
+    assert (request.commit_count, request.authors, request.range_complete) == (0, (), True)
+    with pytest.raises(SelfApproval):
+        decide(request, AUTHOR, Verdict.APPROVE, now=NOW, via="page")
+    assert decide(request, ANN, Verdict.APPROVE, now=NOW, via="page").state is ApprovalState.APPROVED
+
+
+def test_a_request_opened_without_a_range_checks_its_commits_author_only() -> None:
+    # GIVEN a request as they were opened before promoted ranges were recorded
+    request = _open()
+
+    # WHEN / THEN its range is unknown, its author refused, anyone else may approve
+    assert (request.commit_count, request.authors, request.range_complete) == (None, (), True)
+    with pytest.raises(SelfApproval):
+        decide(request, AUTHOR, Verdict.APPROVE, now=NOW, via="page")
+    assert decide(request, ANN, Verdict.APPROVE, now=NOW, via="page").state is ApprovalState.APPROVED
 
 
 # -- errors ---------------------------------------------------------------------------------------------

@@ -7,8 +7,21 @@ import json
 from decimal import Decimal
 
 import pytest
+from boto3.dynamodb.types import Binary
 
-from path2prod.domain.chain import GENESIS_HASH, ChainHead, canonical, item_hash, link, verify
+from path2prod.domain.chain import (
+    CHAIN_NAME,
+    GENESIS_HASH,
+    ChainHead,
+    Uncanonical,
+    canonical,
+    chain_position_problem,
+    chain_position_valid,
+    item_hash,
+    link,
+    verify,
+)
+from path2prod.domain.errors import Path2ProdError
 
 
 def _chain(n: int = 5) -> tuple[list[dict], ChainHead]:
@@ -125,3 +138,129 @@ def test_a_missing_head_with_entries_is_reported() -> None:
 
 def test_an_empty_ledger_is_intact() -> None:
     assert verify([], None).intact
+
+
+# -- one item's chain position, and what the canonical form cannot write --------------------------------
+
+
+def _stored_item() -> dict:
+    """A chained entry as DynamoDB returns it: numbers as Decimal, in the ledger's chain."""
+    items, _ = link(
+        [
+            {
+                "pk": "EXEC#p#e",
+                "sk": "ENTRY#0001#3#SUCCEEDED",
+                "commit": "b" * 40,
+                "attempt": 1,
+                "gsi1pk": "ENV#dev",
+                "chain": CHAIN_NAME,
+            }
+        ],
+        ChainHead(),
+    )
+    return {**items[0], "attempt": Decimal(1), "seq": Decimal(1)}
+
+
+def test_a_linked_item_holds_a_valid_chain_position() -> None:
+    # GIVEN an item appended through the chain, read back from DynamoDB
+    item = _stored_item()
+
+    # WHEN / THEN
+    assert chain_position_problem(item) is None
+    assert chain_position_valid(item)
+
+
+def _without_chain_fields(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k not in ("seq", "prev_hash", "hash")}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_without_chain_fields, "no chain fields"),
+        (lambda i: {k: v for k, v in i.items() if k != "hash"}, "no valid hash"),
+        (lambda i: {**i, "seq": Decimal(0)}, "no valid seq"),
+        (lambda i: {**i, "seq": Decimal("1.5")}, "no valid seq"),
+        (lambda i: {**i, "seq": "1"}, "no valid seq"),
+        (lambda i: {**i, "seq": True}, "no valid seq"),
+        (lambda i: {**i, "prev_hash": "0" * 63}, "no valid prev_hash"),
+        (lambda i: {**i, "hash": i["hash"].upper()}, "no valid hash"),
+        (lambda i: {**i, "hash": "f" * 64}, "does not match its hash"),
+        (lambda i: {**i, "commit": "c" * 40}, "does not match its hash"),
+        (lambda i: {k: v for k, v in i.items() if k != "chain"}, "not in the chain"),
+        (lambda i: {**i, "blob": Binary(b"\x00\x01")}, "cannot be hashed: attribute 'blob'"),
+    ],
+)
+def test_an_item_without_a_valid_chain_position_is_named_why(change, reason: str) -> None:
+    # GIVEN a chained item, changed as someone writing straight into the table could
+    item = change(_stored_item())
+
+    # WHEN
+    problem = chain_position_problem(item)
+
+    # THEN
+    assert problem is not None and reason in problem
+    assert not chain_position_valid(item)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "named"),
+    [
+        ("blob", Binary(b"\x00"), "blob"),  # a DynamoDB B, as boto3 deserializes it
+        ("blob", b"\x00", "blob"),
+        ("blobs", {Binary(b"a"), Binary(b"b")}, "blobs"),  # a BS
+        ("ratio", Decimal("1.5"), "ratio"),
+        ("ratio", 0.5, "ratio"),
+        ("ratio", Decimal("NaN"), "ratio"),
+        ("upstream", {"env": "dev", "raw": Binary(b"x")}, "upstream.raw"),
+        ("decisions", [{"at": "t"}, {"sig": b"x"}], "decisions[1].sig"),
+        ("text", "\ud800", "text"),  # a lone surrogate: no UTF-8 for it
+    ],
+)
+def test_what_the_canonical_form_cannot_write_is_a_named_domain_error(
+    attribute: str, value: object, named: str
+) -> None:
+    # GIVEN an item holding a value JSON (or UTF-8) cannot write as the canonical form does
+    item = {"pk": "EXEC#p#e", "sk": "COMMIT", attribute: value}
+
+    # WHEN / THEN: Uncanonical naming the attribute, never json's TypeError
+    with pytest.raises(Uncanonical) as raised:
+        item_hash(item)
+    assert raised.value.attribute == named and repr(named) in str(raised.value)
+    assert isinstance(raised.value, Path2ProdError) and not isinstance(raised.value, TypeError)
+
+
+def test_what_dynamodb_stores_as_text_numbers_and_sets_stays_canonical() -> None:
+    # GIVEN string and number sets, maps, lists, booleans and nulls (and a whole float)
+    item = {"ss": {"b", "a"}, "ns": {Decimal(2), Decimal(1)}, "m": {"l": [True, None]}, "f": 2.0}
+
+    # WHEN
+    text = canonical(item)
+
+    # THEN
+    assert text == '{"f":2,"m":{"l":[true,null]},"ns":[1,2],"ss":["a","b"]}'
+
+
+def test_an_unchained_item_with_a_binary_attribute_is_named_for_both() -> None:
+    # GIVEN an item put without chain fields that also holds a Binary
+    item = {**_without_chain_fields(_stored_item()), "payload": Binary(b"\x01")}
+
+    # WHEN
+    problem = chain_position_problem(item)
+
+    # THEN
+    assert problem is not None and "no chain fields" in problem and "'payload'" in problem
+
+
+def test_a_chained_item_with_a_binary_attribute_breaks_the_chain_by_name_not_by_traceback() -> None:
+    # GIVEN a chain whose #3 gained a Binary attribute
+    items, head = _chain()
+    items[2] = {**items[2], "blob": Binary(b"\xff")}
+
+    # WHEN
+    report = verify(items, head)
+
+    # THEN
+    assert report.broken is not None and report.broken.seq == 3
+    assert "cannot be hashed" in report.broken.reason and "'blob'" in report.broken.reason
+    assert report.broken.item is items[2]

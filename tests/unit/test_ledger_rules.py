@@ -16,7 +16,10 @@ from path2prod.domain.ledger import (
     records_entry,
     state_rank,
 )
+from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.pipeline_events import parse_pipeline_event
+
+STACK = ThisStack(env="dev", account="111111111111", region="eu-west-1", pipeline="path2prod-app")
 
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 
@@ -39,7 +42,7 @@ def _entry(state: str, *, attempt: int = 1, time: str = "2024-05-14T09:12:03Z") 
 
 def test_entry_is_built_from_the_event_and_the_commit(load_event) -> None:
     # GIVEN
-    change = parse_pipeline_event(load_event("pipeline-succeeded"))
+    change = parse_pipeline_event(load_event("pipeline-succeeded"), STACK)
 
     # WHEN
     entry = deployment_entry(change, env="dev", commit=COMMIT)
@@ -61,7 +64,7 @@ def test_entry_is_built_from_the_event_and_the_commit(load_event) -> None:
 )
 def test_only_pipeline_execution_changes_make_entries(load_event, name, records) -> None:
     # GIVEN
-    change = parse_pipeline_event(load_event(name))
+    change = parse_pipeline_event(load_event(name), STACK)
 
     # WHEN / THEN
     assert records_entry(change) is records

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from path2prod.domain.chain import ChainHead
-from path2prod.domain.errors import CommitNotYetKnown, InvalidPipelineEvent
+from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
+from path2prod.domain.event_fields import ThisStack
 from path2prod.recorder.service import Recorder, record_pipeline_event
+
+STACK = ThisStack(env="dev", account="111111111111", region="eu-west-1", pipeline="path2prod-app")
 
 PIPELINE = "path2prod-app"
 EXECUTION = "e2f2be32-9236-44a0-b8b9-3c08d80a0f74"
@@ -70,7 +73,7 @@ def ledger() -> FakeLedger:
 
 
 def _recorder(ledger: FakeLedger, executions: FakeExecutions | None = None) -> Recorder:
-    return Recorder(env="dev", ledger=ledger, executions=executions or FakeExecutions(), bus=FakeBus())
+    return Recorder(stack=STACK, ledger=ledger, executions=executions or FakeExecutions(), bus=FakeBus())
 
 
 def test_unknown_commit_raises_and_writes_nothing(ledger, load_event) -> None:
@@ -140,6 +143,6 @@ def test_malformed_event_writes_nothing(ledger, load_event) -> None:
     recorder = _recorder(ledger)
 
     # WHEN / THEN
-    with pytest.raises(InvalidPipelineEvent):
+    with pytest.raises(InvalidEvent):
         record_pipeline_event(event, recorder)
     assert ledger.commits == {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from path2prod import ENVS
+from path2prod.domain import event_fields
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.event_fields import ThisStack
 
 
 class MissingSetting(Path2ProdError):
@@ -29,3 +31,24 @@ def required_env_name(name: str = "PATH2PROD_ENV") -> str:
 def optional(name: str) -> str | None:
     """A setting that may be empty (the template passes "" for "none"): None when unset or empty."""
     return os.environ.get(name, "").strip() or None
+
+
+def this_stack() -> ThisStack:
+    """The env, account, region and pipeline this function belongs to: what an event must name.
+
+    ACCOUNT_ID and PIPELINE_NAME come from template.yaml; AWS_DEFAULT_REGION is set by Lambda itself.
+    """
+    stack = ThisStack(
+        env=required_env_name(),
+        account=required("ACCOUNT_ID"),
+        region=required("AWS_DEFAULT_REGION"),
+        pipeline=required("PIPELINE_NAME"),
+    )
+    for name, value, pattern in (
+        ("ACCOUNT_ID", stack.account, event_fields.ACCOUNT),
+        ("AWS_DEFAULT_REGION", stack.region, event_fields.REGION),
+        ("PIPELINE_NAME", stack.pipeline, event_fields.PIPELINE),
+    ):
+        if not pattern.fullmatch(value):
+            raise MissingSetting(f"{name} is not well-formed: {value!r}")
+    return stack

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from path2prod.domain.text import printable, sns_subject
+
 if TYPE_CHECKING:
     from mypy_boto3_sns.client import SNSClient
 
@@ -24,5 +26,10 @@ class AlertTopic:
         return self._client
 
     def publish(self, subject: str, body: str) -> None:
-        # SNS caps an email subject at 100 characters.
-        self.client.publish(TopicArn=self.topic_arn, Subject=subject[:100], Message=body)
+        """Publish `body` under `subject`, both cleaned: SNS refuses a subject with control characters,
+        line breaks, non-ASCII or 100 characters or more, and a commit message may carry any of them."""
+        self.client.publish(
+            TopicArn=self.topic_arn,
+            Subject=sns_subject(subject),
+            Message=printable(body, keep_newlines=True),
+        )

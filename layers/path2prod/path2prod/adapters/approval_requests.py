@@ -16,7 +16,7 @@ one small Query each, however many requests the env has seen (no Scan, no filter
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +28,17 @@ from path2prod.adapters.ledger_table import (
     LedgerTable,
     approval_pk,
     deserialize_item,
-    entry_from_item,
     serialize_item,
 )
-from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Decision, Upstream, Verdict
+from path2prod.domain.approvals import (
+    ApprovalRequest,
+    ApprovalState,
+    Author,
+    Decision,
+    PromotedCommit,
+    Upstream,
+    Verdict,
+)
 from path2prod.domain.chain import ChainHead, ChainMoved
 from path2prod.domain.ledger import LedgerEntry
 
@@ -39,6 +46,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 _REQUEST_SK = "REQUEST"
+
+
+def is_request_item(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item (plain values) is an approval request: mutable, so intentionally unchained."""
+    return item.get("sk") == _REQUEST_SK and str(item.get("pk", "")).startswith("APPROVAL#")
 
 
 class ApprovalRequests:
@@ -82,8 +94,8 @@ class ApprovalRequests:
         return self.query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PROMOTE#{env}")
 
     def entries(self, request_id: str) -> list[LedgerEntry]:
-        """The ledger entries of one request (its opening, decisions, supersession, promotion)."""
-        response = self.ledger.query(
+        """The chained ledger entries of one request (its opening, decisions, supersession, promotion)."""
+        found = self.ledger.entries_of(
             {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
@@ -94,9 +106,33 @@ class ApprovalRequests:
                 "ConsistentRead": True,
             }
         )
-        return sorted(
-            (entry_from_item(item) for item in response.get("Items", [])), key=lambda e: e.order_key
+        return sorted(found, key=lambda e: e.order_key)
+
+    def stored_items(self, env: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Every item of env's approval partitions, as stored (plain values), chained or not: each item
+        under APPROVAL#<id> of every request APPROVALS#<env> lists, and any other item in that list.
+        For `ledger verify`; page by page, one more Query per request, constant memory."""
+        listed = self.ledger.items(
+            {
+                "TableName": self.table_name,
+                "IndexName": BY_COMMIT_TIME,
+                "KeyConditionExpression": "gsi2pk = :value",
+                "ExpressionAttributeValues": {":value": {"S": f"APPROVALS#{env}"}},
+                "Limit": page_size,
+            }
         )
+        for item in listed:
+            if not is_request_item(item):
+                yield item
+                continue
+            yield from self.ledger.items(
+                {
+                    "TableName": self.table_name,
+                    "KeyConditionExpression": "pk = :pk",
+                    "ExpressionAttributeValues": {":pk": {"S": str(item["pk"])}},
+                    "Limit": page_size,
+                }
+            )
 
     # -- writes ---------------------------------------------------------------------------------------
 
@@ -173,6 +209,8 @@ def request_item(request: ApprovalRequest) -> dict[str, Any]:
     data["state"] = request.state.value
     data["approvers"] = list(request.approvers)
     data["decisions"] = [{**asdict(d), "verdict": d.verdict.value} for d in request.decisions]
+    data["authors"] = [asdict(a) for a in request.authors]
+    data["commits"] = [asdict(c) for c in request.commits]
     item = {key: value for key, value in data.items() if value is not None}
     item["upstream"] = {key: value for key, value in asdict(request.upstream).items() if value is not None}
     item["decisions"] = [{k: v for k, v in d.items() if v is not None} for d in item["decisions"]]
@@ -227,5 +265,22 @@ def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         promotion=data.get("promotion"),
         promotion_error=data.get("promotion_error"),
         promotion_attempts=int(data.get("promotion_attempts", 0)),
+        # Requests stored before promoted ranges were recorded lack these: their defaults say so.
+        target_head=data.get("target_head"),
+        authors=tuple(
+            Author(email=str(a["email"]), commit=str(a["commit"])) for a in data.get("authors", [])
+        ),
+        commits=tuple(
+            PromotedCommit(
+                sha=str(c["sha"]),
+                author_name=str(c.get("author_name", "")),
+                author_email=str(c.get("author_email", "")),
+                committer_email=str(c.get("committer_email", "")),
+                subject=str(c.get("subject", "")),
+            )
+            for c in data.get("commits", [])
+        ),
+        commit_count=int(data["commit_count"]) if data.get("commit_count") is not None else None,
+        range_complete=bool(data.get("range_complete", True)),
         version=int(data.get("version", 0)),
     )

@@ -15,7 +15,9 @@ from path2prod.adapters.git_remote import (
     cached_repo,
     codecommit_git_credentials,
     commit_info,
+    promoted_range,
 )
+from path2prod.domain.approvals import PromotedRange
 
 
 class EnvRepository:
@@ -87,6 +89,11 @@ class EnvRepository:
     def commit_info(self, commit: str) -> CommitInfo:
         """Author, message and author time of `commit`, as this repository has it."""
         return commit_info(self.fetch(commit), commit)
+
+    def promoted_range(self, commit: str, target_head: str | None) -> PromotedRange:
+        """The commits of this repository that promoting `commit` brings to a branch at `target_head`
+        (another env's main): reachable from `commit`, not from `target_head` (see git_remote)."""
+        return promoted_range(self.fetch(commit), commit, target_head)
 
     def force_main(self, commit: str) -> PushResult:
         """Point `main` at `commit` (a force push: the commit ran here before, so the repo has it)."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from path2prod.domain.approvals import PromotedCommit, PromotedRange
 from path2prod.domain.errors import Path2ProdError
 
 if TYPE_CHECKING:
@@ -98,6 +99,13 @@ class CommitInfo:
 
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+# How many commits promoted_range reads at most. The approvals function has 60 s and 512 MB, and a
+# walk keeps every commit it read in memory until it ends: 10,000 commits took 0.55-0.7 s from a pack
+# here (3 runs, 2 CPUs at load 1.8) and the whole process stayed under 45 MB, so the bound keeps the
+# walk far inside both whatever the upstream repository holds. A longer range (a first promotion of a
+# long history, or a target whose head the upstream repo lacks) is reported truncated instead.
+MAX_PROMOTED_COMMITS = 10_000
 
 
 def codecommit_git_credentials(
@@ -307,6 +315,50 @@ def commit_info(local_repo: Path, commit: str) -> CommitInfo:
         author_email=email,
         message=message.strip().split("\n", 1)[0].strip(),
         authored_at=authored.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+
+
+def promoted_range(
+    local_repo: Path, commit: str, target_head: str | None, *, limit: int = MAX_PROMOTED_COMMITS
+) -> PromotedRange:
+    """The commits promoting `commit` brings to a branch at `target_head`: those reachable from `commit`
+    in `local_repo` (e.g. a fetch_commit) and not from `target_head`, newest first, at most `limit`.
+
+    A `target_head` of None (an empty branch), or one `local_repo` does not hold (the target has
+    commits upstream never had), excludes nothing: every commit reachable from `commit` counts, up to
+    `limit`. Raises CommitNotFound when `local_repo` lacks `commit`.
+    """
+    from dulwich.repo import Repo
+    from dulwich.walk import Walker
+
+    sha = _commit_id(commit)
+    head = _commit_id(target_head) if target_head else None
+    commits: list[PromotedCommit] = []
+    truncated = False
+    with Repo(str(local_repo)) as repo:
+        if not _is_commit(repo, sha):
+            raise CommitNotFound(f"commit {commit} is not in {local_repo}")
+        exclude = [head] if head is not None and _is_commit(repo, head) else []
+        for entry in Walker(repo.object_store, [sha], exclude=exclude):
+            if len(commits) == limit:
+                truncated = True
+                break
+            found = entry.commit
+            encoding = found.encoding or "utf-8"
+            author_name, author_email = _split_identity(found.author.decode(encoding, "replace"))
+            _, committer_email = _split_identity(found.committer.decode(encoding, "replace"))
+            message = found.message.decode(encoding, "replace").strip()
+            commits.append(
+                PromotedCommit(
+                    sha=found.id.decode("ascii"),
+                    author_name=author_name,
+                    author_email=author_email,
+                    committer_email=committer_email,
+                    subject=message.split("\n", 1)[0].strip(),
+                )
+            )
+    return PromotedRange(
+        target_head=head.decode("ascii") if head else None, commits=tuple(commits), truncated=truncated
     )
 
 

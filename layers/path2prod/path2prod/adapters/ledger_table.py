@@ -19,18 +19,23 @@ Index `by-chain`       (chain = LEDGER,        seq = 1, 2, 3, ...): every chaine
 So: history of an env by time, entries of a commit, entries of an execution, and the chain in order are
 each one Query. Entries and commits are written once, by a conditional put of a new key, in the same
 transaction as a conditional move of the chain's head, so concurrent writers cannot fork the chain.
+
+Only chained items count: every read that returns entries skips (and logs, naming pk/sk) an item
+without a valid chain position (domain/chain.py `chain_position_problem`), such as one put straight
+into the table; `ledger verify` names each of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from path2prod.domain.chain import ChainHead, ChainMoved, link
+from path2prod.domain.chain import CHAIN_NAME, ChainHead, ChainMoved, chain_position_problem, link
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import (
     KIND_APPROVAL,
@@ -49,10 +54,14 @@ if TYPE_CHECKING:
 BY_ENV_TIME = "by-env-time"
 BY_COMMIT_TIME = "by-commit-time"
 BY_CHAIN = "by-chain"
-CHAIN = "LEDGER"
+CHAIN = CHAIN_NAME
 _COMMIT_SK = "COMMIT"
 _HEAD_KEY = {"pk": {"S": "CHAIN"}, "sk": {"S": "HEAD"}}
 _MAX_CHAIN_RETRIES = 8
+# Skipped items are logged once per LedgerTable; past this many keys, only the count goes on.
+_MAX_WARNED = 1000
+
+log = logging.getLogger(__name__)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -60,6 +69,10 @@ _deserializer = TypeDeserializer()
 
 class LedgerConflict(Path2ProdError):
     """The ledger already holds a different fact for the same key (for example another commit)."""
+
+
+class LedgerTampered(Path2ProdError):
+    """An item where path2prod would read or append one is not a valid link of the chain."""
 
 
 class LedgerUnavailable(Path2ProdError):
@@ -117,6 +130,8 @@ class LedgerTable:
     def __init__(self, table_name: str, dynamodb_client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
         self._client = dynamodb_client
+        self._warned: set[tuple[str, str]] = set()
+        self.skipped_unchained = 0
 
     @property
     def client(self) -> DynamoDBClient:
@@ -148,6 +163,16 @@ class LedgerTable:
             raise self.translate_error(error) from error
         by_sk = {item["sk"]["S"]: item for item in found if item["pk"] == pk or item["pk"] == _HEAD_KEY["pk"]}
         commit_item, head_item = by_sk.get(_COMMIT_SK), by_sk.get("HEAD")
+        entry_item = None
+        if attempt is not None and state is not None:
+            entry_item = by_sk.get(entry_sk(attempt, state))
+        for item in (commit_item, entry_item):
+            # Not what path2prod appended (no valid chain position): neither believed nor overwritten.
+            if item is not None and (problem := chain_position_problem(deserialize_item(item))):
+                raise LedgerTampered(
+                    f"{item['pk']['S']} {item['sk']['S']} is not a chained item ({problem}): "
+                    "written outside path2prod; see path2prod ledger verify"
+                )
         return LedgerContext(
             commit=commit_item["commit"]["S"] if commit_item else None,
             head=_head_from_item(head_item),
@@ -373,8 +398,10 @@ class LedgerTable:
         if cursor:
             query["ExclusiveStartKey"] = cursor
         response = self.query(query)
+        # Items without a valid chain position are left out: a page may hold fewer entries than
+        # `limit`, even none, and still have a next_cursor (history() follows it).
         return HistoryPage(
-            entries=[entry_from_item(item) for item in response.get("Items", [])],
+            entries=list(self.chained_entries(response.get("Items", []))),
             scanned_count=response.get("ScannedCount", 0),
             next_cursor=response.get("LastEvaluatedKey"),
         )
@@ -389,7 +416,8 @@ class LedgerTable:
         until: str | None = None,
         page_size: int = 100,
     ) -> Iterator[LedgerEntry]:
-        """An environment's entries, page by page (never reading more pages than asked for)."""
+        """An environment's chained entries, page by page (never reading more pages than asked for);
+        `limit` counts entries returned, so pages of skipped items are followed, not counted."""
         remaining = limit
         cursor: dict[str, Any] | None = None
         while remaining is None or remaining > 0:
@@ -407,7 +435,7 @@ class LedgerTable:
     def commit_entries(
         self, commit: str, *, newest_first: bool = True, limit: int | None = None
     ) -> list[LedgerEntry]:
-        """Entries of one commit in this account, by time."""
+        """Chained entries of one commit in this account, by time (`limit` counts those returned)."""
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": BY_COMMIT_TIME,
@@ -420,14 +448,15 @@ class LedgerTable:
         entries: list[LedgerEntry] = []
         while True:
             response = self.query(query)
-            entries.extend(entry_from_item(item) for item in response.get("Items", []))
+            entries.extend(self.chained_entries(response.get("Items", [])))
             if "LastEvaluatedKey" not in response or (limit and len(entries) >= limit):
                 return entries[:limit] if limit else entries
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
-        """Every entry of one pipeline execution, oldest state first."""
-        response = self.query(
+        """Every entry of one pipeline execution, oldest state first (strongly consistent: a handler
+        confirms an event against the entry the recorder wrote just before publishing it)."""
+        return self.entries_of(
             {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
@@ -435,13 +464,13 @@ class LedgerTable:
                     ":pk": {"S": execution_pk(pipeline, execution_id)},
                     ":entry": {"S": "ENTRY#"},
                 },
+                "ConsistentRead": True,
             }
         )
-        return [entry_from_item(item) for item in response.get("Items", [])]
 
     def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         """Every rollback entry recorded about one failed execution (what was decided about it)."""
-        response = self.query(
+        return self.entries_of(
             {
                 "TableName": self.table_name,
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
@@ -452,7 +481,6 @@ class LedgerTable:
                 "ConsistentRead": True,
             }
         )
-        return [entry_from_item(item) for item in response.get("Items", [])]
 
     def chain_head(self) -> ChainHead | None:
         """The chain's head item, or None when there is none (an empty ledger, or a deleted head)."""
@@ -491,7 +519,67 @@ class LedgerTable:
             if cursor is None:
                 return
 
+    def env_items(self, env: str, *, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every item of env's by-env-time partition, oldest first, as stored (plain attribute dicts),
+        chained or not: what `ledger verify` checks beside the chain. Page by page."""
+        return self.items(
+            {
+                "TableName": self.table_name,
+                "IndexName": BY_ENV_TIME,
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"ENV#{env}"}},
+                "Limit": page_size,
+            }
+        )
+
     # -- helpers --------------------------------------------------------------------------------------
+
+    def items(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item a Query answers, as plain dicts, following LastEvaluatedKey page by page."""
+        query = dict(query)
+        while True:
+            response = self.query(query)
+            yield from (deserialize_item(item) for item in response.get("Items", []))
+            cursor = response.get("LastEvaluatedKey")
+            if cursor is None:
+                return
+            query["ExclusiveStartKey"] = cursor
+
+    def entries_of(self, query: dict[str, Any]) -> list[LedgerEntry]:
+        """The chained entries of every page a Query answers (a small partition: one execution's)."""
+        entries: list[LedgerEntry] = []
+        while True:
+            response = self.query(query)
+            entries.extend(self.chained_entries(response.get("Items", [])))
+            cursor = response.get("LastEvaluatedKey")
+            if cursor is None:
+                return entries
+            query = {**query, "ExclusiveStartKey": cursor}
+
+    def chained_entries(self, items: Iterable[dict[str, Any]]) -> Iterator[LedgerEntry]:
+        """The entries of `items` (typed attribute values) that hold a valid chain position; every
+        other item is skipped, with one warning naming its key."""
+        for item in items:
+            data = deserialize_item(item)
+            problem = chain_position_problem(data)
+            if problem is None:
+                yield entry_from_data(data)
+            else:
+                self._skipped(data, problem)
+
+    def _skipped(self, data: dict[str, Any], problem: str) -> None:
+        self.skipped_unchained += 1
+        key = (str(data.get("pk")), str(data.get("sk")))
+        if key in self._warned or len(self._warned) >= _MAX_WARNED:
+            return
+        self._warned.add(key)
+        log.warning(
+            "ledger %s: ignored item pk=%r sk=%r, not validly chained: %s (`ledger verify` names each)",
+            self.table_name,
+            key[0],
+            key[1],
+            problem,
+        )
 
     def query(self, query: dict[str, Any]) -> dict[str, Any]:
         """One Query on this table (ClientErrors translated); the access patterns above build them."""
@@ -533,8 +621,14 @@ class LedgerTable:
 
 
 def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
-    """A ledger entry from its DynamoDB item (typed attribute values)."""
-    data = deserialize_item(item)
+    """A ledger entry from its DynamoDB item (typed attribute values), chained or not: the readers
+    use LedgerTable.chained_entries, which counts only chained items."""
+    return entry_from_data(deserialize_item(item))
+
+
+def entry_from_data(data: dict[str, Any]) -> LedgerEntry:
+    """A ledger entry from its item as plain values."""
+    data = dict(data)
     for key in ("attempt", "seq"):
         if data.get(key) is not None:
             data[key] = int(data[key])

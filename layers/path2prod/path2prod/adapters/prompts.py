@@ -8,6 +8,7 @@ message holding their own link (template.yaml, ApproverSubscriptions).
 from __future__ import annotations
 
 from path2prod.adapters.alerts import AlertTopic
+from path2prod.domain.text import printable, sns_subject
 
 APPROVER_ATTRIBUTE = "approver"
 
@@ -19,7 +20,8 @@ class ApprovalPrompts(AlertTopic):
         """Send `approver` (only them) a plain-text message."""
         self.client.publish(
             TopicArn=self.topic_arn,
-            Subject=subject[:100],  # SNS caps an email subject at 100 characters
-            Message=body,
+            # Cleaned as AlertTopic.publish cleans them: SNS would refuse a commit message's controls.
+            Subject=sns_subject(subject),
+            Message=printable(body, keep_newlines=True),
             MessageAttributes={APPROVER_ATTRIBUTE: {"DataType": "String", "StringValue": approver}},
         )

@@ -21,7 +21,9 @@ from path2prod.domain.approvals import (
     Decision,
     parse_time,
     same_person,
+    self_approval,
 )
+from path2prod.domain.text import printable
 
 # The headers every response of the page carries, set here beside the HTML they protect: the policy
 # must allow exactly what these pages use (an inline <style>, forms that post to the page itself).
@@ -75,6 +77,7 @@ def confirmation_page(view: LinkView, token: str, now: datetime) -> str:
         ("Message", f"<pre>{_e(request.message)}</pre>"),
         ("Author", f"{_e(request.author_name)} &lt;{_e(request.author_email)}&gt;"),
         ("Upstream", _e(_upstream(request))),
+        *_promoted_rows(request),
         ("Approvals", _e(_tally(request))),
         ("Decisions", _decisions(request.decisions)),
         ("Approvers", _e(", ".join(request.approvers))),
@@ -91,6 +94,10 @@ def confirmation_page(view: LinkView, token: str, now: datetime) -> str:
         parts.append(
             '<p class="note">You wrote this commit: approving it will be refused, because the author '
             "cannot approve their own change. You may reject it; someone else must approve it.</p>"
+        )
+    elif (why_not := self_approval(request, view.approver)) is not None:
+        parts.append(
+            f'<p class="note">Approving this promotion will be refused: {_e(why_not)}. You may reject it.</p>'
         )
     if view.can_answer:
         parts.append(_forms(token))
@@ -139,7 +146,9 @@ def error_page(status: int, message: str) -> str:
 
 
 def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+    """`text` to show: HTML-escaped, and without control or bidi characters (a commit message's
+    U+202E would show its text reversed; NUL and escape codes have no business on a page)."""
+    return escape(printable(str(text), keep_newlines=True), quote=True)
 
 
 def _document(title: str, body: Iterable[str]) -> str:
@@ -179,6 +188,24 @@ def _upstream(request: ApprovalRequest) -> str:
         f"SUCCEEDED in {upstream.env}, execution {upstream.execution_id} at {upstream.succeeded_at} "
         f"(pipeline {upstream.pipeline})"
     )
+
+
+def _promoted_rows(request: ApprovalRequest) -> list[tuple[str, str]]:
+    """What the env runs now and the commits the promotion brings (nothing for a request opened before
+    promoted ranges were recorded), as (label, escaped HTML) rows."""
+    if request.commit_count is None:
+        return []
+    runs_now = f"<code>{_e(request.target_head[:12])}</code>" if request.target_head else "nothing yet"
+    items = [
+        f"<li><code>{_e(c.sha[:12])}</code> {_e(c.author_email)}: {_e(c.subject)}</li>"
+        for c in request.commits
+    ]
+    if (more := request.commit_count - len(request.commits)) > 0:
+        items.append(f"<li>and {_e(more)} more</li>")
+    if not request.range_complete:
+        items.append("<li>too many commits or authors to check: nobody can approve this promotion</li>")
+    promotes = f"{_e(request.commit_count)} commit(s)" + (f"<ul>{''.join(items)}</ul>" if items else "")
+    return [("Runs now", f"{runs_now} in {_e(request.env)}"), ("Promotes", promotes)]
 
 
 def _tally(request: ApprovalRequest) -> str:

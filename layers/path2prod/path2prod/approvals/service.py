@@ -21,16 +21,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from path2prod import ENVS
+from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
-    ApprovalError,
     ApprovalRequest,
     ApprovalState,
     NotAnApprover,
+    PromotedRange,
     RequestGone,
     UnknownRequest,
     Upstream,
     Verdict,
+    approvals_on_record,
     decide,
     format_time,
     make_token,
@@ -39,12 +42,24 @@ from path2prod.domain.approvals import (
     read_token,
     request_id,
     same_person,
+    self_approval,
     supersede,
     supersedes,
 )
 from path2prod.domain.chain import ChainMoved
-from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_APPROVAL, KIND_PROMOTION, PROMOTION_APPROVED, LedgerEntry
+from path2prod.domain.domain_events import (
+    is_scheduled_event,
+    parse_deployment_event,
+    parse_promotion_approved,
+)
+from path2prod.domain.errors import InvalidEvent, Path2ProdError
+from path2prod.domain.ledger import (
+    DEPLOYMENT_SUCCEEDED,
+    KIND_APPROVAL,
+    KIND_PROMOTION,
+    PROMOTION_APPROVED,
+    LedgerEntry,
+)
 
 if TYPE_CHECKING:
     from path2prod.adapters.git_remote import CommitInfo, PushResult
@@ -62,6 +77,7 @@ class ApprovalStore(Protocol):
     def recent(self, env: str, *, limit: int = ...) -> list[ApprovalRequest]: ...
     def pending(self, env: str) -> list[ApprovalRequest]: ...
     def awaiting_promotion(self, env: str) -> list[ApprovalRequest]: ...
+    def entries(self, request_id: str) -> list[LedgerEntry]: ...
     def write(
         self,
         changes: list[tuple[ApprovalRequest | None, ApprovalRequest]],
@@ -72,6 +88,8 @@ class ApprovalStore(Protocol):
 class Repository(Protocol):
     def fetch(self, commit: str) -> Path: ...
     def commit_info(self, commit: str) -> CommitInfo: ...
+    def main_head(self) -> str | None: ...
+    def promoted_range(self, commit: str, target_head: str | None) -> PromotedRange: ...
     def push_main(self, commit: str, local_repo: Path, *, force: bool) -> PushResult: ...
 
 
@@ -120,6 +138,7 @@ class Approvals:
     target: Repository | None = None
     alerts: Alerts | None = None
     allow_non_fast_forward: bool = False
+    upstream_account: str | None = None  # whose forwarded successes open requests (the opener's)
 
 
 @dataclass(frozen=True)
@@ -142,20 +161,34 @@ def _need[T](part: T | None, name: str) -> T:
 # -- opening -------------------------------------------------------------------------------------------
 
 
-def upstream_from_event(event: dict[str, Any]) -> tuple[Upstream, str]:
-    """The upstream success and commit a forwarded "Deployment Succeeded" event reports."""
-    detail = event.get("detail") or {}
-    try:
-        upstream = Upstream(
-            env=str(detail["env"]),
-            pipeline=str(detail["pipeline"]),
-            execution_id=str(detail["execution_id"]),
-            succeeded_at=str(detail["time"]),
-            account=detail.get("account"),
+def upstream_from_event(event: Any, approvals: Approvals) -> tuple[Upstream, str]:
+    """The upstream success and commit a forwarded "Deployment Succeeded" claims, once checked.
+
+    Only the previous env's success, from the previous account, in state SUCCEEDED, for a full commit
+    id, at a time neither in the future (beyond clock skew) nor older than a request's lifetime opens a
+    request; anything else raises InvalidEvent before anything is written. (That the commit exists in
+    the upstream repository is checked when the request opens: open_approval.)
+    """
+    now = approvals.clock()
+    claim = parse_deployment_event(event, detail_types=(DEPLOYMENT_SUCCEEDED,), now=now)
+    position = ENVS.index(approvals.env)
+    if position == 0:
+        raise NotConfigured(f"{approvals.env} has no upstream env: it takes no promotions")
+    fields.equal(claim.env, ENVS[position - 1], "detail.env")
+    fields.equal(claim.account, _need(approvals.upstream_account, "the upstream account"), "detail.account")
+    lifetime = _need(approvals.policy, "a policy").expiry
+    if claim.time < now - lifetime:
+        raise InvalidEvent(
+            "detail.time", f"is older than a request's lifetime ({lifetime}): {claim.time_text}"
         )
-        return upstream, str(detail["commit"])
-    except KeyError as missing:
-        raise ApprovalError(f"deployment event without {missing.args[0]!r}: {event.get('id')}") from None
+    upstream = Upstream(
+        env=claim.env,
+        pipeline=claim.pipeline,
+        execution_id=claim.execution_id,
+        succeeded_at=claim.time_text,
+        account=claim.account,
+    )
+    return upstream, claim.commit
 
 
 def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> ApprovalRequest:
@@ -166,14 +199,16 @@ def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> Appr
     """
     policy = _need(approvals.policy, "a policy")
     source = _need(approvals.upstream, "the upstream repository")
+    target = _need(approvals.target, "the target repository")
     wanted = request_id(approvals.env, upstream, commit)
-    info: CommitInfo | None = None
+    read: tuple[CommitInfo, PromotedRange] | None = None
     for _ in range(MAX_TRIES):
         existing = approvals.requests.get(wanted)
         if existing is not None:
             return _prompt_once(existing, approvals)
         now = approvals.clock()
-        info = info or source.commit_info(commit)
+        read = read or _read_promotion(commit, source, target)
+        info, promoted = read
         request = open_request(
             env=approvals.env,
             commit=commit,
@@ -185,6 +220,7 @@ def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> Appr
             quorum=policy.quorum,
             now=now,
             expiry=policy.expiry,
+            promoted=promoted,
         )
         entries = [_approval_entry(request, "REQUESTED", now, trigger="path2prod", reason=_opened(request))]
         changes: list[tuple[ApprovalRequest | None, ApprovalRequest]] = []
@@ -213,6 +249,24 @@ def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> Appr
             continue
         return _prompt_once(stored, approvals)
     raise ChainMoved(f"gave up opening {wanted} after {MAX_TRIES} tries")
+
+
+def _read_promotion(commit: str, source: Repository, target: Repository) -> tuple[CommitInfo, PromotedRange]:
+    """The candidate as the upstream repository has it, and every commit promoting it brings to the
+    target's main as it is now (whose authors and committers may not approve it).
+
+    An event naming a commit the upstream repository does not hold is a claim nothing confirms:
+    InvalidEvent, before anything is written. An unreachable repository raises as it is (a retry may
+    find it back).
+    """
+    # Imported here, as in promote: the module imports no git code for the functions that need none.
+    from path2prod.adapters.git_remote import CommitNotFound, InvalidCommitId
+
+    try:
+        info = source.commit_info(commit)
+    except (CommitNotFound, InvalidCommitId):
+        raise InvalidEvent("detail.commit", f"{commit[:80]!r} is not in the upstream repository") from None
+    return info, source.promoted_range(commit, target.main_head())
 
 
 def _prompt_once(request: ApprovalRequest, approvals: Approvals) -> ApprovalRequest:
@@ -256,12 +310,15 @@ def prompt_message(request: ApprovalRequest, approver: str, approvals: Approvals
         f"Author:     {request.author_name} <{request.author_email}>",
         f"From:       {upstream.env}, where execution {upstream.execution_id} SUCCEEDED "
         f"at {upstream.succeeded_at}",
+        *_promoted_lines(request),
         f"Expires:    {request.expires_at}",
         f"Approvers:  {', '.join(request.approvers)} ({request.quorum} approval(s) needed)",
         "",
     ]
     if same_person(approver, request.author_email):
         lines += ["You wrote this commit: you may reject it, but someone else must approve it.", ""]
+    elif (why_not := self_approval(request, approver)) is not None:
+        lines += [f"You cannot approve this promotion ({why_not}). You may reject it.", ""]
     lines += [
         "Review it and answer on this page (opening the link changes nothing; only your button does):",
         link_for(request, approver, approvals),
@@ -270,6 +327,21 @@ def prompt_message(request: ApprovalRequest, approver: str, approvals: Approvals
         f"Request {request.id}",
     ]
     return subject[:100], "\n".join(lines) + "\n"
+
+
+def _promoted_lines(request: ApprovalRequest) -> list[str]:
+    """What the env runs now and the commits the promotion brings (none for a request opened before
+    promoted ranges were recorded)."""
+    if request.commit_count is None:
+        return []
+    runs_now = request.target_head[:12] if request.target_head else "nothing yet"
+    lines = [f"Runs now:   {runs_now} in {request.env}", f"Promotes:   {request.commit_count} commit(s)"]
+    lines += [f"  {c.sha[:12]}  {c.author_email}  {c.subject}" for c in request.commits]
+    if (more := request.commit_count - len(request.commits)) > 0:
+        lines.append(f"  and {more} more")
+    if not request.range_complete:
+        lines.append("  (too many commits or authors to check: nobody can approve this promotion)")
+    return lines
 
 
 def _opened(request: ApprovalRequest) -> str:
@@ -313,11 +385,19 @@ def answer_link(
 ) -> ApprovalRequest:
     """The answer posted from a link's page: the token names the approver and the request.
 
-    An expired link still names them (its signature is checked), so answer() records the expiry once
-    and raises RequestGone (410).
+    An expired link is refused with RequestGone (410), as show_link refuses it, even while its request
+    is still pending. It still names the request (its signature is checked), so when the request itself
+    has expired that is recorded, once.
     """
     secret = _need(approvals.secret, "the signing secret")()
-    claims = read_token(secret, token, now=approvals.clock(), allow_expired=True)
+    now = approvals.clock()
+    try:
+        claims = read_token(secret, token, now=now)
+    except RequestGone:
+        late = read_token(secret, token, now=now, allow_expired=True)
+        if (request := approvals.requests.get(late.request_id)) is not None:
+            _record_expiry(request, now, approvals)
+        raise
     return answer(claims.request_id, claims.approver, verdict, approvals, via=VIA_PAGE, reason=reason)
 
 
@@ -408,6 +488,23 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
     request = approvals.requests.get(request_id)
     if request is None or not request.awaits_promotion:
         return request
+    # The request item is mutable; its chained entries are the record. No quorum there, no push.
+    on_record = approvals_on_record(request, approvals.requests.entries(request.id))
+    if len(on_record) < request.quorum:
+        refused = _record_promotion(
+            request,
+            "REFUSED",
+            approvals,
+            error=f"the ledger records {len(on_record)} of {request.quorum} approval(s): not pushed",
+        )
+        _alert(
+            approvals,
+            f"path2prod {request.env}: promotion of {request.commit[:12]} refused, approvals not on record",
+            f"The request {request.id} says APPROVED, but its ledger entries hold {len(on_record)} of the "
+            f"{request.quorum} approval(s) it needs ({', '.join(on_record) or 'none'}). Nothing was pushed.\n"
+            f"See: path2prod ledger history {request.env}\n",
+        )
+        return refused
     pushed_later = next(
         (
             known
@@ -447,6 +544,26 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
             f"push of {request.commit} to {request.env} main failed: {error}"
         ) from error
     return _record_promotion(request, "SUCCEEDED", approvals, from_commit=result.old)
+
+
+def on_promotion_event(event: Any, approvals: Approvals) -> dict[str, Any]:
+    """The promoter's use case: a "Promotion Approved" of this env pushes its request; the schedule's
+    tick sweeps every approval still owed a push. Anything else raises InvalidEvent.
+
+    The event only names a request: what is pushed is what the ledger holds for it (promote), and an
+    event whose commit is not the request's is refused before anything happens.
+    """
+    if is_scheduled_event(event):
+        return {"swept": promote_waiting(approvals)}
+    claim = parse_promotion_approved(event)
+    fields.equal(claim.env, approvals.env, "detail.env")
+    request = approvals.requests.get(claim.request_id)
+    if request is None:
+        raise InvalidEvent("detail.request_id", f"{approvals.env} has no request {claim.request_id}")
+    fields.equal(claim.commit, request.commit, "detail.commit")
+    # Raises PromotionPushFailed when the push fails, so the event is retried.
+    promoted = promote(request.id, approvals)
+    return {"request_id": request.id, "promotion": promoted.promotion if promoted else None}
 
 
 def promote_waiting(approvals: Approvals) -> dict[str, str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from path2prod.domain.approvals import same_person
+from path2prod.domain.event_fields import ACCOUNT
 from path2prod.settings import MissingSetting, optional, required, required_env_name
 
 
@@ -23,8 +24,10 @@ class OpenerSettings(ApprovalSettings):
     page_url: str
     signing_secret: str  # Secrets Manager secret id (name or ARN)
     approvals_topic_arn: str
+    repository_url: str  # this env's own: its main says what the promotion starts from
     upstream_repository_url: str
     upstream_read_role_arn: str | None
+    upstream_account: str
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ def load_opener_settings() -> OpenerSettings:
         page_url=required("APPROVAL_PAGE_URL"),
         signing_secret=required("SIGNING_SECRET_ID"),
         approvals_topic_arn=required("APPROVALS_TOPIC_ARN"),
+        repository_url=required("REPOSITORY_URL"),
         upstream_repository_url=required("UPSTREAM_REPOSITORY_URL"),
         upstream_read_role_arn=optional("UPSTREAM_READ_ROLE_ARN"),
+        upstream_account=_account_id("PREVIOUS_ACCOUNT_ID"),
     )
 
 
@@ -95,3 +100,10 @@ def _positive_int(name: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise MissingSetting(f"{name} must be a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _account_id(name: str) -> str:
+    text = required(name)
+    if not ACCOUNT.fullmatch(text):
+        raise MissingSetting(f"{name} must be a 12-digit AWS account id, got {text!r}")
+    return text

@@ -24,11 +24,12 @@ from path2prod.approvals.page import (
     outcome_page,
 )
 from path2prod.approvals.service import Approvals, answer_link, show_link
-from path2prod.domain.approvals import ApprovalError, BadToken, Verdict
+from path2prod.domain.approvals import ApprovalError, BadToken, UnsupportedMediaType, Verdict
 
 DECISIONS = {"approve": Verdict.APPROVE, "reject": Verdict.REJECT}
 METHODS = ("GET", "HEAD", "POST")
 MAX_FORM_FIELDS = 10
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 def page_resolver(
@@ -61,6 +62,7 @@ def page_resolver(
 
     @app.post("/")
     def answer() -> Response[str]:
+        require_form(app.current_event.headers.get("content-type"))
         form = posted_form(app.current_event)
         token = field(form, "t") or app.current_event.get_query_string_value("t")
         if not token:
@@ -104,6 +106,23 @@ def page_resolver(
         return page(500, error_page(500, message))
 
     return app
+
+
+def require_form(content_type: str | None) -> None:
+    """Refuse (415) a POST that is not the page's urlencoded form: one way to answer, the one the page's
+    forms use. Anything else (JSON, multipart, text, none) is parsed by nobody."""
+    media_type, *parameters = (content_type or "").split(";")
+    if (
+        media_type.strip().lower() != FORM_MEDIA_TYPE
+        or any(_parameter(parameter) != ("charset", "utf-8") for parameter in parameters)
+        or len(parameters) > 1
+    ):
+        raise UnsupportedMediaType(f"answers are posted as {FORM_MEDIA_TYPE}: answer from the page's form")
+
+
+def _parameter(parameter: str) -> tuple[str, str]:
+    name, _, value = parameter.partition("=")
+    return name.strip().lower(), value.strip().strip('"').lower()
 
 
 def posted_form(event: Any) -> dict[str, list[str]]:

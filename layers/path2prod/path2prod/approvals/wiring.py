@@ -30,6 +30,9 @@ def opener() -> Approvals:
         page_url=settings.page_url,
         prompts=ApprovalPrompts(settings.approvals_topic_arn),
         upstream=EnvRepository(settings.upstream_repository_url, role_arn=settings.upstream_read_role_arn),
+        # Read only (its main head): what the env runs now bounds the commits a promotion brings.
+        target=EnvRepository(settings.repository_url),
+        upstream_account=settings.upstream_account,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.text import csv_cell
 
 FORMATS = ("csv", "json")
 # The first six are what an auditor reads; the rest place the entry in its execution and its chain.
@@ -89,7 +90,10 @@ def _write_csv(entries: Iterator[LedgerEntry], stream: TextIO) -> int:
     writer.writeheader()
     count = 0
     for entry in entries:
-        writer.writerow({key: "" if value is None else value for key, value in entry.as_dict().items()})
+        # A reason is typed by an approver: `=HYPERLINK(...)` must stay text in an auditor's spreadsheet.
+        writer.writerow(
+            {key: "" if value is None else csv_cell(str(value)) for key, value in entry.as_dict().items()}
+        )
         count += 1
     return count
 

@@ -18,6 +18,7 @@ from path2prod.cli.ledger import config_option, env_target
 from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.domain.approvals import ApprovalRequest, UnknownRequest, Verdict
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.text import printable
 from path2prod.targets import EnvTarget
 
 DOWNSTREAM_ENVS = ENVS[1:]  # only envs with an upstream get approval requests
@@ -58,12 +59,15 @@ def list_requests(
         click.echo("no approval requests")
     for summary in found:
         approved = ", ".join(summary["approved_by"]) or "-"
+        # Every value may come from a commit or an answer: no escape code of theirs reaches the terminal.
         click.echo(
-            f"{summary['id']}  {summary['env']}  {summary['state']:<10}  {summary['commit'][:12]}  "
-            f"by {summary['author_email']}  requested {summary['requested_at']}  "
-            f"expires {summary['expires_at']}  approved by {approved}"
+            printable(
+                f"{summary['id']}  {summary['env']}  {summary['state']:<10}  {summary['commit'][:12]}  "
+                f"by {summary['author_email']}  requested {summary['requested_at']}  "
+                f"expires {summary['expires_at']}  approved by {approved}"
+            )
         )
-        click.echo(f"    {summary['message']}")
+        click.echo(f"    {printable(summary['message'])}")
 
 
 def _answer_options[F: Callable[..., Any]](reason_help: str, as_help: str) -> Callable[[F], F]:

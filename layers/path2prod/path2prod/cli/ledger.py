@@ -17,6 +17,7 @@ from path2prod.audit.where import CommitWhereabouts, full_commit, where_is
 from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.text import printable
 from path2prod.domain.window import InvalidTime, parse_bound
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
@@ -112,7 +113,8 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
         elif entry.via:
             # An approver's answer: who, and how (the approval page, the CLI).
             line += f"  ({entry.trigger} via {entry.via}" + (f": {entry.reason})" if entry.reason else ")")
-        lines.append(line)
+        # A reason or trigger is whatever someone typed: none of its control characters reach a terminal.
+        lines.append(printable(line))
     return "\n".join(lines)
 
 
@@ -123,13 +125,13 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
 @json_option
 def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | None, as_json: bool) -> None:
     """Check each account's hash chain; exit 1 naming the first entry that was edited, deleted,
-    inserted or reordered."""
+    inserted or reordered, and every item (by pk and sk) that holds no valid chain position."""
     results = [
         verify_ledger(env, open_ledger(env, home, config_file), open_checkpoints(env, home, config_file))
         for env in (envs or ENVS)
     ]
     if as_json:
-        echo_json({"intact": all(r.report.intact for r in results), "envs": [r.as_dict() for r in results]})
+        echo_json({"intact": all(r.intact for r in results), "envs": [r.as_dict() for r in results]})
     else:
         for result in results:
             report = result.report
@@ -139,10 +141,15 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
                 else f"{result.checkpoints} checkpoints"
             )
             if report.broken is None:
-                click.echo(f"{result.env}: intact ({report.checked} entries, {kept} match)")
+                chain = "intact" if not result.unchained else "chain intact"
+                click.echo(f"{result.env}: {chain} ({report.checked} entries, {kept} match)")
             else:
-                click.echo(f"{result.env}: BROKEN at {report.broken.describe()}")
-    if not all(r.report.intact for r in results):
+                item = report.broken.item
+                key = f" [pk={item.get('pk')!r} sk={item.get('sk')!r}]" if item else ""
+                click.echo(printable(f"{result.env}: BROKEN at {report.broken.describe()}{key}"))
+            for unchained in result.unchained:
+                click.echo(printable(f"{result.env}: NOT CHAINED {unchained.describe()}"))
+    if not all(r.intact for r in results):
         raise SystemExit(1)
 
 

@@ -10,6 +10,7 @@ import click
 
 from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option
+from path2prod.domain.text import printable
 from path2prod.sandbox import lifecycle
 from path2prod.sandbox.home import SandboxHome
 
@@ -192,6 +193,9 @@ def mail(home: Path | None, recipient: str | None, as_json: bool) -> None:
     if not messages:
         click.echo("no mail")
     for message in messages:
+        # What a commit message put in a subject or body must not drive the terminal (escape codes).
+        header = printable(f"--- {message['time']}  to {message['to']}")
         click.echo(
-            f"--- {message['time']}  to {message['to']}\nSubject: {message['subject']}\n\n{message['body']}"
+            f"{header}\nSubject: {printable(message['subject'])}\n\n"
+            + printable(message["body"], keep_newlines=True)
         )

@@ -12,6 +12,7 @@ from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.where import full_commit
 from path2prod.cli.ledger import config_option, env_target
 from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.domain.event_fields import ThisStack
 from path2prod.rollback.service import Rollbacks, manual_rollback
 
 
@@ -41,9 +42,11 @@ def rollback(
     target = env_target(env, home, config_file)
     sha = full_commit(to) if to else None
     session = target.session()
-    trigger = as_who or target.client("sts", session).get_caller_identity()["Arn"]
+    identity = target.client("sts", session).get_caller_identity()
+    trigger = as_who or identity["Arn"]
+    pipeline = target.pipeline or "path2prod-app"
     rollbacks = Rollbacks(
-        env=env,
+        stack=ThisStack(env=env, account=identity["Account"], region=target.region, pipeline=pipeline),
         ledger=LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session)),
         repository=EnvRepository(
             target.setting("repository_url", "RepositoryCloneUrlHttp", session),
@@ -55,9 +58,7 @@ def rollback(
         ),
         auto_rollback=False,
     )
-    entry = manual_rollback(
-        rollbacks, to=sha, trigger=trigger, reason=reason, pipeline=target.pipeline or "path2prod-app"
-    )
+    entry = manual_rollback(rollbacks, to=sha, trigger=trigger, reason=reason, pipeline=pipeline)
     if as_json:
         echo_json(entry.as_dict())
     else:

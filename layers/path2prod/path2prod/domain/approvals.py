@@ -5,7 +5,9 @@ Pure rules, no AWS: the clock is always passed in (`now`), so expiry is tested w
 A request asks the approvers of a target env (stg or prd) to let one commit, which SUCCEEDED upstream
 (dev or stg), be pushed to the target's `main`. It is PENDING until a quorum approves (APPROVED), one
 approver rejects (REJECTED), its expiry passes (EXPIRED) or a request for a newer upstream success
-opens (SUPERSEDED). The commit's author never counts towards the quorum of their own change.
+opens (SUPERSEDED). Nobody who wrote or committed a commit the promotion brings to the target (every
+commit between what the target runs now and the candidate) counts towards its quorum: separation of
+duties covers the whole promotion, not only its newest commit.
 
 Each approver's link carries a token: HMAC-SHA256 over (request, approver, expiry) with the stack's
 secret. A token cannot be made without the secret, names one approver of one request, and dies with the
@@ -19,13 +21,26 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.ledger import KIND_APPROVAL, LedgerEntry
 
 DEFAULT_EXPIRY = timedelta(hours=72)
+
+# What a request keeps of its promoted range, so its DynamoDB item stays far below the 400 KB limit
+# whatever the upstream repository holds: at most 20 commits shown, subjects and names cut at 200
+# characters, at most 100 distinct authors' emails (more than that and nobody can be cleared: the range
+# counts as not complete). An email longer than RFC 5321 allows (320) is no address anyone approves
+# with, but it is not kept either, so the range counts as not complete.
+MAX_COMMITS_SHOWN = 20
+MAX_SUBJECT_LENGTH = 200
+MAX_AUTHORS = 100
+MAX_EMAIL_LENGTH = 320
 
 
 class ApprovalState(StrEnum):
@@ -63,7 +78,8 @@ class NotAnApprover(ApprovalError):
 
 
 class SelfApproval(ApprovalError):
-    """The commit's author tried to approve their own change."""
+    """An approver wrote or committed a commit the promotion brings, or nobody can tell they did not
+    (the promoted range was too long to check)."""
 
     status = 403
 
@@ -84,6 +100,12 @@ class UnknownRequest(ApprovalError, LookupError):
     """No request has that id."""
 
     status = 404
+
+
+class UnsupportedMediaType(ApprovalError):
+    """An answer posted as anything but the page's own urlencoded form."""
+
+    status = 415
 
 
 # -- the request ----------------------------------------------------------------------------------------
@@ -112,6 +134,36 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class PromotedCommit:
+    """One commit a promotion brings to the target env, as git has it."""
+
+    sha: str
+    author_name: str
+    author_email: str
+    committer_email: str
+    subject: str  # the message's first line
+
+
+@dataclass(frozen=True)
+class PromotedRange:
+    """What promoting a candidate brings: the commits reachable from it and not from `target_head`
+    (what the target's main names now; None when it names nothing), newest first. `truncated` when
+    git's walk stopped at its bound before the end: then `commits` is not all of them."""
+
+    target_head: str | None
+    commits: tuple[PromotedCommit, ...]
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Author:
+    """Someone who wrote or committed a promoted commit (email lowercased), and the newest such commit."""
+
+    email: str
+    commit: str
+
+
+@dataclass(frozen=True)
 class ApprovalRequest:
     """A request to push `commit` to `env`'s main, and everything decided about it so far."""
 
@@ -135,6 +187,15 @@ class ApprovalRequest:
     promotion: str | None = None
     promotion_error: str | None = None
     promotion_attempts: int = 0
+    # The promoted range (see PromotedRange): what the target ran when the request opened, everyone who
+    # wrote or committed a promoted commit, the first MAX_COMMITS_SHOWN commits and how many there are.
+    # `commit_count` None: the request was opened before ranges were recorded (only its commit's
+    # author is known). `range_complete` False: the authors are not all known, so nobody may approve.
+    target_head: str | None = None
+    authors: tuple[Author, ...] = ()
+    commits: tuple[PromotedCommit, ...] = ()
+    commit_count: int | None = None
+    range_complete: bool = True
     version: int = field(default=0, compare=False)  # optimistic lock of the stored request
 
     def state_at(self, now: datetime) -> ApprovalState:
@@ -176,8 +237,9 @@ def open_request(
     quorum: int,
     now: datetime,
     expiry: timedelta = DEFAULT_EXPIRY,
+    promoted: PromotedRange | None = None,
 ) -> ApprovalRequest:
-    """A new PENDING request for `commit`, expiring `expiry` after `now`."""
+    """A new PENDING request for `commit`, expiring `expiry` after `now`, with what it promotes."""
     if not approvers:
         raise ValueError(f"{env} has no approvers: nobody could answer a request")
     if not 1 <= quorum <= len(approvers):
@@ -194,7 +256,66 @@ def open_request(
         expires_at=format_time(now + expiry),
         approvers=tuple(approvers),
         quorum=quorum,
+        **(_range_fields(promoted) if promoted is not None else {}),
     )
+
+
+def _range_fields(promoted: PromotedRange) -> dict[str, Any]:
+    """The request's fields that record `promoted`, capped to what an item can hold."""
+    authors, all_known = promoted_authors(promoted.commits)
+    return {
+        "target_head": promoted.target_head,
+        "authors": authors,
+        "commits": tuple(
+            PromotedCommit(
+                sha=c.sha,
+                author_name=c.author_name[:MAX_SUBJECT_LENGTH],
+                author_email=c.author_email[:MAX_EMAIL_LENGTH],
+                committer_email=c.committer_email[:MAX_EMAIL_LENGTH],
+                subject=c.subject[:MAX_SUBJECT_LENGTH],
+            )
+            for c in promoted.commits[:MAX_COMMITS_SHOWN]
+        ),
+        "commit_count": len(promoted.commits),
+        "range_complete": all_known and not promoted.truncated,
+    }
+
+
+def promoted_authors(commits: Iterable[PromotedCommit]) -> tuple[tuple[Author, ...], bool]:
+    """Everyone who wrote or committed one of `commits` (newest first), once each, lowercased, with the
+    newest commit they wrote or committed; and whether that is everyone (at most MAX_AUTHORS, none with
+    an email too long to keep). An empty email names nobody and is left out."""
+    authors: dict[str, Author] = {}
+    all_known = True
+    for commit in commits:
+        for email in (commit.author_email, commit.committer_email):
+            key = email.strip().casefold()
+            if not key or key in authors:
+                continue
+            if len(key) > MAX_EMAIL_LENGTH or len(authors) >= MAX_AUTHORS:
+                all_known = False
+                continue
+            authors[key] = Author(email=key, commit=commit.sha)
+    return tuple(authors.values()), all_known
+
+
+def self_approval(request: ApprovalRequest, approver: str) -> str | None:
+    """Why `approver` may not approve `request` under separation of duties, or None if they may."""
+    if same_person(approver, request.author_email):
+        return f"{approver} wrote commit {request.commit[:12]}: the author cannot approve their own change"
+    if not request.range_complete:
+        return (
+            f"promoting {request.commit[:12]}: the promoted range is too long to check authors; "
+            "promote in smaller steps or push by hand "
+            f"({request.commit_count} commits read, {len(request.authors)} authors kept)"
+        )
+    for author in request.authors:
+        if same_person(approver, author.email):
+            return (
+                f"{approver} wrote or committed {author.commit[:12]}, which promoting "
+                f"{request.commit[:12]} brings to {request.env}: the author cannot approve their own change"
+            )
+    return None
 
 
 def supersedes(newer: ApprovalRequest, older: ApprovalRequest) -> bool:
@@ -230,10 +351,8 @@ def check_can_answer(request: ApprovalRequest, approver: str, verdict: Verdict, 
         raise AlreadyDecided(f"request {request.id} is already {state.value}")
     if (earlier := request.decision_of(approver)) is not None:
         raise AlreadyDecided(f"{approver} already answered {earlier.verdict.value} at {earlier.at}")
-    if verdict is Verdict.APPROVE and same_person(approver, request.author_email):
-        raise SelfApproval(
-            f"{approver} wrote commit {request.commit[:12]}: the author cannot approve their own change"
-        )
+    if verdict is Verdict.APPROVE and (why := self_approval(request, approver)) is not None:
+        raise SelfApproval(why)
 
 
 def decide(
@@ -254,6 +373,29 @@ def decide(
     if len(decided.approved_by) >= request.quorum:
         return replace(decided, state=ApprovalState.APPROVED)
     return decided
+
+
+def approvals_on_record(request: ApprovalRequest, entries: Iterable[LedgerEntry]) -> tuple[str, ...]:
+    """Who approved `request` according to its chained ledger entries, counted as the quorum counts.
+
+    The request item is mutable and unchained; the entries are the record. An approval counts when it
+    is an `approval` entry APPROVED by one of the request's approvers who wrote none of the promoted
+    commits, each person once. Any REJECTED entry means nobody's approval counts.
+    """
+    decisions = [entry for entry in entries if entry.kind == KIND_APPROVAL and entry.commit == request.commit]
+    if any(entry.state == Verdict.REJECT.value for entry in decisions):
+        return ()
+    authors = [request.author_email, *(author.email for author in request.authors)]
+    counted: list[str] = []
+    for entry in decisions:
+        who = entry.trigger or ""
+        if entry.state != Verdict.APPROVE.value or any(same_person(who, known) for known in counted):
+            continue
+        if any(same_person(who, approver) for approver in request.approvers) and not any(
+            same_person(who, author) for author in authors
+        ):
+            counted.append(who)
+    return tuple(counted)
 
 
 def same_person(a: str, b: str) -> bool:
@@ -287,7 +429,8 @@ def read_token(secret: bytes, token: str, *, now: datetime, allow_expired: bool 
     `allow_expired` returns an expired token's claims instead, so a late answer can still be told
     apart from a forgery and recorded as too late.
     """
-    parts = token.strip().split(".")
+    # No .strip(): one spelling per token, so a token with a space or line break around it is refused.
+    parts = token.split(".")
     if len(parts) != 4:
         raise BadToken("the link's token is malformed")
     request, approver_b64, expiry_text, signature_b64 = parts

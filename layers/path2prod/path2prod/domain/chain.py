@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +27,10 @@ from path2prod.domain.errors import Path2ProdError
 
 GENESIS_HASH = "0" * 64
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
+# Every chained item carries chain = LEDGER: it is the partition key of the by-chain index, so an item
+# counts only if the walk of that index (what `ledger verify` checks in seq order) sees it too.
+CHAIN_NAME = "LEDGER"
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,21 @@ class ChainMoved(Path2ProdError):
     """Another writer appended first (or the item exists already): read again and retry."""
 
 
+class Uncanonical(Path2ProdError, ValueError):
+    """An item holds a value the canonical form cannot write (bytes of a DynamoDB Binary, a binary set,
+    a number that is not whole, ...): it cannot be hashed, so it cannot be a chained item."""
+
+    def __init__(self, attribute: str, problem: str) -> None:
+        super().__init__(f"attribute {attribute!r} {problem}")
+        self.attribute = attribute
+
+
 def canonical(item: Mapping[str, Any]) -> str:
-    """The canonical JSON text of an item: all attributes but `hash`, sorted, compact."""
+    """The canonical JSON text of an item: all attributes but `hash`, sorted, compact.
+
+    Raises Uncanonical, naming the attribute, for a value it cannot write (never a TypeError)."""
     return json.dumps(
-        {key: _plain(value) for key, value in item.items() if key != "hash"},
+        {key: _plain(value, str(key)) for key, value in item.items() if key != "hash"},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -51,7 +67,61 @@ def canonical(item: Mapping[str, Any]) -> str:
 
 
 def item_hash(item: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical(item).encode("utf-8")).hexdigest()
+    text = canonical(item)
+    try:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError:
+        # A lone surrogate (DynamoDB stores none; a hand-built item may): name the attribute holding it.
+        bad = next((str(k) for k, v in item.items() if k != "hash" and not _encodes(k, v)), "?")
+        raise Uncanonical(bad, "holds text that is not valid Unicode") from None
+
+
+def _encodes(key: Any, value: Any) -> bool:
+    try:
+        json.dumps({key: _plain(value, str(key))}, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def chain_position_problem(item: Mapping[str, Any]) -> str | None:
+    """Why `item` holds no valid chain position, or None when it does.
+
+    Valid: `seq` a whole number >= 1, `prev_hash` and `hash` 64 lowercase hex digits, `chain` the
+    ledger's chain (so the by-chain walk sees it), and `hash` the hash of its canonical form. Whether it
+    also links to its neighbours only the walk of the whole chain can tell (`verify`).
+    """
+    problem = _position_problem(item)
+    try:
+        matches = item_hash(item) == item.get("hash")
+    except Uncanonical as error:
+        # Named even beside another problem: `verify` reports every value it cannot canonicalise.
+        return f"cannot be hashed: {error}" if problem is None else f"{problem}; cannot be hashed: {error}"
+    if problem is not None:
+        return problem
+    if not matches:
+        return "its content does not match its hash (edited)"
+    return None
+
+
+def _position_problem(item: Mapping[str, Any]) -> str | None:
+    if not any(field in item for field in CHAIN_FIELDS):
+        return "has no chain fields (seq, prev_hash, hash): it was not appended through the chain"
+    seq = _as_int(item.get("seq"))
+    if seq is None or seq < 1:
+        return "has no valid seq (a whole number >= 1)"
+    for field in ("prev_hash", "hash"):
+        value = item.get(field)
+        if not isinstance(value, str) or not _HASH.fullmatch(value):
+            return f"has no valid {field} (64 lowercase hex digits)"
+    if item.get("chain") != CHAIN_NAME:
+        return f"is not in the chain (its chain attribute is not {CHAIN_NAME})"
+    return None
+
+
+def chain_position_valid(item: Mapping[str, Any]) -> bool:
+    """Whether `item` holds a valid chain position (see chain_position_problem)."""
+    return chain_position_problem(item) is None
 
 
 def link(items: Iterable[dict[str, Any]], head: ChainHead) -> tuple[list[dict[str, Any]], ChainHead]:
@@ -112,7 +182,11 @@ def verify(
                 f"is missing: {gone} deleted (entry #{seq} names hash {str(item.get('prev_hash'))[:16]}...)"
             )
             return ChainReport(checked, head, ChainBreak(expected_seq, reason, None))
-        if item_hash(item) != item.get("hash"):
+        try:
+            matches = item_hash(item) == item.get("hash")
+        except Uncanonical as error:
+            return ChainReport(checked, head, ChainBreak(seq, f"cannot be hashed: {error}", item))
+        if not matches:
             return ChainReport(
                 checked, head, ChainBreak(seq, "content does not match its hash (edited)", item)
             )
@@ -162,14 +236,37 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB gives numbers as Decimal; the canonical form writes whole numbers as integers."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value)
+def _plain(value: Any, attribute: str) -> Any:
+    """A value as the canonical form writes it: DynamoDB gives numbers as Decimal, written as integers.
+
+    Only what DynamoDB stores as S, N (whole), BOOL, NULL, M, L, SS and NS is written; anything else
+    (B and BS come back as boto3's Binary, or bytes) raises Uncanonical naming `attribute`."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal | float):
+        number = Decimal(value)
+        if not number.is_finite() or number != number.to_integral_value():
+            raise Uncanonical(attribute, f"holds {value!r}, not a whole number")
+        return int(number)
     if isinstance(value, Mapping):
-        return {key: _plain(inner) for key, inner in value.items()}
+        if not all(isinstance(key, str) for key in value):
+            raise Uncanonical(attribute, "holds a map whose keys are not all strings")
+        return {key: _plain(inner, f"{attribute}.{key}") for key, inner in value.items()}
     if isinstance(value, set | frozenset):
-        return sorted(_plain(inner) for inner in value)
+        inner_values = [_plain(inner, attribute) for inner in value]
+        if not (
+            all(isinstance(inner, str) for inner in inner_values)
+            or all(isinstance(inner, int) and not isinstance(inner, bool) for inner in inner_values)
+        ):
+            raise Uncanonical(attribute, "holds a set that is neither strings nor numbers")
+        return sorted(inner_values)
     if isinstance(value, list | tuple):
-        return [_plain(inner) for inner in value]
-    return value
+        return [_plain(inner, f"{attribute}[{index}]") for index, inner in enumerate(value)]
+    kind = "binary data (a DynamoDB Binary)" if _is_binary(value) else f"a {type(value).__name__}"
+    raise Uncanonical(attribute, f"holds {kind}, which the canonical form cannot write")
+
+
+def _is_binary(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray | memoryview) or type(value).__name__ == "Binary"

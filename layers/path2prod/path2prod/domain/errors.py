@@ -5,11 +5,16 @@ class Path2ProdError(Exception):
     """Base of every error path2prod raises on purpose."""
 
 
-class InvalidPipelineEvent(Path2ProdError, ValueError):
-    """The event is not a CodePipeline state change path2prod understands.
+class InvalidEvent(Path2ProdError, ValueError):
+    """An event that is malformed, or claims what path2prod cannot confirm; it names the field.
 
-    Raised before anything is written, so the event ends in the rule's dead-letter queue intact.
+    The one error every handler raises for bad input (domain/event_fields.py checks each field), always
+    before anything is written, so the event ends in the dead-letter queue intact with this reason.
     """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
 
 
 class CommitNotYetKnown(Path2ProdError):

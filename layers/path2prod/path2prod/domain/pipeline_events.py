@@ -6,17 +6,30 @@ whole cold-start budget of a handler (1.6x a bare `import boto3`), and the shape
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from path2prod.domain.errors import InvalidPipelineEvent
+from path2prod.domain import event_fields as fields
+from path2prod.domain.errors import InvalidEvent
+from path2prod.domain.event_fields import ThisStack
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
 ACTION_EXECUTION = "CodePipeline Action Execution State Change"
 STAGE_EXECUTION = "CodePipeline Stage Execution State Change"
 DETAIL_TYPES = (PIPELINE_EXECUTION, ACTION_EXECUTION, STAGE_EXECUTION)
 SOURCE = "aws.codepipeline"
+# The states AWS documents for each detail-type ("CodePipeline events" in the CodePipeline User Guide).
+STATES: dict[str, frozenset[str]] = {
+    PIPELINE_EXECUTION: frozenset(
+        {"CANCELED", "FAILED", "RESUMED", "STARTED", "STOPPED", "STOPPING", "SUCCEEDED", "SUPERSEDED"}
+    ),
+    STAGE_EXECUTION: frozenset(
+        {"CANCELED", "FAILED", "RESUMED", "STARTED", "STOPPED", "STOPPING", "SUCCEEDED"}
+    ),
+    ACTION_EXECUTION: frozenset({"ABANDONED", "CANCELED", "FAILED", "STARTED", "SUCCEEDED"}),
+}
 
 
 @dataclass(frozen=True)
@@ -47,59 +60,70 @@ class PipelineStateChange:
         return self.detail_type == ACTION_EXECUTION and self.action_category == "Source"
 
 
-def parse_pipeline_event(event: Any) -> PipelineStateChange:
-    """Validate an EventBridge CodePipeline event and return its facts.
+def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None = None) -> PipelineStateChange:
+    """Validate an EventBridge CodePipeline event about this stack's pipeline and return its facts.
 
     Accepts every shape AWS documents (2022 and current pages): numbers or strings for `version`,
-    optional `pipeline-execution-attempt` and `start-time`. Raises InvalidPipelineEvent naming the
-    first field that is missing or wrong.
+    optional `pipeline-execution-attempt` and `start-time`. Every field the ledger keeps is checked
+    for type, range and format, and the event must name this stack's account, region and pipeline:
+    anything else raises InvalidEvent naming the field, before anything is written.
     """
+    now = now or datetime.now(UTC)
     if not isinstance(event, dict):
-        raise InvalidPipelineEvent(f"event must be a JSON object, got {type(event).__name__}")
-    if event.get("source") != SOURCE:
-        raise InvalidPipelineEvent(f"event source must be {SOURCE!r}, got {event.get('source')!r}")
-    detail_type = event.get("detail-type")
-    if detail_type not in DETAIL_TYPES:
-        raise InvalidPipelineEvent(f"unsupported detail-type {detail_type!r}")
-    detail = event.get("detail")
-    if not isinstance(detail, dict):
-        raise InvalidPipelineEvent("event has no 'detail' object")
+        raise InvalidEvent("event", f"must be a JSON object, got {type(event).__name__}")
+    fields.one_of(fields.text(event, "source", "source", max_length=100), (SOURCE,), "source")
+    detail_type = fields.one_of(
+        fields.text(event, "detail-type", "detail-type", max_length=100), DETAIL_TYPES, "detail-type"
+    )
+    fields.equal(fields.text(event, "account", "account", pattern=fields.ACCOUNT), stack.account, "account")
+    fields.equal(fields.text(event, "region", "region", pattern=fields.REGION), stack.region, "region")
+    detail = fields.mapping(event, "detail", "detail")
 
-    pipeline = _required_str(detail, "pipeline")
-    execution_id = _required_str(detail, "execution-id")
-    state = _required_str(detail, "state").upper()
-    time = normalise_time(_required_str(event, "time"), "time")
-    attempt = _attempt(detail.get("pipeline-execution-attempt", 1))
-    start_time = detail.get("start-time")
-    if start_time is not None:
-        start_time = normalise_time(str(start_time), "detail.start-time", keep_millis=True)
+    pipeline = fields.equal(
+        fields.text(detail, "pipeline", "detail.pipeline", pattern=fields.PIPELINE),
+        stack.pipeline,
+        "detail.pipeline",
+    )
+    execution_id = fields.text(detail, "execution-id", "detail.execution-id", pattern=fields.UUID)
+    state = fields.one_of(
+        fields.text(detail, "state", "detail.state", max_length=20), STATES[detail_type], "detail.state"
+    )
+    time = fields.instant(event, "time", "time", now=now)
+    attempt = fields.attempt(
+        detail, "pipeline-execution-attempt", "detail.pipeline-execution-attempt", default=1
+    )
+    start_time = None
+    if detail.get("start-time") is not None:
+        # Not compared with `time`: AWS's own samples stamp events years before their start-time.
+        started = fields.instant(detail, "start-time", "detail.start-time", now=now)
+        start_time = fields.format_instant(started, millis=True)
 
     commit, summary = _commit_from_trigger(detail)
     stage = action = category = None
     if detail_type != PIPELINE_EXECUTION:
-        stage = _required_str(detail, "stage")
+        stage = fields.text(detail, "stage", "detail.stage", pattern=fields.NAME)
     if detail_type == ACTION_EXECUTION:
-        action = _required_str(detail, "action")
-        action_type = detail.get("type")
-        if not isinstance(action_type, dict):
-            raise InvalidPipelineEvent("action event has no 'detail.type' object")
-        category = _required_str(action_type, "category")
-        result = detail.get("execution-result")
+        action = fields.text(detail, "action", "detail.action", pattern=fields.NAME)
+        action_type = fields.mapping(detail, "type", "detail.type")
+        category = fields.text(action_type, "category", "detail.type.category", pattern=fields.NAME)
         if category == "Source" and state == "SUCCEEDED":
-            if not isinstance(result, dict):
-                raise InvalidPipelineEvent("Source action SUCCEEDED without 'detail.execution-result'")
-            commit = _required_str(result, "external-execution-id")
-            summary = result.get("external-execution-summary")
+            result = fields.mapping(detail, "execution-result", "detail.execution-result")
+            commit = fields.commit(
+                result, "external-execution-id", "detail.execution-result.external-execution-id"
+            )
+            summary = fields.optional_text(
+                result, "external-execution-summary", "detail.execution-result.external-execution-summary"
+            )
 
     return PipelineStateChange(
         detail_type=detail_type,
         pipeline=pipeline,
         execution_id=execution_id,
         state=state,
-        time=time,
+        time=fields.format_instant(time),
         attempt=attempt,
-        account=event.get("account"),
-        region=event.get("region"),
+        account=stack.account,
+        region=stack.region,
         start_time=start_time,
         stage=stage,
         action=action,
@@ -109,37 +133,17 @@ def parse_pipeline_event(event: Any) -> PipelineStateChange:
     )
 
 
-def normalise_time(value: str, field: str, *, keep_millis: bool = False) -> str:
-    """Return `value` as ISO-8601 UTC ending in Z; raise InvalidPipelineEvent if it is no timestamp."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidPipelineEvent(f"{field} is not an ISO-8601 time: {value!r}") from error
-    if parsed.tzinfo is None:
-        raise InvalidPipelineEvent(f"{field} has no time zone: {value!r}")
-    parsed = parsed.astimezone(UTC)
-    if keep_millis:
-        return parsed.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return parsed.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _required_str(mapping: dict[str, Any], key: str) -> str:
-    value = mapping.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidPipelineEvent(f"missing or empty field {key!r}")
-    return value
-
-
-def _attempt(value: Any) -> int:
-    # AWS documents it as a number (1.0); older pages leave it out.
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1 or value != int(value):
-        raise InvalidPipelineEvent(f"pipeline-execution-attempt must be a whole number >= 1, got {value!r}")
-    return int(value)
-
-
-def _commit_from_trigger(detail: dict[str, Any]) -> tuple[str | None, str | None]:
-    # V2 pipelines started by a git trigger name the commit in execution-trigger.
+def _commit_from_trigger(detail: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    # V2 pipelines started by a git trigger name the commit in execution-trigger; other triggers
+    # (StartPipelineExecution, a schedule) carry no commit-id, and that is no error.
     trigger = detail.get("execution-trigger")
-    if isinstance(trigger, dict) and isinstance(trigger.get("commit-id"), str) and trigger["commit-id"]:
-        return trigger["commit-id"], trigger.get("commit-message")
-    return None, None
+    if trigger is None:
+        return None, None
+    trigger = fields.mapping(detail, "execution-trigger", "detail.execution-trigger")
+    if trigger.get("commit-id") is None:
+        return None, None
+    commit = fields.commit(trigger, "commit-id", "detail.execution-trigger.commit-id")
+    # A commit message may hold anything a developer typed; it is free text, kept short.
+    message = trigger.get("commit-message")
+    summary = message[: fields.MAX_TEXT] if isinstance(message, str) else None
+    return commit, summary

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from path2prod.domain.chain import ChainHead, ChainMoved
 from path2prod.domain.errors import CommitNotYetKnown, Path2ProdError
+from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import (
     CommitFact,
     LedgerContext,
@@ -53,7 +54,7 @@ class Bus(Protocol):
 
 @dataclass
 class Recorder:
-    env: str
+    stack: ThisStack  # the only env, account, region and pipeline whose events it records
     ledger: Ledger
     executions: Executions
     bus: Bus
@@ -78,12 +79,13 @@ class RecordingOutcome:
 def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     """Record one EventBridge CodePipeline event in the ledger.
 
-    Raises InvalidPipelineEvent before writing anything when the event is malformed, and
+    Raises InvalidEvent before writing anything when the event is malformed or about another
+    pipeline, account or region, and
     CommitNotYetKnown when the execution's commit cannot be learnt yet (Lambda retries later).
     A duplicate terminal event publishes its domain event again: delivery downstream is
     at-least-once, and consumers are idempotent, which beats losing an event after a failed publish.
     """
-    change = parse_pipeline_event(event)
+    change = parse_pipeline_event(event, recorder.stack)
 
     if change.is_source_action and change.commit:
         recorder.ledger.remember_commit(change.pipeline, change.execution_id, change.commit)
@@ -120,7 +122,7 @@ def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple
             raise CommitNotYetKnown(
                 f"commit of {change.pipeline} execution {change.execution_id} is not known yet; retry later"
             )
-        entry = deployment_entry(change, env=recorder.env, commit=commit)
+        entry = deployment_entry(change, env=recorder.stack.env, commit=commit)
         if context.entry_exists:
             return entry, False
         records: list[LedgerEntry | CommitFact] = [entry]

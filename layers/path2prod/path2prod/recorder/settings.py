@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from path2prod.settings import required, required_env_name
+from path2prod.domain.event_fields import ThisStack
+from path2prod.settings import required, this_stack
 
 
 @dataclass(frozen=True)
 class RecorderSettings:
-    env: str
+    stack: ThisStack
     ledger_table: str
     event_bus: str
 
 
 def load_settings() -> RecorderSettings:
     return RecorderSettings(
-        env=required_env_name(),
+        stack=this_stack(),
         ledger_table=required("LEDGER_TABLE"),
         event_bus=required("EVENT_BUS_NAME"),
     )

@@ -13,8 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from path2prod.adapters.git_remote import GitRemoteError, PushResult
-from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_ROLLBACK, LedgerEntry
+from path2prod.domain import event_fields as fields
+from path2prod.domain.domain_events import DeploymentOutcome, parse_deployment_event
+from path2prod.domain.errors import InvalidEvent, Path2ProdError
+from path2prod.domain.event_fields import ThisStack
+from path2prod.domain.ledger import (
+    DEPLOYMENT_FAILED,
+    DEPLOYMENT_SUCCEEDED,
+    KIND_DEPLOYMENT,
+    KIND_ROLLBACK,
+    LedgerEntry,
+    outcome,
+)
 from path2prod.domain.rollback import Failure, RollbackDecision, Verdict, decide
 
 MAX_PUSH_ATTEMPTS = 3
@@ -29,6 +39,7 @@ class RollbackLedger(Protocol):
     ) -> dict[str, Any] | None: ...
     def count_rollback_attempt(self, holder: str) -> int: ...
     def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
+    def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
     def release_rollback_lock(self, holder: str) -> None: ...
     def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None: ...
     def commit_entries(
@@ -47,11 +58,15 @@ class Alerts(Protocol):
 
 @dataclass
 class Rollbacks:
-    env: str
+    stack: ThisStack  # the env (and its account, region, pipeline) this rolls back
     ledger: RollbackLedger
     repository: Repository
     alerts: Alerts
     auto_rollback: bool
+
+    @property
+    def env(self) -> str:
+        return self.stack.env
 
 
 class NotRollbackable(Path2ProdError, ValueError):
@@ -75,19 +90,67 @@ def _second(now: str) -> str:
     return now[:19] + "Z"
 
 
-def failure_from_event(event: dict[str, Any]) -> Failure:
-    """The failure a "Deployment Failed" domain event reports (see domain/ledger.domain_event_for)."""
-    detail = event.get("detail") or {}
-    try:
-        return Failure(
-            env=str(detail["env"]),
-            commit=str(detail["commit"]),
-            execution_id=str(detail["execution_id"]),
-            pipeline=str(detail["pipeline"]),
-            time=str(detail["time"]),
+@dataclass(frozen=True)
+class OutcomeHandled:
+    """What the rollback function did with one deployment event."""
+
+    detail_type: str
+    decision: RollbackDecision | None = None  # on a failure
+    released: bool = False  # on a success: whether it completed the rollback in flight
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.decision is None:
+            return {"rollback_completed": self.released}
+        return {"verdict": self.decision.verdict.value, "target": self.decision.target}
+
+
+def on_deployment_outcome(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
+    """The rollback function's use case: a "Deployment Failed" or "Deployment Succeeded" of this env.
+
+    The event is a claim. It must be well-formed and about this stack (env, account, region,
+    pipeline), and this env's own ledger must hold that execution in that state with that commit;
+    otherwise it raises InvalidEvent before anything is written or pushed (the event is parked in the
+    dead-letter queue with the reason). Only then is a failure rolled back or a rollback completed.
+    """
+    claim = parse_deployment_event(event, detail_types=(DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED))
+    stack = rollbacks.stack
+    fields.equal(claim.env, stack.env, "detail.env")
+    fields.equal(claim.account, stack.account, "detail.account")
+    fields.equal(claim.region, stack.region, "detail.region")
+    fields.equal(claim.pipeline, stack.pipeline, "detail.pipeline")
+    _confirm_in_ledger(claim, rollbacks.ledger)
+    if claim.detail_type == DEPLOYMENT_SUCCEEDED:
+        released = on_deployment_succeeded(claim.commit, claim.time, rollbacks)
+        return OutcomeHandled(claim.detail_type, released=released)
+    failure = Failure(
+        env=claim.env,
+        commit=claim.commit,
+        execution_id=claim.execution_id,
+        pipeline=claim.pipeline,
+        time=claim.time_text,
+    )
+    return OutcomeHandled(claim.detail_type, decision=on_deployment_failed(failure, rollbacks))
+
+
+def _confirm_in_ledger(claim: DeploymentOutcome, ledger: RollbackLedger) -> None:
+    """Raise InvalidEvent unless the ledger ended that execution in the claimed state and commit."""
+    entries = [
+        entry
+        for entry in ledger.execution_entries(claim.pipeline, claim.execution_id)
+        if entry.kind == KIND_DEPLOYMENT and entry.env == claim.env
+    ]
+    ended = outcome(entries)
+    recorded = any(
+        entry.state == claim.state and entry.attempt == claim.attempt and entry.commit == claim.commit
+        for entry in entries
+    )
+    if not recorded or ended is None or (ended.state, ended.commit) != (claim.state, claim.commit):
+        said = f"{ended.state} with {ended.commit}" if ended else "nothing"
+        raise InvalidEvent(
+            "detail.execution_id",
+            f"the {claim.env} ledger does not confirm {claim.execution_id} {claim.state} with {claim.commit} "
+            f"(it holds {said}): refused, nothing pushed",
         )
-    except KeyError as missing:
-        raise NotRollbackable(f"deployment event without {missing.args[0]!r}: {event.get('id')}") from None
 
 
 def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDecision:
@@ -115,13 +178,12 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
         )
     if decision.verdict is Verdict.DISABLED:
         return decision
-    if not decision.rolls_back:
+    if not decision.rolls_back or decision.target is None:
         _refuse(failure, decision, rollbacks, now)
         if decision.verdict is Verdict.FAILED_ROLLBACK and lock:
             rollbacks.ledger.release_rollback_lock(str(lock["holder"]))
         return decision
 
-    assert decision.target is not None
     expires = (datetime.now(UTC) + LOCK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
     if (
         rollbacks.ledger.acquire_rollback_lock(
@@ -169,10 +231,17 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
     return decision
 
 
-def on_deployment_succeeded(commit: str, rollbacks: Rollbacks) -> bool:
-    """A deployment succeeded: if it is the rollback in flight, record it done and release the lock."""
+def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Rollbacks) -> bool:
+    """A deployment succeeded: if it is the rollback in flight, record it done and release the lock.
+
+    Only a success after the lock was taken counts: an older success of the same commit (a replayed
+    or late event) is not the rollback's deployment.
+    """
     lock = rollbacks.ledger.rollback_lock()
     if not lock or lock.get("target") != commit:
+        return False
+    taken = datetime.fromisoformat(str(lock.get("since", "")).replace("Z", "+00:00")).replace(microsecond=0)
+    if succeeded_at < taken:
         return False
     holder = str(lock["holder"])
     done = LedgerEntry(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from path2prod.settings import MissingSetting, required, required_env_name
+from path2prod.domain.event_fields import ThisStack
+from path2prod.settings import MissingSetting, required, this_stack
 
 
 @dataclass(frozen=True)
 class RollbackSettings:
-    env: str
+    stack: ThisStack
     ledger_table: str
     repository_url: str
     alerts_topic_arn: str
@@ -21,7 +22,7 @@ def load_settings() -> RollbackSettings:
     if auto not in ("true", "false"):
         raise MissingSetting(f"AUTO_ROLLBACK must be true or false, got {auto!r}")
     return RollbackSettings(
-        env=required_env_name(),
+        stack=this_stack(),
         ledger_table=required("LEDGER_TABLE"),
         repository_url=required("REPOSITORY_URL"),
         alerts_topic_arn=required("ALERTS_TOPIC_ARN"),

@@ -306,14 +306,16 @@ class Sandbox:
     def _refs(self, env: str) -> dict[str, str]:
         """What template.yaml's Refs resolve to in env's sandbox account."""
         refs = {
+            "AWS::AccountId": self.config.accounts[env],
             "Environment": env,
             "PipelineName": self.config.pipeline,
             "LedgerTable": self.config.ledger_table(env),
             "CheckpointBucket": self.config.checkpoint_bucket(env),
             "AlertsTopic": self.topics[env],
         }
-        if self.config.upstream(env):
+        if upstream := self.config.upstream(env):
             refs.update(
+                PreviousAccountId=self.config.accounts[upstream],
                 ApprovalQuorum=str(self.config.quorum.get(env, 1)),
                 ApprovalExpiryHours=parameter_default("ApprovalExpiryHours"),
                 AllowNonFastForward=parameter_default("AllowNonFastForward"),
@@ -339,6 +341,7 @@ class Sandbox:
             return {
                 "APPROVERS": ",".join(self.config.approvers.get(env, [])),
                 "APPROVAL_PAGE_URL": self.config.approvals_url(env),
+                "REPOSITORY_URL": str(self.home.repo(env)),
                 "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
                 "UPSTREAM_READ_ROLE_ARN": upstream_role,
             }
