@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import (
     DEPLOYMENT_FAILED,
     DEPLOYMENT_SUCCEEDED,
@@ -16,7 +17,6 @@ from path2prod.domain.ledger import (
     records_entry,
     state_rank,
 )
-from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.pipeline_events import parse_pipeline_event
 
 STACK = ThisStack(env="dev", account="111111111111", region="eu-west-1", pipeline="path2prod-app")

@@ -10,8 +10,8 @@ import pytest
 
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
-from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 from path2prod.domain.event_fields import ThisStack
+from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 from path2prod.recorder.service import Recorder, record_pipeline_event
 
 STACK = ThisStack(env="dev", account="111111111111", region="eu-west-1", pipeline="path2prod-app")
