@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv chromium demo test lint typecheck validate build unit integration e2e bench bench-scale deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate build unit integration e2e bench bench-scale fuzz deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchma
 
 bench-scale: $(STAMP) ## ledger reads at 100,000 entries vs 1,000 (about 9 min)
 	$(BIN)/python bench/ledger_scale.py
+
+fuzz: $(STAMP) ## hostile events against every handler, counted by outcome (docs/security.md)
+	$(BIN)/python bench/fuzz_figures.py
 
 deploy: build ## deploy this account's stack: make deploy ENV=dev|stg|prd
 	PATH="$(SAM_PATH)" $(BIN)/sam deploy --config-env $(ENV)

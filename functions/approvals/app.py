@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
 from path2prod.approvals.service import Approvals, open_approval, upstream_from_event
+from path2prod.refusals import refusals_counted
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])
@@ -28,8 +29,9 @@ def approvals() -> Approvals:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Raises InvalidEvent for a claim it cannot confirm: parked in the dead-letter queue, nothing opened.
-    upstream, commit = upstream_from_event(event, approvals())
-    request = open_approval(upstream, commit, approvals())
+    with refusals_counted(metrics, logger):
+        upstream, commit = upstream_from_event(event, approvals())
+        request = open_approval(upstream, commit, approvals())
     metrics.add_metric(name="ApprovalRequests", unit=MetricUnit.Count, value=1)
     logger.info("approval request", extra={"request_id": request.id, "state": request.state.value})
     return {"request_id": request.id, "state": request.state.value, "commit": request.commit}

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
 from path2prod.approvals.service import Approvals, on_promotion_event
+from path2prod.refusals import refusals_counted
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])
@@ -28,7 +29,8 @@ def approvals() -> Approvals:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Raises InvalidEvent for an event it cannot confirm, PromotionPushFailed for a push to retry.
-    outcome = on_promotion_event(event, approvals())
+    with refusals_counted(metrics, logger):
+        outcome = on_promotion_event(event, approvals())
     if "promotion" in outcome:
         metrics.add_metric(name=f"Promotions_{outcome['promotion']}", unit=MetricUnit.Count, value=1)
     else:

@@ -14,6 +14,7 @@ from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.recorder.service import Recorder, record_pipeline_event
 from path2prod.recorder.settings import load_settings
+from path2prod.refusals import refusals_counted
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])  # only what the handler calls; patching all costs ~20 ms
@@ -36,7 +37,8 @@ def recorder() -> Recorder:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = record_pipeline_event(event, recorder())
+    with refusals_counted(metrics, logger):
+        outcome = record_pipeline_event(event, recorder())
     metrics.add_metric(name=f"Events_{outcome.result}", unit=MetricUnit.Count, value=1)
     logger.info("pipeline event handled", extra=outcome.as_dict())
     return outcome.as_dict()

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.refusals import refusals_counted
 from path2prod.rollback.service import Rollbacks, on_deployment_outcome
 from path2prod.rollback.settings import load_settings
 
@@ -37,7 +38,8 @@ def rollbacks() -> Rollbacks:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Raises InvalidEvent for an event it cannot confirm: parked in the dead-letter queue, nothing pushed.
-    handled = on_deployment_outcome(event, rollbacks())
+    with refusals_counted(metrics, logger):
+        handled = on_deployment_outcome(event, rollbacks())
     if handled.decision is None:
         metrics.add_metric(name="RollbacksCompleted", unit=MetricUnit.Count, value=int(handled.released))
     else:

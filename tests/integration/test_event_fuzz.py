@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 REGION = "eu-west-1"
 RECORDER_ACCOUNT = "111111111111"
 PIPELINE = "path2prod-app"
+AWS_EVENTS = Path(__file__).resolve().parents[3] / "shared" / "aws-events"  # beside the checkout, if there
 
 
 def _table_state(ledger: LedgerTable) -> tuple[int, Any]:
@@ -74,8 +76,12 @@ def recorder_world(
     invoke_recorder: Callable[[dict[str, Any]], dict[str, Any]],
     ledger: LedgerTable,
     load_event: Callable[[str], dict[str, Any]],
+    aws_sample: Callable[[str], dict[str, Any]],
+    readdressed: Callable[..., dict[str, Any]],
 ) -> Iterator[tuple[Callable[[dict[str, Any]], dict[str, Any]], LedgerTable, list[dict[str, Any]]]]:
-    """dev's recorder with its pipeline in CodePipeline (moto) and one execution's commit learnt."""
+    """dev's recorder with its pipeline in CodePipeline (moto), and the events to mutate: AWS's documented
+    samples (re-addressed to this stack, when ../shared is beside the checkout) and the project's own;
+    the Source action of each sample execution has taught its commit."""
     boto3.client("iam", region_name=REGION).create_role(
         RoleName="path2prod-pipeline",
         AssumeRolePolicyDocument=json.dumps(
@@ -96,6 +102,16 @@ def recorder_world(
     )
     boto3.client("codepipeline", region_name=REGION).create_pipeline(pipeline=definition)
     invoke_recorder(load_event("action-source-succeeded"))
+    samples = sorted(AWS_EVENTS.glob("*.json")) if AWS_EVENTS.is_dir() else []
+    bases = [
+        readdressed(aws_sample(path.stem), account=RECORDER_ACCOUNT, region=REGION, pipeline=PIPELINE)
+        for path in samples
+        if "detail-type" in json.loads(path.read_text())
+    ]
+    # AWS's samples share one execution: its Source action (AWS's sample) teaches its commit first.
+    sources = [b for b in bases if b["detail"].get("type", {}).get("category") == "Source"]
+    for source in sources:
+        invoke_recorder(source)
     names = [
         "pipeline-started",
         "pipeline-succeeded",
@@ -103,7 +119,7 @@ def recorder_world(
         "action-source-succeeded",
         "action-build-failed",
     ]
-    yield invoke_recorder, ledger, [load_event(name) for name in names]
+    yield invoke_recorder, ledger, bases + [load_event(name) for name in names]
 
 
 def _recorded_as_meant(event: dict[str, Any], written: list[dict[str, Any]]) -> bool:

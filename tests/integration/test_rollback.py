@@ -29,6 +29,7 @@ from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.chain import verify
+from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import (
     DEPLOYMENT_FAILED,
@@ -306,6 +307,86 @@ def test_a_success_of_another_commit_does_not_end_the_rollback(
     lock = prd.ledger.rollback_lock()
     assert lock is not None and lock["target"] == good
     prd.assert_chain_intact()
+
+
+# --- claims the ledger does not confirm ---------------------------------------------------------------
+
+
+def _forged(entry: LedgerEntry, **detail: Any) -> dict[str, Any]:
+    """The event of `entry` with some of its detail changed: what someone allowed to put events on
+    prd's bus (or a bug) could send."""
+    event = domain_event(entry)
+    event["detail"].update(detail)
+    return event
+
+
+@pytest.mark.parametrize(
+    ("change", "names"),
+    [
+        pytest.param(
+            {"execution_id": "4b1c6f0e-2d8a-4f3e-9a51-7c2e8d9b0a13"}, "detail.execution_id", id="made-up"
+        ),
+        pytest.param({"attempt": 2}, "detail.execution_id", id="other-attempt"),
+        pytest.param({"env": "stg"}, "detail.env", id="other-env"),
+        pytest.param({"account": "999999999999"}, "detail.account", id="other-account"),
+        pytest.param({"pipeline": "other-app"}, "detail.pipeline", id="other-pipeline"),
+        pytest.param({"state": "SUCCEEDED"}, "detail.state", id="succeeded-state"),
+        pytest.param({"commit": "<script>x</script>"}, "detail.commit", id="not-a-commit"),
+        pytest.param({"time": "9999-01-01T00:00:00Z"}, "detail.time", id="year-9999"),
+    ],
+)
+def test_a_failure_the_ledger_does_not_confirm_is_refused_and_nothing_moves(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry], change: dict[str, Any], names: str
+) -> None:
+    # GIVEN B FAILED in prd (main names B); a "Deployment Failed" that differs from the ledger's record
+    _good, broken, failed = good_then_broken
+    before = prd.ledger.chain_head()
+
+    # WHEN it arrives / THEN InvalidEvent names the field, main is B, nothing is written or mailed
+    with pytest.raises(InvalidEvent, match=f"^{names}: "):
+        prd.invoke(_forged(failed, **change))
+    assert prd.repo.main == broken
+    assert prd.ledger.chain_head() == before
+    assert prd.ledger.rollback_lock() is None
+    assert prd.mailbox.read() == []
+
+
+def test_a_failure_naming_a_real_succeeded_execution_is_refused(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN G SUCCEEDED and then B, on main, SUCCEEDED too (its second execution)
+    good, broken, _failed = good_then_broken
+    passed = prd.deployed(broken, "SUCCEEDED", execution("b-passed"))
+    before = prd.ledger.chain_head()
+
+    # WHEN a "Deployment Failed" names B's real SUCCEEDED execution
+    forged = _forged(passed, state="FAILED")
+    forged["detail-type"] = DEPLOYMENT_FAILED
+    with pytest.raises(InvalidEvent, match="does not confirm"):
+        prd.invoke(forged)
+
+    # THEN nothing was rolled back
+    assert prd.repo.main == broken
+    assert prd.ledger.chain_head() == before
+    assert not prd.rollback_entries()
+    assert good != broken
+
+
+def test_a_replayed_old_success_of_the_target_does_not_end_the_rollback(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN a rollback from B to G in flight
+    good, _broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    [old_success] = [e for e in prd.ledger.commit_entries(good) if e.kind == "deployment"]
+
+    # WHEN G's old "Deployment Succeeded" (before the rollback began) is delivered again
+    result = prd.invoke(domain_event(old_success))
+
+    # THEN the rollback is still in flight: G's redeployment has not succeeded yet
+    assert result == {"rollback_completed": False}
+    assert [e.state for e in prd.rollback_entries()] == ["STARTED"]
+    assert prd.ledger.rollback_lock() is not None
 
 
 def test_a_failure_delivered_three_times_rolls_back_once(

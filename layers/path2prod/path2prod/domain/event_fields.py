@@ -93,9 +93,10 @@ def commit(parent: Mapping[str, Any], key: str, path: str) -> str:
 
 
 def equal(value: str, expected: str, path: str) -> str:
-    """`value`, when it is what this stack expects; InvalidEvent naming both otherwise."""
+    """`value`, when it is what the handler expects (this stack's account, the previous env...);
+    InvalidEvent naming both otherwise."""
     if value != expected:
-        raise InvalidEvent(path, f"is {_shown(value)}, not this stack's {expected!r}")
+        raise InvalidEvent(path, f"is {_shown(value)}, expected {expected!r}")
     return value
 
 

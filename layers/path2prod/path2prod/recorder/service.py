@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from path2prod.domain.chain import ChainHead, ChainMoved
-from path2prod.domain.errors import CommitNotYetKnown, Path2ProdError
-from path2prod.domain.event_fields import ThisStack
+from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent, Path2ProdError
+from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
     CommitFact,
     LedgerContext,
@@ -28,8 +28,9 @@ from path2prod.domain.pipeline_events import PipelineStateChange, parse_pipeline
 MAX_APPEND_TRIES = 8
 
 
-class CommitMismatch(Path2ProdError):
-    """An event names another commit than the ledger already holds for its execution."""
+class CommitMismatch(InvalidEvent):
+    """An event names another commit than the ledger already holds for its execution: the ledger is
+    the truth, so the event is refused (an execution runs one commit)."""
 
 
 class LedgerBusy(Path2ProdError):
@@ -41,7 +42,6 @@ class Ledger(Protocol):
         self, pipeline: str, execution_id: str, *, attempt: int | None = None, state: str | None = None
     ) -> LedgerContext: ...
     def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead: ...
-    def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool: ...
 
 
 class Executions(Protocol):
@@ -88,7 +88,7 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     change = parse_pipeline_event(event, recorder.stack)
 
     if change.is_source_action and change.commit:
-        recorder.ledger.remember_commit(change.pipeline, change.execution_id, change.commit)
+        _learn_commit(change, change.commit, recorder)
         return RecordingOutcome("commit-learnt")
     if not records_entry(change):
         return RecordingOutcome("ignored")
@@ -104,6 +104,25 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     return RecordingOutcome("recorded" if is_new else "duplicate", entry, published)
 
 
+def _learn_commit(change: PipelineStateChange, commit: str, recorder: Recorder) -> None:
+    """Chain which commit the execution runs, once; an event naming another commit is refused."""
+    for _ in range(MAX_APPEND_TRIES):
+        context = recorder.ledger.read_context(change.pipeline, change.execution_id)
+        if context.commit is not None:
+            if context.commit != commit:
+                raise CommitMismatch(
+                    "detail.execution-result.external-execution-id",
+                    f"execution {change.execution_id}: event says {commit}, ledger {context.commit}",
+                )
+            return
+        try:
+            recorder.ledger.append([CommitFact(change.pipeline, change.execution_id, commit)], context.head)
+            return
+        except ChainMoved:
+            continue
+    raise LedgerBusy(f"the ledger kept changing while recording {change.execution_id}; retry later")
+
+
 def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple[LedgerEntry, bool]:
     """Append the entry of `change` (and its commit, if newly learnt); is_new False for a duplicate."""
     asked_codepipeline: str | None = None
@@ -113,11 +132,18 @@ def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple
         )
         if context.commit and change.commit and context.commit != change.commit:
             raise CommitMismatch(
-                f"execution {change.execution_id}: event says {change.commit}, ledger {context.commit}"
+                "detail.execution-trigger.commit-id",
+                f"execution {change.execution_id}: event says {change.commit}, ledger {context.commit}",
             )
         commit = context.commit or change.commit or asked_codepipeline
         if commit is None:
             asked_codepipeline = commit = recorder.executions.commit_of(change.pipeline, change.execution_id)
+            if commit is not None and not COMMIT.fullmatch(commit):
+                # CodePipeline's own answer, yet no commit id (an S3 or image source): nothing to record.
+                raise InvalidEvent(
+                    "GetPipelineExecution.artifactRevisions.revisionId",
+                    f"is not a full commit id: {commit!r}",
+                )
         if commit is None:
             raise CommitNotYetKnown(
                 f"commit of {change.pipeline} execution {change.execution_id} is not known yet; retry later"

@@ -81,6 +81,11 @@ class RollbackPushFailed(Path2ProdError):
     """The push of a rollback failed; raised so the event is retried (alerted after the last try)."""
 
 
+def parse_instant(text: str) -> datetime:
+    """A ledger time (ISO-8601 UTC ending in Z) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _now() -> str:
     # Milliseconds: a rollback's entries must sort among deployments of the same second.
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -118,9 +123,10 @@ def on_deployment_outcome(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
     fields.equal(claim.account, stack.account, "detail.account")
     fields.equal(claim.region, stack.region, "detail.region")
     fields.equal(claim.pipeline, stack.pipeline, "detail.pipeline")
-    _confirm_in_ledger(claim, rollbacks.ledger)
+    recorded = _confirm_in_ledger(claim, rollbacks.ledger)
     if claim.detail_type == DEPLOYMENT_SUCCEEDED:
-        released = on_deployment_succeeded(claim.commit, claim.time, rollbacks)
+        # When it succeeded is the ledger's word, not the event's.
+        released = on_deployment_succeeded(claim.commit, parse_instant(recorded.time), rollbacks)
         return OutcomeHandled(claim.detail_type, released=released)
     failure = Failure(
         env=claim.env,
@@ -132,25 +138,31 @@ def on_deployment_outcome(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
     return OutcomeHandled(claim.detail_type, decision=on_deployment_failed(failure, rollbacks))
 
 
-def _confirm_in_ledger(claim: DeploymentOutcome, ledger: RollbackLedger) -> None:
-    """Raise InvalidEvent unless the ledger ended that execution in the claimed state and commit."""
+def _confirm_in_ledger(claim: DeploymentOutcome, ledger: RollbackLedger) -> LedgerEntry:
+    """The ledger's entry of the claimed outcome; InvalidEvent unless the ledger ended that execution
+    in the claimed state, attempt and commit."""
     entries = [
         entry
         for entry in ledger.execution_entries(claim.pipeline, claim.execution_id)
         if entry.kind == KIND_DEPLOYMENT and entry.env == claim.env
     ]
     ended = outcome(entries)
-    recorded = any(
-        entry.state == claim.state and entry.attempt == claim.attempt and entry.commit == claim.commit
-        for entry in entries
+    recorded = next(
+        (
+            entry
+            for entry in entries
+            if (entry.state, entry.attempt, entry.commit) == (claim.state, claim.attempt, claim.commit)
+        ),
+        None,
     )
-    if not recorded or ended is None or (ended.state, ended.commit) != (claim.state, claim.commit):
+    if recorded is None or ended is None or (ended.state, ended.commit) != (claim.state, claim.commit):
         said = f"{ended.state} with {ended.commit}" if ended else "nothing"
         raise InvalidEvent(
             "detail.execution_id",
             f"the {claim.env} ledger does not confirm {claim.execution_id} {claim.state} with {claim.commit} "
             f"(it holds {said}): refused, nothing pushed",
         )
+    return recorded
 
 
 def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDecision:
@@ -240,7 +252,7 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
     lock = rollbacks.ledger.rollback_lock()
     if not lock or lock.get("target") != commit:
         return False
-    taken = datetime.fromisoformat(str(lock.get("since", "")).replace("Z", "+00:00")).replace(microsecond=0)
+    taken = parse_instant(str(lock["since"])).replace(microsecond=0)
     if succeeded_at < taken:
         return False
     holder = str(lock["holder"])
