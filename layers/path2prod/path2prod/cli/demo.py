@@ -126,7 +126,8 @@ class Story:
         """Answer env's request for `sha` on the approval page, as bob's browser would."""
         request = self.request_for(sha, env)
         note(f"{env}: request {request.id} PENDING; mail sent to {', '.join(request.approvers)}")
-        links = self.links(request.id)
+        wanted = [APPROVER, *([DEMO_AUTHOR["GIT_AUTHOR_EMAIL"]] if show_author_refusal else [])]
+        links = self.links_of(request.id, wanted)
         if show_author_refusal:
             status, page = approve_on_page(links[DEMO_AUTHOR["GIT_AUTHOR_EMAIL"]])
             note(f"alice clicks Approve on her own commit: HTTP {status}, {page_message(page)}")
@@ -151,9 +152,24 @@ class Story:
             time.sleep(0.5)
         raise DemoFailed(f"no PENDING {env} request for {sha[:12]} within {self.timeout:.0f} s")
 
+    def links_of(self, request_id: str, recipients: list[str]) -> dict[str, str]:
+        """The recipients' links, once the sandbox has delivered their mail (SNS delivers after the
+        request records its prompts as sent, so the mailbox is waited for, not assumed)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            links = self.links(request_id)
+            if all(recipient in links for recipient in recipients):
+                return links
+            if time.monotonic() > deadline:
+                missing = ", ".join(r for r in recipients if r not in links)
+                raise DemoFailed(f"no mail about {request_id} reached {missing} within {self.timeout:.0f} s")
+            time.sleep(0.3)
+
     def links(self, request_id: str) -> dict[str, str]:
         """Each recipient's link to the request, read from the sandbox's mailbox."""
-        links = {}
+        links: dict[str, str] = {}
+        if not self.home.mail_file.exists():
+            return links
         for line in self.home.mail_file.read_text().splitlines():
             mail = json.loads(line)
             if request_id in mail["body"]:

@@ -249,9 +249,10 @@ def open_request(
         env=env,
         commit=commit,
         upstream=upstream,
-        author_name=author_name,
+        # Cut as the promoted commits are: git allows any length, a DynamoDB item at most 400 KB.
+        author_name=author_name[:MAX_SUBJECT_LENGTH],
         author_email=author_email,
-        message=message,
+        message=message[:MAX_SUBJECT_LENGTH],
         requested_at=format_time(now),
         expires_at=format_time(now + expiry),
         approvers=tuple(approvers),
@@ -380,11 +381,12 @@ def approvals_on_record(request: ApprovalRequest, entries: Iterable[LedgerEntry]
 
     The request item is mutable and unchained; the entries are the record. An approval counts when it
     is an `approval` entry APPROVED by one of the request's approvers who wrote none of the promoted
-    commits, each person once. Any REJECTED entry means nobody's approval counts.
+    commits, each person once. Any REJECTED entry, or a range too long to know every author, means
+    nobody's approval counts.
     """
     decisions = [entry for entry in entries if entry.kind == KIND_APPROVAL and entry.commit == request.commit]
-    if any(entry.state == Verdict.REJECT.value for entry in decisions):
-        return ()
+    if any(entry.state == Verdict.REJECT.value for entry in decisions) or not request.range_complete:
+        return ()  # rejected, or authors not all known: nobody's approval could count
     authors = [request.author_email, *(author.email for author in request.authors)]
     counted: list[str] = []
     for entry in decisions:
