@@ -16,20 +16,24 @@ import argparse
 import base64
 import contextlib
 import copy
+import hashlib
 import importlib.util
 import io
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,6 +48,8 @@ IMPORT_RATIO_TARGET = 1.6
 API_CALLS_TARGET = 4
 IMPORTTIME_TOP = 8
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's account for plain credentials; the recorder's stack
+PIPELINE = "path2prod-app"
 LEDGER_TABLE = "path2prod-bench-ledger"
 
 # What the Lambda python3.13 runtime (/var/runtime: boto3, botocore, s3transfer, jmespath, dateutil,
@@ -121,6 +127,8 @@ def lambda_env(function: str, *, tracing: bool) -> dict[str, str]:
         POWERTOOLS_LOG_LEVEL="INFO",
         POWERTOOLS_SERVICE_NAME=function,
         PATH2PROD_ENV="dev",
+        ACCOUNT_ID=ACCOUNT,
+        PIPELINE_NAME=PIPELINE,
         LEDGER_TABLE=LEDGER_TABLE,
         EVENT_BUS_NAME="default",
     )
@@ -285,6 +293,8 @@ def importtime_report(
 
 API_ENV = {
     "PATH2PROD_ENV": "dev",
+    "ACCOUNT_ID": ACCOUNT,
+    "PIPELINE_NAME": PIPELINE,
     "LEDGER_TABLE": LEDGER_TABLE,
     "EVENT_BUS_NAME": "default",
     "POWERTOOLS_METRICS_NAMESPACE": "path2prod",
@@ -372,10 +382,32 @@ def counting_calls(calls: list[str]) -> Iterator[None]:
         BUILTIN_HANDLERS.remove(hook)
 
 
+def _here(sample: dict[str, Any]) -> dict[str, Any]:
+    """An AWS sample as it reaches the recorder's stack: its account, region and pipeline, and 40-hex
+    commits where AWS's pages write placeholders ("8cf40fEXAMPLE"); the shape stays AWS's."""
+
+    def real(value: str) -> str:
+        return value if re.fullmatch(r"[0-9a-f]{40}", value) else hashlib.sha1(value.encode()).hexdigest()
+
+    if "detail" in sample:
+        sample.update(
+            account=ACCOUNT, region=REGION, resources=[f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{PIPELINE}"]
+        )
+        sample["detail"]["pipeline"] = PIPELINE
+        if "region" in sample["detail"]:
+            sample["detail"]["region"] = REGION
+        result = sample["detail"].get("execution-result") or {}
+        if "external-execution-id" in result:
+            result["external-execution-id"] = real(result["external-execution-id"])
+    for revision in sample.get("pipelineExecution", {}).get("artifactRevisions", []):
+        revision["revisionId"] = real(revision["revisionId"])
+    return sample
+
+
 def recorder_scenarios(aws_events: Path) -> list[Scenario]:
     def load(name: str) -> dict[str, Any]:
         event: dict[str, Any] = json.loads((aws_events / name).read_text())
-        return event
+        return _here(event)
 
     source = load("action-source-codecommit-succeeded.json")
     started = load("pipeline-started.json")
@@ -451,10 +483,12 @@ class ApprovalWorld:
     def succeeded_upstream(self, feature: int) -> dict[str, Any]:
         """dev's "Deployment Succeeded" of a feature commit, forwarded to stg (the sample's shape)."""
         event = load_project_event("deployment-succeeded-forwarded")
-        at = f"2024-05-14T09:{18 + feature:02d}:40Z"  # the later commit succeeded later
+        # Minutes ago (a request opens only for a recent success); the later commit succeeded later.
+        at = (datetime.now(UTC) - timedelta(minutes=10 - feature)).strftime("%Y-%m-%dT%H:%M:%SZ")
         event["id"] = f"bench-forwarded-{feature}"
         event["time"] = at
-        event["detail"].update(commit=self.features[feature], execution_id=f"bench-exec-{feature}", time=at)
+        execution_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-exec-{feature}"))  # CodePipeline's shape
+        event["detail"].update(commit=self.features[feature], execution_id=execution_id, time=at)
         return event
 
     def link(self, method: str, approver: str, decision: str | None = None) -> dict[str, Any]:
@@ -514,6 +548,9 @@ def build_approval_world(session: Any, root: Path) -> ApprovalWorld:
     )
     settings = {
         "PATH2PROD_ENV": APPROVAL_ENV,
+        "ACCOUNT_ID": "222222222222",
+        "PIPELINE_NAME": PIPELINE,
+        "PREVIOUS_ACCOUNT_ID": "111111111111",  # the forwarded sample's (dev's) account
         "LEDGER_TABLE": LEDGER_TABLE,
         "EVENT_BUS_NAME": "default",
         "APPROVERS": ",".join(APPROVERS),
@@ -735,7 +772,7 @@ def promoter_scenarios(_: Path) -> list[FlowScenario]:
             announced,
             "promotion PUSHED, stg main moved",
             pushed,
-            budget=5,
+            budget=6,
             seed=[_opener(), _link("POST", "approve")],
         ),
     ]

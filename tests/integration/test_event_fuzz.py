@@ -35,7 +35,7 @@ from path2prod.domain.domain_events import (
 )
 from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
 from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED, LedgerEntry
-from path2prod.sandbox.daemon import _pipeline_definition
+from path2prod.sandbox.daemon import create_pipeline
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -82,25 +82,12 @@ def recorder_world(
     """dev's recorder with its pipeline in CodePipeline (moto), and the events to mutate: AWS's documented
     samples (re-addressed to this stack, when ../shared is beside the checkout) and the project's own;
     the Source action of each sample execution has taught its commit."""
-    boto3.client("iam", region_name=REGION).create_role(
-        RoleName="path2prod-pipeline",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "codepipeline.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+    create_pipeline(
+        boto3.client("iam", region_name=REGION),
+        boto3.client("codepipeline", region_name=REGION),
+        PIPELINE,
+        "123456789012",  # moto's account for the tests' plain credentials
     )
-    definition = _pipeline_definition(
-        SimpleNamespace(pipeline=PIPELINE), SimpleNamespace(account_id="123456789012")
-    )
-    boto3.client("codepipeline", region_name=REGION).create_pipeline(pipeline=definition)
     invoke_recorder(load_event("action-source-succeeded"))
     samples = sorted(AWS_EVENTS.glob("*.json")) if AWS_EVENTS.is_dir() else []
     bases = [

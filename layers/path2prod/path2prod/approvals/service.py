@@ -473,9 +473,13 @@ def _announce_promotion(request: ApprovalRequest, approvals: Approvals) -> None:
 # -- promoting ------------------------------------------------------------------------------------------
 
 
-def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
+def promote(
+    request_id: str, approvals: Approvals, *, claimed_commit: str | None = None
+) -> ApprovalRequest | None:
     """Push an APPROVED request's commit to the env's main; a no-op once pushed (or refused).
 
+    Pushed only when the request's chained ledger entries hold its quorum (else REFUSED and alerted);
+    `claimed_commit`, what an event says the request is for, must be its commit (else InvalidEvent).
     A push that is not a fast-forward is refused for good (REFUSED, alerted) unless the env allows it.
     Any other failure leaves the request APPROVED with the error and attempt count recorded, and raises
     PromotionPushFailed so the event is retried; the promoter's schedule retries it too.
@@ -486,6 +490,8 @@ def promote(request_id: str, approvals: Approvals) -> ApprovalRequest | None:
     source = _need(approvals.upstream, "the upstream repository")
     target = _need(approvals.target, "the target repository")
     request = approvals.requests.get(request_id)
+    if request is not None and claimed_commit is not None:
+        fields.equal(claimed_commit, request.commit, "detail.commit")  # an event naming another commit
     if request is None or not request.awaits_promotion:
         return request
     # The request item is mutable; its chained entries are the record. No quorum there, no push.
@@ -557,13 +563,11 @@ def on_promotion_event(event: Any, approvals: Approvals) -> dict[str, Any]:
         return {"swept": promote_waiting(approvals)}
     claim = parse_promotion_approved(event)
     fields.equal(claim.env, approvals.env, "detail.env")
-    request = approvals.requests.get(claim.request_id)
-    if request is None:
-        raise InvalidEvent("detail.request_id", f"{approvals.env} has no request {claim.request_id}")
-    fields.equal(claim.commit, request.commit, "detail.commit")
     # Raises PromotionPushFailed when the push fails, so the event is retried.
-    promoted = promote(request.id, approvals)
-    return {"request_id": request.id, "promotion": promoted.promotion if promoted else None}
+    promoted = promote(claim.request_id, approvals, claimed_commit=claim.commit)
+    if promoted is None:
+        raise InvalidEvent("detail.request_id", f"{approvals.env} has no request {claim.request_id}")
+    return {"request_id": promoted.id, "promotion": promoted.promotion}
 
 
 def promote_waiting(approvals: Approvals) -> dict[str, str]:

@@ -193,22 +193,9 @@ class Sandbox:
         if self.config.upstream(env):
             self._provision_approvals(env, account)
 
-        account.client("iam").create_role(
-            RoleName="path2prod-pipeline",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "codepipeline.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+        create_pipeline(
+            account.client("iam"), account.client("codepipeline"), self.config.pipeline, account.account_id
         )
-        account.client("codepipeline").create_pipeline(pipeline=_pipeline_definition(self.config, account))
 
         sqs, events = account.client("sqs"), account.client("events")
         for function in FUNCTIONS:
@@ -582,14 +569,34 @@ class Sandbox:
         threading.Thread(target=self.control.serve_forever, name="control", daemon=True).start()
 
 
-def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, Any]:
+def create_pipeline(iam: Any, codepipeline: Any, pipeline: str, account_id: str) -> None:
+    """Create in moto the pipeline template.yaml creates, with the role CodePipeline assumes."""
+    iam.create_role(
+        RoleName="path2prod-pipeline",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "codepipeline.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    codepipeline.create_pipeline(pipeline=_pipeline_definition(pipeline, account_id))
+
+
+def _pipeline_definition(pipeline: str, account_id: str) -> dict[str, Any]:
     """The pipeline template.yaml creates (Source on main -> Build), as CreatePipeline takes it."""
     return {
-        "name": config.pipeline,
+        "name": pipeline,
         "pipelineType": "V2",
         "executionMode": "SUPERSEDED",
-        "roleArn": f"arn:aws:iam::{account.account_id}:role/path2prod-pipeline",
-        "artifactStore": {"type": "S3", "location": f"path2prod-artifacts-{account.account_id}"},
+        "roleArn": f"arn:aws:iam::{account_id}:role/path2prod-pipeline",
+        "artifactStore": {"type": "S3", "location": f"path2prod-artifacts-{account_id}"},
         "stages": [
             {
                 "name": "Source",
@@ -602,7 +609,7 @@ def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, A
                             "provider": "CodeCommit",
                             "version": "1",
                         },
-                        "configuration": {"RepositoryName": config.pipeline, "BranchName": "main"},
+                        "configuration": {"RepositoryName": pipeline, "BranchName": "main"},
                         "outputArtifacts": [{"name": "SourceArtifact"}],
                     }
                 ],
@@ -618,7 +625,7 @@ def _pipeline_definition(config: SandboxConfig, account: Account) -> dict[str, A
                             "provider": "CodeBuild",
                             "version": "1",
                         },
-                        "configuration": {"ProjectName": f"{config.pipeline}-build"},
+                        "configuration": {"ProjectName": f"{pipeline}-build"},
                         "inputArtifacts": [{"name": "SourceArtifact"}],
                     }
                 ],
