@@ -11,11 +11,15 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins boto3==1.35.49, older than moto and the SAM CLI want: it lives in a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_PIN := $(shell grep -o 'checkov==[0-9.]*' pyproject.toml)
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # sam build looks for `python3.13` on PATH.
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv chromium demo test lint typecheck validate build unit integration e2e bench bench-scale fuzz deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e bench bench-scale fuzz deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -46,6 +50,14 @@ typecheck: $(STAMP) ## mypy on the shared package
 validate: $(STAMP) ## sam validate --lint
 	PATH="$(SAM_PATH)" $(BIN)/sam validate --lint
 
+$(CHECKOV_STAMP): pyproject.toml
+	@[ -x $(CHECKOV_VENV)/bin/python ] || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet '$(CHECKOV_PIN)'
+	@touch $@
+
+preflight: $(STAMP) $(CHECKOV_STAMP) ## SAM-translate template.yaml per samconfig env; cfn-lint (+serverless rules) and checkov it
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-west-1} $(BIN)/python tools/preflight.py --checkov $(CHECKOV_VENV)/bin/checkov
+
 build: $(STAMP) ## sam build (no Docker needed)
 	PATH="$(SAM_PATH)" $(BIN)/sam build --parallel
 
@@ -58,7 +70,7 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -q
 
-test: lint typecheck validate build chromium ## everything CI runs: lint, types, sam validate/build, all tests
+test: lint typecheck validate preflight build chromium ## everything CI runs: lint, types, sam validate, preflight, sam build, all tests
 	$(BIN)/pytest -q
 
 bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchmarks.md)
@@ -70,8 +82,10 @@ bench-scale: $(STAMP) ## ledger reads at 100,000 entries vs 1,000 (about 9 min)
 fuzz: $(STAMP) ## hostile events against every handler, counted by outcome (docs/security.md)
 	$(BIN)/python bench/fuzz_figures.py
 
-deploy: build ## deploy this account's stack: make deploy ENV=dev|stg|prd
+deploy: $(STAMP) ## deploy this account's stack: make deploy ENV=dev|stg|prd (refuses placeholder ids; docs/deploy.md)
+	$(BIN)/python tools/check_samconfig.py $(ENV)
+	$(MAKE) build
 	PATH="$(SAM_PATH)" $(BIN)/sam deploy --config-env $(ENV)
 
 clean: ## remove build output and the venv
-	rm -rf .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -36,6 +36,7 @@ import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from git_repos import Repo, git, make_repo
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.events.models import EventPattern
 from moto.sts.models import sts_backends
 
@@ -343,7 +344,10 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     sns.subscribe(TopicArn=alerts_topic, Protocol="sqs", Endpoint=alerts_arn)
     events = boto3.client("events", region_name=REGION)
     announced_url, announced_arn = _queue(sqs)
-    promoter_rule = rule_pattern("PromoterFunction", "PromotionApproved", {"Environment": ENV})
+    # The approval page's PutEvents lands in moto's default account here: the rule's `account` is that one.
+    promoter_rule = rule_pattern(
+        "PromoterFunction", "PromotionApproved", {"Environment": ENV, "AWS::AccountId": DEFAULT_ACCOUNT_ID}
+    )
     events.put_rule(Name="promotion-approved", EventPattern=json.dumps(promoter_rule))
     events.put_targets(Rule="promotion-approved", Targets=[{"Id": "promoter", "Arn": announced_arn}])
 
@@ -419,17 +423,25 @@ def test_the_samples_match_the_rules_of_the_functions_they_feed() -> None:
     def matches(pattern: dict[str, Any], event: Any) -> bool:
         return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
 
-    opener = rule_pattern("ApprovalsFunction", "UpstreamSucceeded", {"Environment": ENV})
-    promoter = rule_pattern("PromoterFunction", "PromotionApproved", {"Environment": ENV})
+    refs = {"Environment": ENV, "AWS::AccountId": STG_ACCOUNT, "PreviousAccountId": DEV_ACCOUNT}
+    opener = rule_pattern("ApprovalsFunction", "UpstreamSucceeded", refs)
+    promoter = rule_pattern("PromoterFunction", "PromotionApproved", refs)
     forwarded = load_sample("deployment-succeeded-forwarded")
     stg_own_success = copy.deepcopy(forwarded)
     stg_own_success["detail"]["env"] = ENV
+    # A dev-env event that another account put on stg's bus (the bus policy admits only dev's forwarder).
+    from_elsewhere = copy.deepcopy(forwarded)
+    from_elsewhere["account"] = "444444444444"
 
-    # WHEN / THEN the forwarded dev success opens a request in stg, stg's own success does not
+    # WHEN / THEN the forwarded dev success opens a request in stg, stg's own success does not, nor an
+    # event from another account
     assert matches(opener, forwarded)
     assert not matches(opener, stg_own_success)
-    # THEN "Promotion Approved" reaches the promoter, and the sweep is no rule's event (a schedule)
+    assert not matches(opener, from_elsewhere)
+    # THEN "Promotion Approved" reaches the promoter only from stg's own account, and the sweep is no
+    # rule's event (a schedule)
     assert matches(promoter, load_sample("promotion-approved"))
+    assert not matches(promoter, {**load_sample("promotion-approved"), "account": DEV_ACCOUNT})
     assert not matches(promoter, load_sample("scheduled-promoter-sweep"))
 
     # THEN the forwarded sample's detail is what dev's recorder publishes for that execution's success

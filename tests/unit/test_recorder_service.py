@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from path2prod.domain.chain import ChainHead
-from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
+from path2prod.domain.errors import CommitNotYetKnown, ExecutionNotFound, InvalidEvent
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 from path2prod.recorder.service import Recorder, record_pipeline_event
@@ -53,9 +53,12 @@ class FakeLedger:
 class FakeExecutions:
     commit: str | None = None
     calls: int = 0
+    known: bool = True  # False: CodePipeline does not know the execution (yet)
 
     def commit_of(self, pipeline: str, execution_id: str) -> str | None:
         self.calls += 1
+        if not self.known:
+            raise ExecutionNotFound(f"{pipeline} has no execution {execution_id} (yet)")
         return self.commit
 
 
@@ -146,3 +149,49 @@ def test_malformed_event_writes_nothing(ledger, load_event) -> None:
     with pytest.raises(InvalidEvent):
         record_pipeline_event(event, recorder)
     assert ledger.commits == {}
+
+
+@pytest.mark.parametrize("state", ["FAILED", "STOPPED", "CANCELED"])
+def test_an_execution_that_ended_before_its_source_reported_a_commit_is_skipped(
+    ledger, load_event, state: str
+) -> None:
+    # GIVEN the first run on an empty repository: its Source action failed, so neither the ledger nor
+    # CodePipeline ever learns a commit, and the execution ends
+    executions = FakeExecutions(commit=None)
+    recorder = _recorder(ledger, executions)
+    event = load_event("pipeline-failed")
+    event["detail"]["state"] = state
+
+    # WHEN its terminal event arrives
+    outcome = record_pipeline_event(event, recorder)
+
+    # THEN it is skipped deliberately (no retry, no dead letter): nothing written, nothing published
+    assert outcome.result == "skipped"
+    assert state in (outcome.reason or "")
+    assert outcome.as_dict()["reason"] == outcome.reason
+    assert ledger.entries == {}
+    assert ledger.commits == {}
+    assert recorder.bus.published == []
+    assert executions.calls == 1
+
+
+def test_an_ended_execution_codepipeline_does_not_know_yet_is_retried(ledger, load_event) -> None:
+    # GIVEN a FAILED event arriving before its Source action's, and CodePipeline not answering for the
+    # execution yet (its API is eventually consistent)
+    recorder = _recorder(ledger, FakeExecutions(known=False))
+
+    # WHEN / THEN it raises for a retry: the Source action's commit may still come
+    with pytest.raises(CommitNotYetKnown):
+        record_pipeline_event(load_event("pipeline-failed"), recorder)
+    assert ledger.entries == {}
+
+
+def test_a_running_execution_whose_commit_is_unknown_is_still_retried(ledger, load_event) -> None:
+    # GIVEN an execution that started, whose Source action has not reported yet
+    executions = FakeExecutions(commit=None)
+    recorder = _recorder(ledger, executions)
+
+    # WHEN / THEN its STARTED raises for a retry: its commit will be known later
+    with pytest.raises(CommitNotYetKnown):
+        record_pipeline_event(load_event("pipeline-started"), recorder)
+    assert ledger.entries == {}

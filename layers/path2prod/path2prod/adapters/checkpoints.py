@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 
+# HeadObject's error codes for a key that is not there (403: the caller may not s3:ListBucket).
+_ABSENT = frozenset({"404", "NoSuchKey", "NotFound", "403", "Forbidden", "AccessDenied"})
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     env: str
@@ -50,12 +54,8 @@ class CheckpointStore:
     def put(self, checkpoint: Checkpoint) -> bool:
         """Write a checkpoint unless one for that seq and hash exists; True when written."""
         key = self._key(checkpoint)
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
+        if self._exists(key):
             return False
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-                raise
         self.client.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -63,6 +63,19 @@ class CheckpointStore:
             ContentType="application/json",
             ChecksumAlgorithm="SHA256",
         )
+        return True
+
+    def _exists(self, key: str) -> bool:
+        """Whether the object is there. S3 answers a missing key with 404 to a caller that may
+        s3:ListBucket, and with 403 to one that may not; HeadObject's error has no body, so a 403 cannot
+        tell "missing" from "forbidden". A 403 counts as missing: if writing is forbidden too, the
+        PutObject that follows raises AccessDenied, so nothing is lost either way."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in _ABSENT:
+                return False
+            raise
         return True
 
     def checkpoints(self, env: str) -> Iterator[tuple[int, str]]:

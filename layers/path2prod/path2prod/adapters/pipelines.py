@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import ExecutionNotFound, Path2ProdError
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.client import CodePipelineClient
@@ -31,7 +31,8 @@ class PipelineExecutions:
         return self._client
 
     def commit_of(self, pipeline: str, execution_id: str) -> str | None:
-        """The source revision of an execution, or None while CodePipeline does not know it yet."""
+        """The source revision of an execution, None while it has none (its Source action has not
+        succeeded), ExecutionNotFound while CodePipeline does not know the execution."""
         try:
             response = self.client.get_pipeline_execution(
                 pipelineName=pipeline, pipelineExecutionId=execution_id
@@ -39,7 +40,7 @@ class PipelineExecutions:
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code == "PipelineExecutionNotFoundException":
-                return None
+                raise ExecutionNotFound(f"{pipeline} has no execution {execution_id} (yet)") from error
             if code == "PipelineNotFoundException":
                 raise PipelineNotFound(f"pipeline {pipeline!r} not found in this account") from error
             raise

@@ -57,9 +57,20 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     metavar="ENV=N",
     help="How many approvals ENV needs (default 1).",
 )
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Build the accounts from this template.yaml and the functions/ beside it, e.g. an edited "
+    "copy of the checkout (default: $PATH2PROD_TEMPLATE, else the checkout path2prod runs from).",
+)
 @json_option
 def up(
-    home: Path | None, approvers_option: tuple[str, ...], quorum_option: tuple[str, ...], as_json: bool
+    home: Path | None,
+    approvers_option: tuple[str, ...],
+    quorum_option: tuple[str, ...],
+    template: Path | None,
+    as_json: bool,
 ) -> None:
     """Start the sandbox in the background (state from earlier runs is kept)."""
     approvers = {
@@ -79,7 +90,9 @@ def up(
             )
         quorum[env] = int(number)
     sandbox = _home(home)
-    started = lifecycle.start(sandbox, progress=_progress(as_json), approvers=approvers, quorum=quorum)
+    started = lifecycle.start(
+        sandbox, progress=_progress(as_json), approvers=approvers, quorum=quorum, template=template
+    )
     status = sandbox.status()
     if as_json:
         echo_json(status)

@@ -26,3 +26,11 @@ class CommitNotYetKnown(Path2ProdError):
 
 class UnknownEnvironment(Path2ProdError, ValueError):
     """An environment name that is not one of dev, stg, prd (or not configured)."""
+
+
+class ExecutionNotFound(Path2ProdError):
+    """CodePipeline does not know the execution (yet): its commit may still come, so retry.
+
+    Told apart from an execution CodePipeline knows without a source revision: one that ended so has
+    none and never will (its Source action failed).
+    """

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from path2prod.domain.chain import ChainHead, ChainMoved
-from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent, Path2ProdError
+from path2prod.domain.errors import CommitNotYetKnown, ExecutionNotFound, InvalidEvent, Path2ProdError
 from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
     CommitFact,
@@ -26,6 +26,9 @@ from path2prod.domain.ledger import (
 from path2prod.domain.pipeline_events import PipelineStateChange, parse_pipeline_event
 
 MAX_APPEND_TRIES = 8
+# An execution that ended in one of these before its Source action reported a commit (the first run on
+# an empty repository, a stop before the Source stage) will never have one: retrying cannot help.
+ENDED_WITHOUT_COMMIT = frozenset({"FAILED", "STOPPED", "CANCELED"})
 
 
 class CommitMismatch(InvalidEvent):
@@ -62,26 +65,33 @@ class Recorder:
 
 @dataclass(frozen=True)
 class RecordingOutcome:
-    """What one event did: `recorded`, `duplicate`, `commit-learnt` or `ignored`."""
+    """What one event did: `recorded`, `duplicate`, `commit-learnt`, `ignored`, or `skipped` (an
+    execution that ended before any commit was known: nothing to record, nothing to retry)."""
 
     result: str
     entry: LedgerEntry | None = None
     published: list[str] = field(default_factory=list)
+    reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        outcome: dict[str, Any] = {
             "result": self.result,
             "entry": self.entry.as_dict() if self.entry else None,
             "published": self.published,
         }
+        if self.reason:
+            outcome["reason"] = self.reason
+        return outcome
 
 
 def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     """Record one EventBridge CodePipeline event in the ledger.
 
     Raises InvalidEvent before writing anything when the event is malformed or about another
-    pipeline, account or region, and
-    CommitNotYetKnown when the execution's commit cannot be learnt yet (Lambda retries later).
+    pipeline, account or region, and CommitNotYetKnown when the execution's commit cannot be learnt
+    yet (Lambda retries later). An execution that FAILED, STOPPED or CANCELED, that CodePipeline knows
+    without a source revision and whose commit the ledger does not know either, is skipped deliberately
+    (outcome `skipped`): it ran no commit, so there is nothing to record or roll back.
     A duplicate terminal event publishes its domain event again: delivery downstream is
     at-least-once, and consumers are idempotent, which beats losing an event after a failed publish.
     """
@@ -93,7 +103,13 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     if not records_entry(change):
         return RecordingOutcome("ignored")
 
-    entry, is_new = _append_deployment(change, recorder)
+    appended = _append_deployment(change, recorder)
+    if appended is None:
+        return RecordingOutcome(
+            "skipped",
+            reason=f"execution {change.execution_id} ended {change.state} before any commit was known",
+        )
+    entry, is_new = appended
 
     published = []
     domain_event = domain_event_for(entry)
@@ -123,8 +139,9 @@ def _learn_commit(change: PipelineStateChange, commit: str, recorder: Recorder) 
     raise LedgerBusy(f"the ledger kept changing while recording {change.execution_id}; retry later")
 
 
-def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple[LedgerEntry, bool]:
-    """Append the entry of `change` (and its commit, if newly learnt); is_new False for a duplicate."""
+def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple[LedgerEntry, bool] | None:
+    """Append the entry of `change` (and its commit, if newly learnt); is_new False for a duplicate.
+    None when the execution ended without ever knowing a commit (see ENDED_WITHOUT_COMMIT)."""
     asked_codepipeline: str | None = None
     for _ in range(MAX_APPEND_TRIES):
         context = recorder.ledger.read_context(
@@ -136,14 +153,26 @@ def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple
                 f"execution {change.execution_id}: event says {change.commit}, ledger {context.commit}",
             )
         commit = context.commit or change.commit or asked_codepipeline
+        codepipeline_knows_execution = False
         if commit is None:
-            asked_codepipeline = commit = recorder.executions.commit_of(change.pipeline, change.execution_id)
+            try:
+                asked_codepipeline = commit = recorder.executions.commit_of(
+                    change.pipeline, change.execution_id
+                )
+            except ExecutionNotFound:
+                pass  # not known yet (eventual consistency): its commit may still come
+            else:
+                codepipeline_knows_execution = True
             if commit is not None and not COMMIT.fullmatch(commit):
                 # CodePipeline's own answer, yet no commit id (an S3 or image source): nothing to record.
                 raise InvalidEvent(
                     "GetPipelineExecution.artifactRevisions.revisionId",
                     f"is not a full commit id: {commit!r}",
                 )
+        ended = change.is_pipeline_execution and change.state in ENDED_WITHOUT_COMMIT
+        if commit is None and ended and codepipeline_knows_execution:
+            # CodePipeline knows the execution and it has no source revision: it never will.
+            return None
         if commit is None:
             raise CommitNotYetKnown(
                 f"commit of {change.pipeline} execution {change.execution_id} is not known yet; retry later"

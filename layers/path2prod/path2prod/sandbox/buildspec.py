@@ -41,7 +41,10 @@ def run_buildspec(
         except (yaml.YAMLError, ValueError) as error:
             return _fail(log, f"YAML_FILE_ERROR: {error}".replace("\n", " "))
 
-        env = {**os.environ, **variables, **extra_env}
+        # The daemon's own AWS_* settings never reach a build (the caller's profile or keys could deploy
+        # to a real account): a build gets only what extra_env gives, the sandbox's endpoint and keys.
+        inherited = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        env = {**inherited, **variables, **extra_env}
         script = _script(phases)
         log.write(f"[path2prod] running buildspec.yml with PATH2PROD_ENV={extra_env.get('PATH2PROD_ENV')}\n")
         log.flush()

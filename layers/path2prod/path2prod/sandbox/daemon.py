@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 
 from path2prod import ENVS
-from path2prod.sandbox.emulator import Emulator, Snapshots
+from path2prod.sandbox.emulator import Emulator, Snapshots, enforce_bus_policies, enforce_iam
 from path2prod.sandbox.functions import FUNCTIONS, SandboxFunction
 from path2prod.sandbox.home import (
     SANDBOX_ROLE,
@@ -38,7 +38,16 @@ from path2prod.sandbox.home import (
     write_json,
 )
 from path2prod.sandbox.pipeline import LocalPipeline
-from path2prod.sandbox.template import load_template, parameter_default, resolve, table_definition
+from path2prod.sandbox.roles import (
+    BOOTSTRAP_ACCESS_KEYS,
+    OPERATOR_POLICY,
+    StackNames,
+    function_policy,
+    lambda_trust_policy,
+    operator_trust_policy,
+    role_definition,
+)
+from path2prod.sandbox.template import load_template, table_definition
 
 log = logging.getLogger("path2prod.sandbox")
 SIGNING_SECRET_NAME = "path2prod-approval-signing-key"  # noqa: S105 - a name, not the key
@@ -48,16 +57,39 @@ MAX_RECEIVES = 5  # a function's failing event is retried, then dead-lettered, a
 
 
 class Account:
-    """Clients acting in one emulated account (credentials from sts:AssumeRole, as moto expects)."""
+    """One emulated account: its root (the sandbox's bootstrap key, as CloudFormation acts for a stack)
+    creates the operator role the sandbox provisions with, and the roles each function runs under."""
 
     def __init__(self, env: str, account_id: str, config: SandboxConfig, endpoint: str) -> None:
         self.env, self.account_id, self.region, self.endpoint = env, account_id, config.region, endpoint
-        sts = boto3.client("sts", endpoint_url=endpoint, region_name=config.region, **_dummy_credentials())  # type: ignore[call-overload]
-        self.credentials = sts.assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/{SANDBOX_ROLE}",
-            RoleSessionName="sandbox",
+        iam = self.root_client("iam")
+        iam.create_role(RoleName=SANDBOX_ROLE, AssumeRolePolicyDocument=operator_trust_policy(account_id))
+        iam.put_role_policy(
+            RoleName=SANDBOX_ROLE, PolicyName="sandbox-operator", PolicyDocument=json.dumps(OPERATOR_POLICY)
+        )
+        self.credentials = self.assume(SANDBOX_ROLE, "sandbox")
+
+    def root_client(self, service: str) -> Any:
+        """A client acting as this account's root: signed with a bootstrap key, which moto lets through."""
+        client = boto3.client(
+            service, endpoint_url=self.endpoint, region_name=self.region, **_dummy_credentials()
+        )  # type: ignore[call-overload]
+
+        def in_this_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = self.account_id
+
+        client.meta.events.register("before-sign.*.*", in_this_account)
+        return client
+
+    def assume(self, role_name: str, session: str) -> dict[str, Any]:
+        """Credentials of one of this account's roles. Assumed by the root, as Lambda's service assumes
+        a function's role (moto cannot evaluate a trust policy that names a service principal)."""
+        credentials: dict[str, Any] = self.root_client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{self.account_id}:role/{role_name}",
+            RoleSessionName=session[:64],
             DurationSeconds=43200,
         )["Credentials"]
+        return credentials
 
     def client(self, service: str) -> Any:
         return boto3.client(  # type: ignore[call-overload]
@@ -69,16 +101,31 @@ class Account:
             aws_session_token=self.credentials["SessionToken"],
         )
 
-    def lambda_environment(self) -> dict[str, str]:
+    def aws_environment(self, credentials: dict[str, Any] | None = None) -> dict[str, str]:
+        """The AWS_* variables of a process acting in this account: the sandbox's endpoint, region and
+        the given credentials (default: the operator's). Nothing of the caller's AWS set-up: no
+        profile, no config or credentials file, no instance metadata."""
+        credentials = credentials or self.credentials
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": self.credentials["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": self.credentials["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": self.credentials["SessionToken"],
-            "SANDBOX_ACCOUNT_ID": self.account_id,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+
+def without_aws_settings(environment: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The environment minus every AWS_* variable: the caller's profile and keys stay out."""
+    return {key: value for key, value in environment.items() if not key.startswith("AWS_")}
+
+
+def function_role_name(env: str, function: SandboxFunction) -> str:
+    return f"path2prod-{env}-{function.name}"
 
 
 def _dummy_credentials() -> dict[str, str]:
@@ -101,6 +148,7 @@ class Sandbox:
         self.s3: dict[str, Any] = {}
         self.topics: dict[str, str] = {}
         self.approval_topics: dict[str, str] = {}
+        self.signing_secrets: dict[str, str] = {}  # env -> the secret's ARN (its Ref in AWS)
         # mailbox queue -> (env, recipient): SNS email subscriptions land in these queues here.
         self.mailboxes: dict[str, tuple[str, str]] = {}
         self.page_ports: dict[str, int] = {}
@@ -113,6 +161,8 @@ class Sandbox:
 
     # -- start -----------------------------------------------------------------------------------------
     def start(self) -> None:
+        enforce_iam(BOOTSTRAP_ACCESS_KEYS)
+        enforce_bus_policies()
         self.emulator.start()
         load_template()  # fail early, before anything runs, if the template cannot be read
         for env in ENVS:
@@ -122,6 +172,8 @@ class Sandbox:
             self._provision(env, account)
         for env in ENVS:
             self._forward_successes(env)
+        for env in ENVS:
+            self._create_roles(env)
         for env in ENVS:
             for function in FUNCTIONS:
                 if function.runs_in(env):
@@ -142,6 +194,7 @@ class Sandbox:
                 broken_flag=self.home.broken_flag(env),
                 events_client=account.client("events"),
                 codepipeline_client=account.client("codepipeline"),
+                build_environment=account.aws_environment(),
             )
             self.pipelines[env] = pipeline
             pipeline.start()
@@ -245,19 +298,25 @@ class Sandbox:
     def _provision_approvals(self, env: str, account: Account) -> None:
         """What a downstream stack adds: the link-signing secret, the approvals topic and the
         approvers' subscriptions, and the bus policy that lets the upstream account forward."""
-        account.client("secretsmanager").create_secret(Name=SIGNING_SECRET_NAME, SecretString=self._key(env))
+        self.signing_secrets[env] = account.client("secretsmanager").create_secret(
+            Name=SIGNING_SECRET_NAME, SecretString=self._key(env)
+        )["ARN"]
         sns = account.client("sns")
         self.approval_topics[env] = sns.create_topic(Name=APPROVALS_TOPIC)["TopicArn"]
         for number, approver in enumerate(self.config.approvers.get(env, [])):
             self._subscribe_mailbox(env, account, self.approval_topics[env], approver, f"approver-{number}")
-        upstream = self.config.upstream(env)
-        if upstream is None:  # dev: nothing upstream forwards to it
+        if self.config.upstream(env) is None:  # dev: nothing upstream forwards to it
             return
+        # template.yaml's UpstreamMayForward, as written: the emulator delivers what it allows.
+        bus_policy = load_template()["Resources"].get("UpstreamMayForward")
+        if bus_policy is None:
+            log.warning("%s: template.yaml has no UpstreamMayForward: nothing can be forwarded here", env)
+            return
+        properties = self._names(env).resolve(bus_policy["Properties"])
+        statement = {"Sid": properties["StatementId"], **properties["Statement"]}
         account.client("events").put_permission(
-            EventBusName="default",
-            Action="events:PutEvents",
-            Principal=self.config.accounts[upstream],
-            StatementId="path2prod-upstream-forwards",
+            EventBusName=properties.get("EventBusName", "default"),
+            Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
         )
 
     def _key(self, env: str) -> str:
@@ -274,43 +333,79 @@ class Sandbox:
         index = ENVS.index(env)
         if index + 1 >= len(ENVS):
             return
-        downstream = self.config.accounts[ENVS[index + 1]]
-        pattern = resolve(
-            load_template()["Resources"]["ForwardSucceededRule"]["Properties"]["EventPattern"],
-            self._refs(env),
-        )
+        names = self._names(env)
+        properties = load_template()["Resources"]["ForwardSucceededRule"]["Properties"]
+        pattern = names.resolve(properties["EventPattern"])
+        # The template's target as written: the next account's bus, put on with the forwarding role.
+        target = {
+            key: value
+            for key, value in names.resolve(properties["Targets"][0]).items()
+            if key in ("Id", "Arn", "RoleArn")
+        }
         events = self.accounts[env].client("events")
         events.put_rule(Name="path2prod-forward-succeeded", EventPattern=json.dumps(pattern))
-        events.put_targets(
-            Rule="path2prod-forward-succeeded",
-            Targets=[
-                {
-                    "Id": "NextAccountBus",
-                    "Arn": f"arn:aws:events:{self.config.region}:{downstream}:event-bus/default",
-                }
-            ],
-        )
+        events.put_targets(Rule="path2prod-forward-succeeded", Targets=[target])
 
-    def _refs(self, env: str) -> dict[str, str]:
-        """What template.yaml's Refs resolve to in env's sandbox account."""
-        refs = {
-            "AWS::AccountId": self.config.accounts[env],
-            "Environment": env,
-            "PipelineName": self.config.pipeline,
+    def _names(self, env: str) -> StackNames:
+        """What template.yaml's names resolve to in env's sandbox account."""
+        parameters = {"Environment": env, "PipelineName": self.config.pipeline}
+        physical = {
             "LedgerTable": self.config.ledger_table(env),
             "CheckpointBucket": self.config.checkpoint_bucket(env),
             "AlertsTopic": self.topics[env],
         }
+        index = ENVS.index(env)
+        if index + 1 < len(ENVS):
+            parameters["NextAccountId"] = self.config.accounts[ENVS[index + 1]]
         if upstream := self.config.upstream(env):
-            refs.update(
+            parameters.update(
                 PreviousAccountId=self.config.accounts[upstream],
+                Approvers=",".join(self.config.approvers.get(env, [])),
                 ApprovalQuorum=str(self.config.quorum.get(env, 1)),
-                ApprovalExpiryHours=parameter_default("ApprovalExpiryHours"),
-                AllowNonFastForward=parameter_default("AllowNonFastForward"),
-                ApprovalSigningSecret=SIGNING_SECRET_NAME,
-                ApprovalsTopic=self.approval_topics[env],
             )
-        return refs
+            physical.update(
+                ApprovalSigningSecret=self.signing_secrets[env], ApprovalsTopic=self.approval_topics[env]
+            )
+        return StackNames(
+            env=env,
+            account=self.config.accounts[env],
+            region=self.config.region,
+            parameters=parameters,
+            physical=physical,
+        )
+
+    def _refs(self, env: str) -> dict[str, str]:
+        """What template.yaml's Refs resolve to in env's sandbox account."""
+        return self._names(env).parameters
+
+    def _create_roles(self, env: str) -> None:
+        """env's roles as its stack creates them: one per function, from its Policies in the template,
+        and the role the next account's promoter assumes to read this env's commits."""
+        names = self._names(env)
+        iam = self.accounts[env].client("iam")
+        for function in FUNCTIONS:
+            if not function.runs_in(env):
+                continue
+            role = function_role_name(env, function)
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=lambda_trust_policy())
+            iam.put_role_policy(
+                RoleName=role,
+                PolicyName="template-policies",
+                PolicyDocument=json.dumps(function_policy(function.logical_id, names)),
+            )
+        for logical_id in ("PromotionSourceRole", "ForwardSucceededRole"):
+            source = role_definition(logical_id, names)
+            if source is None:
+                continue
+            iam.create_role(
+                RoleName=source["RoleName"],
+                AssumeRolePolicyDocument=json.dumps(source["AssumeRolePolicyDocument"]),
+            )
+            for policy_name, document in source["Policies"].items():
+                iam.put_role_policy(
+                    RoleName=source["RoleName"], PolicyName=policy_name, PolicyDocument=json.dumps(document)
+                )
+        log.info("%s: roles created from template.yaml's policies", env)
 
     def _overrides(self, env: str, function: SandboxFunction) -> dict[str, str]:
         """Settings whose AWS value has no meaning here: repositories are local bare repositories,
@@ -324,30 +419,40 @@ class Sandbox:
             }
         if upstream is None:
             return {}
-        upstream_role = f"arn:aws:iam::{self.config.accounts[upstream]}:role/{SANDBOX_ROLE}"
+        # UPSTREAM_READ_ROLE_ARN keeps the template's value: the upstream account's promotion-source
+        # role, which _create_roles made there, and which the function's own role may assume.
         if function.name == "approvals":
             return {
                 "APPROVERS": ",".join(self.config.approvers.get(env, [])),
                 "APPROVAL_PAGE_URL": self.config.approvals_url(env),
                 "REPOSITORY_URL": str(self.home.repo(env)),
                 "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
-                "UPSTREAM_READ_ROLE_ARN": upstream_role,
             }
         if function.name == "promoter":
             return {
                 "REPOSITORY_URL": str(self.home.repo(env)),
                 "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
-                "UPSTREAM_READ_ROLE_ARN": upstream_role,
             }
         return {}
 
     def _start_runtime(self, env: str, function: SandboxFunction) -> None:
+        """Run env's function under its own role's credentials; the runtime's own SQS polling (Lambda's
+        event source mapping) keeps the operator's, passed apart and removed before the handler loads."""
         account = self.accounts[env]
+        name = function_role_name(env, function)
+        names = self._names(env)
         environment = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-            **function.environment(self._refs(env), self._overrides(env, function)),
-            **account.lambda_environment(),
-            "AWS_LAMBDA_FUNCTION_NAME": f"path2prod-{env}-{function.name}",
+            **{k: v for k, v in without_aws_settings(os.environ).items() if not k.startswith("POWERTOOLS_")},
+            **function.environment(
+                names.parameters,
+                self._overrides(env, function),
+                attributes=names.attributes,
+                conditions=names.conditions,
+            ),
+            **account.aws_environment(account.assume(name, name)),
+            **{f"SANDBOX_POLLER_{key}": value for key, value in account.aws_environment().items()},
+            "SANDBOX_ACCOUNT_ID": account.account_id,
+            "AWS_LAMBDA_FUNCTION_NAME": name,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "PYTHONUNBUFFERED": "1",
         }

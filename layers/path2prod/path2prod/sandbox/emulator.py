@@ -3,24 +3,48 @@
 1. CodePipeline executions with source revisions: moto keeps executions but answers
    GetPipelineExecution with empty `artifactRevisions`; the sandbox's local pipeline records the
    commit of each execution and this module adds it to moto's answer, as AWS would give it.
-2. Persistence: moto keeps everything in memory. The ledger tables are saved to HOME/data as
+2. IAM: moto's access control, on (`enforce_iam`): a call is checked against the policies of the role
+   whose credentials signed it. moto checks most services' actions against resource "*", which no
+   statement naming an ARN matches; the sandbox tells moto the resource of the calls path2prod makes
+   (DynamoDB tables and indexes, SNS topics, event buses, secrets, pipelines), as IAM evaluates them.
+   The sandbox's own bootstrap keys act as each account's root (moto has no root user).
+3. Events between accounts: moto forwards an event to another account's bus whatever that bus's
+   policy says, and re-stamps it with the receiving account. Here a rule's target in another account
+   receives the event only when that bus's policy allows the target's role (or the sending account)
+   to put it, conditions on `events:source` / `events:detail-type` included, and the event keeps its
+   account, time and resources, as EventBridge keeps them.
+4. Persistence: moto keeps everything in memory. The ledger tables are saved to HOME/data as
    DynamoDB JSON (after changes, and at shutdown) and written back through the API at the next start.
 """
 
 from __future__ import annotations
 
+import copy
+import fnmatch
 import hashlib
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
+from moto import settings as moto_settings
 from moto.codepipeline import models as codepipeline_models
+from moto.codepipeline.responses import CodePipelineResponse
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.responses import DynamoHandler
+from moto.events.models import Rule, events_backends
+from moto.events.responses import EventsHandler
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
+from moto.sns.responses import SNSResponse
 
 from path2prod.sandbox.home import write_json
 
+log = logging.getLogger("path2prod.sandbox.emulator")
 _revisions: dict[str, dict[str, Any]] = {}
 _revisions_lock = threading.Lock()
 
@@ -60,6 +84,202 @@ def _patch_codepipeline() -> None:
         self.status = "InProgress"
 
     codepipeline_models.PipelineExecution.__init__ = init_in_progress  # type: ignore[method-assign]
+
+
+def enforce_iam(bootstrap_access_keys: frozenset[str]) -> None:
+    """Turn on moto's IAM access control for every request but those signed with a bootstrap key."""
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authorize_unless_root(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        authorization = self.headers.get("Authorization") or ""
+        access_key = authorization.partition("Credential=")[2].partition("/")[0]
+        if access_key in bootstrap_access_keys:
+            return
+        try:
+            original(self, iam_request_cls, resource)
+        except AccessDeniedError as denied:
+            if "x-amz-json" not in (self.headers.get("Content-Type") or ""):
+                raise
+            # JSON-protocol services (DynamoDB, EventBridge, ...) answer AccessDeniedException in
+            # JSON, as AWS does; moto's XML error would reach boto3 as a bare "403".
+            raise JsonRESTError(
+                "AccessDeniedException", f"{denied.message} on resource: {resource}"
+            ) from None
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize_unless_root  # type: ignore[method-assign]
+    DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
+    SNSResponse._determine_resource = _sns_resource  # type: ignore[attr-defined]
+    EventsHandler._determine_resource = _events_resource  # type: ignore[attr-defined]
+    SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
+    CodePipelineResponse._determine_resource = _pipeline_resource  # type: ignore[attr-defined]
+
+
+def enforce_bus_policies() -> None:
+    """Deliver to other accounts' buses only what their policy allows, keeping the event's account."""
+    original = Rule.send_to_targets
+    if getattr(original, "enforces_bus_policies", False):
+        return
+
+    def send_to_targets(self: Any, event: Any, transform_input: bool = True) -> None:
+        buses = [target for target in self.targets if _other_account_bus(self, target["Arn"])]
+        if not buses:
+            original(self, event, transform_input)
+            return
+        if not self.event_pattern.matches_event(event):
+            return
+        for target in buses:
+            _forward(self, target, event)
+        if len(buses) < len(self.targets):
+            rest = copy.copy(self)
+            rest.targets = [target for target in self.targets if target not in buses]
+            original(rest, event, transform_input)
+
+    send_to_targets.enforces_bus_policies = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
+
+
+def _other_account_bus(rule: Any, arn: str) -> bool:
+    parts = arn.split(":", 5)
+    return (
+        len(parts) == 6
+        and parts[2] == "events"
+        and parts[5].startswith("event-bus/")
+        and parts[4] != rule.account_id
+    )
+
+
+def _forward(rule: Any, target: dict[str, Any], event: Any) -> None:
+    _, _, _, region, account, resource = target["Arn"].split(":", 5)
+    bus = events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
+    principal = target.get("RoleArn") or f"arn:aws:iam::{rule.account_id}:root"
+    if not bus_policy_allows(bus.policy, principal=principal, sender=rule.account_id, event=event):
+        log.warning(
+            "%s's bus policy refuses %s from %s (rule %s): not delivered",
+            account,
+            event["detail-type"],
+            principal,
+            rule.name,
+        )
+        return
+    for receiving_rule in list(bus.rules.values()):
+        receiving_rule.send_to_targets(copy.deepcopy(event))
+
+
+def bus_policy_allows(policy: str | None, *, principal: str, sender: str, event: dict[str, Any]) -> bool:
+    """Whether an event bus policy lets `principal` (of account `sender`) put `event` on the bus.
+
+    Evaluates what path2prod's template uses: Allow/Deny, `events:PutEvents`, AWS principals (an
+    account id, its root, or a role ARN) and StringEquals / StringLike on events:source,
+    events:detail-type, aws:PrincipalAccount and aws:PrincipalArn. Any other condition does not match.
+    """
+    if not policy:
+        return False
+    context = {
+        "events:source": event.get("source"),
+        "events:detail-type": event.get("detail-type"),
+        "aws:PrincipalAccount": sender,
+        "aws:PrincipalArn": principal,
+    }
+    allowed = False
+    statements = json.loads(policy).get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(fnmatch.fnmatchcase("events:PutEvents", action) for action in actions):
+            continue
+        if not _principal_matches(statement.get("Principal"), principal, sender):
+            continue
+        if not _conditions_match(statement.get("Condition") or {}, context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _principal_matches(expected: Any, principal: str, sender: str) -> bool:
+    if expected == "*":
+        return True
+    listed = expected.get("AWS", []) if isinstance(expected, dict) else []
+    listed = [listed] if isinstance(listed, str) else listed
+    return any(item in ("*", sender, f"arn:aws:iam::{sender}:root", principal) for item in listed)
+
+
+def _conditions_match(conditions: dict[str, Any], context: dict[str, Any]) -> bool:
+    for operator, pairs in conditions.items():
+        if operator not in ("StringEquals", "StringLike"):
+            return False
+        for key, expected in pairs.items():
+            if key not in context:
+                return False
+            values = [expected] if isinstance(expected, str) else expected
+            actual = str(context[key])
+            if operator == "StringEquals" and actual not in values:
+                return False
+            if operator == "StringLike" and not any(fnmatch.fnmatchcase(actual, value) for value in values):
+                return False
+    return True
+
+
+def _json_body(response: Any) -> dict[str, Any]:
+    if isinstance(response.body, dict):  # DynamoDB's handler has parsed it already
+        return response.body
+    try:
+        body = json.loads(response.body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _dynamodb_resource(self: Any) -> str:
+    body = _json_body(self)
+    table = body.get("TableName")
+    if not table and isinstance(body.get("RequestItems"), dict) and body["RequestItems"]:
+        table = next(iter(body["RequestItems"]))  # Batch*Item: the first table (AWS checks each)
+    for item in body.get("TransactItems") or []:
+        for operation in item.values():
+            table = table or operation.get("TableName")
+    if not table:
+        return "*"
+    arn = (
+        table
+        if table.startswith("arn:")
+        else f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
+    )
+    if body.get("IndexName"):
+        arn += f"/index/{body['IndexName']}"
+    return str(arn)
+
+
+def _sns_resource(self: Any) -> str:
+    topic = self.querystring.get("TopicArn") or self.querystring.get("TargetArn")
+    return str(topic[0]) if topic else "*"
+
+
+def _events_resource(self: Any) -> str:
+    body = _json_body(self)
+    entries = body.get("Entries") or []
+    bus = (entries[0].get("EventBusName") if entries else None) or body.get("EventBusName") or "default"
+    if str(bus).startswith("arn:"):
+        return str(bus)
+    return f"arn:aws:events:{self.region}:{self.current_account}:event-bus/{bus}"
+
+
+def _secret_resource(self: Any) -> str:
+    secret_id = _json_body(self).get("SecretId")
+    if not secret_id:
+        return "*"
+    try:
+        return str(secretsmanager_backends[self.current_account][self.region].describe_secret(secret_id).arn)
+    except Exception:
+        return "*"
+
+
+def _pipeline_resource(self: Any) -> str:
+    body = _json_body(self)
+    name = body.get("pipelineName") or body.get("name")
+    return f"arn:aws:codepipeline:{self.region}:{self.current_account}:{name}" if name else "*"
 
 
 def backend_execution(account: str, region: str, pipeline: str, execution_id: str) -> Any:

@@ -11,7 +11,8 @@ the handler is called by one at a time, as one Lambda execution environment take
 (Powertools' resolver keeps the current event in module state).
 
 Run by the daemon:  python -m path2prod.sandbox.function_url CODE_DIR HANDLER PORT
-with the function's environment (AWS_ENDPOINT_URL, credentials of its account, its settings) set.
+with the function's environment (AWS_ENDPOINT_URL, credentials of the function's own role, its settings)
+set.
 It prints "listening on http://127.0.0.1:PORT" once it accepts requests (PORT 0 picks a free port).
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from path2prod.sandbox.lambda_runtime import SandboxLambdaContext, load_handler
+from path2prod.sandbox.lambda_runtime import SandboxLambdaContext, load_handler, poller_credentials
 
 MAX_BODY = 6 * 1024 * 1024  # a function URL's request payload quota
 # Bodies a function URL passes as text; any other content type arrives base64-encoded.
@@ -210,6 +211,7 @@ class _FunctionUrlRequest(BaseHTTPRequestHandler):
 
 def main() -> None:
     code_dir, handler_name, port = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    poller_credentials()  # a function URL polls nothing: the operator's keys just leave the environment
     handler = load_handler(code_dir, handler_name)
     server = FunctionUrlServer(
         port,

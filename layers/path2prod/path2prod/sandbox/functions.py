@@ -40,8 +40,16 @@ class SandboxFunction:
     def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any] | None:
         return rule_pattern(self.logical_id, self.rule_event, refs) if self.rule_event else None
 
-    def environment(self, refs: dict[str, str], overrides: dict[str, str] | None = None) -> dict[str, str]:
-        """Globals' and the function's own environment variables, Refs resolved.
+    def environment(
+        self,
+        refs: dict[str, str],
+        overrides: dict[str, str] | None = None,
+        *,
+        attributes: dict[str, str] | None = None,
+        conditions: dict[str, bool] | None = None,
+    ) -> dict[str, str]:
+        """Globals' and the function's own environment variables, Refs (and, given `attributes` and
+        `conditions`, Fn::GetAtt, Fn::Sub and Fn::If) resolved.
 
         `overrides` replace variables whose AWS value makes no sense here (CodeCommit's HTTPS URL
         becomes the sandbox's bare repository); they must name variables the template sets.
@@ -58,7 +66,8 @@ class SandboxFunction:
         if unknown:
             raise TemplateError(f"{self.logical_id} sets no {', '.join(sorted(unknown))} in template.yaml")
         kept = {key: value for key, value in variables.items() if key not in overrides}
-        return {**{key: str(value) for key, value in resolve(kept, refs).items()}, **overrides}
+        resolved = resolve(kept, refs, attributes=attributes, conditions=conditions)
+        return {**{key: str(value) for key, value in resolved.items()}, **overrides}
 
 
 FUNCTIONS = (

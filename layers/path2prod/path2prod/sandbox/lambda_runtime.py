@@ -6,7 +6,9 @@ from functions/<name>/app.py, deletes the message on success and leaves it for a
 (the queue's redrive policy moves it to the dead-letter queue after a few attempts), as AWS would.
 
 Run by the daemon:  python -m path2prod.sandbox.lambda_runtime CODE_DIR HANDLER QUEUE_URL
-with the function's environment (AWS_ENDPOINT_URL, credentials of its account, its settings) set.
+with the function's environment (AWS_ENDPOINT_URL, credentials of the function's own role, its
+settings) set, and the credentials to poll the queue with in SANDBOX_POLLER_AWS_*: as with Lambda, the
+event source mapping reads the queue with the service's rights, the handler acts with its role's.
 """
 
 from __future__ import annotations
@@ -50,15 +52,32 @@ def load_handler(code_dir: Path, handler: str) -> Any:
     return getattr(module, function_name)
 
 
+def poller_credentials() -> dict[str, str]:
+    """Take the poller's AWS_* settings out of the environment, so the handler never sees them."""
+    prefix = "SANDBOX_POLLER_"
+    taken = {key[len(prefix) :]: os.environ.pop(key) for key in list(os.environ) if key.startswith(prefix)}
+    if "AWS_ACCESS_KEY_ID" not in taken:  # started by hand: the handler's own credentials poll
+        taken = {key: value for key, value in os.environ.items() if key.startswith("AWS_")}
+    return taken
+
+
 def main() -> None:
     code_dir, handler_name, queue_url = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     import boto3
 
+    poller = poller_credentials()
     handler = load_handler(code_dir, handler_name)
     account = os.environ["SANDBOX_ACCOUNT_ID"]
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     region = os.environ["AWS_DEFAULT_REGION"]
-    sqs = boto3.client("sqs")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=poller.get("AWS_ENDPOINT_URL"),
+        region_name=region,
+        aws_access_key_id=poller["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=poller["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=poller["AWS_SESSION_TOKEN"],
+    )
     stopping = False
 
     def stop(*_: Any) -> None:

@@ -11,9 +11,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from path2prod.sandbox.home import SandboxError, SandboxHome
+from path2prod.sandbox.template import TEMPLATE_VARIABLE
 
 START_TIMEOUT = 90.0
 
@@ -24,10 +26,14 @@ def start(
     *,
     approvers: dict[str, list[str]] | None = None,
     quorum: dict[str, int] | None = None,
+    template: Path | None = None,
 ) -> bool:
     """Start the sandbox in the background and return once it is ready; False if it already ran.
 
-    `approvers` and `quorum` (per env) change the sandbox's Approvers / ApprovalQuorum parameters.
+    `approvers` and `quorum` (per env) change the sandbox's Approvers / ApprovalQuorum parameters;
+    `template` builds the accounts from that template.yaml (and its functions/) instead of the
+    checkout's. The daemon gets none of the caller's AWS_* variables: its profile and keys never reach
+    the sandbox, its functions or its builds.
     """
     if home.daemon_state() is not None:
         if approvers or quorum:
@@ -38,9 +44,15 @@ def start(
     config = home.create_config(approvers=approvers, quorum=quorum)
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     progress(f"starting the sandbox in {home.path} (AWS endpoint 127.0.0.1:{config.aws_port})")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    if template is not None:
+        if not template.is_file():
+            raise SandboxError(f"--template {template}: no such file")
+        environment[TEMPLATE_VARIABLE] = str(template.resolve())
     with (home.logs_dir / "daemon.out").open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "path2prod.sandbox.daemon", "--home", str(home.path)],
+            env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

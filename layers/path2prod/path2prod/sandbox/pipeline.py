@@ -65,12 +65,16 @@ class LocalPipeline(threading.Thread):
         events_client: Any,
         codepipeline_client: Any,
         broken_flag: Path,
+        build_environment: dict[str, str] | None = None,
     ) -> None:
+        """`build_environment`: the AWS_* variables a build gets (the sandbox's endpoint and
+        credentials), as CodeBuild gives a build its service role's; nothing else of AWS reaches it."""
         super().__init__(name=f"pipeline-{env}", daemon=True)
         self.env, self.account, self.region, self.pipeline_name = env, account, region, name
         self.repo, self.work_dir, self.logs_dir, self.marks_file = repo, work_dir, logs_dir, marks_file
         self.events, self.codepipeline = events_client, codepipeline_client
         self.broken_flag = broken_flag
+        self.build_environment = dict(build_environment or {})
         self.arn = f"arn:aws:codepipeline:{region}:{account}:{name}"
         self.stopping = threading.Event()
         self.running_execution: str | None = None
@@ -191,6 +195,7 @@ class LocalPipeline(threading.Thread):
             result = run_buildspec(
                 source,
                 {
+                    **self.build_environment,
                     "PATH2PROD_ENV": self.env,
                     "CODEBUILD_RESOLVED_SOURCE_VERSION": commit,
                     "CODEBUILD_BUILD_ID": build_id,

@@ -6,6 +6,8 @@ a copy: a change to the template changes the sandbox too.
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,18 @@ class TemplateError(Path2ProdError):
     """template.yaml is missing or lacks what the sandbox needs."""
 
 
+TEMPLATE_VARIABLE = "PATH2PROD_TEMPLATE"
+
+
 def project_root() -> Path:
-    """The checkout holding template.yaml and functions/ (path2prod is installed from it, editable)."""
+    """The checkout holding template.yaml and functions/: the folder of $PATH2PROD_TEMPLATE when set
+    (`path2prod local up --template FILE`: a sandbox of an edited copy), else the checkout path2prod
+    is installed from (editable)."""
+    if override := os.environ.get(TEMPLATE_VARIABLE):
+        template = Path(override).expanduser().resolve()
+        if not template.is_file():
+            raise TemplateError(f"{TEMPLATE_VARIABLE}={override}: no such template file")
+        return template.parent
     root = Path(__file__).resolve().parents[4]
     if not (root / "template.yaml").is_file():
         raise TemplateError(
@@ -28,6 +40,13 @@ def project_root() -> Path:
             "(install it with `make venv`, which installs the package in editable mode)"
         )
     return root
+
+
+def template_path() -> Path:
+    """The template the sandbox builds its accounts from."""
+    if override := os.environ.get(TEMPLATE_VARIABLE):
+        return project_root() / Path(override).name
+    return project_root() / "template.yaml"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -54,26 +73,142 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 @cache
 def load_template(path: Path | None = None) -> dict[str, Any]:
     """template.yaml as a dict, with intrinsic functions kept as {"Ref": ...} / {"Fn::...": ...}."""
-    path = path or project_root() / "template.yaml"
+    path = path or template_path()
     with path.open() as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     return document
 
 
-def resolve(value: Any, parameters: dict[str, str]) -> Any:
-    """Resolve `Ref`s to the given parameters inside a template fragment; other intrinsics are refused
-    (the sandbox states their value itself, as an override)."""
-    if isinstance(value, dict):
-        if set(value) == {"Ref"}:
-            if value["Ref"] not in parameters:
-                raise TemplateError(f"no value for parameter {value['Ref']!r}")
-            return parameters[value["Ref"]]
-        if len(value) == 1 and next(iter(value)).startswith("Fn::"):
-            raise TemplateError(f"the sandbox cannot resolve {next(iter(value))} here: give an override")
-        return {key: resolve(item, parameters) for key, item in value.items()}
-    if isinstance(value, list):
-        return [resolve(item, parameters) for item in value]
-    return value
+NO_VALUE = object()  # AWS::NoValue: the property (or list item) is left out
+
+
+def resolve(
+    value: Any,
+    parameters: dict[str, str],
+    *,
+    attributes: dict[str, str] | None = None,
+    conditions: dict[str, bool] | None = None,
+    mappings: dict[str, Any] | None = None,
+) -> Any:
+    """Resolve the intrinsic functions of a template fragment, as CloudFormation would in the sandbox.
+
+    `parameters` holds what `Ref`s (and `${Name}` in `Fn::Sub`) give: parameters, pseudo parameters
+    (AWS::AccountId, ...) and resources' physical ids; `attributes` what `Fn::GetAtt X.Attr` (and
+    `${X.Attr}`) gives, keyed "X.Attr"; `conditions` the template's conditions, for `Fn::If`;
+    `mappings` for `Fn::FindInMap` (default: template.yaml's). Also Fn::Join, Fn::Select, Fn::Split,
+    Fn::Equals, Fn::Not, Fn::And, Fn::Or. Anything else, or a
+    name without a value, is a TemplateError: the sandbox then states the value itself (an override).
+    """
+    resolver = _Resolver(parameters, attributes or {}, conditions or {}, mappings)
+    return resolver.value(value)
+
+
+class _Resolver:
+    def __init__(
+        self,
+        parameters: dict[str, str],
+        attributes: dict[str, str],
+        conditions: dict[str, bool],
+        mappings: dict[str, Any] | None,
+    ) -> None:
+        self.parameters, self.attributes, self.conditions = parameters, attributes, conditions
+        self.mappings = mappings
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            items = [self.value(item) for item in value]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref" or key.startswith("Fn::") or key == "Condition":
+                return self.intrinsic(key, argument)
+        resolved = {key: self.value(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name not in self.parameters:
+            raise TemplateError(f"no value for {name!r} in the sandbox")
+        return self.parameters[name]
+
+    def attribute(self, name: str) -> str:
+        if name not in self.attributes:
+            raise TemplateError(f"no value for {name!r} (Fn::GetAtt) in the sandbox")
+        return self.attributes[name]
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"no value for condition {name!r} in the sandbox")
+        return self.conditions[name]
+
+    def intrinsic(self, name: str, argument: Any) -> Any:
+        if name == "Ref":
+            return self.ref(argument)
+        if name in ("Condition", "Fn::Condition"):  # the YAML tag !Condition reads as Fn::Condition
+            return self.condition(argument)
+        if name == "Fn::GetAtt":
+            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+            return self.attribute(f"{logical_id}.{attribute}")
+        if name == "Fn::Sub":
+            return self.sub(argument)
+        if name == "Fn::If":
+            condition, if_true, if_false = argument
+            return self.value(if_true if self.condition(condition) else if_false)
+        if name == "Fn::FindInMap":
+            mappings = self.mappings if self.mappings is not None else load_template().get("Mappings", {})
+            keys = [str(self.value(key)) for key in argument]
+            try:
+                return mappings[keys[0]][keys[1]][keys[2]]
+            except (KeyError, IndexError):
+                raise TemplateError(
+                    f"Fn::FindInMap {keys}: no such entry in the template's Mappings"
+                ) from None
+        if name == "Fn::Join":
+            separator, items = argument
+            return str(separator).join(str(item) for item in self._list(items))
+        if name == "Fn::Select":
+            index, items = argument
+            return self._list(items)[int(self.value(index))]
+        if name == "Fn::Split":
+            separator, text = argument
+            return str(self.value(text)).split(separator)
+        if name == "Fn::Equals":
+            left, right = (self.value(item) for item in argument)
+            return str(left) == str(right)
+        if name == "Fn::Not":
+            return not self.value(argument[0])
+        if name == "Fn::And":
+            return all(self.value(item) for item in argument)
+        if name == "Fn::Or":
+            return any(self.value(item) for item in argument)
+        raise TemplateError(f"the sandbox cannot resolve {name} here: give an override")
+
+    def _list(self, items: Any) -> list[Any]:
+        resolved = self.value(items)
+        if isinstance(resolved, str):  # a CommaDelimitedList parameter's Ref
+            return resolved.split(",") if resolved else []
+        if not isinstance(resolved, list):
+            raise TemplateError(f"expected a list, got {resolved!r}")
+        return resolved
+
+    def sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        local = {name: self.value(item) for name, item in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):  # ${!Literal} stays ${Literal}
+                return "${" + name[1:] + "}"
+            if name in local:
+                return str(local[name])
+            if "." in name and not name.startswith("AWS::"):
+                return self.attribute(name)
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
 
 
 def table_definition(logical_id: str = "LedgerTable", *, table_name: str) -> dict[str, Any]:
