@@ -837,57 +837,14 @@ def load_handler(function_dir: Path) -> ModuleType:
 
 
 def start_moto_execution(session: Any, pipeline: str) -> str:
-    """Create `pipeline` in moto (role, two stages) and start one execution; return its id."""
-    role = session.client("iam").create_role(
-        RoleName="bench-pipeline",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "codepipeline.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    codepipeline = session.client("codepipeline")
-    action = {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"}
-    build = {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
-    codepipeline.create_pipeline(
-        pipeline={
-            "name": pipeline,
-            "roleArn": role,
-            "artifactStore": {"type": "S3", "location": "bench-artifacts"},
-            "stages": [
-                {
-                    "name": "Source",
-                    "actions": [
-                        {
-                            "name": "Source",
-                            "actionTypeId": action,
-                            "configuration": {"RepositoryName": "my-repo", "BranchName": "main"},
-                            "outputArtifacts": [{"name": "SourceArtifact"}],
-                        }
-                    ],
-                },
-                {
-                    "name": "Deploy",
-                    "actions": [
-                        {
-                            "name": "Deploy",
-                            "actionTypeId": build,
-                            "configuration": {"ProjectName": "deploy"},
-                            "inputArtifacts": [{"name": "SourceArtifact"}],
-                        }
-                    ],
-                },
-            ],
-        }
-    )
-    execution_id: str = codepipeline.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+    """Create `pipeline` in moto as the sandbox does (its role, Source -> Build) and start one execution;
+    return its id."""
+    from path2prod.sandbox.daemon import create_pipeline
+
+    create_pipeline(session.client("iam"), session.client("codepipeline"), pipeline, ACCOUNT)
+    execution_id: str = session.client("codepipeline").start_pipeline_execution(name=pipeline)[
+        "pipelineExecutionId"
+    ]
     return execution_id
 
 

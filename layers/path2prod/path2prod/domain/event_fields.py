@@ -145,6 +145,11 @@ def format_instant(moment: datetime, *, millis: bool = False) -> str:
     return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+def parse_instant(text: str) -> datetime:
+    """A time path2prod wrote (format_instant's, or the ledger's), as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 

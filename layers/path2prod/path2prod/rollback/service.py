@@ -81,11 +81,6 @@ class RollbackPushFailed(Path2ProdError):
     """The push of a rollback failed; raised so the event is retried (alerted after the last try)."""
 
 
-def parse_instant(text: str) -> datetime:
-    """A ledger time (ISO-8601 UTC ending in Z) as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _now() -> str:
     # Milliseconds: a rollback's entries must sort among deployments of the same second.
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -126,7 +121,7 @@ def on_deployment_outcome(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
     recorded = _confirm_in_ledger(claim, rollbacks.ledger)
     if claim.detail_type == DEPLOYMENT_SUCCEEDED:
         # When it succeeded is the ledger's word, not the event's.
-        released = on_deployment_succeeded(claim.commit, parse_instant(recorded.time), rollbacks)
+        released = on_deployment_succeeded(claim.commit, fields.parse_instant(recorded.time), rollbacks)
         return OutcomeHandled(claim.detail_type, released=released)
     failure = Failure(
         env=claim.env,
@@ -252,7 +247,7 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
     lock = rollbacks.ledger.rollback_lock()
     if not lock or lock.get("target") != commit:
         return False
-    taken = parse_instant(str(lock["since"])).replace(microsecond=0)
+    taken = fields.parse_instant(str(lock["since"])).replace(microsecond=0)
     if succeeded_at < taken:
         return False
     holder = str(lock["holder"])
