@@ -13,7 +13,8 @@ from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.export import FORMATS, export_chain, export_entries
 from path2prod.audit.verify import verify_ledger
-from path2prod.audit.where import CommitWhereabouts, full_commit, where_is
+from path2prod.audit.where import CommitWhereabouts, where_is
+from path2prod.cli.commits import resolve_commit
 from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
@@ -161,8 +162,9 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
 def where_command(sha: str, home: Path | None, config_file: str | None, as_json: bool) -> None:
     """Where commit SHA is: its last state in each env, and whether it is what runs there now.
 
-    SHA is the full commit sha (`git rev-parse REF` prints it)."""
-    commit = full_commit(sha)
+    SHA is a full sha, a unique short sha or a ref (HEAD, a branch, a tag) of the current directory's
+    repository (or, with a sandbox, of its envs' repositories)."""
+    commit = resolve_commit(sha, home)
     whereabouts = where_is(commit, {env: open_ledger(env, home, config_file) for env in ENVS})
     if as_json:
         echo_json(whereabouts.as_dict())

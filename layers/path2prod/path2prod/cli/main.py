@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -56,17 +57,29 @@ _register_commands()
 
 
 def main() -> None:
-    """Entry point of the `path2prod` command: every error, usage errors included, is one line."""
+    """Entry point of the `path2prod` command: every error, usage errors included, is one line
+    (`{"error": ...}` on stdout when the command was asked for --json)."""
     try:
         result = cli.main(standalone_mode=False)
     except click.UsageError as error:
         hint = f" (see: {error.ctx.command_path} --help)" if error.ctx else ""
-        click.echo(f"Error: {' '.join(error.format_message().split())}{hint}", err=True)
-        sys.exit(error.exit_code)
+        _fail(f"{' '.join(error.format_message().split())}{hint}", error.exit_code)
     except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
+        _fail(" ".join(error.format_message().split()), error.exit_code)
     except click.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
+        _fail("Aborted.", 1)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, exit_code: int) -> None:
+    if _asked_for_json(sys.argv[1:]):
+        click.echo(json.dumps({"error": message, "exit_code": exit_code}))
+    else:
+        click.echo(f"Error: {message}", err=True)
+    sys.exit(exit_code)
+
+
+def _asked_for_json(arguments: list[str]) -> bool:
+    """--json among the options (not after `--`, where it would be an argument)."""
+    options = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    return "--json" in options

@@ -22,11 +22,21 @@ def json_option[F: Callable[..., Any]](function: F) -> F:
 
 
 def home_option[F: Callable[..., Any]](*, sandbox_only: bool) -> Callable[[F], F]:
+    """--home DIR, read from $PATH2PROD_HOME when not given: set it once, and every command, not only
+    `local *`, works on that sandbox."""
     if sandbox_only:
         help_text = f"Sandbox folder (default: $PATH2PROD_HOME or {DEFAULT_HOME})."
     else:
-        help_text = "Read the local sandbox in this folder instead of the deployed stacks."
-    return click.option("--home", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+        help_text = (
+            "Work on the local sandbox in this folder instead of the deployed stacks "
+            "(default: $PATH2PROD_HOME when set)."
+        )
+    return click.option(
+        "--home",
+        envvar="PATH2PROD_HOME",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help_text,
+    )
 
 
 def echo_json(data: Any) -> None:
