@@ -24,11 +24,27 @@ ENV ?= dev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
+# Two install levels: the demo needs only path2prod and its sandbox (moto's server); tests and builds
+# need the dev toolchain too (SAM CLI, cfn-lint, mypy, ...), which also satisfies the demo.
+SANDBOX_STAMP := $(VENV)/.installed-sandbox
+NEED_PYTHON := if [ -z "$(PYTHON313)" ]; then echo "error: python3.13 not found; install Python 3.13 (e.g. 'pyenv install 3.13') or pass PYTHON313=/path/to/python3.13" >&2; exit 1; fi
+
 $(STAMP): pyproject.toml
-	@if [ -z "$(PYTHON313)" ]; then echo "error: python3.13 not found; install Python 3.13 (e.g. 'pyenv install 3.13') or pass PYTHON313=/path/to/python3.13" >&2; exit 1; fi
+	@$(NEED_PYTHON)
 	@[ -x $(BIN)/python ] || $(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(SANDBOX_STAMP)
+
+# Not quiet: a first run downloads about 60 MB, and pip's lines are the progress a newcomer sees.
+$(SANDBOX_STAMP): pyproject.toml
+	@$(NEED_PYTHON)
+	@[ -x $(BIN)/python ] || { echo "==> creating .venv with $(PYTHON313)"; $(PYTHON313) -m venv $(VENV); }
+	@echo "==> installing path2prod and its local sandbox (moto server) into .venv: about a minute the first time"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@set -o pipefail; $(BIN)/python -m pip install -e '.[sandbox]' \
+	  | { grep -E --line-buffered '^(Collecting|Successfully installed)' || true; } \
+	  | sed -u -E 's/^Collecting ([^ <>=!;(]+).*/  collecting \1/' | cut -c1-100
 	@touch $@
 
 venv: $(STAMP) ## create .venv with Python 3.13 and install path2prod with its tools
@@ -37,7 +53,7 @@ chromium: ## install Debian's headless chromium and its chromedriver if absent (
 	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }
 
-demo: $(STAMP) ## run the whole story in a throw-away local sandbox
+demo: $(SANDBOX_STAMP) ## run the whole story in a throw-away local sandbox (installs only what it needs)
 	$(BIN)/path2prod demo
 
 lint: $(STAMP) ## ruff lint and format check

@@ -19,14 +19,16 @@ def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("sha", ["dfd3156", "HEAD", "z" * 40])
-def test_where_wants_the_full_sha(sha: str) -> None:
+def test_where_outside_a_repository_names_what_it_could_not_resolve(sha: str) -> None:
+    # GIVEN no git repository in the working directory and no sandbox
     # WHEN
     result = CliRunner().invoke(cli, ["ledger", "where", sha])
 
     # THEN
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"Error: {sha!r} is not a full commit sha: pass all 40 hex digits (git rev-parse {sha})"
+        f"Error: {sha!r} names no commit in the current directory's repository: run in a clone of the app, "
+        "or pass the full 40-digit sha"
     ]
 
 

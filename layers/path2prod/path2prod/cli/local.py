@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,9 +150,13 @@ def status(home: Path | None, as_json: bool) -> None:
 @click.option(
     "--timeout", type=click.FloatRange(min=0), default=120, show_default=True, help="Give up after."
 )
-def wait(home: Path | None, timeout: float) -> None:
+@json_option
+def wait(home: Path | None, timeout: float, as_json: bool) -> None:
     """Wait until no pipeline runs and every event has been handled (for scripts and tests)."""
-    lifecycle.wait_idle(_home(home), timeout=timeout, progress=_progress(False))
+    started = time.monotonic()
+    lifecycle.wait_idle(_home(home), timeout=timeout, progress=_progress(as_json))
+    if as_json:
+        echo_json({"idle": True, "waited_seconds": round(time.monotonic() - started, 1)})
 
 
 def _print_status(status: dict[str, Any]) -> None:
@@ -166,24 +172,46 @@ def _print_status(status: dict[str, Any]) -> None:
 @local.command("break")
 @click.argument("env", type=click.Choice(ENVS))
 @home_option(sandbox_only=True)
-def break_env(env: str, home: Path | None) -> None:
+@json_option
+def break_env(env: str, home: Path | None, as_json: bool) -> None:
     """Simulate an outage: every build in ENV fails until `path2prod local fix ENV`."""
     sandbox = _home(home)
     sandbox.load_config()
     sandbox.broken_flag(env).parent.mkdir(parents=True, exist_ok=True)
     sandbox.broken_flag(env).touch()
+    if as_json:
+        echo_json({"env": env, "broken": True})
+        return
     click.echo(f"{env}: every build now fails (undo: path2prod local fix {env} --home {sandbox.path})")
 
 
 @local.command("fix")
 @click.argument("env", type=click.Choice(ENVS))
 @home_option(sandbox_only=True)
-def fix_env(env: str, home: Path | None) -> None:
+@json_option
+def fix_env(env: str, home: Path | None, as_json: bool) -> None:
     """End a simulated outage of ENV: builds run their buildspec again."""
     sandbox = _home(home)
     sandbox.load_config()
     sandbox.broken_flag(env).unlink(missing_ok=True)
+    if as_json:
+        echo_json({"env": env, "broken": False})
+        return
     click.echo(f"{env}: builds run their buildspec again")
+
+
+_LINK = re.compile(r"^https?://\S+$", re.MULTILINE)
+_REQUEST = re.compile(r"^Request:?\s+([A-Za-z0-9_.:-]+)\s*$", re.MULTILINE)
+
+
+def approval_fields(body: str) -> dict[str, str]:
+    """`link` and `request_id` of an approval prompt (the body's own lines), for scripts; {} otherwise."""
+    fields = {}
+    if link := _LINK.search(body):
+        fields["link"] = link.group(0)
+    if request := _REQUEST.search(body):
+        fields["request_id"] = request.group(1)
+    return fields
 
 
 @local.command()
@@ -191,7 +219,10 @@ def fix_env(env: str, home: Path | None) -> None:
 @click.option("--to", "recipient", help="Only mail to this address.")
 @json_option
 def mail(home: Path | None, recipient: str | None, as_json: bool) -> None:
-    """The sandbox's mailbox: what SNS sent (alerts), oldest first, with to, subject, body and time."""
+    """The sandbox's mailbox: what SNS sent (alerts and approval prompts), oldest first.
+
+    --json gives each message's to, subject, body and time, and for an approval prompt its `link`
+    (the recipient's own approval page) and `request_id`."""
     sandbox = _home(home)
     sandbox.load_config()
     messages = []
@@ -199,7 +230,7 @@ def mail(home: Path | None, recipient: str | None, as_json: bool) -> None:
         for line in sandbox.mail_file.read_text().splitlines():
             message = json.loads(line)
             if recipient is None or message["to"] == recipient:
-                messages.append(message)
+                messages.append({**message, **approval_fields(message["body"])})
     if as_json:
         echo_json(messages)
         return
