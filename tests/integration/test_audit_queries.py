@@ -31,7 +31,7 @@ B = "b" * 40
 C = "c" * 40
 HEADER = (
     "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,"
-    "from_commit,trigger,reason,via,seq,prev_hash,hash"
+    "from_commit,trigger,reason,via,seq,prev_hash,hash,request_id"
 )
 
 
@@ -378,7 +378,7 @@ def test_the_cli_answers_where_export_and_metrics(
     assert all(found["current"] for found in json.loads(where.output)["envs"].values())
     assert [line.split()[0] for line in human.output.splitlines()] == ["dev", "stg", "prd"]
     assert export.exit_code == 0, export.output
-    assert "exported 6 entries to ledger.csv" in export.output
+    assert "exported 6 ledger entries to ledger.csv" in export.output
     assert (tmp_path / "ledger.csv").read_text().splitlines()[0] == HEADER
     assert not list(tmp_path.glob(".*.partial"))
     assert metrics.exit_code == 0, metrics.output
