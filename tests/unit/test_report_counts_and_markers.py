@@ -228,7 +228,7 @@ def test_the_status_heads_the_page_escaped() -> None:
     # THEN it comes before the timeline and says what runs, what waits, and the rollback
     now = page[page.index('<section id="now">') : page.index("</section>", page.index('<section id="now">'))]
     assert page.index('<section id="now">') < page.index('<section id="timeline">')
-    assert f'<td class="mono">{SHA[:12]}</td><td>2026-11-20T10:05:00Z</td>' in now
+    assert f'<td class="mono">{SHA[:12]}</td><td class="time">2026-11-20T10:05:00Z</td>' in now
     assert "apr-9" in now and "1 of 1 more, awaiting &lt;b&gt;x&lt;/b&gt;@example.com" in now
     assert f'to <span class="mono">{SHA[:12]}</span> since 2026-11-21T10:06:00Z' in now
     assert "<b>x</b>" not in page

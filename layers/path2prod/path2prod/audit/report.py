@@ -113,6 +113,7 @@ svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, san
 .now { border-collapse: collapse; width: 100%; margin: 8px 0 0; font-size: 14px; }
 .now th, .now td { padding: 6px 12px 6px 0; border-bottom: 1px solid var(--line); }
 .now td.env { font-weight: 700; text-transform: uppercase; }
+.now td.mono, .now td.time, .now .mono { white-space: nowrap; word-break: normal; }
 .now ul { margin: 0; padding-left: 16px; }
 .drift-yes { color: var(--fail); font-weight: 600; }
 .nothing { color: var(--muted); }
@@ -257,7 +258,8 @@ def _now_section(status_by_env: Mapping[str, EnvStatus]) -> str:
         status = status_by_env[env]
         running = status.running
         runs = (
-            f'<td class="mono">{escape(running.commit[:12])}</td><td>{escape(running.since)}</td>'
+            f'<td class="mono">{escape(running.commit[:12])}</td>'
+            f'<td class="time">{escape(running.since)}</td>'
             if running
             else '<td class="nothing">nothing SUCCEEDED recently</td><td></td>'
         )
