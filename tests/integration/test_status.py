@@ -85,11 +85,11 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
     source.publish()
     ledgers, repos, sections = {}, {}, []
     for env in ("dev", "stg", "prd"):
-        dynamodb.create_table(**table_definition(table_name=f"{env}-ledger"))
-        ledgers[env] = LedgerTable(f"{env}-ledger", dynamodb)
+        dynamodb.create_table(**table_definition(table_name=f"status-{env}-ledger"))
+        ledgers[env] = LedgerTable(f"status-{env}-ledger", dynamodb)
         repos[env] = make_repo(root, env)
         sections.append(
-            f'[envs.{env}]\nregion = "{REGION}"\nledger_table = "{env}-ledger"\n'
+            f'[envs.{env}]\nregion = "{REGION}"\nledger_table = "status-{env}-ledger"\n'
             f'endpoint_url = "{endpoint}"\nrepository_url = "{repos[env].bare}"\n'
         )
     c1, c2 = commits
