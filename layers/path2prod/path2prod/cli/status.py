@@ -56,7 +56,7 @@ def env_status(env: str, home: Path | None, config_file: str | None, now: dateti
 
 def format_statuses(statuses: dict[str, EnvStatus]) -> str:
     """A table readable at a glance, then one line per pending approval and rollback in flight."""
-    lines = [f"{'ENV':<4} {'RUNS':<13} {'SINCE':<21} {'LAST DEPLOYMENT':<36} {'MAIN':<13} DRIFT"]
+    lines = [f"{'ENV':<4} {'RUNS':<13} {'SINCE':<21} {'LAST DEPLOYMENT':<44} {'MAIN':<13} DRIFT"]
     details: list[str] = []
     for env, found in statuses.items():
         running = found.running
@@ -65,7 +65,7 @@ def format_statuses(statuses: dict[str, EnvStatus]) -> str:
         drift = {True: "yes", False: "no", None: "unknown"}[found.drift]
         lines.append(
             f"{env:<4} {running.commit[:12] if running else '-':<13} {running.since if running else '-':<21} "
-            f"{last_text:<36} {found.main[:12] if found.main else '-':<13} {drift}"
+            f"{last_text:<44} {found.main[:12] if found.main else '-':<13} {drift}"
         )
         if running is None and last is not None:
             details.append(f"{env}: no SUCCEEDED deployment among its newest {found.lookback} entries")
