@@ -135,3 +135,23 @@ def test_chain_export_refuses_a_window() -> None:
     # THEN
     assert result.exit_code == 1
     assert result.output.strip() == "Error: --chain exports whole chains: leave out --since/--until"
+
+
+def test_a_broken_chain_counts_only_the_items_checked_before_the_break(stg_story: LedgerTable) -> None:
+    # GIVEN someone edits chained item #4 directly in DynamoDB
+    victim = next(item for item in stg_story.chain_items() if int(item["seq"]) == 4)
+    stg_story.client.update_item(
+        TableName=stg_story.table_name,
+        Key={"pk": {"S": victim["pk"]}, "sk": {"S": victim["sk"]}},
+        UpdateExpression="SET #r = :r",
+        ExpressionAttributeNames={"#r": "reason"},
+        ExpressionAttributeValues={":r": {"S": "edited"}},
+    )
+
+    # WHEN
+    result = CliRunner().invoke(cli, ["ledger", "verify", "--env", "stg", "--json"])
+
+    # THEN 3 items were checked, and the counts by kind add up to them
+    stg = json.loads(result.output)["envs"][0]
+    assert result.exit_code == 1 and stg["first_break"]["seq"] == 4
+    assert stg["checked"] == 3 == stg["entries"] + stg["commit_records"] + stg["other_items"]
