@@ -113,6 +113,7 @@ def test_where_knows_which_commit_runs_where_after_a_newer_one_succeeds(
                 "time": "2026-11-01T10:05:00Z",
                 "execution_id": "dev-1",
                 "current": False,
+                "request_id": None,
             },
             "stg": {
                 "state": "SUCCEEDED",
@@ -120,6 +121,7 @@ def test_where_knows_which_commit_runs_where_after_a_newer_one_succeeds(
                 "time": "2026-11-02T10:05:00Z",
                 "execution_id": "stg-1",
                 "current": True,
+                "request_id": None,
             },
             "prd": {
                 "state": "SUCCEEDED",
@@ -127,6 +129,7 @@ def test_where_knows_which_commit_runs_where_after_a_newer_one_succeeds(
                 "time": "2026-11-03T10:05:00Z",
                 "execution_id": "prd-1",
                 "current": True,
+                "request_id": None,
             },
         },
     }

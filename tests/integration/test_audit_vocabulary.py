@@ -155,3 +155,28 @@ def test_a_broken_chain_counts_only_the_items_checked_before_the_break(stg_story
     stg = json.loads(result.output)["envs"][0]
     assert result.exit_code == 1 and stg["first_break"]["seq"] == 4
     assert stg["checked"] == 3 == stg["entries"] + stg["commit_records"] + stg["other_items"]
+
+
+def test_where_names_the_request_when_the_commits_last_entry_is_an_approval(stg_story: LedgerTable) -> None:
+    # GIVEN A's newest entry in stg is a new request to promote it again
+    stg_story.append_entry(
+        LedgerEntry(
+            env="stg",
+            commit=A,
+            state="REQUESTED",
+            kind="approval",
+            execution_id="apr-2",
+            pipeline="path2prod-app",
+            attempt=1,
+            time="2026-11-02T10:00:00Z",
+            trigger="path2prod",
+        )
+    )
+
+    # WHEN
+    as_json = json.loads(CliRunner().invoke(cli, ["ledger", "where", A, "--json"]).output)
+    text = CliRunner().invoke(cli, ["ledger", "where", A]).output
+
+    # THEN
+    assert as_json["envs"]["stg"]["request_id"] == "apr-2" and as_json["envs"]["stg"]["current"] is True
+    assert "approval    2026-11-02T10:00:00Z  request apr-2  <- runs here now" in text

@@ -188,9 +188,8 @@ def format_whereabouts(whereabouts: CommitWhereabouts) -> str:
             lines.append(f"{env:<4} never ran here")
             continue
         current = "  <- runs here now" if found.current else ""
-        lines.append(
-            f"{env:<4} {found.state:<10} {found.kind:<11} {found.time:<21} {found.execution_id}{current}"
-        )
+        about = f"request {found.request_id}" if found.request_id else found.execution_id
+        lines.append(f"{env:<4} {found.state:<10} {found.kind:<11} {found.time:<21} {about}{current}")
     return "\n".join(lines)
 
 
