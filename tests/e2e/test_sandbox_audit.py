@@ -95,6 +95,28 @@ def test_report_writes_a_self_contained_page(sandbox: Path, promoted: str, tmp_p
     assert "<script src" not in page and "<link" not in page
 
 
+def test_status_json_names_what_runs_in_each_env_and_the_pending_approvals(
+    sandbox: Path, promoted: str
+) -> None:
+    # WHEN
+    result = run_cli("status", "--home", str(sandbox), "--json")
+
+    # THEN the promoted commit runs everywhere, main says so, and requests nobody answered are pending
+    envs = json.loads(result.stdout)["envs"]
+    assert sorted(envs) == ["dev", "prd", "stg"]
+    for env in ("dev", "stg", "prd"):
+        assert envs[env]["running"]["commit"] == promoted
+        assert envs[env]["last_deployment"]["state"] == "SUCCEEDED"
+        assert envs[env]["main"] == promoted and envs[env]["drift"] is False
+        assert envs[env]["rollback_in_flight"] is None
+    assert envs["dev"]["pending_approvals"] == []
+    pending = [approval for env in ("stg", "prd") for approval in envs[env]["pending_approvals"]]
+    assert any(approval["commit"] == promoted for approval in pending)
+    for approval in pending:
+        assert approval["request_id"].startswith("apr-") and approval["expires_at"]
+        assert approval["awaiting"] == ["alice@example.com", "bob@example.com"]
+
+
 # The tampering tests come last in this module: they leave the ledgers broken on purpose.
 
 

@@ -31,7 +31,7 @@ B = "b" * 40
 C = "c" * 40
 HEADER = (
     "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,"
-    "from_commit,trigger,reason,via,seq,prev_hash,hash"
+    "from_commit,trigger,reason,via,seq,prev_hash,hash,request_id"
 )
 
 
@@ -113,6 +113,7 @@ def test_where_knows_which_commit_runs_where_after_a_newer_one_succeeds(
                 "time": "2026-11-01T10:05:00Z",
                 "execution_id": "dev-1",
                 "current": False,
+                "request_id": None,
             },
             "stg": {
                 "state": "SUCCEEDED",
@@ -120,6 +121,7 @@ def test_where_knows_which_commit_runs_where_after_a_newer_one_succeeds(
                 "time": "2026-11-02T10:05:00Z",
                 "execution_id": "stg-1",
                 "current": True,
+                "request_id": None,
             },
             "prd": {
                 "state": "SUCCEEDED",
@@ -127,6 +129,7 @@ def test_where_knows_which_commit_runs_where_after_a_newer_one_succeeds(
                 "time": "2026-11-03T10:05:00Z",
                 "execution_id": "prd-1",
                 "current": True,
+                "request_id": None,
             },
         },
     }
@@ -378,7 +381,7 @@ def test_the_cli_answers_where_export_and_metrics(
     assert all(found["current"] for found in json.loads(where.output)["envs"].values())
     assert [line.split()[0] for line in human.output.splitlines()] == ["dev", "stg", "prd"]
     assert export.exit_code == 0, export.output
-    assert "exported 6 entries to ledger.csv" in export.output
+    assert "exported 6 ledger entries to ledger.csv" in export.output
     assert (tmp_path / "ledger.csv").read_text().splitlines()[0] == HEADER
     assert not list(tmp_path.glob(".*.partial"))
     assert metrics.exit_code == 0, metrics.output

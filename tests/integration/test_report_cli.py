@@ -75,7 +75,10 @@ def test_report_writes_the_window_of_all_three_ledgers(config: Path, tmp_path: P
 
     # THEN
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"wrote {out} (6 entries, 2026-11-01T00:00:00Z .. 2026-11-30T23:59:59Z)"
+    assert (
+        result.output.strip()
+        == f"wrote {out} (6 ledger entries, 2026-11-01T00:00:00Z .. 2026-11-30T23:59:59Z)"
+    )
     page = out.read_text()
     assert re.findall(r'<g class="lane" data-env="(\w+)">', page) == ["dev", "stg", "prd"]
     assert page.count(f"commit {SHA}") == 3 and EARLIER not in page

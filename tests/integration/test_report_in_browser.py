@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import struct
 import subprocess
 import zlib
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from path2prod.audit.report import render_report
+from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackInFlight, Running
 from path2prod.domain.ledger import LedgerEntry
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,16 +46,20 @@ def _run(env: str, commit: str, number: int, at: float, state: str, minutes: flo
     return [started, replace(started, state=state, time=_time(at + minutes))]
 
 
-def _mark(env: str, kind: str, commit: str, at: float, state: str) -> LedgerEntry:
+def _mark(
+    env: str, kind: str, commit: str, at: float, state: str, about: str, who: str | None = None
+) -> LedgerEntry:
+    """An approval entry (`about` its request's id) or a rollback entry (`about` the failed execution)."""
     return LedgerEntry(
         env=env,
         commit=commit,
         state=state,
         kind=kind,
-        execution_id=f"{kind}-{env}-{at:g}",
+        execution_id=about,
         pipeline=f"app-{env}",
         attempt=1,
         time=_time(at),
+        trigger=who,
     )
 
 
@@ -67,14 +75,35 @@ def story() -> dict[str, list[LedgerEntry]]:
         if fails_in_dev:
             continue
         if n % 2 == 0:
-            entries["stg"].append(_mark("stg", "approval", commit, at + 60, "APPROVED"))
+            # Requested, then approved seconds later: two markers that must not hide each other.
+            entries["stg"].append(_mark("stg", "approval", commit, at + 59.95, "REQUESTED", f"apr-stg-{n}"))
+            entries["stg"].append(
+                _mark("stg", "approval", commit, at + 60, "APPROVED", f"apr-stg-{n}", "bob@example.com")
+            )
             entries["stg"] += _run("stg", commit, n, at + 70, "SUCCEEDED", 8)
+        if n == 6:
+            entries["prd"].append(_mark("prd", "approval", commit, at + 170, "REQUESTED", f"apr-prd-{n}"))
+            entries["prd"].append(
+                _mark("prd", "approval", commit, at + 171, "REJECTED", f"apr-prd-{n}", "alice@example.com")
+            )
+        if n == 2:
+            entries["prd"].append(_mark("prd", "approval", commit, at + 170, "REQUESTED", f"apr-prd-{n}"))
+            entries["prd"].append(
+                _mark("prd", "approval", commit, at + 170 + 72 * 60, "EXPIRED", f"apr-prd-{n}")
+            )
         if n in (0, 4, 8):
-            entries["prd"].append(_mark("prd", "approval", commit, at + 180, "APPROVED"))
+            entries["prd"].append(
+                _mark("prd", "approval", commit, at + 180, "APPROVED", f"apr-prd-{n}b", "carol@example.com")
+            )
             state = "FAILED" if n == 4 else "SUCCEEDED"
             entries["prd"] += _run("prd", commit, n, at + 190, state, 10)
             if n == 4:
-                entries["prd"].append(_mark("prd", "rollback", commits[0], at + 202, "ROLLED_BACK"))
+                entries["prd"].append(
+                    _mark("prd", "rollback", commits[0], at + 202, "STARTED", "prd-exec-004")
+                )
+                entries["prd"].append(
+                    _mark("prd", "rollback", commits[0], at + 202.1, "SUCCEEDED", "prd-exec-004")
+                )
                 entries["prd"] += _run("prd", commits[0], 100, at + 203, "SUCCEEDED", 9)
     entries["dev"] += _run("dev", "<script>alert(1)</script>", 99, 4 * day + 600, "STOPPED", 2)
     return entries
@@ -136,9 +165,50 @@ def metrics() -> dict[str, dict[str, object]]:
     }
 
 
+def status() -> dict[str, EnvStatus]:
+    """What runs now at the end of the story: prd waits for bob, stg is rolling back."""
+    last = "9" * 40
+    return {
+        "dev": EnvStatus(
+            "dev",
+            Running(last, _time(4 * 1440 + 6), "dev-exec-008"),
+            LastDeployment("<script>alert(1)</script>", "STOPPED", _time(4 * 1440 + 602), "dev-exec-099"),
+            main=last,
+        ),
+        "stg": EnvStatus(
+            "stg",
+            Running(last, _time(4 * 1440 + 78), "stg-exec-008"),
+            LastDeployment(last, "SUCCEEDED", _time(4 * 1440 + 78), "stg-exec-008"),
+            rollback_in_flight=RollbackInFlight(
+                "1" * 40, _time(4 * 1440 + 80), "stg-exec-008", None, 1, False
+            ),
+            main="1" * 40,
+        ),
+        "prd": EnvStatus(
+            "prd",
+            Running("1" * 40, _time(2 * 1440 + 212), "prd-exec-100"),
+            LastDeployment(last, "SUCCEEDED", _time(4 * 1440 + 200), "prd-exec-008"),
+            pending_approvals=(
+                PendingApproval(
+                    "apr-0042", last, _time(4 * 1440 + 90), _time(7 * 1440), ("bob@example.com",), (), 1
+                ),
+            ),
+            main=None,
+            main_error="repository not configured",
+        ),
+    }
+
+
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    page = render_report(story(), metrics(), since=SINCE, until=UNTIL, generated_at="2026-11-07T09:00:00Z")
+    page = render_report(
+        story(),
+        metrics(),
+        since=SINCE,
+        until=UNTIL,
+        generated_at="2026-11-07T09:00:00Z",
+        status_by_env=status(),
+    )
     out = tmp_path_factory.mktemp("report") / "report.html"
     out.write_text(page, encoding="utf-8")
     return out
@@ -217,3 +287,75 @@ def test_the_rendered_dom_holds_every_lane_and_the_dora_figures(report_file: Pat
     # The hostile commit is text in the DOM, not an element.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert "<script>" not in dom
+
+
+# Run in a copy of the page only: the report itself holds no script (its CSP forbids any). The script
+# asks the browser where each label and marker landed and whether it is shown, and writes the answer
+# into the DOM for --dump-dom to carry out.
+_MEASURE = """
+<script>
+const boxes = [...document.querySelectorAll('svg.timeline text.mark-label, svg.timeline text.sha')]
+  .map(el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return {text: el.textContent, l: r.left, r: r.right, t: r.top, b: r.bottom,
+            shown: s.visibility === 'visible' && s.display !== 'none' && +s.opacity > 0 && r.width > 0}; });
+const overlaps = [];
+for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+  const a = boxes[i], c = boxes[j];
+  const apart = a.r - 0.5 <= c.l || c.r - 0.5 <= a.l || a.b - 0.5 <= c.t || c.b - 0.5 <= a.t;
+  if (!apart) overlaps.push([a.text, c.text]);
+}
+const out = document.createElement('pre'); out.id = 'measured';
+out.textContent = JSON.stringify({labels: boxes.filter(b => b.shown).map(b => b.text),
+                                  hidden: boxes.filter(b => !b.shown).map(b => b.text), overlaps});
+document.body.appendChild(out);
+</script>
+"""
+
+
+def test_every_marker_is_labelled_with_visible_text_that_overlaps_no_other(
+    report_file: Path, tmp_path: Path
+) -> None:
+    # GIVEN the page, with a measuring script added to a copy
+    page = report_file.read_text(encoding="utf-8")
+    copy = tmp_path / "measured.html"
+    copy.write_text(
+        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page).replace(
+            "</body>", _MEASURE + "</body>"
+        ),
+        encoding="utf-8",
+    )
+
+    # WHEN Chromium lays it out
+    result = chromium(tmp_path / "profile", "--virtual-time-budget=5000", "--dump-dom", copy.as_uri())
+
+    # THEN every marker's words are shown on the page (not only in a hover title), none on another
+    found = re.search(r'<pre id="measured">(.*?)</pre>', result.stdout, re.S)
+    assert found, result.stderr[-2000:]
+    measured = json.loads(html.unescape(found.group(1)))
+    labels = measured["labels"]
+    assert measured["hidden"] == [] and measured["overlaps"] == []
+    marks = page.count('<g class="mark" ')
+    runs = page.count('<g class="run" ')
+    assert len(labels) == marks + runs
+    for words in (
+        "approval requested",
+        "approved · bob",
+        "rejected · alice",
+        "request expired",
+        "rolled back to",
+    ):
+        assert any(label.startswith(words) for label in labels), words
+
+
+def test_the_status_of_each_env_heads_the_rendered_page(report_file: Path, tmp_path: Path) -> None:
+    # WHEN
+    result = chromium(tmp_path / "profile", "--dump-dom", report_file.as_uri())
+
+    # THEN
+    dom = result.stdout
+    assert dom.index('<section id="now">') < dom.index('<section id="timeline">')
+    assert "apr-0042" in dom and "awaiting bob@example.com" in dom
+    assert "since " + _time(4 * 1440 + 80) in dom
+    # counted as requests and decisions, not as entries: REQUESTED and APPROVED of one request are one
+    assert "<b>stg</b>5 executions · 5 succeeded · 0 failed · 5 approval requests · 5 decisions" in dom
+    assert "4 executions · 3 succeeded · 1 failed · 5 approval requests · 4 decisions · 1 rollback<" in dom

@@ -133,7 +133,7 @@ def test_verify_names_an_item_put_without_chain_fields(forged: dict[str, Any]) -
         f"dev: NOT CHAINED pk={forged['pk']!r} sk={forged['sk']!r}: has no chain fields (seq, prev_hash, "
         "hash): it was not appended through the chain"
     ]
-    assert "dev: chain intact (6 entries" in text.output
+    assert "dev: chain intact (6 chained items: " in text.output
     assert "stg: intact" in text.output and "prd: intact" in text.output
     # AND the JSON keeps its keys, adds the list, and says dev is not intact though its chain is
     assert as_json.exit_code == 1, as_json.output

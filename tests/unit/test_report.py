@@ -129,14 +129,17 @@ def test_approvals_and_rollbacks_have_their_own_markers_and_legend() -> None:
     page = render(promoted_with_a_rollback())
 
     # THEN
-    assert page.count('<g class="mark" data-kind="approval">') == 2
-    assert page.count('<g class="mark" data-kind="rollback">') == 1
+    assert page.count('<g class="mark" data-kind="approval" data-state="APPROVED">') == 2
+    assert page.count('<g class="mark" data-kind="rollback" data-state="ROLLED_BACK">') == 1
     assert f"<title>prd · rollback · ROLLED_BACK\ncommit {OLD}\n2026-11-11T09:08:00Z" in page
     legend = page[page.index('<ul class="legend">') : page.index("</ul>", page.index('<ul class="legend">'))]
-    for label in ("SUCCEEDED", "FAILED", "approval", "rollback"):
+    for label in ("SUCCEEDED", "FAILED", "approval requested", "approved", "rejected", "rollback"):
         assert label in legend
-    assert '<path class="approval"' in page and '<path class="rollback"' in page
-    assert "<li><b>prd</b>2 executions · 1 succeeded · 1 failed · 1 approval · 1 rollback</li>" in page
+    assert '<path class="approval-approved"' in page and '<path class="rollback"' in page
+    assert (
+        "<li><b>prd</b>2 executions · 1 succeeded · 1 failed · 1 approval request · 1 decision · "
+        "1 rollback</li>" in page
+    )
 
 
 def test_hostile_ledger_text_is_escaped_everywhere() -> None:

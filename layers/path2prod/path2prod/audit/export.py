@@ -2,6 +2,11 @@
 
 CSV: one header row, then one row per entry; empty cells for absent values. JSON: one array of entry
 objects, written as it is read. Either way the entries go env by env (in the order given), oldest first.
+
+Every row carries its chain position (`seq`). An entries-only export skips the positions of commit
+records (audit/entries.py); `--chain` lists every chained item, commit records included, so its `seq`
+column runs 1, 2, 3, ... without a gap (CSV or JSON). Approval and promotion rows carry their request's
+id in `request_id` and leave `execution_id` empty: they are about a request, not a pipeline execution.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.entries import REQUEST_KINDS, entry_as_dict, execution_of, request_id_of
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.text import csv_cell
 
 FORMATS = ("csv", "json")
 # The first six are what an auditor reads; the rest place the entry in its execution and its chain.
+# New columns go at the end: scripts read the header the README documents.
 COLUMNS = (
     "env",
     "commit",
@@ -37,6 +44,7 @@ COLUMNS = (
     "seq",
     "prev_hash",
     "hash",
+    "request_id",
 )
 
 
@@ -58,10 +66,16 @@ def export_entries(
     raise ValueError(f"unknown export format {format!r} (expected one of: {', '.join(FORMATS)})")
 
 
-def export_chain(ledgers: Mapping[str, LedgerTable], stream: TextIO, *, page_size: int = 500) -> int:
+def export_chain(
+    ledgers: Mapping[str, LedgerTable], stream: TextIO, *, format: str = "json", page_size: int = 500
+) -> int:
     """Write every chained item of each env, exactly as stored, in seq order: what an auditor needs to
-    re-verify the hash chain independently (docs/ledger-integrity.md). A JSON array of
-    {"env": ..., "item": {...}} objects, streamed; returns how many items."""
+    re-verify the hash chain independently (docs/ledger-integrity.md). JSON: an array of
+    {"env": ..., "item": {...}} objects, streamed. CSV: the entries' columns, one row per chained item
+    (kind `commit` for a commit record), to see every position; re-verifying needs the JSON (every
+    attribute). Returns how many items."""
+    if format == "csv":
+        return _write_chain_csv(ledgers, stream, page_size=page_size)
     count = 0
     stream.write("[")
     for env, ledger in ledgers.items():
@@ -90,12 +104,29 @@ def _write_csv(entries: Iterator[LedgerEntry], stream: TextIO) -> int:
     writer.writeheader()
     count = 0
     for entry in entries:
-        # A reason is typed by an approver: `=HYPERLINK(...)` must stay text in an auditor's spreadsheet.
-        writer.writerow(
-            {key: "" if value is None else csv_cell(str(value)) for key, value in entry.as_dict().items()}
-        )
+        row = {**entry.as_dict(), "execution_id": execution_of(entry), "request_id": request_id_of(entry)}
+        writer.writerow(_cells(row))
         count += 1
     return count
+
+
+def _write_chain_csv(ledgers: Mapping[str, LedgerTable], stream: TextIO, *, page_size: int) -> int:
+    writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    count = 0
+    for env, ledger in ledgers.items():
+        for item in ledger.chain_items(page_size=page_size):
+            row = {**_plain(item), "env": env}
+            if row.get("kind") in REQUEST_KINDS:
+                row["request_id"], row["execution_id"] = row.get("execution_id"), None
+            writer.writerow(_cells({key: row.get(key) for key in COLUMNS}))
+            count += 1
+    return count
+
+
+def _cells(row: Mapping[str, Any]) -> dict[str, str]:
+    # A reason is typed by an approver: `=HYPERLINK(...)` must stay text in an auditor's spreadsheet.
+    return {key: "" if value is None else csv_cell(str(value)) for key, value in row.items()}
 
 
 def _write_json(entries: Iterator[LedgerEntry], stream: TextIO) -> int:
@@ -103,7 +134,7 @@ def _write_json(entries: Iterator[LedgerEntry], stream: TextIO) -> int:
     stream.write("[")
     for entry in entries:
         stream.write(",\n" if count else "\n")
-        stream.write(json.dumps(entry.as_dict(), sort_keys=True))
+        stream.write(json.dumps(entry_as_dict(entry), sort_keys=True))
         count += 1
     stream.write("\n]\n" if count else "]\n")
     return count

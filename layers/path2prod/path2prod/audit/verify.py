@@ -4,10 +4,18 @@ Two walks, Queries only: the chain in seq order (the by-chain index), which name
 does not fit; and every item readers could meet outside it (each env's by-env-time partition, each
 approval request's partition), which names every item without a valid chain position. Readers skip
 those items; verify says they are there.
+
+What it counts, in the words every audit command uses (docs/audit.md): the chain numbers (`seq`) every
+*chained item*. A chained item is either a *ledger entry* (kind deployment, rollback, approval or
+promotion: what `history`, `export` and `report` list) or a *commit record* (kind `commit`: which commit
+a pipeline execution runs, written once per execution, listed only by `export --chain`). So a deployment
+seen as STARTED and SUCCEEDED in `history` is 3 chained items: its 2 entries and its commit record.
+Approval requests, the rollback lock and the chain head are mutable, unchained by design, not counted.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +25,10 @@ from path2prod.adapters.approval_requests import ApprovalRequests, is_request_it
 from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.chain import ChainReport, chain_position_problem, verify
+from path2prod.domain.ledger import KIND_APPROVAL, KIND_DEPLOYMENT, KIND_PROMOTION, KIND_ROLLBACK
+
+ENTRY_KINDS = frozenset({KIND_DEPLOYMENT, KIND_ROLLBACK, KIND_APPROVAL, KIND_PROMOTION})
+COMMIT_RECORD = "commit"  # the kind of an execution's commit record (adapters/ledger_table.py)
 
 
 @dataclass(frozen=True)
@@ -45,11 +57,22 @@ class EnvVerification:
     report: ChainReport
     checkpoints: int | None  # how many checkpoints were compared; None when none are configured
     unchained: tuple[UnchainedItem, ...] = field(default=())
+    # The chained items checked, by what they are: entries + commit_records + other_items == checked.
+    entries: int = 0
+    commit_records: int = 0
+    other_items: int = 0
 
     @property
     def intact(self) -> bool:
         """The chain fits and no item outside it could be taken for an entry."""
         return self.report.intact and not self.unchained
+
+    def counted(self) -> str:
+        """What was checked, in words that reconcile with `history` (which lists entries only)."""
+        words = f"{self.entries} ledger entries, {self.commit_records} commit records"
+        if self.other_items:
+            words += f", {self.other_items} other items"
+        return f"{self.report.checked} chained items: {words}"
 
     def as_dict(self) -> dict[str, Any]:
         broken = self.report.broken
@@ -57,6 +80,10 @@ class EnvVerification:
             "env": self.env,
             "intact": self.intact,
             "checked": self.report.checked,
+            "chained_items": self.report.checked,
+            "entries": self.entries,
+            "commit_records": self.commit_records,
+            "other_items": self.other_items,
             "head_seq": self.report.head.seq if self.report.head else None,
             "checkpoints": self.checkpoints,
             "first_break": None
@@ -80,8 +107,45 @@ def verify_ledger(
     env partitions and approval partitions that holds no valid chain position."""
     kept = dict(checkpoints.checkpoints(env)) if checkpoints else None
     head = ledger.chain_head()
-    report = verify(ledger.chain_items(), head, kept)
-    return EnvVerification(env, report, None if kept is None else len(kept), tuple(unchained_items(ledger)))
+    kinds = _KindCounter(ledger.chain_items())
+    report = verify(kinds, head, kept)
+    counts = kinds.checked(report.checked)
+    return EnvVerification(
+        env,
+        report,
+        None if kept is None else len(kept),
+        tuple(unchained_items(ledger)),
+        entries=sum(count for kind, count in counts.items() if kind in ENTRY_KINDS),
+        commit_records=counts[COMMIT_RECORD],
+        other_items=sum(
+            count for kind, count in counts.items() if kind not in ENTRY_KINDS and kind != COMMIT_RECORD
+        ),
+    )
+
+
+class _KindCounter:
+    """The chain's items, passed through while counting their kinds (constant memory: the walk
+    stays page by page). verify() stops right after the item that breaks the chain: that one was
+    read but not checked, so `checked()` leaves it out."""
+
+    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
+        self._items = iter(items)
+        self._counts: Counter[str] = Counter()
+        self._read = 0
+        self._last_kind: str | None = None
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        for item in self._items:
+            self._last_kind = str(item.get("kind"))
+            self._counts[self._last_kind] += 1
+            self._read += 1
+            yield item
+
+    def checked(self, checked: int) -> Counter[str]:
+        counts = Counter(self._counts)
+        if self._read > checked and self._last_kind is not None:
+            counts[self._last_kind] -= 1
+        return counts
 
 
 def unchained_items(ledger: LedgerTable, envs: Iterable[str] = ENVS) -> Iterator[UnchainedItem]:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.entries import request_id_of
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import KIND_DEPLOYMENT
 
@@ -32,13 +33,17 @@ def full_commit(value: str) -> str:
 
 @dataclass(frozen=True)
 class CommitInEnv:
-    """The commit's last entry in one env, and whether that env's newest SUCCEEDED deployment is it."""
+    """The commit's last entry in one env, and whether that env's newest SUCCEEDED deployment is it.
+
+    `execution_id` as stored; `request_id` names the approval request when that entry is an approval
+    or promotion (audit/entries.py), else None."""
 
     state: str
     kind: str
     time: str
     execution_id: str
     current: bool
+    request_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +82,7 @@ def _in_env(sha: str, env: str, ledger: LedgerTable) -> CommitInEnv | None:
         time=entry.time,
         execution_id=entry.execution_id,
         current=running_commit(env, ledger) == sha,
+        request_id=request_id_of(entry),
     )
 
 

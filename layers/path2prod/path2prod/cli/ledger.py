@@ -11,6 +11,7 @@ import click
 from path2prod import ENVS
 from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.entries import entry_as_dict, execution_of, request_id_of
 from path2prod.audit.export import FORMATS, export_chain, export_entries
 from path2prod.audit.verify import verify_ledger
 from path2prod.audit.where import CommitWhereabouts, where_is
@@ -96,7 +97,7 @@ def history(env: str, home: Path | None, config_file: str | None, limit: int, as
     """Entries of ENV's ledger (dev, stg or prd), newest first."""
     entries = list(open_ledger(env, home, config_file).history(env, limit=limit))
     if as_json:
-        echo_json([entry.as_dict() for entry in entries])
+        echo_json([entry_as_dict(entry) for entry in entries])
         return
     click.echo(format_entries(env, entries))
 
@@ -105,9 +106,13 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
     """A ledger as a table for people."""
     if not entries:
         return f"{env}: the ledger has no entries yet"
-    lines = [f"{'TIME':<21} {'STATE':<10} {'KIND':<11} {'COMMIT':<41} EXECUTION"]
+    # Approval and promotion entries name a request, not an execution: each has its own column.
+    lines = [f"{'TIME':<21} {'STATE':<10} {'KIND':<11} {'COMMIT':<41} {'EXECUTION':<36} REQUEST_ID"]
     for entry in entries:
-        line = f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} {entry.execution_id}"
+        line = (
+            f"{entry.time:<21} {entry.state:<10} {entry.kind:<11} {entry.commit:<41} "
+            f"{execution_of(entry) or '-':<36} {request_id_of(entry) or '-'}"
+        )
         if entry.from_commit:
             why = f": {entry.reason}" if entry.reason else ""
             line += f"  (from {entry.from_commit[:12]}, {entry.trigger}{why})"
@@ -126,7 +131,10 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
 @json_option
 def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | None, as_json: bool) -> None:
     """Check each account's hash chain; exit 1 naming the first entry that was edited, deleted,
-    inserted or reordered, and every item (by pk and sk) that holds no valid chain position."""
+    inserted or reordered, and every item (by pk and sk) that holds no valid chain position.
+
+    Counts chained items: ledger entries (what history lists) plus commit records (one per execution,
+    which commit it runs), so "5 chained items: 3 ledger entries, 2 commit records"."""
     results = [
         verify_ledger(env, open_ledger(env, home, config_file), open_checkpoints(env, home, config_file))
         for env in (envs or ENVS)
@@ -139,11 +147,11 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
             kept = (
                 "no checkpoints configured"
                 if result.checkpoints is None
-                else f"{result.checkpoints} checkpoints"
+                else f"{result.checkpoints} checkpoints match"
             )
             if report.broken is None:
                 chain = "intact" if not result.unchained else "chain intact"
-                click.echo(f"{result.env}: {chain} ({report.checked} entries, {kept} match)")
+                click.echo(f"{result.env}: {chain} ({result.counted()}; {kept})")
             else:
                 item = report.broken.item
                 key = f" [pk={item.get('pk')!r} sk={item.get('sk')!r}]" if item else ""
@@ -180,9 +188,8 @@ def format_whereabouts(whereabouts: CommitWhereabouts) -> str:
             lines.append(f"{env:<4} never ran here")
             continue
         current = "  <- runs here now" if found.current else ""
-        lines.append(
-            f"{env:<4} {found.state:<10} {found.kind:<11} {found.time:<21} {found.execution_id}{current}"
-        )
+        about = f"request {found.request_id}" if found.request_id else found.execution_id
+        lines.append(f"{env:<4} {found.state:<10} {found.kind:<11} {found.time:<21} {about}{current}")
     return "\n".join(lines)
 
 
@@ -196,7 +203,8 @@ def format_whereabouts(whereabouts: CommitWhereabouts) -> str:
 @click.option(
     "--chain",
     is_flag=True,
-    help="Every chained item as stored, in seq order (JSON only), to re-verify the hash chain yourself.",
+    help="Every chained item in seq order, commit records included: as stored (JSON), to re-verify the "
+    "hash chain yourself, or one row each (CSV), every position without a gap.",
 )
 @click.option(
     "--out",
@@ -217,20 +225,20 @@ def export_command(
 ) -> None:
     """Every ledger entry with its hash fields, as CSV or JSON, oldest first, env by env (dev, stg, prd).
 
-    Streams page by page, so a ledger of any size exports in constant memory."""
+    Each row carries its chain position (seq); the positions it skips are commit records, which
+    --chain lists too. Approval and promotion rows name their request in request_id. Streams page by
+    page, so a ledger of any size exports in constant memory."""
     since_bound = parse_bound(since, "--since") if since else None
     until_bound = parse_bound(until, "--until") if until else None
     if since_bound and until_bound and since_bound > until_bound:
         raise InvalidTime(f"--since {since_bound} is after --until {until_bound}")
-    if chain and (export_format != "json" or since or until):
-        raise ExportOptionsConflict(
-            "--chain exports whole chains as JSON: use --format json, without --since/--until"
-        )
+    if chain and (since or until):
+        raise ExportOptionsConflict("--chain exports whole chains: leave out --since/--until")
     ledgers = {env: open_ledger(env, home, config_file) for env in ENVS if not envs or env in envs}
 
     def export(stream: TextIO) -> int:
         if chain:
-            return export_chain(ledgers, stream)
+            return export_chain(ledgers, stream, format=export_format)
         return export_entries(ledgers, stream, format=export_format, since=since_bound, until=until_bound)
 
     if out is None:
@@ -244,4 +252,4 @@ def export_command(
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    click.echo(f"exported {count} {'chained items' if chain else 'entries'} to {out}", err=True)
+    click.echo(f"exported {count} {'chained items' if chain else 'ledger entries'} to {out}", err=True)

@@ -48,8 +48,9 @@ def _register_commands() -> None:
     from path2prod.cli.metrics import metrics
     from path2prod.cli.report import report
     from path2prod.cli.rollback import rollback
+    from path2prod.cli.status import status
 
-    for command in (local, ledger, approvals, approve, reject, rollback, metrics, report, demo):
+    for command in (local, status, ledger, approvals, approve, reject, rollback, metrics, report, demo):
         cli.add_command(command)
 
 

@@ -14,6 +14,7 @@ from path2prod.audit.metrics import env_metrics
 from path2prod.audit.report import render_report
 from path2prod.cli.ledger import config_option, open_ledger, since_option, until_option
 from path2prod.cli.options import home_option
+from path2prod.cli.status import env_status
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
 
@@ -32,10 +33,13 @@ from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
 def report(
     out: Path, since: str | None, until: str | None, home: Path | None, config_file: str | None
 ) -> None:
-    """Write one self-contained HTML page: a timeline of dev, stg and prd and their DORA metrics.
+    """Write one self-contained HTML page: what each env runs now, a timeline of dev, stg and prd, and
+    their DORA metrics.
 
-    The timeline shows every pipeline execution of the window (default: the last 30 days) by outcome,
-    each commit's way dev -> stg -> prd, and approvals and rollbacks; the page needs no network to view."""
+    The page opens with each env's status (as `path2prod status`: what runs, pending approvals,
+    rollbacks in flight, drift). The timeline shows every pipeline execution of the window (default:
+    the last 30 days) by outcome, each commit's way dev -> stg -> prd, and approvals and rollbacks,
+    every marker labelled; the page needs no network to view."""
     now = datetime.now(UTC)
     window = TimeWindow.from_options(since, until, now=now, days=DEFAULT_WINDOW_DAYS)
     ledgers: dict[str, LedgerTable] = {env: open_ledger(env, home, config_file) for env in ENVS}
@@ -49,12 +53,19 @@ def report(
         ).as_dict()
         for env, ledger in ledgers.items()
     }
+    # What runs now heads the page, whatever the window: the same bounded reads as `path2prod status`.
+    status = {env: env_status(env, home, config_file, now) for env in ENVS}
     page = render_report(
-        entries, metrics, since=window.since, until=window.until, generated_at=format_utc(now)
+        entries,
+        metrics,
+        since=window.since,
+        until=window.until,
+        generated_at=format_utc(now),
+        status_by_env=status,
     )
     _write_atomically(out, page)
     count = sum(len(env_entries) for env_entries in entries.values())
-    click.echo(f"wrote {out} ({count} entries, {window.since} .. {window.until})")
+    click.echo(f"wrote {out} ({count} ledger entries, {window.since} .. {window.until})")
 
 
 def _write_atomically(out: Path, text: str) -> None:
