@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -88,6 +89,24 @@ def test_report_writes_the_window_of_all_three_ledgers(config: Path, tmp_path: P
     prd_lead_time = re.search(r'data-env="prd"><title>prd: ([^<(]+) \(', page.split('data-metric="lead')[1])
     assert prd_lead_time is not None and prd_lead_time.group(1) == "2 h 5 min"
     assert "0.0333 per day" in page and not list(tmp_path.glob(".*.partial"))
+
+
+def test_report_json_says_what_it_wrote(config: Path, tmp_path: Path) -> None:
+    # WHEN
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        cli, ["report", "--out", str(out), "--config", str(config), "--json", *WINDOW]
+    )
+
+    # THEN
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "out": str(out),
+        "entries": {"dev": 2, "stg": 2, "prd": 2},
+        "since": "2026-11-01T00:00:00Z",
+        "until": "2026-11-30T23:59:59Z",
+    }
+    assert out.read_text().startswith("<!doctype html>")
 
 
 def test_a_bad_time_is_a_one_line_error(config: Path, tmp_path: Path) -> None:

@@ -102,8 +102,9 @@ def up(
     click.echo(("sandbox started" if started else "sandbox already running") + f" in {sandbox.path}")
     _print_status(status)
     dev_remote = status["envs"]["dev"]["remote"]
-    click.echo(f"\nnext: git clone {dev_remote} app, commit a buildspec.yml, git push origin main,")
-    click.echo(f"      then: path2prod ledger history dev --home {sandbox.path}")
+    click.echo(f"\nnext: export PATH2PROD_HOME={sandbox.path}   (then no command needs --home)")
+    click.echo(f"      git clone {dev_remote} ~/app, commit a buildspec.yml there, git push origin main,")
+    click.echo("      then: path2prod local wait && path2prod status")
 
 
 @local.command()

@@ -13,7 +13,7 @@ from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.metrics import env_metrics
 from path2prod.audit.report import render_report
 from path2prod.cli.ledger import config_option, open_ledger, since_option, until_option
-from path2prod.cli.options import home_option
+from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.cli.status import env_status
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
@@ -30,8 +30,14 @@ from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
 @until_option
 @home_option(sandbox_only=False)
 @config_option
+@json_option
 def report(
-    out: Path, since: str | None, until: str | None, home: Path | None, config_file: str | None
+    out: Path,
+    since: str | None,
+    until: str | None,
+    home: Path | None,
+    config_file: str | None,
+    as_json: bool,
 ) -> None:
     """Write one self-contained HTML page: what each env runs now, a timeline of dev, stg and prd, and
     their DORA metrics.
@@ -65,6 +71,16 @@ def report(
     )
     _write_atomically(out, page)
     count = sum(len(env_entries) for env_entries in entries.values())
+    if as_json:
+        echo_json(
+            {
+                "out": str(out),
+                "entries": {env: len(env_entries) for env, env_entries in entries.items()},
+                "since": window.since,
+                "until": window.until,
+            }
+        )
+        return
     click.echo(f"wrote {out} ({count} ledger entries, {window.since} .. {window.until})")
 
 
