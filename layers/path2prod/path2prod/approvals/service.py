@@ -386,7 +386,7 @@ def _promoted_lines(request: ApprovalRequest) -> list[str]:
         lines.append("Files:      not compared (the env runs a commit the upstream repository does not hold)")
         return lines
     lines.append(f"Files:      {files_summary(request)}")
-    lines += [f"  {file_change(f):>14}  {printable(f.path)}" for f in request.files]
+    lines += [f"  {file_change(f):<14}  {printable(f.path)}" for f in request.files]
     if (more := request.file_count - len(request.files)) > 0:
         lines.append(f"  and {more} more")
     return lines
