@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from path2prod.approvals import events as own_events
+from path2prod.approvals.mail import prompt, rejection
 from path2prod.approvals.page import confirmation_page
-from path2prod.approvals.service import Approvals, LinkView, prompt_message, rejection_message
+from path2prod.approvals.service import LinkView
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     MAX_FILES_SHOWN,
@@ -72,10 +73,6 @@ def _range(files: tuple[ChangedFile, ...], *, file_count: int | None = None) -> 
     added = sum(f.added or 0 for f in files)
     stat = DiffStat(files=files, file_count=file_count or len(files), added=added, removed=1)
     return PromotedRange(target_head=HEAD, commits=commits, target_subject="A: what runs", diffstat=stat)
-
-
-def _approvals() -> Approvals:
-    return Approvals(env="stg", requests=None, secret=lambda: b"k" * 32, page_url=PAGE)  # type: ignore[arg-type]
 
 
 # -- the request's facts --------------------------------------------------------------------------------
@@ -143,7 +140,7 @@ def test_the_rejection_mail_names_who_rejected_the_comment_how_to_ask_again_and_
     )
 
     # WHEN dave's mail is written
-    subject, body = rejection_message(rejected, DAVE)
+    subject, body = rejection(rejected, DAVE)
 
     # THEN
     assert subject.startswith(f"path2prod: {CANDIDATE[:12]} rejected for stg by {BOB}")
@@ -248,7 +245,7 @@ def test_the_page_and_the_mail_show_runs_now_commits_and_files_escaped() -> None
 
     # WHEN
     page = confirmation_page(LinkView(request, BOB, request.state, True, None), "tok", NOW)
-    _, mail = prompt_message(request, BOB, _approvals())
+    _, mail = prompt(request, BOB, f"{PAGE}?t=tok")
 
     # THEN the page
     assert "<code>aaaaaaaaaaaa</code> A: what runs in stg" in page
@@ -263,3 +260,17 @@ def test_the_page_and_the_mail_show_runs_now_commits_and_files_escaped() -> None
         line for line in mail.splitlines() if line.startswith(PAGE)
     ]
     assert mail.splitlines()[-1] == f"Request: {request.id}"
+
+
+def test_a_carriage_return_in_a_subject_cannot_start_a_line_of_the_mail() -> None:
+    # GIVEN a candidate whose subject holds a lone "\r" and a link (git keeps it in the first line)
+    request = _request(message="fix\rhttp://attacker.example/?t=x")
+
+    # WHEN bob's mail is written, and SNS's cleaning (ApprovalPrompts) is applied to it
+    from path2prod.domain.text import printable
+
+    _, body = prompt(request, BOB, f"{PAGE}?t=tok")
+    sent = printable(body, keep_newlines=True)
+
+    # THEN the only line starting with http is his link
+    assert [line for line in sent.splitlines() if line.startswith("http")] == [f"{PAGE}?t=tok"]
