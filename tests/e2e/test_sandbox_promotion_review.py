@@ -192,3 +192,18 @@ def test_a_rejected_commit_is_asked_again_from_the_cli(sandbox: Path, two_ahead:
     )
     assert refused.returncode != 0 and "PENDING" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+
+    # WHEN a commit stg's ledger never requested is asked for THEN one line (JSON under --json) says so
+    never = run_cli(
+        "approvals",
+        "request",
+        "stg",
+        "0" * 40,
+        "--as",
+        "carol@example.com",
+        "--home",
+        str(sandbox),
+        "--json",
+        check=False,
+    )
+    assert never.returncode != 0 and "no request for 000000000000" in json.loads(never.stdout)["error"]

@@ -38,6 +38,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
     stg,
 )
 
+from path2prod.adapters import git_remote
 from path2prod.approvals.events import PROMOTION_REJECTED
 from path2prod.approvals.service import VIA_CLI, answer, answer_link
 from path2prod.domain.approvals import (
@@ -177,6 +178,28 @@ def test_files_are_not_compared_against_a_head_the_upstream_repository_lacks(stg
     # THEN what stg runs is named without its subject, and the files say they were not compared
     assert (request.target_head, request.target_subject, request.file_count) == (stray, None, None)
     assert "Files:      not compared" in stg.inboxes[BOB].received[0].body
+
+
+def test_past_its_bounds_the_diffstat_counts_every_file_and_says_it_is_not_complete(
+    stg: Stg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN bounds of 3 files with lines counted and 64-byte blobs, and a commit changing 5 files, one big
+    monkeypatch.setattr(git_remote, "MAX_DIFF_FILES", 3)
+    monkeypatch.setattr(git_remote, "MAX_DIFF_BLOB_BYTES", 64)
+    _write(stg, {"a-big.txt": b"line\n" * 100, **{f"f{n}.txt": b"x\n" for n in range(4)}})
+    c = stg.dev.commit("C: five files")
+    stg.dev.push_main(c)
+
+    # WHEN its request opens
+    request = _open_for(stg, c)
+
+    # THEN all 6 files (app.txt too) are counted, 3 listed, the big one without lines, and it says so
+    assert (request.file_count, len(request.files), request.files_complete) == (6, 3, False)
+    assert [(f.path, f.added) for f in request.files] == [("a-big.txt", None), ("app.txt", 1), ("f0.txt", 1)]
+    assert (request.lines_added, request.lines_removed) == (2, 0)
+    mail = stg.inboxes[BOB].received[0].body
+    assert "Files:      6 file(s) changed, +2 -0 (some files too large or too many" in mail
+    assert "  and 3 more" in mail
 
 
 # -- comments -------------------------------------------------------------------------------------------
