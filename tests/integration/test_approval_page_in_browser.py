@@ -203,7 +203,7 @@ def test_bob_opens_his_link_in_chromium_and_approves(stg_page: StgPage, tmp_path
         assert stg_page.requests.get(stg_page.request.id) == stg_page.request
 
         # WHEN he writes a comment and clicks Approve
-        browser.find_element(By.CSS_SELECTOR, 'textarea[name="reason"]').send_keys("looks <b>good</b>")
+        browser.find_element(By.ID, "approve-reason").send_keys("looks <b>good</b>")
         browser.find_element(By.CSS_SELECTOR, 'button[name="decision"][value="approve"]').click()
         WebDriverWait(browser, 20).until(expected_conditions.title_contains("APPROVED"))
 

@@ -174,19 +174,23 @@ def _table(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def _forms(token: str) -> str:
-    # One form, two buttons: the comment goes with whichever is pressed (the button's name=value is
-    # the decision). `action=""` posts back to this very URL (its `?t=` included); the token also
-    # travels in the body.
+    # Two forms, each posting its own decision and comment: what a browser sends is then exactly what
+    # the approver saw beside the button they pressed. `action=""` posts back to this very URL (its `?t=`
+    # included); the token also travels in the body.
     hidden = f'<input type="hidden" name="t" value="{_e(token)}">'
-    return (
-        f'<form method="post" action="">{hidden}'
-        f'<label for="reason">Comment (optional, kept in the ledger; at most {REASON_MAX_LENGTH} characters)'
-        "</label>"
-        f'<textarea id="reason" name="reason" rows="3" maxlength="{REASON_MAX_LENGTH}" autocomplete="off">'
-        "</textarea>"
-        '<button type="submit" class="approve" name="decision" value="approve">Approve</button> '
-        '<button type="submit" class="reject" name="decision" value="reject">Reject</button></form>'
-    )
+
+    def form(decision: str, label: str, button: str) -> str:
+        return (
+            f'<form method="post" action="">{hidden}'
+            f'<label for="{decision}-reason">{label} (optional, kept in the ledger; '
+            f"at most {REASON_MAX_LENGTH} characters)</label>"
+            f'<textarea id="{decision}-reason" name="reason" rows="2" maxlength="{REASON_MAX_LENGTH}" '
+            'autocomplete="off"></textarea>'
+            f'<button type="submit" class="{decision}" name="decision" value="{decision}">{button}</button>'
+            "</form>"
+        )
+
+    return form("approve", "Comment", "Approve") + "\n" + form("reject", "Why you reject", "Reject")
 
 
 def _upstream(request: ApprovalRequest) -> str:
