@@ -81,6 +81,14 @@ def list_requests(
             )
         )
         click.echo(f"    {printable(summary['message'])}")
+        if summary["commit_count"] is not None:
+            runs_now = (summary["runs_now"] or "")[:12] or "nothing yet"
+            files = (
+                f", {summary['file_count']} file(s) +{summary['lines_added']} -{summary['lines_removed']}"
+                if summary["file_count"] is not None
+                else ""
+            )
+            click.echo(f"    promotes {summary['commit_count']} commit(s) onto {runs_now}{files}")
         if summary["asked_again_after"]:
             asked = f"    asked again by {summary['asked_by']} after {summary['asked_again_after']}"
             click.echo(printable(asked))

@@ -38,7 +38,7 @@ DEFAULT_EXPIRY = timedelta(hours=72)
 # counts as not complete). An email longer than RFC 5321 allows (320) is no address anyone approves
 # with, but it is not kept either, so the range counts as not complete. At most 100 changed files are
 # kept (paths cut at 300 characters), with the totals over all of them. Worst case, with 5 answers and
-# their comments: 50 x ~1.1 KB + 100 x 0.36 KB + 100 x 0.33 KB + 5 x 0.9 KB, about 130 KB.
+# their comments, about 150 KB (tests/unit/test_approval_request_item.py measures it).
 MAX_COMMITS_SHOWN = 50
 MAX_SUBJECT_LENGTH = 200
 MAX_AUTHORS = 100
