@@ -211,7 +211,7 @@ def _answer(
 
 
 @approvals.command("request")
-@click.argument("env", type=click.Choice(DOWNSTREAM_ENVS))
+@click.argument("env", type=click.Choice(DOWNSTREAM_ENVS), metavar="ENV")
 @click.argument("commit")
 @click.option("--as", "as_who", help="Who is asking (sandbox only; against AWS: your IAM identity).")
 @home_option(sandbox_only=False)
