@@ -1,5 +1,7 @@
 """approvals: an upstream env's "Deployment Succeeded" (forwarded to this account) opens an approval
-request for promoting that commit here, and prompts this env's approvers through SNS."""
+request for promoting that commit here, and prompts this env's approvers through SNS. From its own
+account's bus, "Promotion Rejected" mails the author and the other approvers, and "Approval Requested
+Again" opens a new request for a commit whose request was rejected or expired."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
-from path2prod.approvals.service import Approvals, open_approval, upstream_from_event
+from path2prod.approvals.service import Approvals, on_approvals_event
 from path2prod.refusals import refusals_counted
 
 logger = Logger()
@@ -30,8 +32,7 @@ def approvals() -> Approvals:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Raises InvalidEvent for a claim it cannot confirm: parked in the dead-letter queue, nothing opened.
     with refusals_counted(metrics, logger):
-        upstream, commit = upstream_from_event(event, approvals())
-        request = open_approval(upstream, commit, approvals())
+        request = on_approvals_event(event, approvals())
     metrics.add_metric(name="ApprovalRequests", unit=MetricUnit.Count, value=1)
     logger.info("approval request", extra={"request_id": request.id, "state": request.state.value})
     return {"request_id": request.id, "state": request.state.value, "commit": request.commit}

@@ -202,7 +202,8 @@ def test_bob_opens_his_link_in_chromium_and_approves(stg_page: StgPage, tmp_path
         assert browser.find_elements(By.TAG_NAME, "script") == []
         assert stg_page.requests.get(stg_page.request.id) == stg_page.request
 
-        # WHEN he clicks Approve
+        # WHEN he writes a comment and clicks Approve
+        browser.find_element(By.ID, "approve-reason").send_keys("looks <b>good</b>")
         browser.find_element(By.CSS_SELECTOR, 'button[name="decision"][value="approve"]').click()
         WebDriverWait(browser, 20).until(expected_conditions.title_contains("APPROVED"))
 
@@ -210,6 +211,7 @@ def test_bob_opens_his_link_in_chromium_and_approves(stg_page: StgPage, tmp_path
         outcome = browser.find_element(By.TAG_NAME, "body").text
         assert "The request is now APPROVED" in outcome
         assert f"pushing {COMMIT[:12]} to stg main" in outcome
+        assert "(reason: looks <b>good</b>)" in outcome  # his comment, shown as text
         policy_violations = [
             entry["message"]
             for entry in browser.get_log("browser")
@@ -221,6 +223,7 @@ def test_bob_opens_his_link_in_chromium_and_approves(stg_page: StgPage, tmp_path
     stored = stg_page.requests.get(stg_page.request.id)
     assert stored is not None and stored.state is ApprovalState.APPROVED
     assert stored.approved_by == (BOB,)
+    assert stored.decisions[-1].reason == "looks <b>good</b>"
 
 
 def test_fetching_the_link_with_get_then_head_changes_nothing(stg_page: StgPage) -> None:

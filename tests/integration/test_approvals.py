@@ -289,7 +289,7 @@ class Stg:
         """The token of the link `approver` got by mail for the request."""
         self.read_mail()
         for mail in self.inboxes[approver].received:
-            if f"Request {request_id}" in mail.body:
+            if f"Request: {request_id}" in mail.body:
                 return link_token(mail.body)
         raise AssertionError(f"{approver} got no mail about {request_id}")
 
@@ -1098,19 +1098,19 @@ def test_the_committer_of_a_promoted_commit_cannot_approve_it(stg: Stg) -> None:
     assert approved.state is ApprovalState.APPROVED
 
 
-def test_a_long_promotion_shows_20_commits_and_counts_the_rest(stg: Stg) -> None:
-    # GIVEN 22 commits by Dave (no approver) on dev's main
+def test_a_long_promotion_shows_50_commits_and_counts_the_rest(stg: Stg) -> None:
+    # GIVEN 52 commits by Dave (no approver) on dev's main
     dave = {"GIT_AUTHOR_EMAIL": "dave@example.com", "GIT_COMMITTER_EMAIL": "dave@example.com"}
-    commits = [stg.dev.commit(f"step {n}", env=dave) for n in range(22)]
+    commits = [stg.dev.commit(f"step {n}", env=dave) for n in range(52)]
     stg.dev.push_main(commits[-1])
 
     # WHEN its success opens the request
     request = _open_for(stg, commits[-1])
 
-    # THEN the request, the mail and the page show the newest 20, and say 2 more
-    assert (request.commit_count, len(request.commits)) == (22, 20)
+    # THEN the request, the mail and the page show the newest 50, and say 2 more
+    assert (request.commit_count, len(request.commits)) == (52, 50)
     bob_mail = stg.inboxes[BOB].received[0].body
-    assert "Promotes:   22 commit(s)" in bob_mail and "  and 2 more" in bob_mail
+    assert "Promotes:   52 commit(s)" in bob_mail and "  and 2 more" in bob_mail
     assert commits[2][:12] in bob_mail and commits[1][:12] not in bob_mail
     assert "and 2 more" in _page(stg, BOB, request)
 

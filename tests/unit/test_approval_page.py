@@ -109,19 +109,19 @@ def test_page_shows_the_commit_its_upstream_quorum_expiry_and_whose_link_it_is()
     assert "<strong>bob@example.com</strong>" in page
 
 
-def test_answerable_link_has_two_post_forms_carrying_the_token_and_no_script() -> None:
+def test_answerable_link_has_two_post_forms_each_with_its_comment_and_no_script() -> None:
     # WHEN
     page = confirmation_page(view(request()), TOKEN, NOW)
 
-    # THEN
+    # THEN each form posts the token, its own comment and its own decision
     approve, reject = forms(page)
-    for form in (approve, reject):
+    for form, decision in ((approve, "approve"), (reject, "reject")):
         assert form.startswith('<form method="post" action="">')
         assert f'<input type="hidden" name="t" value="{TOKEN}">' in form
+        assert f'<textarea id="{decision}-reason" name="reason" rows="2" maxlength="500"' in form
+        assert form.count('name="decision"') == 1
     assert '<button type="submit" class="approve" name="decision" value="approve">Approve</button>' in approve
-    assert 'name="reason"' not in approve
     assert '<button type="submit" class="reject" name="decision" value="reject">Reject</button>' in reject
-    assert '<input type="text" id="reason" name="reason"' in reject
     assert "<script" not in page.lower() and "javascript:" not in page.lower()
     assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
     assert 'method="get"' not in page.lower()

@@ -799,18 +799,18 @@ def test_an_email_too_long_to_keep_makes_the_range_not_complete() -> None:
     assert not request.range_complete
 
 
-def test_a_request_shows_at_most_20_commits_with_short_subjects_and_counts_them_all() -> None:
-    # GIVEN a range of 25 commits by Ann, each with a very long subject
-    commits = [_commit(f"{i:040x}", ANN, subject="x" * 1000) for i in range(25)]
+def test_a_request_shows_at_most_50_commits_with_short_subjects_and_counts_them_all() -> None:
+    # GIVEN a range of 55 commits by Ann, each with a very long subject
+    commits = [_commit(f"{i:040x}", ANN, subject="x" * 1000) for i in range(55)]
 
     # WHEN the request opens
     request = _promoting(*commits)
 
-    # THEN it shows the 20 newest, their subjects cut, counts all 25 and knows what the target runs
-    assert len(request.commits) == MAX_COMMITS_SHOWN == 20
-    assert [c.sha for c in request.commits] == [c.sha for c in commits[:20]]
+    # THEN it shows the 50 newest, their subjects cut, counts all 55 and knows what the target runs
+    assert len(request.commits) == MAX_COMMITS_SHOWN == 50
+    assert [c.sha for c in request.commits] == [c.sha for c in commits[:50]]
     assert all(len(c.subject) == MAX_SUBJECT_LENGTH for c in request.commits)
-    assert (request.commit_count, request.target_head, request.range_complete) == (25, TARGET_HEAD, True)
+    assert (request.commit_count, request.target_head, request.range_complete) == (55, TARGET_HEAD, True)
     assert [a.email for a in request.authors] == [ANN]
 
 

@@ -34,6 +34,7 @@ from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,
     Author,
+    ChangedFile,
     Decision,
     PromotedCommit,
     Upstream,
@@ -211,6 +212,8 @@ def request_item(request: ApprovalRequest) -> dict[str, Any]:
     data["decisions"] = [{**asdict(d), "verdict": d.verdict.value} for d in request.decisions]
     data["authors"] = [asdict(a) for a in request.authors]
     data["commits"] = [asdict(c) for c in request.commits]
+    # Uncounted lines (a binary file) are left out: DynamoDB would store them as NULL.
+    data["files"] = [{k: v for k, v in asdict(f).items() if v is not None} for f in request.files]
     item = {key: value for key, value in data.items() if value is not None}
     item["upstream"] = {key: value for key, value in asdict(request.upstream).items() if value is not None}
     item["decisions"] = [{k: v for k, v in d.items() if v is not None} for d in item["decisions"]]
@@ -282,5 +285,23 @@ def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         ),
         commit_count=int(data["commit_count"]) if data.get("commit_count") is not None else None,
         range_complete=bool(data.get("range_complete", True)),
+        # Requests stored before files were compared lack these: file_count None says so.
+        target_subject=data.get("target_subject"),
+        files=tuple(
+            ChangedFile(
+                path=str(f["path"]),
+                status=str(f.get("status", "M")),
+                added=int(f["added"]) if f.get("added") is not None else None,
+                removed=int(f["removed"]) if f.get("removed") is not None else None,
+            )
+            for f in data.get("files", [])
+        ),
+        file_count=int(data["file_count"]) if data.get("file_count") is not None else None,
+        lines_added=int(data.get("lines_added", 0)),
+        lines_removed=int(data.get("lines_removed", 0)),
+        files_complete=bool(data.get("files_complete", True)),
+        asked_again_after=data.get("asked_again_after"),
+        asked_by=data.get("asked_by"),
+        rejection_notified_at=data.get("rejection_notified_at"),
         version=int(data.get("version", 0)),
     )

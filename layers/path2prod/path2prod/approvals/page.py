@@ -16,8 +16,10 @@ from http import HTTPStatus
 
 from path2prod.approvals.service import LinkView
 from path2prod.domain.approvals import (
+    MAX_COMMENT_LENGTH,
     ApprovalRequest,
     ApprovalState,
+    ChangedFile,
     Decision,
     parse_time,
     same_person,
@@ -40,7 +42,7 @@ PAGE_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
 }
 
-REASON_MAX_LENGTH = 500
+REASON_MAX_LENGTH = MAX_COMMENT_LENGTH  # the form's comment, kept with the answer
 
 _STYLE = """
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
@@ -60,7 +62,9 @@ ul { margin: 0; padding-left: 1.2rem; }
 .ok { border-left-color: #1b7f3b; background: #e9f6ee; }
 form { margin: 1rem 0; }
 label { display: block; margin-bottom: .3rem; }
-input[type=text] { width: 100%; box-sizing: border-box; padding: .4rem; font: inherit; margin-bottom: .5rem; }
+textarea { width: 100%; box-sizing: border-box; padding: .4rem; font: inherit; margin-bottom: .5rem; }
+.files td, .files th { border: 0; padding: 0 .6rem 0 0; width: auto; font-weight: normal; }
+.added { color: #1b7f3b; } .removed { color: #b00020; }
 button { font: inherit; font-weight: 600; padding: .5rem 1.4rem; border: 1px solid; cursor: pointer; }
 button.approve { background: #1b7f3b; border-color: #14602c; color: #fff; }
 button.reject { background: #fff; border-color: #b00020; color: #b00020; }
@@ -170,16 +174,23 @@ def _table(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def _forms(token: str) -> str:
-    # `action=""` posts back to this very URL (its `?t=` included); the token also travels in the body.
+    # Two forms, each posting its own decision and comment: what a browser sends is then exactly what
+    # the approver saw beside the button they pressed. `action=""` posts back to this very URL (its `?t=`
+    # included); the token also travels in the body.
     hidden = f'<input type="hidden" name="t" value="{_e(token)}">'
-    return (
-        f'<form method="post" action="">{hidden}'
-        '<button type="submit" class="approve" name="decision" value="approve">Approve</button></form>\n'
-        f'<form method="post" action="">{hidden}'
-        '<label for="reason">Reason for rejecting (optional)</label>'
-        f'<input type="text" id="reason" name="reason" maxlength="{REASON_MAX_LENGTH}" autocomplete="off">'
-        '<button type="submit" class="reject" name="decision" value="reject">Reject</button></form>'
-    )
+
+    def form(decision: str, label: str, button: str) -> str:
+        return (
+            f'<form method="post" action="">{hidden}'
+            f'<label for="{decision}-reason">{label} (optional, kept in the ledger; '
+            f"at most {REASON_MAX_LENGTH} characters)</label>"
+            f'<textarea id="{decision}-reason" name="reason" rows="2" maxlength="{REASON_MAX_LENGTH}" '
+            'autocomplete="off"></textarea>'
+            f'<button type="submit" class="{decision}" name="decision" value="{decision}">{button}</button>'
+            "</form>"
+        )
+
+    return form("approve", "Comment", "Approve") + "\n" + form("reject", "Why you reject", "Reject")
 
 
 def _upstream(request: ApprovalRequest) -> str:
@@ -193,11 +204,19 @@ def _upstream(request: ApprovalRequest) -> str:
 def _promoted_rows(request: ApprovalRequest) -> list[tuple[str, str]]:
     """What the env runs now and the commits the promotion brings (nothing for a request opened before
     promoted ranges were recorded), as (label, escaped HTML) rows."""
+    rows: list[tuple[str, str]] = []
+    if request.asked_again_after:
+        rows.append(("Asked again", _e(f"by {request.asked_by or '?'} after {request.asked_again_after}")))
     if request.commit_count is None:
-        return []
-    runs_now = f"<code>{_e(request.target_head[:12])}</code>" if request.target_head else "nothing yet"
+        return rows
+    runs_now = "nothing yet"
+    if request.target_head:
+        runs_now = f"<code>{_e(request.target_head[:12])}</code>"
+        if request.target_subject is not None:
+            runs_now += f" {_e(request.target_subject)}"
     items = [
-        f"<li><code>{_e(c.sha[:12])}</code> {_e(c.author_email)}: {_e(c.subject)}</li>"
+        f"<li><code>{_e(c.sha[:12])}</code> {_e(c.author_name)} &lt;{_e(c.author_email)}&gt;: "
+        f"{_e(c.subject)}</li>"
         for c in request.commits
     ]
     if (more := request.commit_count - len(request.commits)) > 0:
@@ -205,7 +224,36 @@ def _promoted_rows(request: ApprovalRequest) -> list[tuple[str, str]]:
     if not request.range_complete:
         items.append("<li>too many commits or authors to check: nobody can approve this promotion</li>")
     promotes = f"{_e(request.commit_count)} commit(s)" + (f"<ul>{''.join(items)}</ul>" if items else "")
-    return [("Runs now", f"{runs_now} in {_e(request.env)}"), ("Promotes", promotes)]
+    rows += [("Runs now", f"{runs_now} in {_e(request.env)}"), ("Promotes", promotes)]
+    return [*rows, ("Files", _files(request))]
+
+
+def _files(request: ApprovalRequest) -> str:
+    """The files the promotion changes, with their added and removed lines, as escaped HTML."""
+    if request.file_count is None:
+        return "not compared (the env runs a commit the upstream repository does not hold)"
+    summary = (
+        f"{_e(request.file_count)} file(s) changed, "
+        f'<span class="added">+{_e(request.lines_added)}</span> '
+        f'<span class="removed">-{_e(request.lines_removed)}</span>'
+    )
+    if not request.files_complete:
+        summary += " (some files too large or too many to count their lines)"
+    rows = "".join(f"<tr>{_file_cells(changed)}</tr>" for changed in request.files)
+    if (more := request.file_count - len(request.files)) > 0:
+        rows += f'<tr><td colspan="3">and {_e(more)} more</td></tr>'
+    return summary + (f'<table class="files">{rows}</table>' if rows else "")
+
+
+def _file_cells(changed: ChangedFile) -> str:
+    if changed.added is None or changed.removed is None:
+        lines = "no lines"
+    else:
+        lines = (
+            f'<span class="added">+{_e(changed.added)}</span> '
+            f'<span class="removed">-{_e(changed.removed)}</span>'
+        )
+    return f"<td>{_e(changed.status)}</td><td>{lines}</td><td><code>{_e(changed.path)}</code></td>"
 
 
 def _tally(request: ApprovalRequest) -> str:

@@ -4,7 +4,9 @@ The three functions of the downstream account call these:
 - `approvals` (rule on the upstream's forwarded "Deployment Succeeded"): open_approval;
 - the approval page (Function URL): show_link on GET/HEAD, answer_link on POST;
 - `promoter` (rule on "Promotion Approved", and a schedule): promote, promote_waiting.
-The CLI calls answer (approve/reject by the caller's identity) and the listing.
+The CLI calls answer (approve/reject by the caller's identity) and the listing. The approvals function
+also takes its own account's "Promotion Rejected" (tell the author and the other approvers:
+notify_rejection) and "Approval Requested Again" (ask_again): on_approvals_event picks the use case.
 
 Every change of a request is written together with the ledger entries that record it, under the
 request's optimistic lock; a lost race (ChainMoved) re-reads and decides again, so concurrent answers,
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from path2prod import ENVS
+from path2prod.approvals import events as own_events
+from path2prod.approvals import mail
 from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
@@ -34,15 +38,16 @@ from path2prod.domain.approvals import (
     Upstream,
     Verdict,
     approvals_on_record,
+    check_can_ask_again,
     decide,
     format_time,
     make_token,
     open_request,
     parse_time,
     read_token,
+    rejection_recipients,
     request_id,
     same_person,
-    self_approval,
     supersede,
     supersedes,
 )
@@ -191,16 +196,27 @@ def upstream_from_event(event: Any, approvals: Approvals) -> tuple[Upstream, str
     return upstream, claim.commit
 
 
-def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> ApprovalRequest:
+def open_approval(
+    upstream: Upstream,
+    commit: str,
+    approvals: Approvals,
+    *,
+    again_after: ApprovalRequest | None = None,
+    asked_by: str | None = None,
+) -> ApprovalRequest:
     """Open the request to promote `commit` (it SUCCEEDED upstream) and prompt each approver.
 
     A duplicated event finds its request already open and prompts only if the prompts were not sent.
     A newer upstream success supersedes older pending requests; an older one opens already superseded.
+    `again_after` (a REJECTED or EXPIRED request of the same success) opens the request asked again
+    for by `asked_by`; only a newer request someone can still answer or has approved sets it aside.
     """
     policy = _need(approvals.policy, "a policy")
     source = _need(approvals.upstream, "the upstream repository")
     target = _need(approvals.target, "the target repository")
-    wanted = request_id(approvals.env, upstream, commit)
+    wanted = request_id(
+        approvals.env, upstream, commit, again_after=again_after.id if again_after is not None else None
+    )
     read: tuple[CommitInfo, PromotedRange] | None = None
     for _ in range(MAX_TRIES):
         existing = approvals.requests.get(wanted)
@@ -221,8 +237,14 @@ def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> Appr
             now=now,
             expiry=policy.expiry,
             promoted=promoted,
+            again_after=again_after,
+            asked_by=asked_by,
         )
-        entries = [_approval_entry(request, "REQUESTED", now, trigger="path2prod", reason=_opened(request))]
+        entries = [
+            _approval_entry(
+                request, "REQUESTED", now, trigger=asked_by or "path2prod", reason=_opened(request)
+            )
+        ]
         changes: list[tuple[ApprovalRequest | None, ApprovalRequest]] = []
         for older in approvals.requests.pending(approvals.env):
             if older.state_at(now) is ApprovalState.PENDING and supersedes(request, older):
@@ -232,11 +254,17 @@ def open_approval(upstream: Upstream, commit: str, approvals: Approvals) -> Appr
                 )
         # A late event about an older success: any request for a newer one, whatever became of it
         # (pending, approved, pushed, rejected), makes this one stale from the start.
+        # Asked again, only a newer request still open or approved counts: a rejected one left the
+        # older commit the one to promote.
         newer = next(
             (
                 known
                 for known in approvals.requests.recent(approvals.env, limit=20)
                 if supersedes(known, request)
+                and (
+                    again_after is None
+                    or known.state_at(now) in (ApprovalState.PENDING, ApprovalState.APPROVED)
+                )
             ),
             None,
         )
@@ -275,7 +303,7 @@ def _prompt_once(request: ApprovalRequest, approvals: Approvals) -> ApprovalRequ
         return request
     prompts = _need(approvals.prompts, "prompts")
     for approver in request.approvers:
-        subject, body = prompt_message(request, approver, approvals)
+        subject, body = mail.prompt(request, approver, link_for(request, approver, approvals))
         prompts.prompt(approver, subject, body)
     for _ in range(MAX_TRIES):
         notified = replace(request, notified_at=format_time(approvals.clock()))
@@ -297,55 +325,9 @@ def link_for(request: ApprovalRequest, approver: str, approvals: Approvals) -> s
     return f"{page}{'&' if '?' in page else '?'}t={token}"
 
 
-def prompt_message(request: ApprovalRequest, approver: str, approvals: Approvals) -> tuple[str, str]:
-    """The plain-text email asking `approver` to answer (subject, body)."""
-    sha = request.commit[:12]
-    subject = f"path2prod: promote {sha} to {request.env}? {request.message}"
-    upstream = request.upstream
-    lines = [
-        f"path2prod asks you to approve a promotion to {request.env}.",
-        "",
-        f"Commit:     {request.commit}",
-        f"Message:    {request.message}",
-        f"Author:     {request.author_name} <{request.author_email}>",
-        f"From:       {upstream.env}, where execution {upstream.execution_id} SUCCEEDED "
-        f"at {upstream.succeeded_at}",
-        *_promoted_lines(request),
-        f"Expires:    {request.expires_at}",
-        f"Approvers:  {', '.join(request.approvers)} ({request.quorum} approval(s) needed)",
-        "",
-    ]
-    if same_person(approver, request.author_email):
-        lines += ["You wrote this commit: you may reject it, but someone else must approve it.", ""]
-    elif (why_not := self_approval(request, approver)) is not None:
-        lines += [f"You cannot approve this promotion ({why_not}). You may reject it.", ""]
-    lines += [
-        "Review it and answer on this page (opening the link changes nothing; only your button does):",
-        link_for(request, approver, approvals),
-        "",
-        f"The link is yours alone ({approver}); please do not forward it.",
-        f"Request {request.id}",
-    ]
-    return subject[:100], "\n".join(lines) + "\n"
-
-
-def _promoted_lines(request: ApprovalRequest) -> list[str]:
-    """What the env runs now and the commits the promotion brings (none for a request opened before
-    promoted ranges were recorded)."""
-    if request.commit_count is None:
-        return []
-    runs_now = request.target_head[:12] if request.target_head else "nothing yet"
-    lines = [f"Runs now:   {runs_now} in {request.env}", f"Promotes:   {request.commit_count} commit(s)"]
-    lines += [f"  {c.sha[:12]}  {c.author_email}  {c.subject}" for c in request.commits]
-    if (more := request.commit_count - len(request.commits)) > 0:
-        lines.append(f"  and {more} more")
-    if not request.range_complete:
-        lines.append("  (too many commits or authors to check: nobody can approve this promotion)")
-    return lines
-
-
 def _opened(request: ApprovalRequest) -> str:
-    return (
+    again = f"asked again after {request.asked_again_after}; " if request.asked_again_after else ""
+    return again + (
         f"{request.upstream.env} execution {request.upstream.execution_id} SUCCEEDED; "
         f"approvers {', '.join(request.approvers)}, quorum {request.quorum}, expires {request.expires_at}"
     )
@@ -435,6 +417,8 @@ def answer(
             continue
         if stored.state is ApprovalState.APPROVED:
             _announce_promotion(stored, approvals)
+        elif stored.state is ApprovalState.REJECTED:
+            _announce_rejection(stored, approvals)
         return stored
     raise ChainMoved(f"gave up answering {request_id} after {MAX_TRIES} tries")
 
@@ -468,6 +452,121 @@ def _announce_promotion(request: ApprovalRequest, approvals: Approvals) -> None:
         log.exception(
             "announcing the promotion of %s failed; the promoter's schedule will push it", request.id
         )
+
+
+def _announce_rejection(request: ApprovalRequest, approvals: Approvals) -> None:
+    """Ask the approvals function (the one part that mails people) to tell the author and the other
+    approvers. If this fails the rejection stands and is in the ledger; only the mail is missing."""
+    if approvals.bus is None:
+        return
+    try:
+        approvals.bus.publish(
+            own_events.PROMOTION_REJECTED,
+            own_events.rejection_detail(request.env, request.id, request.commit),
+        )
+    except Exception:
+        log.exception("announcing the rejection of %s failed; nobody is mailed about it", request.id)
+
+
+# -- the approvals function's own events: rejections told, commits asked again -------------------------
+
+
+def on_approvals_event(event: Any, approvals: Approvals) -> ApprovalRequest:
+    """The approvals function's use case: an upstream success opens a request, a rejection is told to
+    the author and the other approvers, a commit is asked again. Anything else raises InvalidEvent."""
+    kind = own_events.detail_type(event)
+    if kind == own_events.PROMOTION_REJECTED:
+        return notify_rejection(own_events.parse_rejection(event), approvals)
+    if kind == own_events.APPROVAL_ASKED_AGAIN:
+        return ask_again(own_events.parse_ask_again(event), approvals)
+    upstream, commit = upstream_from_event(event, approvals)
+    return open_approval(upstream, commit, approvals)
+
+
+def notify_rejection(claim: own_events.RejectionClaim, approvals: Approvals) -> ApprovalRequest:
+    """Mail the rejected request's commit author and every other approver, once.
+
+    The event only names a request: it must be this env's, for the claimed commit, REJECTED, with a
+    chained REJECTED entry (else InvalidEvent). A duplicated event finds the mails sent.
+    """
+    fields.equal(claim.env, approvals.env, "detail.env")
+    request = approvals.requests.get(claim.request_id)
+    if request is None:
+        raise InvalidEvent("detail.request_id", f"{approvals.env} has no request {claim.request_id}")
+    fields.equal(claim.commit, request.commit, "detail.commit")
+    rejected_on_record = any(
+        entry.kind == KIND_APPROVAL and entry.state == Verdict.REJECT.value
+        for entry in approvals.requests.entries(request.id)
+    )
+    if request.state is not ApprovalState.REJECTED or not rejected_on_record:
+        raise InvalidEvent("detail.request_id", f"{request.id} is not REJECTED in the ledger")
+    if request.rejection_notified_at:
+        return request
+    prompts = _need(approvals.prompts, "prompts")
+    for recipient in rejection_recipients(request):
+        subject, body = mail.rejection(request, recipient)
+        prompts.prompt(recipient, subject, body)
+    for _ in range(MAX_TRIES):
+        notified = replace(request, rejection_notified_at=format_time(approvals.clock()))
+        try:
+            return approvals.requests.write([(request, notified)])[0]
+        except ChainMoved:
+            fresh = approvals.requests.get(request.id)
+            if fresh is None or fresh.rejection_notified_at:
+                return fresh or request
+            request = fresh
+    return request
+
+
+def ask_again(claim: own_events.AskAgainClaim, approvals: Approvals) -> ApprovalRequest:
+    """Open a new request for a commit whose request in this env was REJECTED or EXPIRED, and prompt.
+
+    The event is a claim; the ledger is the truth: the earlier request must be this env's, for that
+    commit, opened by a genuine upstream success (its chained REQUESTED entry), and answerable by nobody
+    any more (REJECTED or EXPIRED now); no request for that commit opened since may still be open or
+    approved. Else InvalidEvent, before anything is written. A duplicated event opens one request.
+    """
+    fields.equal(claim.env, approvals.env, "detail.env")
+    previous = approvals.requests.get(claim.previous_request_id)
+    if previous is None:
+        raise InvalidEvent(
+            "detail.previous_request_id", f"{approvals.env} has no request {claim.previous_request_id}"
+        )
+    fields.equal(claim.commit, previous.commit, "detail.commit")
+    requested_on_record = any(
+        entry.kind == KIND_APPROVAL and entry.state == "REQUESTED" and entry.commit == previous.commit
+        for entry in approvals.requests.entries(previous.id)
+    )
+    if not requested_on_record:
+        raise InvalidEvent(
+            "detail.previous_request_id", f"{previous.id} has no REQUESTED entry in the ledger"
+        )
+    now = approvals.clock()
+    again_id = request_id(approvals.env, previous.upstream, previous.commit, again_after=previous.id)
+    try:
+        check_can_ask_again(previous, now)
+    except Path2ProdError as why:
+        raise InvalidEvent("detail.previous_request_id", str(why)) from None
+    still_open = next(
+        (
+            known
+            for known in approvals.requests.recent(approvals.env, limit=20)
+            if known.commit == previous.commit
+            and known.id not in (previous.id, again_id)
+            and known.requested_at > previous.requested_at
+            and known.state_at(now) in (ApprovalState.PENDING, ApprovalState.APPROVED)
+        ),
+        None,
+    )
+    if still_open is not None:
+        raise InvalidEvent(
+            "detail.previous_request_id",
+            f"{still_open.id} for {previous.commit[:12]} is {still_open.state_at(now).value}",
+        )
+    _record_expiry(previous, now, approvals)
+    return open_approval(
+        previous.upstream, previous.commit, approvals, again_after=previous, asked_by=claim.requested_by
+    )
 
 
 # -- promoting ------------------------------------------------------------------------------------------

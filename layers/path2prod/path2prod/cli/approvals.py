@@ -13,11 +13,22 @@ from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
 from path2prod.approvals.service import VIA_CLI, Approvals, answer
+from path2prod.cli.commits import resolve_commit
 from path2prod.cli.ledger import config_option, env_target
 from path2prod.cli.options import echo_json, home_option, json_option
-from path2prod.domain.approvals import ApprovalRequest, UnknownRequest, Verdict
+from path2prod.domain.approvals import (
+    MAX_COMMENT_LENGTH,
+    ApprovalRequest,
+    ApprovalState,
+    UnknownRequest,
+    Verdict,
+    check_can_ask_again,
+    request_id,
+)
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.ledger import KIND_APPROVAL
 from path2prod.domain.text import printable
 from path2prod.targets import EnvTarget
 
@@ -57,6 +68,8 @@ def list_requests(
         return
     if not found:
         click.echo("no approval requests")
+        return
+    click.echo(f"{'REQUEST':<24}  ENV  {'STATE':<10}  {'COMMIT':<12}  AUTHOR, TIMES, APPROVALS")
     for summary in found:
         approved = ", ".join(summary["approved_by"]) or "-"
         # Every value may come from a commit or an answer: no escape code of theirs reaches the terminal.
@@ -68,6 +81,25 @@ def list_requests(
             )
         )
         click.echo(f"    {printable(summary['message'])}")
+        if summary["commit_count"] is not None:
+            runs_now = (summary["runs_now"] or "")[:12] or "nothing yet"
+            files = (
+                f", {summary['file_count']} file(s) +{summary['lines_added']} -{summary['lines_removed']}"
+                if summary["file_count"] is not None
+                else ""
+            )
+            click.echo(f"    promotes {summary['commit_count']} commit(s) onto {runs_now}{files}")
+        if summary["asked_again_after"]:
+            asked = f"    asked again by {summary['asked_by']} after {summary['asked_again_after']}"
+            click.echo(printable(asked))
+        for decision in summary["decisions"]:
+            comment = f": {decision['reason']}" if decision["reason"] else ""
+            click.echo(
+                printable(
+                    f"    {decision['approver']} {decision['verdict']} at {decision['at']} "
+                    f"via {decision['via']}{comment}"
+                )
+            )
 
 
 def _answer_options[F: Callable[..., Any]](reason_help: str, as_help: str) -> Callable[[F], F]:
@@ -77,7 +109,12 @@ def _answer_options[F: Callable[..., Any]](reason_help: str, as_help: str) -> Ca
         for option in reversed(
             (
                 click.argument("request_id"),
-                click.option("--reason", help=reason_help),
+                click.option(
+                    "--comment",
+                    "--reason",
+                    "reason",
+                    help=f"{reason_help} At most {MAX_COMMENT_LENGTH} characters.",
+                ),
                 click.option(
                     "--as", "as_who", help=f"{as_help} (sandbox only; against AWS: your IAM identity)."
                 ),
@@ -98,7 +135,7 @@ def _answer_options[F: Callable[..., Any]](reason_help: str, as_help: str) -> Ca
 
 
 @click.command()
-@_answer_options("Why, for the ledger.", "Who is approving")
+@_answer_options("A comment kept with the approval (its ledger entry, approvals list).", "Who is approving")
 def approve(
     request_id: str,
     reason: str | None,
@@ -113,7 +150,9 @@ def approve(
 
 
 @click.command()
-@_answer_options("Why, for the ledger and the requester.", "Who is rejecting")
+@_answer_options(
+    "Why: kept in the ledger, and mailed to the commit's author and the other approvers.", "Who is rejecting"
+)
 def reject(
     request_id: str,
     reason: str | None,
@@ -123,7 +162,8 @@ def reject(
     config_file: str | None,
     as_json: bool,
 ) -> None:
-    """Reject promotion request REQUEST_ID: it is closed and nothing is pushed."""
+    """Reject promotion request REQUEST_ID: it is closed, nothing is pushed, and the commit's author and the
+    other approvers are mailed. `path2prod approvals request ENV SHA` asks again later."""
     _answer(request_id, Verdict.REJECT, reason, as_who, env, home, config_file, as_json)
 
 
@@ -158,11 +198,100 @@ def _answer(
                 f"{decided.id} ({name}, {decided.commit[:12]}): {verdict.value} by {approver}; "
                 f"request {decided.state.value}"
                 + (f", pushing to {name} main" if decided.state.value == "APPROVED" else "")
+                + (
+                    "; its author and the other approvers are told"
+                    if decided.state.value == "REJECTED"
+                    else ""
+                )
             )
         return
     raise UnknownRequest(
         f"no approval request {request_id} in {', '.join([env] if env else DOWNSTREAM_ENVS)}"
     )
+
+
+@approvals.command("request")
+@click.argument("env", type=click.Choice(DOWNSTREAM_ENVS), metavar="ENV")
+@click.argument("commit")
+@click.option("--as", "as_who", help="Who is asking (sandbox only; against AWS: your IAM identity).")
+@home_option(sandbox_only=False)
+@config_option
+@json_option
+def ask_again(
+    env: str, commit: str, as_who: str | None, home: Path | None, config_file: str | None, as_json: bool
+) -> None:
+    """Ask ENV's approvers again for COMMIT (a full or short sha, or a ref such as HEAD) whose newest
+    request in ENV was REJECTED or EXPIRED: a new request opens and each approver is mailed a new link.
+
+    Only a commit that ENV's ledger shows was requested (a genuine upstream success) can be asked again.
+    The approvals function opens the request: it alone signs links, and it confirms the ask against the
+    ledger. Who asks is recorded: your IAM identity (against AWS), or --as in the sandbox.
+    """
+    if home is None and as_who:
+        raise IdentityRequired("--as is for the sandbox; against AWS you ask as your own IAM identity")
+    sha = resolve_commit(commit, home)
+    store, target, session = _store(env, home, config_file)
+    now = datetime.now(UTC)
+    previous = newest_request_for(store, env, sha)
+    if previous is None:
+        raise UnknownRequest(
+            f"{env}'s ledger has no request for {sha[:12]}: only a commit that succeeded upstream and was "
+            "requested can be asked again"
+        )
+    check_can_ask_again(previous, now)
+    # A newer commit's request someone can still answer (or approved) would set this one aside at once.
+    newer = next(
+        (
+            known
+            for known in store.recent(env, limit=20)
+            if known.upstream.succeeded_at > previous.upstream.succeeded_at
+            and known.state_at(now) in (ApprovalState.PENDING, ApprovalState.APPROVED)
+        ),
+        None,
+    )
+    if newer is not None:
+        raise AskedTooLate(
+            f"request {newer.id} for the newer commit {newer.commit[:12]} is {newer.state_at(now).value} "
+            f"in {env}: answer it first"
+        )
+    asked_by = as_who or target.client("sts", session).get_caller_identity()["Arn"]
+    EventBus("default", target.client("events", session)).publish(
+        APPROVAL_ASKED_AGAIN, ask_again_detail(env, sha, previous.id, asked_by)
+    )
+    opened = request_id(env, previous.upstream, sha, again_after=previous.id)
+    outcome = {
+        "env": env,
+        "commit": sha,
+        "request_id": opened,
+        "previous_request_id": previous.id,
+        "previous_state": previous.state_at(now).value,
+        "requested_by": asked_by,
+    }
+    if as_json:
+        echo_json(outcome)
+        return
+    click.echo(
+        printable(
+            f"asked again: {sha[:12]} in {env} by {asked_by} (request {previous.id} was "
+            f"{outcome['previous_state']}); request {opened} opens and its approvers are mailed"
+        )
+    )
+
+
+class AskedTooLate(Path2ProdError, ValueError):
+    """A newer commit's request is open or approved: asking for an older one now would be set aside."""
+
+
+def newest_request_for(store: ApprovalRequests, env: str, commit: str) -> ApprovalRequest | None:
+    """The newest request for `commit` in `env`, found through its chained REQUESTED entries (one Query
+    of the commit's entries, then one GetItem per request): the ledger names every request it opened."""
+    ids = {
+        entry.execution_id
+        for entry in store.ledger.commit_entries(commit)
+        if entry.env == env and entry.kind == KIND_APPROVAL and entry.state == "REQUESTED"
+    }
+    found = [request for request in (store.get(i) for i in sorted(ids)) if request is not None]
+    return max(found, key=lambda request: (request.requested_at, request.id), default=None)
 
 
 def approver_identity(caller_arn: str, request: ApprovalRequest) -> str:
@@ -199,6 +328,22 @@ def request_summary(request: ApprovalRequest, now: datetime) -> dict[str, Any]:
         "superseded_by": request.superseded_by,
         "promotion": request.promotion,
         "promotion_error": request.promotion_error,
+        "asked_again_after": request.asked_again_after,
+        "asked_by": request.asked_by,
+        "runs_now": request.target_head,
+        "runs_now_subject": request.target_subject,
+        "commit_count": request.commit_count,
+        "commits": [
+            {"sha": c.sha, "author_name": c.author_name, "author_email": c.author_email, "subject": c.subject}
+            for c in request.commits
+        ],
+        "file_count": request.file_count,
+        "lines_added": request.lines_added,
+        "lines_removed": request.lines_removed,
+        "files": [
+            {"path": f.path, "status": f.status, "added": f.added, "removed": f.removed}
+            for f in request.files
+        ],
     }
 
 

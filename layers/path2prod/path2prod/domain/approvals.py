@@ -33,14 +33,21 @@ from path2prod.domain.ledger import KIND_APPROVAL, LedgerEntry
 DEFAULT_EXPIRY = timedelta(hours=72)
 
 # What a request keeps of its promoted range, so its DynamoDB item stays far below the 400 KB limit
-# whatever the upstream repository holds: at most 20 commits shown, subjects and names cut at 200
+# whatever the upstream repository holds: at most 50 commits shown, subjects and names cut at 200
 # characters, at most 100 distinct authors' emails (more than that and nobody can be cleared: the range
 # counts as not complete). An email longer than RFC 5321 allows (320) is no address anyone approves
-# with, but it is not kept either, so the range counts as not complete.
-MAX_COMMITS_SHOWN = 20
+# with, but it is not kept either, so the range counts as not complete. At most 100 changed files are
+# kept (paths cut at 300 characters), with the totals over all of them. Worst case, with 5 answers and
+# their comments, about 150 KB (tests/unit/test_approval_request_item.py measures it).
+MAX_COMMITS_SHOWN = 50
 MAX_SUBJECT_LENGTH = 200
 MAX_AUTHORS = 100
 MAX_EMAIL_LENGTH = 320
+MAX_FILES_SHOWN = 100
+MAX_PATH_LENGTH = 300
+# An approver's comment (the page's textarea, `--comment`): kept in the decision and its ledger entry.
+MAX_COMMENT_LENGTH = 500
+MAX_IDENTITY_LENGTH = 2048  # an IAM ARN's limit: who asked again
 
 
 class ApprovalState(StrEnum):
@@ -145,14 +152,42 @@ class PromotedCommit:
 
 
 @dataclass(frozen=True)
+class ChangedFile:
+    """One file the promotion changes, and by how many lines; `added`/`removed` None when they were not
+    counted (a binary file, one too large to compare, or past the diff's byte budget)."""
+
+    path: str
+    status: str  # A (added), M (modified), D (deleted), T (type changed)
+    added: int | None
+    removed: int | None
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    """The files a promotion changes (what the env runs now against the candidate), in path order, at
+    most the diff's bound; `file_count` counts them all, `added`/`removed` total the lines counted, and
+    `complete` is False when some file's lines were not counted or the list stops early."""
+
+    files: tuple[ChangedFile, ...]
+    file_count: int
+    added: int
+    removed: int
+    complete: bool = True
+
+
+@dataclass(frozen=True)
 class PromotedRange:
     """What promoting a candidate brings: the commits reachable from it and not from `target_head`
     (what the target's main names now; None when it names nothing), newest first. `truncated` when
-    git's walk stopped at its bound before the end: then `commits` is not all of them."""
+    git's walk stopped at its bound before the end: then `commits` is not all of them.
+    `target_subject` is the first line of `target_head`'s message and `diffstat` the files changed from
+    it to the candidate; both None when the upstream repository does not hold `target_head`."""
 
     target_head: str | None
     commits: tuple[PromotedCommit, ...]
     truncated: bool = False
+    target_subject: str | None = None
+    diffstat: DiffStat | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +231,20 @@ class ApprovalRequest:
     commits: tuple[PromotedCommit, ...] = ()
     commit_count: int | None = None
     range_complete: bool = True
+    # What the env runs now (its message's first line) and the files the promotion changes: the first
+    # MAX_FILES_SHOWN, how many there are, the lines added and removed over all of them. `file_count`
+    # None: not compared (an older request, or a target head the upstream repository lacks).
+    target_subject: str | None = None
+    files: tuple[ChangedFile, ...] = ()
+    file_count: int | None = None
+    lines_added: int = 0
+    lines_removed: int = 0
+    files_complete: bool = True
+    # Asked again (`path2prod approvals request`): the REJECTED or EXPIRED request this one follows, and
+    # who asked. None: opened by the upstream success itself.
+    asked_again_after: str | None = None
+    asked_by: str | None = None
+    rejection_notified_at: str | None = None  # when the author and other approvers were told
     version: int = field(default=0, compare=False)  # optimistic lock of the stored request
 
     def state_at(self, now: datetime) -> ApprovalState:
@@ -219,10 +268,27 @@ class ApprovalRequest:
         return self.state is ApprovalState.APPROVED and self.promotion not in ("PUSHED", "REFUSED", "SKIPPED")
 
 
-def request_id(env: str, upstream: Upstream, commit: str) -> str:
-    """The same upstream success always names the same request, so a duplicated event opens one."""
+def request_id(env: str, upstream: Upstream, commit: str, *, again_after: str | None = None) -> str:
+    """The same upstream success always names the same request, so a duplicated event opens one; asking
+    again after request `again_after` names one more, the same however often that is asked."""
     key = f"{env}\n{upstream.pipeline}\n{upstream.execution_id}\n{commit}"
+    if again_after is not None:
+        key += f"\nagain after {again_after}"
     return "apr-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+# What a request must be to be asked again: nobody can answer it any more, and nothing was pushed.
+ASKABLE_AGAIN = frozenset({ApprovalState.REJECTED, ApprovalState.EXPIRED})
+
+
+def check_can_ask_again(request: ApprovalRequest, now: datetime) -> None:
+    """Raise why `request`'s commit cannot be asked again now; return if it can (REJECTED or EXPIRED)."""
+    state = request.state_at(now)
+    if state not in ASKABLE_AGAIN:
+        raise AlreadyDecided(
+            f"request {request.id} for {request.commit[:12]} in {request.env} is {state.value}: only a "
+            "REJECTED or EXPIRED request can be asked again"
+        )
 
 
 def open_request(
@@ -238,14 +304,18 @@ def open_request(
     now: datetime,
     expiry: timedelta = DEFAULT_EXPIRY,
     promoted: PromotedRange | None = None,
+    again_after: ApprovalRequest | None = None,
+    asked_by: str | None = None,
 ) -> ApprovalRequest:
-    """A new PENDING request for `commit`, expiring `expiry` after `now`, with what it promotes."""
+    """A new PENDING request for `commit`, expiring `expiry` after `now`, with what it promotes; asked
+    again by `asked_by` after the REJECTED or EXPIRED request `again_after`."""
     if not approvers:
         raise ValueError(f"{env} has no approvers: nobody could answer a request")
     if not 1 <= quorum <= len(approvers):
         raise ValueError(f"quorum {quorum} of {env} must be between 1 and its {len(approvers)} approvers")
+    again_id = again_after.id if again_after is not None else None
     return ApprovalRequest(
-        id=request_id(env, upstream, commit),
+        id=request_id(env, upstream, commit, again_after=again_id),
         env=env,
         commit=commit,
         upstream=upstream,
@@ -257,6 +327,8 @@ def open_request(
         expires_at=format_time(now + expiry),
         approvers=tuple(approvers),
         quorum=quorum,
+        asked_again_after=again_id,
+        asked_by=asked_by[:MAX_IDENTITY_LENGTH] if asked_by is not None else None,
         **(_range_fields(promoted) if promoted is not None else {}),
     )
 
@@ -279,6 +351,22 @@ def _range_fields(promoted: PromotedRange) -> dict[str, Any]:
         ),
         "commit_count": len(promoted.commits),
         "range_complete": all_known and not promoted.truncated,
+        "target_subject": (
+            promoted.target_subject[:MAX_SUBJECT_LENGTH] if promoted.target_subject is not None else None
+        ),
+        **(_diff_fields(promoted.diffstat) if promoted.diffstat is not None else {}),
+    }
+
+
+def _diff_fields(diffstat: DiffStat) -> dict[str, Any]:
+    """The request's fields that record `diffstat`, capped to what an item can hold."""
+    kept = diffstat.files[:MAX_FILES_SHOWN]
+    return {
+        "files": tuple(replace(f, path=f.path[:MAX_PATH_LENGTH]) for f in kept),
+        "file_count": diffstat.file_count,
+        "lines_added": diffstat.added,
+        "lines_removed": diffstat.removed,
+        "files_complete": diffstat.complete,
     }
 
 
@@ -365,7 +453,12 @@ def decide(
     via: str,
     reason: str | None = None,
 ) -> ApprovalRequest:
-    """The request after `approver`'s answer: one rejection rejects, `quorum` approvals approve."""
+    """The request after `approver`'s answer: one rejection rejects, `quorum` approvals approve.
+
+    `reason` is the approver's comment (either verdict), at most MAX_COMMENT_LENGTH characters.
+    """
+    if reason is not None and len(reason) > MAX_COMMENT_LENGTH:
+        raise ApprovalError(f"the comment is longer than {MAX_COMMENT_LENGTH} characters")
     check_can_answer(request, approver, verdict, now)
     decision = Decision(approver=approver, verdict=verdict, at=format_time(now), via=via, reason=reason)
     decided = replace(request, decisions=(*request.decisions, decision))
@@ -398,6 +491,18 @@ def approvals_on_record(request: ApprovalRequest, entries: Iterable[LedgerEntry]
         ):
             counted.append(who)
     return tuple(counted)
+
+
+def rejection_recipients(request: ApprovalRequest) -> tuple[str, ...]:
+    """Who hears that `request` was rejected: its commit's author and every approver but the one who
+    rejected, each once (an author who is also an approver hears it once)."""
+    rejecters = [d.approver for d in request.decisions if d.verdict is Verdict.REJECT]
+    recipients: list[str] = []
+    for who in (request.author_email, *request.approvers):
+        if not who.strip() or any(same_person(who, known) for known in (*recipients, *rejecters)):
+            continue
+        recipients.append(who.strip())
+    return tuple(recipients)
 
 
 def same_person(a: str, b: str) -> bool:

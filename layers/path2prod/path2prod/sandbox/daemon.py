@@ -271,9 +271,8 @@ class Sandbox:
                 "QueueArn"
             ]
             self.queues[(env, function.name)] = queue
-            pattern = function.rule_pattern(self._refs(env))
-            if pattern is not None:
-                rule = f"path2prod-{function.name}-{function.rule_event}"
+            for rule_event, pattern in function.rule_patterns(self._refs(env)).items():
+                rule = f"path2prod-{function.name}-{rule_event}"
                 events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
                 events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
 

@@ -19,6 +19,8 @@ class SandboxFunction:
     name: str  # short name, also the folder under functions/
     logical_id: str  # the AWS::Serverless::Function in template.yaml
     rule_event: str | None = None  # its EventBridgeRule event in template.yaml
+    # Further EventBridgeRule events of the same function (each its own rule, one queue for them all).
+    more_rule_events: tuple[str, ...] = ()
     # Scheduled functions run every this many seconds in the sandbox (the template's rate is for AWS).
     every_seconds: float | None = None
     # Deployed only where there is an upstream env (stg, prd): the template's HasPreviousAccount.
@@ -39,6 +41,11 @@ class SandboxFunction:
 
     def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any] | None:
         return rule_pattern(self.logical_id, self.rule_event, refs) if self.rule_event else None
+
+    def rule_patterns(self, refs: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """Each of its EventBridgeRule events' patterns, by event name."""
+        names = ([self.rule_event] if self.rule_event else []) + list(self.more_rule_events)
+        return {name: rule_pattern(self.logical_id, name, refs) for name in names}
 
     def environment(
         self,
@@ -75,7 +82,11 @@ FUNCTIONS = (
     SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=10),
     SandboxFunction(name="rollback", logical_id="RollbackFunction", rule_event="DeploymentOutcome"),
     SandboxFunction(
-        name="approvals", logical_id="ApprovalsFunction", rule_event="UpstreamSucceeded", downstream_only=True
+        name="approvals",
+        logical_id="ApprovalsFunction",
+        rule_event="UpstreamSucceeded",
+        more_rule_events=("OwnRequests",),
+        downstream_only=True,
     ),
     SandboxFunction(
         name="promoter",
