@@ -22,6 +22,7 @@ from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.ledger import format_entries
+from path2prod.cli.local import approval_fields
 from path2prod.domain.approvals import ApprovalRequest
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
@@ -172,10 +173,10 @@ class Story:
             return links
         for line in self.home.mail_file.read_text().splitlines():
             mail = json.loads(line)
-            if request_id in mail["body"]:
-                links[mail["to"]] = next(
-                    text for text in mail["body"].splitlines() if text.startswith("http://127.0.0.1")
-                )
+            fields = approval_fields(mail["body"])
+            # A rejection notice names the request too, but carries no link.
+            if fields.get("request_id") == request_id and "link" in fields:
+                links[mail["to"]] = fields["link"]
         return links
 
     def commit(self, files: dict[str, str], message: str) -> str:
