@@ -47,9 +47,9 @@ def _register_commands() -> None:
     from path2prod.cli.local import local
     from path2prod.cli.metrics import metrics
     from path2prod.cli.report import report
-    from path2prod.cli.rollback import rollback
+    from path2prod.cli.rollback import redeploy, rollback
 
-    for command in (local, ledger, approvals, approve, reject, rollback, metrics, report, demo):
+    for command in (local, ledger, approvals, approve, reject, rollback, redeploy, metrics, report, demo):
         cli.add_command(command)
 
 
