@@ -93,6 +93,7 @@ def _report(env: str, started: service.RollbackStarted, as_json: bool) -> None:
 )
 @click.option(
     "--take-over",
+    "take_over_flag",
     is_flag=True,
     help="End the rollback in flight (ABANDONED, naming you) and free ENV's rollback lock.",
 )
