@@ -41,13 +41,8 @@ from path2prod.domain.ledger import (
     domain_event_for,
 )
 from path2prod.domain.rollback import Verdict
-from path2prod.rollback.service import (
-    MAX_PUSH_ATTEMPTS,
-    NotRollbackable,
-    RollbackPushFailed,
-    Rollbacks,
-    manual_rollback,
-)
+from path2prod.rollback.manual import NotRollbackable, manual_rollback
+from path2prod.rollback.service import MAX_PUSH_ATTEMPTS, RollbackPushFailed, Rollbacks
 from path2prod.sandbox.template import project_root
 
 REGION = "eu-west-1"  # the `aws` fixture's

@@ -34,15 +34,15 @@ from path2prod.adapters.pipelines import PipelineNotFound
 from path2prod.cli.main import cli
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackState, Verdict, Via
-from path2prod.rollback.service import (
+from path2prod.rollback.manual import (
     NothingToTakeOver,
     NotRollbackable,
     RollbackInFlight,
-    Rollbacks,
     manual_rollback,
     redeploy,
     take_over,
 )
+from path2prod.rollback.ports import Rollbacks
 from path2prod.sandbox.daemon import create_pipeline
 
 __all__ = ["good_then_broken", "prd"]  # fixtures used by name below

@@ -16,7 +16,8 @@ from path2prod.cli.ledger import config_option, env_target
 from path2prod.cli.options import echo_json, home_option, json_option
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.event_fields import ThisStack
-from path2prod.rollback import service
+from path2prod.rollback import manual
+from path2prod.rollback.ports import Rollbacks
 
 
 class IdentityRefused(Path2ProdError, ValueError):
@@ -27,7 +28,7 @@ class IdentityRefused(Path2ProdError, ValueError):
 class Operator:
     """The env's rollbacks as the CLI reaches them, and who is acting."""
 
-    rollbacks: service.Rollbacks
+    rollbacks: Rollbacks
     trigger: str
     pipeline: str
 
@@ -43,7 +44,7 @@ def _operator(env: str, home: Path | None, config_file: str | None, as_who: str 
     session = target.session()
     identity = target.client("sts", session).get_caller_identity()
     pipeline = target.pipeline or "path2prod-app"
-    rollbacks = service.Rollbacks(
+    rollbacks = Rollbacks(
         stack=ThisStack(env=env, account=identity["Account"], region=target.region, pipeline=pipeline),
         ledger=LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session)),
         repository=EnvRepository(
@@ -68,7 +69,7 @@ def _as_option(function: click.decorators.FC) -> click.decorators.FC:
     )(function)
 
 
-def _report(env: str, started: service.RollbackStarted, as_json: bool) -> None:
+def _report(env: str, started: manual.RollbackStarted, as_json: bool) -> None:
     entry = started.entry
     if as_json:
         echo_json(started.as_dict())
@@ -122,7 +123,7 @@ def rollback(
     sha = resolve_commit(to, home) if to else None
     operator = _operator(env, home, config_file, as_who)
     if take_over_flag:
-        ended = service.take_over(operator.rollbacks, trigger=operator.trigger, reason=reason)
+        ended = manual.take_over(operator.rollbacks, trigger=operator.trigger, reason=reason)
         if as_json:
             echo_json(ended.as_dict())
         else:
@@ -131,7 +132,7 @@ def rollback(
                 "the rollback lock is free"
             )
         return
-    started = service.manual_rollback(
+    started = manual.manual_rollback(
         operator.rollbacks, to=sha, trigger=operator.trigger, reason=reason, pipeline=operator.pipeline
     )
     _report(env, started, as_json)
@@ -162,7 +163,7 @@ def redeploy(
     """
     commit = resolve_commit(sha, home) if sha else None
     operator = _operator(env, home, config_file, as_who)
-    started = service.redeploy(
+    started = manual.redeploy(
         operator.rollbacks, commit=commit, trigger=operator.trigger, reason=reason, pipeline=operator.pipeline
     )
     _report(env, started, as_json)
