@@ -8,6 +8,9 @@ are recorded as botocore sends them.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -457,3 +460,37 @@ def test_take_over_by_the_cli_names_the_caller(
     ended = json.loads(result.output)
     assert (ended["state"], ended["trigger"]) == ("ABANDONED", caller)
     assert LedgerTable(prd.ledger.table_name, prd.ledger.client).rollback_lock() is None
+
+
+@pytest.mark.parametrize("command", [["rollback", "prd"], ["redeploy", "prd", "HEAD"]])
+def test_as_without_a_sandbox_under_json_is_an_error_object(command: list[str], tmp_path: Path) -> None:
+    # GIVEN no sandbox selected (no --home, no $PATH2PROD_HOME) and no AWS reachable
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PATH2PROD_"))}
+
+    # WHEN the command claims an identity, asking for JSON
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "path2prod"), *command, "--as", "bob@example.com", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**environment, "HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+
+    # THEN exit 1, one JSON error object and no traceback
+    assert completed.returncode == 1
+    assert json.loads(completed.stdout)["error"].startswith("--as is for the local sandbox")
+    assert "Traceback" not in completed.stderr
+
+
+def test_take_over_with_a_target_is_a_usage_error(prd_config: Path) -> None:
+    # GIVEN prd reached through the config file
+    # WHEN both --take-over and --to are given
+    result = CliRunner().invoke(
+        cli, ["rollback", "prd", "--take-over", "--to", "HEAD", "--config", str(prd_config)]
+    )
+
+    # THEN it is refused before anything runs
+    assert result.exit_code == 2
+    assert "--take-over ends the rollback in flight; it takes no --to" in result.output

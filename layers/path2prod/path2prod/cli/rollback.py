@@ -33,13 +33,18 @@ class Operator:
     pipeline: str
 
 
-def _operator(env: str, home: Path | None, config_file: str | None, as_who: str | None) -> Operator:
+def _check_identity(as_who: str | None, home: Path | None) -> None:
     if as_who is not None and home is None:
         # Against AWS the ledger must name who really acted: the caller's IAM identity, not a claim.
         raise IdentityRefused(
             "--as is for the local sandbox (--home or $PATH2PROD_HOME); "
             "against AWS you act as your IAM identity"
         )
+
+
+def _operator(env: str, home: Path | None, config_file: str | None, as_who: str | None) -> Operator:
+    """The env's rollbacks, and who acts: --as in the sandbox, else the caller's IAM identity."""
+    _check_identity(as_who, home)
     target = env_target(env, home, config_file)
     session = target.session()
     identity = target.client("sts", session).get_caller_identity()
@@ -120,6 +125,7 @@ def rollback(
     """
     if take_over_flag and to:
         raise click.UsageError("--take-over ends the rollback in flight; it takes no --to")
+    _check_identity(as_who, home)
     sha = resolve_commit(to, home) if to else None
     operator = _operator(env, home, config_file, as_who)
     if take_over_flag:
@@ -161,6 +167,7 @@ def redeploy(
     Recorded as a rollback to that commit (reason `redeploy`), with the same lock and endings: the
     commit on main is re-run with StartPipelineExecution; another is force-pushed to main first.
     """
+    _check_identity(as_who, home)
     commit = resolve_commit(sha, home) if sha else None
     operator = _operator(env, home, config_file, as_who)
     started = manual.redeploy(
