@@ -248,6 +248,42 @@ def test_a_lock_whose_rollback_has_ended_is_free_even_if_its_item_remains(
     assert lock is not None and lock["holder"] == started.entry.execution_id
 
 
+def test_a_rollback_ends_once_even_when_two_endings_race(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN a rollback from B to G in flight, and two endings written from the same reading of its
+    # lock: G's success, and someone's take-over
+    good, broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    holder = execution("b")
+
+    def ending(state: RollbackState) -> LedgerEntry:
+        return LedgerEntry(
+            env=ENV,
+            commit=good,
+            state=state.value,
+            kind="rollback",
+            execution_id=holder,
+            pipeline=PIPELINE,
+            attempt=1,
+            time=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            from_commit=broken,
+            trigger="automatic",
+        )
+
+    # WHEN the success is appended first, then the take-over
+    first = prd.ledger.append_rollback_ending(ending(RollbackState.SUCCEEDED), holder)
+    head = prd.ledger.chain_head()
+    second = prd.ledger.append_rollback_ending(ending(RollbackState.ABANDONED), holder)
+
+    # THEN the first ended it and released the lock in the same write; the second wrote nothing
+    assert (first, second) == (True, False)
+    assert prd.ledger.chain_head() == head
+    assert sorted(_states_of(prd, holder)) == ["STARTED", "SUCCEEDED"]
+    assert prd.ledger.rollback_lock_item() is None
+    prd.assert_chain_intact()
+
+
 def test_a_rollback_whose_lock_expired_is_ended_abandoned_when_the_next_one_starts(
     prd: Prd, starts: Starts, good_then_broken: tuple[str, str, LedgerEntry]
 ) -> None:

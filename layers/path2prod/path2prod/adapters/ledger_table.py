@@ -48,7 +48,7 @@ from path2prod.domain.ledger import (
     LedgerEntry,
     state_rank,
 )
-from path2prod.domain.rollback import has_ended
+from path2prod.domain.rollback import has_ended, lock_is_free
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -323,13 +323,42 @@ class LedgerTable:
             values = {":ended": {"S": str(held["holder"])}}
         return None
 
+    def append_rollback_ending(self, entry: LedgerEntry, holder: str) -> bool:
+        """Append a rollback's ending and release its lock in one transaction, on condition that
+        `holder` (the rollback) still holds the lock: a rollback ends once, and never outlives its lock.
+
+        False, and nothing written, when the entry is there already or the lock is not `holder`'s any
+        more (another ending won: a take-over and the target's success at the same moment).
+        """
+        release = {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": _LOCK_KEY,
+                "ConditionExpression": "holder = :holder",
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
+            }
+        }
+        for _ in range(_MAX_CHAIN_RETRIES):
+            context = self._entry_context(entry)
+            if context.entry_exists:
+                return False
+            try:
+                self.append([entry], context.head, also=[release])
+                return True
+            except ChainMoved as moved:
+                if _first_condition_failed(moved.__cause__):
+                    return False
+        raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
+
     def rollback_lock(self) -> dict[str, Any] | None:
         """The lock of the rollback in flight, or None when the env is free: no lock item, or one whose
         rollback has ended (SUCCEEDED, FAILED, ABANDONED) or whose time ran out."""
         held = self.rollback_lock_item()
-        if held is None:
-            return None
-        if str(held.get("expires_at", "")) < _lock_now() or self._lock_rollback_ended(held):
+        if held is None or lock_is_free(
+            expires_at=str(held.get("expires_at", "")),
+            now=_lock_now(),
+            rollback_states=self._rollback_states(held),
+        ):
             return None
         return held
 
@@ -344,11 +373,15 @@ class LedgerTable:
         return deserialize_item(item) if item else None
 
     def _lock_rollback_ended(self, held: dict[str, Any]) -> bool:
+        return has_ended(self._rollback_states(held))
+
+    def _rollback_states(self, held: dict[str, Any]) -> Iterator[str]:
+        """The states of the lock's rollback, read (one Query) only when first asked for."""
         pipeline = held.get("pipeline")
         if not pipeline:
-            return False  # a lock from before locks named their pipeline: only its expiry frees it
-        states = [entry.state for entry in self.rollback_entries(str(pipeline), str(held["holder"]))]
-        return has_ended(states)
+            return  # a lock from before locks named their pipeline: only its expiry frees it
+        for entry in self.rollback_entries(str(pipeline), str(held["holder"])):
+            yield entry.state
 
     def note_rollback_run(self, holder: str, execution_id: str) -> None:
         """Keep on the lock the pipeline execution a rollback started (shown by status commands)."""
@@ -676,6 +709,14 @@ class LedgerTable:
         if code in {"ResourceNotFoundException", "AccessDeniedException"}:
             return LedgerUnavailable(f"ledger table {self.table_name!r}: {code}")
         return error
+
+
+def _first_condition_failed(error: BaseException | None) -> bool:
+    """Whether a cancelled transaction failed on its first item's condition (the `also` operation)."""
+    if not isinstance(error, ClientError):
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
 def _lock_now() -> str:

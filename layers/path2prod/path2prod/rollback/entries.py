@@ -56,11 +56,13 @@ def acquire_lock(
 def end_rollback(
     rollbacks: Rollbacks, lock: dict[str, Any], state: RollbackState, trigger: str, reason: str
 ) -> LedgerEntry | None:
-    """Append the ending of the lock's rollback; None when it had ended already (or cannot be told)."""
+    """Append the ending of the lock's rollback and release the lock, at once; None when it had
+    ended already (a leftover lock, from before endings released it in the same write, is released)."""
     holder = str(lock["holder"])
     pipeline = str(lock.get("pipeline") or rollbacks.stack.pipeline)
     entries = rollbacks.ledger.rollback_entries(pipeline, holder)
     if has_ended(entry.state for entry in entries):
+        rollbacks.ledger.release_rollback_lock(holder)
         return None
     started = next((entry for entry in entries if entry.state == RollbackState.STARTED), None)
     now = now_text()
@@ -79,7 +81,7 @@ def end_rollback(
         reason=reason,
         via=started.via if started else lock.get("via"),
     )
-    return ended if rollbacks.ledger.append_entry(ended) else None
+    return ended if rollbacks.ledger.append_rollback_ending(ended, holder) else None
 
 
 def rollback_entry(

@@ -107,7 +107,6 @@ def take_over(rollbacks: Rollbacks, *, trigger: str, reason: str | None) -> Ledg
         trigger,
         f"taken over by {trigger}: {reason or 'no reason given'}",
     )
-    rollbacks.ledger.release_rollback_lock(holder)
     if ended is None:
         raise NothingToTakeOver(
             f"the rollback {holder} of {rollbacks.env} had ended already; its leftover lock is released"
@@ -168,8 +167,7 @@ def _run_manually(
             reason=f"{what} failed: {error}",
             via=via,
         )
-        rollbacks.ledger.append_entry(failed)
-        rollbacks.ledger.release_rollback_lock(failure.execution_id)
+        rollbacks.ledger.append_rollback_ending(failed, failure.execution_id)
         raise
     how = (
         f"main names {target} already: its pipeline runs it again (execution {run})."

@@ -150,7 +150,6 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
                 "automatic",
                 f"the deployment of {failure.commit} failed too (execution {failure.execution_id})",
             )
-            rollbacks.ledger.release_rollback_lock(str(lock["holder"]))
         return decision
 
     if acquire_lock(rollbacks, failure, decision.target, "automatic", Via.PUSH, now) is None:
@@ -180,7 +179,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
             reason=str(error),
             via=Via.PUSH,
         )
-        if rollbacks.ledger.append_entry(gave_up):
+        if rollbacks.ledger.append_rollback_ending(gave_up, failure.execution_id):
             rollbacks.alerts.publish(
                 f"path2prod {rollbacks.env}: rollback to {decision.target[:12]} could not push, act now",
                 alert_body(
@@ -190,7 +189,6 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
                     f"The push failed {MAX_PUSH_ATTEMPTS} times: {error}",
                 ),
             )
-        rollbacks.ledger.release_rollback_lock(failure.execution_id)
         return RollbackDecision(Verdict.FAILED_ROLLBACK, decision.target)
     if first_time:
         rollbacks.alerts.publish(
@@ -242,13 +240,12 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
         done = LedgerEntry(
             **{**done.content, "pipeline": started[0].pipeline, "from_commit": started[0].from_commit}
         )
-    if rollbacks.ledger.append_entry(done):
+    if rollbacks.ledger.append_rollback_ending(done, holder):
         rollbacks.alerts.publish(
             f"path2prod {rollbacks.env}: rollback done, {commit[:12]} runs again",
             f"The rollback's deployment of {commit} SUCCEEDED in {rollbacks.env}.\n\n"
             f"See: path2prod ledger history {rollbacks.env}\n",
         )
-    rollbacks.ledger.release_rollback_lock(holder)
     return True
 
 
