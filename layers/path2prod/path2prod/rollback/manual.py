@@ -17,7 +17,6 @@ from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry
 from path2prod.domain.rollback import Failure, RollbackState, Via, via_for
 from path2prod.rollback.entries import (
     acquire_lock,
-    alert_body,
     end_rollback,
     now_text,
     rollback_entry,
@@ -169,14 +168,17 @@ def _run_manually(
         )
         rollbacks.ledger.append_rollback_ending(failed, failure.execution_id)
         raise
-    how = (
-        f"main names {target} already: its pipeline runs it again (execution {run})."
-        if run
-        else f"main of {rollbacks.env} now names {target}; its deployment is running."
-    )
+    if run:
+        subject = f"path2prod {rollbacks.env}: {trigger} re-runs {target[:12]}"
+        how = f"main names {target} already: its pipeline runs it again (execution {run})."
+    else:
+        subject = f"path2prod {rollbacks.env}: {trigger} rolled back to {target[:12]}"
+        how = f"main of {rollbacks.env} now names {target} (it named {current}); its deployment is running."
     rollbacks.alerts.publish(
-        f"path2prod {rollbacks.env}: {trigger} rolled back to {target[:12]}",
-        alert_body(rollbacks.env, failure, target, f"Manual rollback by {trigger}: {reason}.\n{how}"),
+        subject,
+        f"{trigger} started a rollback of {rollbacks.env} to {target}.\n"
+        f"Why: {reason}.\n{how}\n\n"
+        f"Ledger entries to look at:\n  path2prod ledger history {rollbacks.env}\n",
     )
     return RollbackStarted(entry, run)
 
