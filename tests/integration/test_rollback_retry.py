@@ -332,7 +332,7 @@ def test_take_over_ends_a_stale_rollback_abandoned_naming_who_and_frees_the_lock
     assert _states_of(prd, execution("b")) == ["STARTED", "ABANDONED"]
     assert prd.ledger.rollback_lock() is None and prd.ledger.rollback_lock_item() is None
     [mail] = prd.mailbox.read()
-    assert "took over" in mail.subject
+    assert "taken over by" in mail.subject
 
     # WHEN she tries again, THEN there is nothing to take over, and nothing is written
     head = prd.ledger.chain_head()

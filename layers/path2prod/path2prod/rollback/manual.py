@@ -111,7 +111,7 @@ def take_over(rollbacks: Rollbacks, *, trigger: str, reason: str | None) -> Ledg
             f"the rollback {holder} of {rollbacks.env} had ended already; its leftover lock is released"
         )
     rollbacks.alerts.publish(
-        f"path2prod {rollbacks.env}: {trigger} took over the rollback to {ended.commit[:12]}",
+        f"path2prod {rollbacks.env}: rollback to {ended.commit[:12]} taken over by {trigger}",
         f"The rollback {holder} of {rollbacks.env} (to {ended.commit}) is ABANDONED: {ended.reason}.\n"
         f"The env's rollback lock is free: the next failure is rolled back automatically again.\n\n"
         f"See: path2prod ledger history {rollbacks.env}\n",
@@ -169,7 +169,8 @@ def _run_manually(
         rollbacks.ledger.append_rollback_ending(failed, failure.execution_id)
         raise
     if run:
-        subject = f"path2prod {rollbacks.env}: {trigger} re-runs {target[:12]}"
+        # The sha before the trigger: SNS cuts subjects at 100 characters, and an ARN is long.
+        subject = f"path2prod {rollbacks.env}: re-run of {target[:12]} by {trigger}"
         how = f"main names {target} already: its pipeline runs it again (execution {run})."
     else:
         subject = f"path2prod {rollbacks.env}: {trigger} rolled back to {target[:12]}"
