@@ -148,3 +148,50 @@ def test_after_an_outage_a_rollback_to_the_sha_on_prds_main_reruns_it_and_prd_is
     automatic = _find(sandbox, "prd", kind="rollback", state="STARTED", from_commit=broken)
     assert automatic is not None and automatic["trigger"] == "automatic"
     assert _main(sandbox, "prd") == sha
+
+
+def test_redeploy_reruns_prds_last_good_commit_recorded_with_who_and_why(sandbox: Path, app: Path) -> None:
+    # GIVEN prd runs a good commit (the one main names)
+    good = _commit(app, PASSING_BUILDSPEC, "G3")
+    for env in ("dev", "stg", "prd"):
+        _push(sandbox, app, good, env)
+        _wait(sandbox)
+    assert _find(sandbox, "prd", kind="deployment", commit=good, state="SUCCEEDED")
+
+    # WHEN Bob redeploys prd without naming a commit
+    started = json.loads(
+        run_cli(
+            "redeploy",
+            "prd",
+            "--reason",
+            "config rotated",
+            "--as",
+            "bob@example.com",
+            "--home",
+            str(sandbox),
+            "--json",
+        ).stdout
+    )
+
+    # THEN that commit runs again through the pipeline, recorded as a rollback by Bob that ends SUCCEEDED
+    assert (started["kind"], started["commit"], started["via"]) == (
+        "rollback",
+        good,
+        "StartPipelineExecution",
+    )
+    assert (started["trigger"], started["reason"]) == ("bob@example.com", "redeploy: config rotated")
+    eventually(
+        lambda: _find(
+            sandbox, "prd", kind="deployment", state="SUCCEEDED", execution_id=started["run_execution_id"]
+        ),
+        120,
+        "the redeploy's execution SUCCEEDED",
+    )
+    eventually(
+        lambda: _find(
+            sandbox, "prd", kind="rollback", execution_id=started["execution_id"], state="SUCCEEDED"
+        ),
+        120,
+        "the redeploy's rollback entry ended SUCCEEDED",
+    )
+    assert _main(sandbox, "prd") == good
