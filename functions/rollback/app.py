@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.refusals import refusals_counted
 from path2prod.rollback.service import Rollbacks, on_deployment_outcome
 from path2prod.rollback.settings import load_settings
@@ -30,6 +31,7 @@ def rollbacks() -> Rollbacks:
         repository=EnvRepository(settings.repository_url),
         alerts=AlertTopic(settings.alerts_topic_arn),
         auto_rollback=settings.auto_rollback,
+        pipelines=PipelineExecutions(),
     )
 
 

@@ -117,7 +117,7 @@ def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: 
         # WHEN C is pushed to prd
         _push(sandbox, app, bad, "prd")
 
-        # THEN one rollback, whose deployment fails too, then one alert and no second rollback
+        # THEN one rollback, whose deployment fails too: it ends FAILED, one alert, no second rollback
         eventually(
             lambda: _has(sandbox, "prd", kind="rollback", state="REFUSED", from_commit=good), 90, "refusal"
         )
@@ -126,7 +126,7 @@ def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: 
         rollbacks = [
             e for e in history(sandbox, "prd") if e["kind"] == "rollback" and e["from_commit"] == bad
         ]
-        assert [e["state"] for e in rollbacks] == ["STARTED"]
+        assert [e["state"] for e in rollbacks] == ["FAILED", "STARTED"]
         new_mail = _mail(sandbox)[mails_before:]
         assert len(new_mail) == 2, [mail["subject"] for mail in new_mail]
         assert "rolled back" in new_mail[0]["subject"] and "manual action needed" in new_mail[1]["subject"]

@@ -28,6 +28,7 @@ from git_repos import Repo, git, make_repo
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.domain.chain import verify
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
@@ -40,13 +41,8 @@ from path2prod.domain.ledger import (
     domain_event_for,
 )
 from path2prod.domain.rollback import Verdict
-from path2prod.rollback.service import (
-    MAX_PUSH_ATTEMPTS,
-    NotRollbackable,
-    RollbackPushFailed,
-    Rollbacks,
-    manual_rollback,
-)
+from path2prod.rollback.manual import NotRollbackable, manual_rollback
+from path2prod.rollback.service import MAX_PUSH_ATTEMPTS, RollbackPushFailed, Rollbacks
 from path2prod.sandbox.template import project_root
 
 REGION = "eu-west-1"  # the `aws` fixture's
@@ -169,6 +165,7 @@ class Prd:
             repository=EnvRepository(str(self.repo.bare), cache_dir=self.tmp_path / "cli-cache"),
             alerts=AlertTopic(self.topic_arn, boto3.client("sns", region_name=REGION)),
             auto_rollback=True,
+            pipelines=PipelineExecutions(boto3.client("codepipeline", region_name=REGION)),
         )
 
     def assert_chain_intact(self) -> None:
@@ -452,12 +449,17 @@ def test_a_failed_rollback_is_not_rolled_back(prd: Prd) -> None:
     g_failed = domain_event(prd.deployed(good, "FAILED", execution("g2")))
     result = prd.invoke(g_failed)
 
-    # THEN no push (main stays G), a REFUSED entry, one "manual action needed" mail, lock released
+    # THEN no push (main stays G), a REFUSED entry, the rollback from B ends FAILED, one "manual action
+    # needed" mail, lock released
     assert result == {"verdict": Verdict.FAILED_ROLLBACK.value, "target": None}
     assert prd.repo.main == good
     assert prd.repo.main_ref_version() == rolled_back
-    refused = prd.rollback_entries()[-1]
+    [refused] = [e for e in prd.rollback_entries() if e.state == "REFUSED"]
     assert (refused.state, refused.commit, refused.execution_id) == ("REFUSED", good, execution("g2"))
+    ended = [
+        (e.state, e.commit, e.from_commit) for e in prd.rollback_entries() if e.execution_id == execution("b")
+    ]
+    assert ended == [("STARTED", good, broken), ("FAILED", good, broken)]
     assert refused.reason == Verdict.FAILED_ROLLBACK.value
     [mail] = prd.mailbox.read()
     assert "manual action needed" in mail.message
@@ -674,7 +676,7 @@ def test_a_manual_rollback_without_a_target_brings_back_the_last_good_commit_but
     # WHEN Alice rolls prd back without naming a commit
     entry = manual_rollback(
         prd.rollbacks(), to=None, trigger="alice@example.com", reason="slow checkout", pipeline=PIPELINE
-    )
+    ).entry
 
     # THEN main is A, and the ledger says who did it, from what, and why
     assert prd.repo.main == older

@@ -6,7 +6,7 @@ Key layout (single table, one per account; template.yaml defines the same attrib
 |----------------------|-------------------------------|----------------------------------|
 | deployment entry     | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
 | rollback entry       | ROLLBACK#<pipeline>#<failed execution> | ENTRY#<attempt>#<rank>#<state> |
-| rollback lock        | ROLLBACK#LOCK                 | LOCK  (not chained: a mutable lock) |
+| rollback lock        | ROLLBACK#LOCK        | LOCK (mutable, unchained; free once its rollback ended) |
 | approval request     | APPROVAL#<request id>         | REQUEST (mutable, not chained) |
 | approval/promotion entry | APPROVAL#<request id>     | ENTRY#<kind>#<attempt>#<state>#<who> |
 | execution's commit   | EXEC#<pipeline>#<execution>   | COMMIT                           |
@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -47,6 +48,7 @@ from path2prod.domain.ledger import (
     LedgerEntry,
     state_rank,
 )
+from path2prod.domain.rollback import has_ended, lock_is_free
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -57,6 +59,7 @@ BY_CHAIN = "by-chain"
 CHAIN = CHAIN_NAME
 _COMMIT_SK = "COMMIT"
 _HEAD_KEY = {"pk": {"S": "CHAIN"}, "sk": {"S": "HEAD"}}
+_LOCK_KEY = {"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}}
 _MAX_CHAIN_RETRIES = 8
 # Skipped items are logged once per LedgerTable; past this many keys, only the count goes on.
 _MAX_WARNED = 1000
@@ -265,53 +268,141 @@ class LedgerTable:
             commit=None, head=_head_from_item(head), entry_exists=len(found) - (head is not None) > 0
         )
 
-    # -- the rollback lock: one automatic rollback per env in flight -----------------------------------
+    # -- the rollback lock: one rollback per env in flight ----------------------------------------------
 
     def acquire_rollback_lock(
-        self, holder: str, target: str, *, now: str, expires_at: str
+        self,
+        holder: str,
+        target: str,
+        *,
+        now: str,
+        expires_at: str,
+        details: dict[str, str] | None = None,
     ) -> dict[str, Any] | None:
-        """Take the env's rollback lock for `holder` (a failed execution id); returns None when taken,
-        else the lock as held (a retry by the same holder gets it back, with its attempt count)."""
+        """Take the env's rollback lock for `holder` (the rollback's id: a failed execution id, or
+        `manual-<time>`); returns None when another rollback holds it, else the lock as held (a retry
+        by the same holder gets it back, with its attempt count).
+
+        `details` (pipeline, from_commit, trigger, via) are kept on the lock: with `pipeline`, whoever
+        reads the lock can tell from the ledger whether its rollback has ended, which frees it.
+        """
         item = {
-            "pk": {"S": "ROLLBACK#LOCK"},
-            "sk": {"S": "LOCK"},
+            "pk": {"S": _LOCK_KEY["pk"]["S"]},
+            "sk": {"S": _LOCK_KEY["sk"]["S"]},
+            **{name: {"S": value} for name, value in (details or {}).items() if value},
             "holder": {"S": holder},
             "target": {"S": target},
             "since": {"S": now},
             "expires_at": {"S": expires_at},
             "attempts": {"N": "0"},
         }
-        try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"S": now}},
-            )
-            return deserialize_item(item)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise self.translate_error(error) from error
-        held = self.rollback_lock()
-        return held if held and held.get("holder") == holder else None
+        condition = "attribute_not_exists(pk) OR expires_at < :now"
+        values: dict[str, Any] = {":now": {"S": now}}
+        for _ in range(2):
+            try:
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+                return deserialize_item(item)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise self.translate_error(error) from error
+            held = self.rollback_lock_item()
+            if held is None:
+                continue  # released meanwhile: try again from scratch
+            if held.get("holder") == holder:
+                return held
+            if not self._lock_rollback_ended(held):
+                return None
+            # Its rollback has ended but the item stayed (a lost release): take it over, on condition
+            # that nobody else did in between.
+            condition = "holder = :ended"
+            values = {":ended": {"S": str(held["holder"])}}
+        return None
+
+    def append_rollback_ending(self, entry: LedgerEntry, holder: str) -> bool:
+        """Append a rollback's ending and release its lock in one transaction, on condition that
+        `holder` (the rollback) still holds the lock: a rollback ends once, and never outlives its lock.
+
+        False, and nothing written, when the entry is there already or the lock is not `holder`'s any
+        more (another ending won: a take-over and the target's success at the same moment).
+        """
+        release = {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": _LOCK_KEY,
+                "ConditionExpression": "holder = :holder",
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
+            }
+        }
+        for _ in range(_MAX_CHAIN_RETRIES):
+            context = self._entry_context(entry)
+            if context.entry_exists:
+                return False
+            try:
+                self.append([entry], context.head, also=[release])
+                return True
+            except ChainMoved as moved:
+                if _first_condition_failed(moved.__cause__):
+                    return False
+        raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
 
     def rollback_lock(self) -> dict[str, Any] | None:
+        """The lock of the rollback in flight, or None when the env is free: no lock item, or one whose
+        rollback has ended (SUCCEEDED, FAILED, ABANDONED) or whose time ran out."""
+        held = self.rollback_lock_item()
+        if held is None or lock_is_free(
+            expires_at=str(held.get("expires_at", "")),
+            now=_lock_now(),
+            rollback_states=self._rollback_states(held),
+        ):
+            return None
+        return held
+
+    def rollback_lock_item(self) -> dict[str, Any] | None:
+        """The lock item as stored, free or not (take-over and expiry need to know whose it was)."""
         try:
-            item = self.client.get_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}},
-                ConsistentRead=True,
-            ).get("Item")
+            item = self.client.get_item(TableName=self.table_name, Key=_LOCK_KEY, ConsistentRead=True).get(
+                "Item"
+            )
         except ClientError as error:
             raise self.translate_error(error) from error
         return deserialize_item(item) if item else None
+
+    def _lock_rollback_ended(self, held: dict[str, Any]) -> bool:
+        return has_ended(self._rollback_states(held))
+
+    def _rollback_states(self, held: dict[str, Any]) -> Iterator[str]:
+        """The states of the lock's rollback, read (one Query) only when first asked for."""
+        pipeline = held.get("pipeline")
+        if not pipeline:
+            return  # a lock from before locks named their pipeline: only its expiry frees it
+        for entry in self.rollback_entries(str(pipeline), str(held["holder"])):
+            yield entry.state
+
+    def note_rollback_run(self, holder: str, execution_id: str) -> None:
+        """Keep on the lock the pipeline execution a rollback started (shown by status commands)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=_LOCK_KEY,
+                UpdateExpression="SET run_execution_id = :run",
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":run": {"S": execution_id}, ":holder": {"S": holder}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise self.translate_error(error) from error
 
     def count_rollback_attempt(self, holder: str) -> int:
         """One more push attempt by the lock's holder; returns the count."""
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
-                Key={"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}},
+                Key=_LOCK_KEY,
                 UpdateExpression="ADD attempts :one",
                 ConditionExpression="holder = :holder",
                 ExpressionAttributeValues={":one": {"N": "1"}, ":holder": {"S": holder}},
@@ -326,7 +417,7 @@ class LedgerTable:
         try:
             self.client.delete_item(
                 TableName=self.table_name,
-                Key={"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}},
+                Key=_LOCK_KEY,
                 ConditionExpression="holder = :holder",
                 ExpressionAttributeValues={":holder": {"S": holder}},
             )
@@ -618,6 +709,19 @@ class LedgerTable:
         if code in {"ResourceNotFoundException", "AccessDeniedException"}:
             return LedgerUnavailable(f"ledger table {self.table_name!r}: {code}")
         return error
+
+
+def _first_condition_failed(error: BaseException | None) -> bool:
+    """Whether a cancelled transaction failed on its first item's condition (the `also` operation)."""
+    if not isinstance(error, ClientError):
+        return False
+    reasons = error.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+
+
+def _lock_now() -> str:
+    # The shape the rollback service writes `expires_at` in (seconds, Z), so they compare as text.
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def entry_from_item(item: dict[str, Any]) -> LedgerEntry:

@@ -1,4 +1,4 @@
-"""CodePipeline: which commit an execution runs, when its events do not say."""
+"""CodePipeline: which commit an execution runs, when its events do not say; and starting one."""
 
 from __future__ import annotations
 
@@ -16,8 +16,17 @@ class PipelineNotFound(Path2ProdError):
     """The pipeline named by an event does not exist in this account (or this role may not see it)."""
 
 
+class PipelineStartRefused(Path2ProdError):
+    """CodePipeline would not start the execution (a conflict, a limit, or a request it rejects)."""
+
+
+# The Source action's name in template.yaml's pipeline; a pipeline watched but not created by the
+# stack (CreatePathToProduction=false) must name its source action the same for re-runs to work.
+SOURCE_ACTION = "Source"
+
+
 class PipelineExecutions:
-    """Looks up pipeline executions (GetPipelineExecution)."""
+    """Looks up and starts pipeline executions (GetPipelineExecution, StartPipelineExecution)."""
 
     def __init__(self, codepipeline_client: CodePipelineClient | None = None) -> None:
         self._client = codepipeline_client
@@ -48,3 +57,37 @@ class PipelineExecutions:
             if revision.get("revisionId"):
                 return revision["revisionId"]
         return None
+
+    def start(self, pipeline: str, commit: str, *, source_action: str = SOURCE_ACTION) -> str:
+        """Start `pipeline` on `commit` (not on its branch's head); returns the execution id.
+
+        A V2 pipeline takes a source revision override: StartPipelineExecution with
+        sourceRevisions=[{actionName, revisionType: COMMIT_ID, revisionValue}], see
+        https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_StartPipelineExecution.html
+        and https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-trigger-source-overrides.html
+        (botocore's model: SourceRevisionOverride). The execution's events and GetPipelineExecution's
+        artifactRevisions then name that commit, so the recorder learns it as for a push.
+        """
+        try:
+            response = self.client.start_pipeline_execution(
+                name=pipeline,
+                sourceRevisions=[
+                    {"actionName": source_action, "revisionType": "COMMIT_ID", "revisionValue": commit}
+                ],
+            )
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "PipelineNotFoundException":
+                raise PipelineNotFound(f"pipeline {pipeline!r} not found in this account") from error
+            if code in (
+                "ValidationException",
+                "ConflictException",
+                "ConcurrentPipelineExecutionsLimitExceededException",
+                "AccessDeniedException",
+            ):
+                message = error.response["Error"].get("Message") or code
+                raise PipelineStartRefused(
+                    f"CodePipeline did not start {pipeline} on {commit}: {code}: {message}"
+                ) from error
+            raise
+        return response["pipelineExecutionId"]

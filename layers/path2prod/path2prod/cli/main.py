@@ -47,10 +47,11 @@ def _register_commands() -> None:
     from path2prod.cli.local import local
     from path2prod.cli.metrics import metrics
     from path2prod.cli.report import report
-    from path2prod.cli.rollback import rollback
+    from path2prod.cli.rollback import redeploy, rollback
     from path2prod.cli.status import status
 
-    for command in (local, status, ledger, approvals, approve, reject, rollback, metrics, report, demo):
+    commands = (local, status, ledger, approvals, approve, reject, rollback, redeploy, metrics, report, demo)
+    for command in commands:
         cli.add_command(command)
 
 

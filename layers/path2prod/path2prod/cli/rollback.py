@@ -1,7 +1,8 @@
-"""path2prod rollback: bring an env's last good commit (or a named one) back to its `main`."""
+"""path2prod rollback / redeploy: bring a good commit back to an env, re-run one, or end a stale rollback."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -9,41 +10,44 @@ import click
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.audit.where import full_commit
+from path2prod.adapters.pipelines import PipelineExecutions
+from path2prod.cli.commits import resolve_commit
 from path2prod.cli.ledger import config_option, env_target
 from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.event_fields import ThisStack
-from path2prod.rollback.service import Rollbacks, manual_rollback
+from path2prod.rollback import manual
+from path2prod.rollback.ports import Rollbacks
 
 
-@click.command()
-@click.argument("env")
-@click.option(
-    "--to",
-    "to",
-    help="The full sha to bring back; it must have SUCCEEDED in ENV before. "
-    "Default: the last good commit other than the one on main.",
-)
-@click.option("--reason", help="Why, for the ledger and the alert.")
-@click.option("--as", "as_who", help="Who is rolling back (default: your AWS identity).")
-@home_option(sandbox_only=False)
-@config_option
-@json_option
-def rollback(
-    env: str,
-    to: str | None,
-    reason: str | None,
-    as_who: str | None,
-    home: Path | None,
-    config_file: str | None,
-    as_json: bool,
-) -> None:
-    """Roll ENV back: force-push a commit that SUCCEEDED there before to its main, record it, tell people."""
+class IdentityRefused(Path2ProdError, ValueError):
+    """--as against AWS, where who acted is the caller's IAM identity."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The env's rollbacks as the CLI reaches them, and who is acting."""
+
+    rollbacks: Rollbacks
+    trigger: str
+    pipeline: str
+
+
+def _check_identity(as_who: str | None, home: Path | None) -> None:
+    if as_who is not None and home is None:
+        # Against AWS the ledger must name who really acted: the caller's IAM identity, not a claim.
+        raise IdentityRefused(
+            "--as is for the local sandbox (--home or $PATH2PROD_HOME); "
+            "against AWS you act as your IAM identity"
+        )
+
+
+def _operator(env: str, home: Path | None, config_file: str | None, as_who: str | None) -> Operator:
+    """The env's rollbacks, and who acts: --as in the sandbox, else the caller's IAM identity."""
+    _check_identity(as_who, home)
     target = env_target(env, home, config_file)
-    sha = full_commit(to) if to else None
     session = target.session()
     identity = target.client("sts", session).get_caller_identity()
-    trigger = as_who or identity["Arn"]
     pipeline = target.pipeline or "path2prod-app"
     rollbacks = Rollbacks(
         stack=ThisStack(env=env, account=identity["Account"], region=target.region, pipeline=pipeline),
@@ -57,11 +61,116 @@ def rollback(
             target.setting("alerts_topic_arn", "AlertsTopicArn", session), target.client("sns", session)
         ),
         auto_rollback=False,
+        pipelines=PipelineExecutions(target.client("codepipeline", session)),
     )
-    entry = manual_rollback(rollbacks, to=sha, trigger=trigger, reason=reason, pipeline=pipeline)
+    return Operator(rollbacks, as_who or identity["Arn"], pipeline)
+
+
+def _as_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--as",
+        "as_who",
+        help="Who is acting (sandbox only; against AWS the ledger names your IAM identity).",
+    )(function)
+
+
+def _report(env: str, started: manual.RollbackStarted, as_json: bool) -> None:
+    entry = started.entry
     if as_json:
-        echo_json(entry.as_dict())
+        echo_json(started.as_dict())
+    elif started.run_execution_id:
+        click.echo(
+            f"{env}: main names {entry.commit} already; its pipeline runs it again "
+            f"(execution {started.run_execution_id})"
+        )
     else:
         click.echo(
             f"{env}: main is {entry.commit} again (was {entry.from_commit}); its deployment starts now"
         )
+
+
+@click.command()
+@click.argument("env")
+@click.option(
+    "--to",
+    "to",
+    help="The commit to bring back (full or short sha, or a ref such as HEAD); it must have SUCCEEDED "
+    "in ENV before. Default: the last good commit other than the one on main.",
+)
+@click.option(
+    "--take-over",
+    "take_over_flag",
+    is_flag=True,
+    help="End the rollback in flight (ABANDONED, naming you) and free ENV's rollback lock.",
+)
+@click.option("--reason", help="Why, for the ledger and the alert.")
+@_as_option
+@home_option(sandbox_only=False)
+@config_option
+@json_option
+def rollback(
+    env: str,
+    to: str | None,
+    take_over_flag: bool,
+    reason: str | None,
+    as_who: str | None,
+    home: Path | None,
+    config_file: str | None,
+    as_json: bool,
+) -> None:
+    """Roll ENV back: bring a commit that SUCCEEDED there before back to its main, record it, tell people.
+
+    A commit that main names already is run again (StartPipelineExecution) instead of pushed. The
+    rollback ends in the ledger SUCCEEDED or FAILED with that deployment; --take-over ends a stale one.
+    """
+    if take_over_flag and to:
+        raise click.UsageError("--take-over ends the rollback in flight; it takes no --to")
+    _check_identity(as_who, home)
+    sha = resolve_commit(to, home) if to else None
+    operator = _operator(env, home, config_file, as_who)
+    if take_over_flag:
+        ended = manual.take_over(operator.rollbacks, trigger=operator.trigger, reason=reason)
+        if as_json:
+            echo_json(ended.as_dict())
+        else:
+            click.echo(
+                f"{env}: rollback {ended.execution_id} to {ended.commit} ABANDONED by {ended.trigger}; "
+                "the rollback lock is free"
+            )
+        return
+    started = manual.manual_rollback(
+        operator.rollbacks, to=sha, trigger=operator.trigger, reason=reason, pipeline=operator.pipeline
+    )
+    _report(env, started, as_json)
+
+
+@click.command()
+@click.argument("env")
+@click.argument("sha", required=False)
+@click.option("--reason", help="Why, for the ledger and the alert.")
+@_as_option
+@home_option(sandbox_only=False)
+@config_option
+@json_option
+def redeploy(
+    env: str,
+    sha: str | None,
+    reason: str | None,
+    as_who: str | None,
+    home: Path | None,
+    config_file: str | None,
+    as_json: bool,
+) -> None:
+    """Run a good commit of ENV again: SHA (full or short sha, or a ref), which must have SUCCEEDED in
+    ENV before; default: ENV's last SUCCEEDED commit.
+
+    Recorded as a rollback to that commit (reason `redeploy`), with the same lock and endings: the
+    commit on main is re-run with StartPipelineExecution; another is force-pushed to main first.
+    """
+    _check_identity(as_who, home)
+    commit = resolve_commit(sha, home) if sha else None
+    operator = _operator(env, home, config_file, as_who)
+    started = manual.redeploy(
+        operator.rollbacks, commit=commit, trigger=operator.trigger, reason=reason, pipeline=operator.pipeline
+    )
+    _report(env, started, as_json)

@@ -4,12 +4,60 @@ A failed deployment in an env rolls back to the env's last good commit by pushin
 unless that would be pointless or harmful: automatic rollback is off, a newer commit is already on
 `main` (the failure is superseded), the failing deployment is itself a rollback (never roll back a
 failed rollback: that is how loops start), another rollback is in flight, or there is no good commit.
+
+A rollback, once STARTED, always ends: SUCCEEDED (its target's deployment succeeded), FAILED (the
+push or the start failed, or the target's deployment failed), or ABANDONED (someone took it over, or
+its lock expired with no outcome). The env's rollback lock is free as soon as its rollback has ended,
+whether or not the lock item was deleted: a lost release never wedges the env.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+
+class RollbackState(StrEnum):
+    """The states of a `rollback` ledger entry (one rollback: STARTED, then exactly one ending)."""
+
+    STARTED = "STARTED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    ABANDONED = "ABANDONED"
+    # A decision not to roll back a failure: nothing was started, so nothing has to end.
+    REFUSED = "REFUSED"
+
+
+ENDINGS = frozenset({RollbackState.SUCCEEDED, RollbackState.FAILED, RollbackState.ABANDONED})
+
+
+class Via(StrEnum):
+    """How a rollback brings its target back (the entry's `via`)."""
+
+    # main named another commit: force-push the target, and the push starts the pipeline.
+    PUSH = "git push"
+    # main names the target already: a push would change nothing and start nothing, so the pipeline
+    # is started on that very commit (StartPipelineExecution with a source revision override).
+    START_EXECUTION = "StartPipelineExecution"
+
+
+def via_for(target: str, main_head: str | None) -> Via:
+    """How to bring `target` back when the env's main names `main_head`."""
+    return Via.START_EXECUTION if main_head == target else Via.PUSH
+
+
+def has_ended(states: Iterable[str]) -> bool:
+    """Whether a rollback whose entries are in `states` has ended."""
+    return any(state in ENDINGS for state in states)
+
+
+def lock_is_free(*, expires_at: str, now: str, rollback_states: Iterable[str]) -> bool:
+    """Whether a held lock item no longer stops a rollback: it expired, or its rollback has ended.
+
+    Times are ISO-8601 UTC strings of the same shape, so they compare as text.
+    """
+    return expires_at < now or has_ended(rollback_states)
 
 
 class Verdict(StrEnum):

@@ -1,22 +1,23 @@
-"""Rolling back: the rollback function's use cases, and the manual rollback the CLI runs.
+"""The rollback function's use case: a failed deployment in this env brings its last good commit back.
 
 Every decision — a rollback, or a refusal to roll back — is a `rollback` entry in the env's ledger and
 an alert, once per failed execution (entries are keyed by it, so a duplicated event changes nothing).
-The env's rollback lock (a conditional put) lets one automatic rollback be in flight at a time; it is
-released when the rolled-back-to commit's deployment ends.
+The env's rollback lock (a conditional put) lets one rollback be in flight at a time. A STARTED
+rollback always ends (domain/rollback.py): SUCCEEDED or FAILED with its target's deployment, FAILED when
+its push fails for good, ABANDONED when someone takes it over or its lock expires; the lock is free from
+then on. Manual rollbacks, redeploys and take-overs (the CLI's) are in manual.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from path2prod.adapters.git_remote import GitRemoteError, PushResult
+from path2prod.adapters.git_remote import GitRemoteError
 from path2prod.domain import event_fields as fields
 from path2prod.domain.domain_events import DeploymentOutcome, parse_deployment_event
 from path2prod.domain.errors import InvalidEvent, Path2ProdError
-from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import (
     DEPLOYMENT_FAILED,
     DEPLOYMENT_SUCCEEDED,
@@ -25,69 +26,24 @@ from path2prod.domain.ledger import (
     LedgerEntry,
     outcome,
 )
-from path2prod.domain.rollback import Failure, RollbackDecision, Verdict, decide
+from path2prod.domain.rollback import Failure, RollbackDecision, RollbackState, Verdict, Via, decide
+from path2prod.rollback.entries import (
+    acquire_lock,
+    alert_body,
+    end_rollback,
+    now_text,
+    rollback_entry,
+    second_of,
+)
+from path2prod.rollback.ports import RollbackLedger, Rollbacks
+
+__all__ = ["MAX_PUSH_ATTEMPTS", "OutcomeHandled", "RollbackPushFailed", "Rollbacks", "on_deployment_outcome"]
 
 MAX_PUSH_ATTEMPTS = 3
-LOCK_LIFETIME = timedelta(hours=2)  # a lost release (no deployment event ever came) expires
-
-
-class RollbackLedger(Protocol):
-    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool: ...
-    def rollback_lock(self) -> dict[str, Any] | None: ...
-    def acquire_rollback_lock(
-        self, holder: str, target: str, *, now: str, expires_at: str
-    ) -> dict[str, Any] | None: ...
-    def count_rollback_attempt(self, holder: str) -> int: ...
-    def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
-    def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
-    def release_rollback_lock(self, holder: str) -> None: ...
-    def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None: ...
-    def commit_entries(
-        self, commit: str, *, newest_first: bool = True, limit: int | None = None
-    ) -> list[LedgerEntry]: ...
-
-
-class Repository(Protocol):
-    def main_head(self) -> str | None: ...
-    def force_main(self, commit: str) -> PushResult: ...
-
-
-class Alerts(Protocol):
-    def publish(self, subject: str, body: str) -> None: ...
-
-
-@dataclass
-class Rollbacks:
-    stack: ThisStack  # the env (and its account, region, pipeline) this rolls back
-    ledger: RollbackLedger
-    repository: Repository
-    alerts: Alerts
-    auto_rollback: bool
-
-    @property
-    def env(self) -> str:
-        return self.stack.env
-
-
-class NotRollbackable(Path2ProdError, ValueError):
-    """A manual rollback target that never SUCCEEDED in the env (or nothing to roll back to)."""
-
-
-class RollbackInFlight(Path2ProdError):
-    """A manual rollback while another rollback of the env is in flight."""
 
 
 class RollbackPushFailed(Path2ProdError):
     """The push of a rollback failed; raised so the event is retried (alerted after the last try)."""
-
-
-def _now() -> str:
-    # Milliseconds: a rollback's entries must sort among deployments of the same second.
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _second(now: str) -> str:
-    return now[:19] + "Z"
 
 
 @dataclass(frozen=True)
@@ -162,10 +118,8 @@ def _confirm_in_ledger(claim: DeploymentOutcome, ledger: RollbackLedger) -> Ledg
 
 def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDecision:
     """Decide, record, push and tell people about one failed deployment."""
-    lock = rollbacks.ledger.rollback_lock()
-    now = _now()
-    if lock and lock.get("expires_at", "") < now:
-        lock = None
+    lock = rollbacks.ledger.rollback_lock()  # None once expired or its rollback ended
+    now = now_text()
     if lock and lock.get("holder") == failure.execution_id:
         # A retry (or duplicate) of the rollback this very failure started: finish it.
         decision = RollbackDecision(Verdict.ROLL_BACK, str(lock["target"]))
@@ -188,20 +142,25 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
     if not decision.rolls_back or decision.target is None:
         _refuse(failure, decision, rollbacks, now)
         if decision.verdict is Verdict.FAILED_ROLLBACK and lock:
-            rollbacks.ledger.release_rollback_lock(str(lock["holder"]))
+            # The rollback in flight ends here: its target failed too. Never rolled back again.
+            end_rollback(
+                rollbacks,
+                lock,
+                RollbackState.FAILED,
+                "automatic",
+                f"the deployment of {failure.commit} failed too (execution {failure.execution_id})",
+            )
         return decision
 
-    expires = (datetime.now(UTC) + LOCK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
-    if (
-        rollbacks.ledger.acquire_rollback_lock(
-            failure.execution_id, decision.target, now=now, expires_at=expires
-        )
-        is None
-    ):
+    if acquire_lock(rollbacks, failure, decision.target, "automatic", Via.PUSH, now) is None:
         refusal = RollbackDecision(Verdict.IN_FLIGHT)
         _refuse(failure, refusal, rollbacks, now)
         return refusal
-    started = _entry(failure, rollbacks.env, "STARTED", decision.target, "automatic", now)
+    # main names the failing commit (else the failure is superseded): a push brings the target back
+    # and starts the pipeline; a retry whose earlier push landed pushes nothing (git: up to date).
+    started = rollback_entry(
+        failure, rollbacks.env, "STARTED", decision.target, "automatic", now, via=Via.PUSH
+    )
     first_time = rollbacks.ledger.append_entry(started)
     try:
         rollbacks.repository.force_main(decision.target)
@@ -210,25 +169,31 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
             raise RollbackPushFailed(
                 f"push of {decision.target} to {rollbacks.env} main failed: {error}"
             ) from error
-        gave_up = _entry(
-            failure, rollbacks.env, "FAILED", decision.target, "automatic", now, reason=str(error)
+        gave_up = rollback_entry(
+            failure,
+            rollbacks.env,
+            "FAILED",
+            decision.target,
+            "automatic",
+            now,
+            reason=str(error),
+            via=Via.PUSH,
         )
-        if rollbacks.ledger.append_entry(gave_up):
+        if rollbacks.ledger.append_rollback_ending(gave_up, failure.execution_id):
             rollbacks.alerts.publish(
                 f"path2prod {rollbacks.env}: rollback to {decision.target[:12]} could not push, act now",
-                _body(
+                alert_body(
                     rollbacks.env,
                     failure,
                     decision.target,
                     f"The push failed {MAX_PUSH_ATTEMPTS} times: {error}",
                 ),
             )
-        rollbacks.ledger.release_rollback_lock(failure.execution_id)
         return RollbackDecision(Verdict.FAILED_ROLLBACK, decision.target)
     if first_time:
         rollbacks.alerts.publish(
             f"path2prod {rollbacks.env}: rolled back {failure.commit[:12]} -> {decision.target[:12]}",
-            _body(
+            alert_body(
                 rollbacks.env,
                 failure,
                 decision.target,
@@ -259,81 +224,29 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
         execution_id=holder,
         pipeline="",
         attempt=1,
-        time=_second(now := _now()),
+        time=second_of(now := now_text()),
         start_time=now,
         trigger="automatic",
         reason="the rolled-back-to commit deployed again",
+        via=lock.get("via"),
     )
-    started = [e for e in rollbacks.ledger.commit_entries(commit, limit=20) if e.kind == KIND_ROLLBACK]
-    if started:
+    if lock.get("pipeline"):
+        done = LedgerEntry(
+            **{**done.content, "pipeline": str(lock["pipeline"]), "from_commit": lock.get("from_commit")}
+        )
+    elif started := [
+        e for e in rollbacks.ledger.commit_entries(commit, limit=20) if e.kind == KIND_ROLLBACK
+    ]:  # a lock taken before locks kept their rollback's pipeline
         done = LedgerEntry(
             **{**done.content, "pipeline": started[0].pipeline, "from_commit": started[0].from_commit}
         )
-    if rollbacks.ledger.append_entry(done):
+    if rollbacks.ledger.append_rollback_ending(done, holder):
         rollbacks.alerts.publish(
             f"path2prod {rollbacks.env}: rollback done, {commit[:12]} runs again",
             f"The rollback's deployment of {commit} SUCCEEDED in {rollbacks.env}.\n\n"
             f"See: path2prod ledger history {rollbacks.env}\n",
         )
-    rollbacks.ledger.release_rollback_lock(holder)
     return True
-
-
-def manual_rollback(
-    rollbacks: Rollbacks, *, to: str | None, trigger: str, reason: str | None, pipeline: str
-) -> LedgerEntry:
-    """Point the env's `main` at `to` (default: the last good commit other than what runs now).
-
-    `to` must have SUCCEEDED in the env before; anything else raises NotRollbackable and changes nothing.
-    """
-    current = rollbacks.repository.main_head()
-    if to is None:
-        target = rollbacks.ledger.last_succeeded_commit(rollbacks.env, other_than=current)
-        if target is None:
-            raise NotRollbackable(f"no commit other than the current one ever SUCCEEDED in {rollbacks.env}")
-    else:
-        succeeded = any(
-            entry.kind == "deployment" and entry.state == "SUCCEEDED"
-            for entry in rollbacks.ledger.commit_entries(to)
-        )
-        if not succeeded:
-            raise NotRollbackable(
-                f"{to} never SUCCEEDED in {rollbacks.env}: only a commit that ran there can come back"
-            )
-        target = to
-    now = _now()
-    failure = Failure(
-        env=rollbacks.env, commit=current or target, execution_id=f"manual-{now}", pipeline=pipeline, time=now
-    )
-    # The lock makes the loop guard cover a manual rollback too, and records its completion.
-    expires = (datetime.now(UTC) + LOCK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
-    if (
-        rollbacks.ledger.acquire_rollback_lock(failure.execution_id, target, now=now, expires_at=expires)
-        is None
-    ):
-        raise RollbackInFlight(
-            f"a rollback of {rollbacks.env} is in flight; wait for it (path2prod ledger history)"
-        )
-    entry = _entry(
-        failure, rollbacks.env, "STARTED", target, trigger, now, reason=reason or "manual rollback"
-    )
-    rollbacks.ledger.append_entry(entry)
-    try:
-        rollbacks.repository.force_main(target)
-    except GitRemoteError as error:
-        failed = _entry(
-            failure, rollbacks.env, "FAILED", target, trigger, _now(), reason=f"push failed: {error}"
-        )
-        rollbacks.ledger.append_entry(failed)
-        rollbacks.ledger.release_rollback_lock(failure.execution_id)
-        raise
-    rollbacks.alerts.publish(
-        f"path2prod {rollbacks.env}: {trigger} rolled back to {target[:12]}",
-        _body(
-            rollbacks.env, failure, target, f"Manual rollback by {trigger}: {reason or 'no reason given'}."
-        ),
-    )
-    return entry
 
 
 _REFUSAL_SUBJECTS = {
@@ -354,43 +267,12 @@ def _decided(entries: list[LedgerEntry]) -> RollbackDecision:
 
 
 def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, now: str) -> None:
-    refused = _entry(
+    refused = rollback_entry(
         failure, rollbacks.env, "REFUSED", failure.commit, "automatic", now, reason=decision.verdict.value
     )
     if rollbacks.ledger.append_entry(refused):
         subject = _REFUSAL_SUBJECTS[decision.verdict].format(env=rollbacks.env, sha=failure.commit[:12])
         rollbacks.alerts.publish(
             f"path2prod {subject}",
-            _body(rollbacks.env, failure, None, f"No rollback: {decision.verdict.value}."),
+            alert_body(rollbacks.env, failure, None, f"No rollback: {decision.verdict.value}."),
         )
-
-
-def _entry(
-    failure: Failure, env: str, state: str, target: str, trigger: str, now: str, *, reason: str | None = None
-) -> LedgerEntry:
-    return LedgerEntry(
-        env=env,
-        commit=target,
-        state=state,
-        kind=KIND_ROLLBACK,
-        execution_id=failure.execution_id,
-        pipeline=failure.pipeline,
-        attempt=1,
-        time=_second(now),
-        start_time=now,
-        from_commit=failure.commit,
-        trigger=trigger,
-        reason=reason,
-    )
-
-
-def _body(env: str, failure: Failure, target: str | None, what: str) -> str:
-    now_deploying = f"Now deploying: {target}\n" if target else "Nothing is being redeployed.\n"
-    return (
-        f"Deployment of {failure.commit} FAILED in {env}\n"
-        f"(execution {failure.execution_id}, {failure.time}).\n"
-        f"{what}\n{now_deploying}\n"
-        f"Ledger entries to look at:\n"
-        f"  path2prod ledger history {env}\n"
-        f"  path2prod ledger where {failure.commit}\n"
-    )

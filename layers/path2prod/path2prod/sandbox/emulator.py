@@ -2,7 +2,10 @@
 
 1. CodePipeline executions with source revisions: moto keeps executions but answers
    GetPipelineExecution with empty `artifactRevisions`; the sandbox's local pipeline records the
-   commit of each execution and this module adds it to moto's answer, as AWS would give it.
+   commit of each execution and this module adds it to moto's answer, as AWS would give it. And moto
+   runs nothing: an execution someone else starts (StartPipelineExecution by the CLI or a function,
+   with or without a sourceRevisions override) is queued here for the env's local pipeline to run,
+   under the id the API returned.
 2. IAM: moto's access control, on (`enforce_iam`): a call is checked against the policies of the role
    whose credentials signed it. moto checks most services' actions against resource "*", which no
    statement naming an ARN matches; the sandbox tells moto the resource of the calls path2prod makes
@@ -25,6 +28,7 @@ import hashlib
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +45,9 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
 from moto.server import ThreadedMotoServer
 from moto.sns.responses import SNSResponse
+from moto.sts.models import sts_backends
 
+from path2prod.adapters.pipelines import SOURCE_ACTION
 from path2prod.sandbox.home import write_json
 
 log = logging.getLogger("path2prod.sandbox.emulator")
@@ -58,6 +64,41 @@ def set_execution_revision(execution_id: str, commit: str, summary: str, reposit
             "revisionSummary": summary,
             "revisionUrl": repository_url,
         }
+
+
+# The local pipeline's own starts (on a move of main) carry this request-token prefix, so they are not
+# queued as started by someone else: it runs them itself, once.
+OWN_START_TOKEN_PREFIX = "path2prod-sandbox-push-"  # noqa: S105 - an idempotency token, no secret
+
+
+@dataclass(frozen=True)
+class RequestedExecution:
+    """An execution started through the API by someone other than the local pipeline."""
+
+    account: str
+    region: str
+    pipeline: str
+    execution_id: str
+    commit: str | None  # the sourceRevisions override's COMMIT_ID, or None: run the branch's head
+    caller: str  # who started it: the event's execution-trigger names them, as CodePipeline does
+
+
+_requested: list[RequestedExecution] = []
+_requested_lock = threading.Lock()
+
+
+def take_requested_executions(account: str, region: str, pipeline: str) -> list[RequestedExecution]:
+    """The executions started through the API for this pipeline since the last call, oldest first."""
+    with _requested_lock:
+        mine = [r for r in _requested if (r.account, r.region, r.pipeline) == (account, region, pipeline)]
+        for request in mine:
+            _requested.remove(request)
+    return mine
+
+
+def has_requested_executions(account: str, region: str, pipeline: str) -> bool:
+    with _requested_lock:
+        return any((r.account, r.region, r.pipeline) == (account, region, pipeline) for r in _requested)
 
 
 def set_execution_status(backend_execution: Any, status: str) -> None:
@@ -84,6 +125,47 @@ def _patch_codepipeline() -> None:
         self.status = "InProgress"
 
     codepipeline_models.PipelineExecution.__init__ = init_in_progress  # type: ignore[method-assign]
+
+    original_start = CodePipelineResponse.start_pipeline_execution
+    if getattr(original_start, "queues_for_local_pipeline", False):
+        return
+
+    def start_and_queue(self: Any) -> str:
+        answer: str = original_start(self)
+        token = self._get_param("clientRequestToken") or ""
+        if not token.startswith(OWN_START_TOKEN_PREFIX):
+            request = RequestedExecution(
+                account=self.current_account,
+                region=self.region,
+                pipeline=self._get_param("name"),
+                execution_id=json.loads(answer)["pipelineExecutionId"],
+                commit=_overridden_commit(self._get_param("sourceRevisions") or []),
+                caller=_caller_arn(self),
+            )
+            with _requested_lock:
+                _requested.append(request)
+        return answer
+
+    start_and_queue.queues_for_local_pipeline = True  # type: ignore[attr-defined]
+    CodePipelineResponse.start_pipeline_execution = start_and_queue  # type: ignore[method-assign]
+
+
+def _caller_arn(response: Any) -> str:
+    authorization = response.headers.get("Authorization") or ""
+    access_key = authorization.partition("Credential=")[2].partition("/")[0]
+    try:
+        backend = sts_backends[response.current_account]["global"]
+        return str(backend.get_caller_identity(access_key, response.region)[1])
+    except Exception:  # an identity moto cannot tell: still an account's principal
+        return f"arn:aws:iam::{response.current_account}:root"
+
+
+def _overridden_commit(overrides: list[dict[str, Any]]) -> str | None:
+    """The commit a sourceRevisions override names for the Source action (the pipeline has one)."""
+    for override in overrides:
+        if override.get("revisionType") == "COMMIT_ID" and override.get("actionName") == SOURCE_ACTION:
+            return str(override["revisionValue"])
+    return None
 
 
 def enforce_iam(bootstrap_access_keys: frozenset[str]) -> None:

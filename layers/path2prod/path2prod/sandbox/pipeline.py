@@ -4,6 +4,10 @@ It watches the bare repo's `refs/heads/main` rather than relying on a git hook, 
 dulwich (path2prod's own promotions and rollbacks) runs no hooks: both kinds of push move the ref.
 Each run is a CodePipeline execution (Source -> Build) started in the emulated CodePipeline, and every
 state change is put on the account's default event bus in the shape AWS documents.
+
+It also runs what others start through the API (StartPipelineExecution by the CLI or a function), as
+CodePipeline would: the commit of a sourceRevisions override, else main's head, under the execution id
+the API returned, with an execution-trigger naming the caller.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from path2prod.sandbox.buildspec import run_buildspec
-from path2prod.sandbox.emulator import backend_execution, set_execution_revision, set_execution_status
+from path2prod.sandbox.emulator import (
+    OWN_START_TOKEN_PREFIX,
+    RequestedExecution,
+    backend_execution,
+    has_requested_executions,
+    set_execution_revision,
+    set_execution_status,
+    take_requested_executions,
+)
 from path2prod.sandbox.home import write_json
 
 log = logging.getLogger("path2prod.sandbox.pipeline")
@@ -100,8 +112,10 @@ class LocalPipeline(threading.Thread):
 
     @property
     def busy(self) -> bool:
-        """Running, or `main` has moved to a commit not yet run."""
+        """Running, an execution started through the API waits, or `main` moved to a commit not yet run."""
         if self.running_execution:
+            return True
+        if has_requested_executions(self.account, self.region, self.pipeline_name):
             return True
         head = read_main(self.repo)
         return head is not None and head != self.last_run
@@ -109,6 +123,8 @@ class LocalPipeline(threading.Thread):
     # -- the loop --------------------------------------------------------------------------------------
     def run(self) -> None:
         while not self.stopping.is_set():
+            for requested in take_requested_executions(self.account, self.region, self.pipeline_name):
+                self._run_requested(requested)
             head = read_main(self.repo)
             if head and head != self.last_run:
                 try:
@@ -120,17 +136,44 @@ class LocalPipeline(threading.Thread):
                 continue
             self.stopping.wait(POLL_SECONDS)
 
-    def run_execution(self, commit: str) -> bool:
-        """One execution of `commit`: Source, then Build. Returns True when it succeeded."""
-        execution_id = self.codepipeline.start_pipeline_execution(name=self.pipeline_name)[
-            "pipelineExecutionId"
-        ]
+    def _run_requested(self, requested: RequestedExecution) -> None:
+        """Run an execution someone started through the API: its override's commit, else main's head."""
+        commit = requested.commit or read_main(self.repo)
+        if commit is None:
+            log.warning("pipeline %s: %s started with no commit on main", self.env, requested.execution_id)
+            set_execution_status(self._backend(requested.execution_id), "Failed")
+            return
+        try:
+            self.run_execution(
+                commit,
+                execution_id=requested.execution_id,
+                trigger={"trigger-type": "StartPipelineExecution", "trigger-detail": requested.caller},
+            )
+        except Exception:
+            log.exception("pipeline %s: execution %s of %s crashed", self.env, requested.execution_id, commit)
+            self.running_execution = None
+
+    def _backend(self, execution_id: str) -> Any:
+        return backend_execution(self.account, self.region, self.pipeline_name, execution_id)
+
+    def run_execution(
+        self, commit: str, *, execution_id: str | None = None, trigger: dict[str, str] | None = None
+    ) -> bool:
+        """One execution of `commit`: Source, then Build. Returns True when it succeeded.
+
+        Without `execution_id`, a move of main started it: the pipeline starts it in the emulated
+        CodePipeline itself, with a request token that keeps it out of the queue of API starts.
+        """
+        if execution_id is None:
+            execution_id = self.codepipeline.start_pipeline_execution(
+                name=self.pipeline_name, clientRequestToken=f"{OWN_START_TOKEN_PREFIX}{uuid.uuid4()}"
+            )["pipelineExecutionId"]
         self.running_execution = execution_id
         summary = self._git("log", "-1", "--format=%s", commit).strip()
         set_execution_revision(execution_id, commit, summary, f"file://{self.repo}")
         start_time = _now(millis=True)
         log.info("pipeline %s: execution %s of %s", self.env, execution_id, commit)
-        trigger = {
+        trigger = trigger or {
             "trigger-type": "CloudWatchEvent",
             "trigger-detail": f"arn:aws:events:{self.region}:{self.account}:rule/path2prod-push-to-main",
         }
@@ -164,12 +207,11 @@ class LocalPipeline(threading.Thread):
         state = "SUCCEEDED" if succeeded else "FAILED"
         self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", state, result=result)
 
-        set_execution_status(
-            backend_execution(self.account, self.region, self.pipeline_name, execution_id),
-            "Succeeded" if succeeded else "Failed",
-        )
+        set_execution_status(self._backend(execution_id), "Succeeded" if succeeded else "Failed")
         self._pipeline_event(execution_id, start_time, state)
-        self._save_mark(commit)
+        if commit == read_main(self.repo):
+            # main's head has run (whoever started it): a move of main to it needs no second run.
+            self._save_mark(commit)
         self.executions += 1
         self.running_execution = None
         log.info("pipeline %s: execution %s %s", self.env, execution_id, state)

@@ -1,0 +1,56 @@
+"""The rollback's ports: what its use cases need from the ledger, the repo, CodePipeline and SNS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from path2prod.adapters.git_remote import PushResult
+from path2prod.domain.event_fields import ThisStack
+from path2prod.domain.ledger import LedgerEntry
+
+
+class RollbackLedger(Protocol):
+    def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool: ...
+    def rollback_lock(self) -> dict[str, Any] | None: ...
+    def rollback_lock_item(self) -> dict[str, Any] | None: ...
+    def acquire_rollback_lock(
+        self, holder: str, target: str, *, now: str, expires_at: str, details: dict[str, str] | None = None
+    ) -> dict[str, Any] | None: ...
+    def note_rollback_run(self, holder: str, execution_id: str) -> None: ...
+    def count_rollback_attempt(self, holder: str) -> int: ...
+    def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
+    def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
+    def release_rollback_lock(self, holder: str) -> None: ...
+    def append_rollback_ending(self, entry: LedgerEntry, holder: str) -> bool: ...
+    def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None: ...
+    def commit_entries(
+        self, commit: str, *, newest_first: bool = True, limit: int | None = None
+    ) -> list[LedgerEntry]: ...
+
+
+class Repository(Protocol):
+    def main_head(self) -> str | None: ...
+    def force_main(self, commit: str) -> PushResult: ...
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, body: str) -> None: ...
+
+
+class Pipelines(Protocol):
+    def start(self, pipeline: str, commit: str) -> str: ...
+
+
+@dataclass
+class Rollbacks:
+    stack: ThisStack  # the env (and its account, region, pipeline) this rolls back
+    ledger: RollbackLedger
+    repository: Repository
+    alerts: Alerts
+    auto_rollback: bool
+    pipelines: Pipelines
+
+    @property
+    def env(self) -> str:
+        return self.stack.env
