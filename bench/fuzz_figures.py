@@ -1,6 +1,7 @@
 """The fuzz figures of docs/security.md: hostile events against every handler, counted by outcome.
 
-Runs tests/integration/test_event_fuzz.py with more cases than `make test` does (FUZZ_EXAMPLES, default
+Runs tests/integration/test_event_fuzz.py (the four handlers' inputs) and test_own_events_fuzz.py (the
+approvals function's own-bus rejection and ask-again events) with more cases than `make test` does (FUZZ_EXAMPLES, default
 2,000 per handler) and random ones (a new draw each run), then prints one Markdown table row per handler.
 Usage: make fuzz  (or: .venv/bin/python bench/fuzz_figures.py [EXAMPLES])
 """
@@ -42,6 +43,7 @@ def main() -> int:
                 "-p",
                 "no:cacheprovider",
                 "tests/integration/test_event_fuzz.py",
+                "tests/integration/test_own_events_fuzz.py",
             ],
             cwd=ROOT,
             env=env,
