@@ -1,8 +1,9 @@
 """The fuzz figures of docs/security.md: hostile events against every handler, counted by outcome.
 
 Runs tests/integration/test_event_fuzz.py (the four handlers' inputs) and test_own_events_fuzz.py (the
-approvals function's own-bus rejection and ask-again events) with more cases than `make test` does (FUZZ_EXAMPLES, default
-2,000 per handler) and random ones (a new draw each run), then prints one Markdown table row per handler.
+approvals function's own-bus rejection and ask-again events) with more cases than `make test` does
+(FUZZ_EXAMPLES, default 2,000 per handler) and random ones (a new draw each run), then prints one
+Markdown table row per handler.
 Usage: make fuzz  (or: .venv/bin/python bench/fuzz_figures.py [EXAMPLES])
 """
 

@@ -2,7 +2,7 @@
 
 One stg ledger holds a deployment (STARTED, SUCCEEDED: 2 entries and 1 commit record) and an approval
 request (REQUESTED, APPROVED by bob: 2 entries). history lists 4 entries, verify checks 5 chained items
-and says "4 ledger entries, 1 commit records", the CSV carries every entry's seq and the request id
+and says "4 ledger entries, 1 commit record", the CSV carries every entry's seq and the request id
 in `request_id`, and `export --chain --format csv` fills the one seq the entries skip.
 """
 
@@ -83,7 +83,7 @@ def test_verify_counts_what_history_lists_plus_commit_records(stg_story: LedgerT
     assert len(history) == 4 == stg["entries"]
     assert (stg["checked"], stg["chained_items"], stg["commit_records"], stg["other_items"]) == (5, 5, 1, 0)
     assert text.output.strip() == (
-        "stg: intact (5 chained items: 4 ledger entries, 1 commit records; no checkpoints configured)"
+        "stg: intact (5 chained items: 4 ledger entries, 1 commit record; no checkpoints configured)"
     )
 
 

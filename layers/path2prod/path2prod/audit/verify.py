@@ -69,10 +69,11 @@ class EnvVerification:
 
     def counted(self) -> str:
         """What was checked, in words that reconcile with `history` (which lists entries only)."""
-        words = f"{self.entries} ledger entries, {self.commit_records} commit records"
+        words = f"{counted(self.entries, 'ledger entry', 'ledger entries')}, "
+        words += counted(self.commit_records, "commit record", "commit records")
         if self.other_items:
-            words += f", {self.other_items} other items"
-        return f"{self.report.checked} chained items: {words}"
+            words += f", {counted(self.other_items, 'other item', 'other items')}"
+        return f"{counted(self.report.checked, 'chained item', 'chained items')}: {words}"
 
     def as_dict(self) -> dict[str, Any]:
         broken = self.report.broken
@@ -169,3 +170,8 @@ def unchained_items(ledger: LedgerTable, envs: Iterable[str] = ENVS) -> Iterator
                 continue
             if problem := chain_position_problem(item):
                 yield UnchainedItem.of(item, problem)
+
+
+def counted(number: int, one: str, many: str) -> str:
+    """`1 commit record`, `2 commit records`: counts an auditor reads aloud."""
+    return f"{number} {one if number == 1 else many}"

@@ -13,7 +13,7 @@ from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.entries import entry_as_dict, execution_of, request_id_of
 from path2prod.audit.export import FORMATS, export_chain, export_entries
-from path2prod.audit.verify import verify_ledger
+from path2prod.audit.verify import counted, verify_ledger
 from path2prod.audit.where import CommitWhereabouts, where_is
 from path2prod.cli.commits import resolve_commit
 from path2prod.cli.options import echo_json, home_option, json_option
@@ -147,7 +147,7 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
             kept = (
                 "no checkpoints configured"
                 if result.checkpoints is None
-                else f"{result.checkpoints} checkpoints match"
+                else f"{counted(result.checkpoints, 'checkpoint matches', 'checkpoints match')}"
             )
             if report.broken is None:
                 chain = "intact" if not result.unchained else "chain intact"
