@@ -85,7 +85,8 @@ from moto.dynamodb.models import dynamodb_backends  # noqa: E402
 from moto.dynamodb.models.dynamo_type import DynamoType, Item  # noqa: E402
 from moto.dynamodb.models.table import Table  # noqa: E402
 
-from path2prod.adapters.ledger_table import _HEAD_KEY, LedgerTable, serialize_item  # noqa: E402
+from path2prod.adapters.ledger_codec import head_item, serialize_item  # noqa: E402
+from path2prod.adapters.ledger_table import LedgerTable  # noqa: E402
 from path2prod.audit.export import export_entries  # noqa: E402
 from path2prod.audit.metrics import env_metrics  # noqa: E402
 from path2prod.audit.verify import verify_ledger  # noqa: E402
@@ -226,10 +227,7 @@ def load_with_batches(ledger: LedgerTable, events: Sequence[tuple[LedgerEntry, b
                 progress(f"  {label}: {written:,}/{total:,} items ({elapsed:.0f} s)")
     if chunk:
         flush()
-    ledger.client.put_item(
-        TableName=ledger.table_name,
-        Item={**_HEAD_KEY, "seq": {"N": str(head.seq)}, "hash": {"S": head.hash}},
-    )
+    ledger.client.put_item(TableName=ledger.table_name, Item=head_item(head))
     return written + 1
 
 

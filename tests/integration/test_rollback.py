@@ -302,7 +302,7 @@ def test_a_success_of_another_commit_does_not_end_the_rollback(
     assert [e.state for e in prd.rollback_entries()] == ["STARTED"]
     assert prd.mailbox.read() == []
     lock = prd.ledger.rollback_lock()
-    assert lock is not None and lock["target"] == good
+    assert lock is not None and lock.target == good
     prd.assert_chain_intact()
 
 
@@ -496,7 +496,7 @@ def test_another_failure_while_a_rollback_is_in_flight_is_refused(
     assert prd.rollback_entries()[-1].reason == Verdict.IN_FLIGHT.value
     assert len(prd.mailbox.read()) == 1
     lock = prd.ledger.rollback_lock()
-    assert lock is not None and lock["holder"] == execution("b")
+    assert lock is not None and lock.holder == execution("b")
     prd.assert_chain_intact()
 
 
@@ -710,7 +710,7 @@ def test_a_manual_rollback_to_a_named_good_commit(
     assert (recorded.commit, recorded.from_commit, recorded.trigger) == (good, broken, "bob@example.com")
     assert len(prd.mailbox.read()) == 1
     lock = prd.ledger.rollback_lock()
-    assert lock is not None and lock["target"] == good and str(lock["holder"]).startswith("manual-")
+    assert lock is not None and lock.target == good and str(lock.holder).startswith("manual-")
     prd.assert_chain_intact()
 
 

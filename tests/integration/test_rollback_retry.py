@@ -150,7 +150,7 @@ def test_after_an_outage_a_rollback_to_the_commit_on_main_reruns_it_and_the_env_
         Via.START_EXECUTION.value,
     )
     lock = prd.ledger.rollback_lock()
-    assert lock is not None and lock["run_execution_id"] == started.run_execution_id
+    assert lock is not None and lock.run_execution_id == started.run_execution_id
     [mail] = prd.mailbox.read()
     assert "runs it again" in mail.message
 
@@ -245,7 +245,7 @@ def test_a_lock_whose_rollback_has_ended_is_free_even_if_its_item_remains(
     # THEN none was; her rollback took the lock
     assert in_flight is None
     lock = prd.ledger.rollback_lock()
-    assert lock is not None and lock["holder"] == started.entry.execution_id
+    assert lock is not None and lock.holder == started.entry.execution_id
 
 
 def test_a_rollback_ends_once_even_when_two_endings_race(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from path2prod.domain.event_fields import ThisStack
@@ -13,6 +15,7 @@ from path2prod.domain.ledger import (
     LedgerEntry,
     deployment_entry,
     domain_event_for,
+    last_good_commit,
     outcome,
     records_entry,
     state_rank,
@@ -178,3 +181,19 @@ def test_domain_event_names() -> None:
 def test_other_states_publish_nothing(state) -> None:
     # WHEN / THEN
     assert domain_event_for(_entry(state)) is None
+
+
+def test_the_last_good_commit_is_the_newest_succeeded_deployment_but_the_one_excluded() -> None:
+    # GIVEN an env's history, newest first: a failure, a rollback entry, two successes
+    good, older = "a" * 40, "b" * 40
+    history = [
+        replace(_entry("FAILED"), commit=good),
+        replace(_entry("SUCCEEDED"), kind="rollback"),
+        replace(_entry("SUCCEEDED"), commit=good),
+        replace(_entry("SUCCEEDED"), commit=older),
+    ]
+
+    # WHEN / THEN the newest SUCCEEDED deployment wins, unless it is the one to look past
+    assert last_good_commit(history) == good
+    assert last_good_commit(history, other_than=good) == older
+    assert last_good_commit(history[:2]) is None

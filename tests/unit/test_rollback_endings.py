@@ -52,3 +52,21 @@ def test_the_commit_main_names_already_is_rerun_any_other_is_pushed() -> None:
     assert via_for(GOOD, BROKEN) is Via.PUSH
     # AND a repo without main (nothing pushed yet) gets a push
     assert via_for(GOOD, None) is Via.PUSH
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "now", "free"),
+    [
+        ("2026-11-03T10:00:00.900Z", "2026-11-03T10:00:00Z", False),  # as text, ".900Z" < "Z": "expired"
+        ("2026-11-03T10:00:00Z", "2026-11-03T10:00:00.500Z", True),  # as text, "Z" > ".500Z": "held"
+        ("2026-11-03T10:00:00Z", "2026-11-03T10:00:00.000Z", False),  # the same instant: not yet past
+        ("not a time", NOW, True),  # unreadable, as a missing expiry always was: free
+    ],
+)
+def test_a_lock_expiry_is_compared_as_an_instant_whatever_its_precision(
+    expires_at: str, now: str, free: bool
+) -> None:
+    # GIVEN a lock's expiry and a clock written to the second or to the millisecond
+    # WHEN asked whether the lock is free, its rollback only STARTED
+    # THEN the instants decide, not the texts
+    assert lock_is_free(expires_at=expires_at, now=now, rollback_states=["STARTED"]) is free

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from path2prod.audit.status import EnvStatus, status_from, statuses_as_dict
 from path2prod.domain.approvals import ApprovalRequest, Upstream, Verdict, decide, format_time, open_request
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.rollback import RollbackLock
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 GOOD, BAD, MAIN = "1" * 40, "2" * 40, "3" * 40
@@ -97,14 +98,14 @@ def test_pending_approvals_name_who_is_still_to_answer_and_leave_out_expired_one
 
 def test_a_rollback_lock_is_a_rollback_in_flight_and_an_expired_one_is_stale() -> None:
     # GIVEN
-    lock = {"holder": "e2", "target": GOOD, "since": "2026-11-20T10:06:00Z", "attempts": 1}
+    lock = RollbackLock(holder="e2", target=GOOD, since="2026-11-20T10:06:00Z", expires_at="", attempts=1)
 
     # WHEN
     live = status_from(
         "prd",
         NEWEST_FIRST,
         requests=[],
-        lock={**lock, "expires_at": "2026-11-20T12:30:00Z"},
+        lock=replace(lock, expires_at="2026-11-20T12:30:00Z"),
         main=None,
         main_error="x",
         now=NOW,
@@ -113,7 +114,7 @@ def test_a_rollback_lock_is_a_rollback_in_flight_and_an_expired_one_is_stale() -
         "prd",
         NEWEST_FIRST,
         requests=[],
-        lock={**lock, "expires_at": "2026-11-20T11:00:00Z"},
+        lock=replace(lock, expires_at="2026-11-20T11:00:00Z"),
         main=None,
         main_error="x",
         now=NOW,

@@ -1,9 +1,6 @@
 """Approval requests in the ledger table: one mutable item per request, every change also a chained entry.
 
-Item: pk = APPROVAL#<request id>, sk = REQUEST.
-Index by-commit-time: gsi2pk = APPROVALS#<env>, gsi2sk = <requested at>#<request id> (every request).
-Index by-env-time, sparse: gsi1pk = APPROVALS-PENDING#<env> while PENDING, APPROVALS-PROMOTE#<env>
-while APPROVED and not pushed yet, absent otherwise (history Queries ENV#<env>, so never sees them).
+Item: pk = APPROVAL#<request id>, sk = REQUEST, and its index keys: ledger_keys.py holds every layout.
 
 A request's state changes (PENDING -> APPROVED ...), so the request itself is not a chained item; each
 change is written in one transaction with the ledger entries that record it (kind `approval` or
@@ -20,16 +17,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from path2prod.adapters.ledger_table import (
+from path2prod.adapters.ledger_codec import deserialize_item, serialize_item
+from path2prod.adapters.ledger_keys import (
     BY_COMMIT_TIME,
     BY_ENV_TIME,
-    LedgerTable,
+    REQUEST_SK,
     approval_pk,
-    deserialize_item,
-    serialize_item,
+    entries_query,
+    is_request_key,
+    pending_requests_pk,
+    promotable_requests_pk,
+    requests_pk,
 )
+from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,
@@ -40,18 +40,16 @@ from path2prod.domain.approvals import (
     Upstream,
     Verdict,
 )
-from path2prod.domain.chain import ChainHead, ChainMoved
+from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import LedgerEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-_REQUEST_SK = "REQUEST"
-
 
 def is_request_item(item: Mapping[str, Any]) -> bool:
     """Whether a stored item (plain values) is an approval request: mutable, so intentionally unchained."""
-    return item.get("sk") == _REQUEST_SK and str(item.get("pk", "")).startswith("APPROVAL#")
+    return is_request_key(item.get("pk", ""), item.get("sk"))
 
 
 class ApprovalRequests:
@@ -72,41 +70,29 @@ class ApprovalRequests:
 
     def get(self, request_id: str) -> ApprovalRequest | None:
         """The request as stored now (strongly consistent), or None."""
-        try:
+        with self.ledger.errors():
             item = self.client.get_item(
                 TableName=self.table_name,
-                Key={"pk": {"S": approval_pk(request_id)}, "sk": {"S": _REQUEST_SK}},
+                Key={"pk": {"S": approval_pk(request_id)}, "sk": {"S": REQUEST_SK}},
                 ConsistentRead=True,
             ).get("Item")
-        except ClientError as error:
-            raise self.ledger.translate_error(error) from error
         return request_from_item(item) if item else None
 
     def recent(self, env: str, *, limit: int = 50) -> list[ApprovalRequest]:
         """The env's requests, newest first, at most `limit`."""
-        return self.query(BY_COMMIT_TIME, "gsi2pk", f"APPROVALS#{env}", limit=limit)
+        return self.query(BY_COMMIT_TIME, "gsi2pk", requests_pk(env), limit=limit)
 
     def pending(self, env: str) -> list[ApprovalRequest]:
         """The env's PENDING requests (expired ones included: expiry is judged by the caller's clock)."""
-        return self.query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PENDING#{env}")
+        return self.query(BY_ENV_TIME, "gsi1pk", pending_requests_pk(env))
 
     def awaiting_promotion(self, env: str) -> list[ApprovalRequest]:
         """The env's APPROVED requests whose commit is not pushed yet."""
-        return self.query(BY_ENV_TIME, "gsi1pk", f"APPROVALS-PROMOTE#{env}")
+        return self.query(BY_ENV_TIME, "gsi1pk", promotable_requests_pk(env))
 
     def entries(self, request_id: str) -> list[LedgerEntry]:
         """The chained ledger entries of one request (its opening, decisions, supersession, promotion)."""
-        found = self.ledger.entries_of(
-            {
-                "TableName": self.table_name,
-                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :entry)",
-                "ExpressionAttributeValues": {
-                    ":pk": {"S": approval_pk(request_id)},
-                    ":entry": {"S": "ENTRY#"},
-                },
-                "ConsistentRead": True,
-            }
-        )
+        found = self.ledger.entries_of(entries_query(self.table_name, approval_pk(request_id)))
         return sorted(found, key=lambda e: e.order_key)
 
     def stored_items(self, env: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
@@ -118,7 +104,7 @@ class ApprovalRequests:
                 "TableName": self.table_name,
                 "IndexName": BY_COMMIT_TIME,
                 "KeyConditionExpression": "gsi2pk = :value",
-                "ExpressionAttributeValues": {":value": {"S": f"APPROVALS#{env}"}},
+                "ExpressionAttributeValues": {":value": {"S": requests_pk(env)}},
                 "Limit": page_size,
             }
         )
@@ -156,15 +142,8 @@ class ApprovalRequests:
             head = self.ledger.chain_head()
             self.ledger.append(list(entries), head or ChainHead(), also=puts)
             return stored
-        try:
+        with self.ledger.errors(moved="an approval request changed meanwhile; read it again"):
             self.client.transact_write_items(TransactItems=puts)  # type: ignore[arg-type]
-        except ClientError as error:
-            if error.response["Error"]["Code"] in (
-                "TransactionCanceledException",
-                "ConditionalCheckFailedException",
-            ):
-                raise ChainMoved("an approval request changed meanwhile; read it again") from error
-            raise self.ledger.translate_error(error) from error
         return stored
 
     # -- helpers --------------------------------------------------------------------------------------
@@ -219,15 +198,15 @@ def request_item(request: ApprovalRequest) -> dict[str, Any]:
     item["decisions"] = [{k: v for k, v in d.items() if v is not None} for d in item["decisions"]]
     item.update(
         pk=approval_pk(request.id),
-        sk=_REQUEST_SK,
+        sk=REQUEST_SK,
         kind="approval-request",
-        gsi2pk=f"APPROVALS#{request.env}",
+        gsi2pk=requests_pk(request.env),
         gsi2sk=f"{request.requested_at}#{request.id}",
     )
     if request.state is ApprovalState.PENDING:
-        item.update(gsi1pk=f"APPROVALS-PENDING#{request.env}", gsi1sk=item["gsi2sk"])
+        item.update(gsi1pk=pending_requests_pk(request.env), gsi1sk=item["gsi2sk"])
     elif request.awaits_promotion:
-        item.update(gsi1pk=f"APPROVALS-PROMOTE#{request.env}", gsi1sk=item["gsi2sk"])
+        item.update(gsi1pk=promotable_requests_pk(request.env), gsi1sk=item["gsi2sk"])
     return item
 
 

@@ -26,6 +26,7 @@ from path2prod import ENVS
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState, parse_time
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry
+from path2prod.domain.rollback import RollbackLock
 
 if TYPE_CHECKING:
     from path2prod.adapters.approval_requests import ApprovalRequests
@@ -147,7 +148,7 @@ def status_from(
     newest_entries: list[LedgerEntry],
     *,
     requests: list[ApprovalRequest],
-    lock: Mapping[str, Any] | None,
+    lock: RollbackLock | None,
     main: str | None,
     main_error: str | None,
     now: datetime,
@@ -189,18 +190,18 @@ def pending_approval(request: ApprovalRequest) -> PendingApproval:
     )
 
 
-def rollback_in_flight(lock: Mapping[str, Any], now: datetime) -> RollbackInFlight:
-    expires_at = lock.get("expires_at")
+def rollback_in_flight(lock: RollbackLock, now: datetime) -> RollbackInFlight:
+    expires_at = lock.expires_at or None
     try:
-        stale = expires_at is not None and parse_time(str(expires_at)) <= now
+        stale = expires_at is not None and parse_time(expires_at) <= now
     except ValueError:
         stale = False  # an unreadable expiry is shown as it is, not judged
     return RollbackInFlight(
-        target=str(lock.get("target", "")),
-        since=str(lock.get("since", "")),
-        failed_execution_id=str(lock.get("holder", "")),
-        expires_at=str(expires_at) if expires_at is not None else None,
-        attempts=int(lock.get("attempts", 0) or 0),
+        target=lock.target,
+        since=lock.since,
+        failed_execution_id=lock.holder,
+        expires_at=expires_at,
+        attempts=lock.attempts,
         stale=stale,
     )
 

@@ -133,6 +133,15 @@ def outcome(entries: Iterable[LedgerEntry]) -> LedgerEntry | None:
     return max(entries, key=lambda e: (e.attempt, state_rank(e.state), e.time), default=None)
 
 
+def last_good_commit(history: Iterable[LedgerEntry], *, other_than: str | None = None) -> str | None:
+    """The newest commit whose deployment SUCCEEDED in `history` (an env's entries, newest first),
+    other than `other_than`: what a rollback brings back. Reads `history` only as far as it must."""
+    for entry in history:
+        if entry.kind == KIND_DEPLOYMENT and entry.state == "SUCCEEDED" and entry.commit != other_than:
+            return entry.commit
+    return None
+
+
 def domain_event_for(entry: LedgerEntry) -> tuple[str, dict[str, Any]] | None:
     """The (detail-type, detail) to publish for a terminal entry, or None.
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
+
+from path2prod.domain.event_fields import parse_instant
 
 
 class RollbackState(StrEnum):
@@ -52,12 +55,51 @@ def has_ended(states: Iterable[str]) -> bool:
     return any(state in ENDINGS for state in states)
 
 
-def lock_is_free(*, expires_at: str, now: str, rollback_states: Iterable[str]) -> bool:
-    """Whether a held lock item no longer stops a rollback: it expired, or its rollback has ended.
+@dataclass(frozen=True)
+class RollbackLock:
+    """The env's rollback lock as stored: `holder` (the rollback's id: a failed execution id, or
+    `manual-<time>`) brings `target` back since `since`, until `expires_at` (ISO-8601 UTC texts).
 
-    Times are ISO-8601 UTC strings of the same shape, so they compare as text.
+    pipeline, from_commit, trigger and via are kept on locks taken since they were recorded (an older
+    lock has none: only its expiry frees it); run_execution_id once a re-run started its pipeline.
     """
-    return expires_at < now or has_ended(rollback_states)
+
+    holder: str
+    target: str
+    since: str
+    expires_at: str
+    attempts: int = 0
+    pipeline: str | None = None
+    from_commit: str | None = None
+    trigger: str | None = None
+    via: str | None = None
+    run_execution_id: str | None = None
+
+    def expired(self, now: str | datetime) -> bool:
+        """Whether the lock's time ran out at `now`."""
+        return is_past(self.expires_at, now)
+
+
+def is_past(expires_at: str, now: str | datetime) -> bool:
+    """Whether `expires_at` is before `now`, compared as instants: the texts may be written to the
+    second or to the millisecond, and "10:00:00Z" sorts after "10:00:00.500Z" as text.
+
+    An expiry that cannot be read counts as past, as a missing one always has: it frees the lock.
+    """
+    try:
+        return _instant(expires_at) < _instant(now)
+    except ValueError:
+        return True
+
+
+def _instant(time: str | datetime) -> datetime:
+    at = time if isinstance(time, datetime) else parse_instant(time)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # path2prod writes UTC only
+
+
+def lock_is_free(*, expires_at: str, now: str | datetime, rollback_states: Iterable[str]) -> bool:
+    """Whether a held lock item no longer stops a rollback: it expired, or its rollback has ended."""
+    return is_past(expires_at, now) or has_ended(rollback_states)
 
 
 class Verdict(StrEnum):

@@ -6,10 +6,9 @@ Shared by the automatic rollback (service.py) and the manual ones (manual.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from path2prod.domain.ledger import KIND_ROLLBACK, LedgerEntry
-from path2prod.domain.rollback import Failure, RollbackState, Via, has_ended
+from path2prod.domain.rollback import Failure, RollbackLock, RollbackState, Via, has_ended
 from path2prod.rollback.ports import Rollbacks
 
 LOCK_LIFETIME = timedelta(hours=2)  # a lost release (no deployment event ever came) expires
@@ -26,18 +25,14 @@ def second_of(now: str) -> str:
 
 def acquire_lock(
     rollbacks: Rollbacks, failure: Failure, target: str, trigger: str, via: Via, now: str
-) -> dict[str, Any] | None:
+) -> RollbackLock | None:
     """Take the env's rollback lock for this rollback; None while another rollback is in flight.
 
     A lock that expired before its rollback ended is ended first (ABANDONED), so that rollback too
     has an outcome in the ledger.
     """
     stale = rollbacks.ledger.rollback_lock_item()
-    if (
-        stale is not None
-        and stale.get("holder") != failure.execution_id
-        and str(stale.get("expires_at", "")) < now
-    ):
+    if stale is not None and stale.holder != failure.execution_id and stale.expired(now):
         end_rollback(
             rollbacks, stale, RollbackState.ABANDONED, "automatic", "its lock expired with no outcome"
         )
@@ -54,12 +49,12 @@ def acquire_lock(
 
 
 def end_rollback(
-    rollbacks: Rollbacks, lock: dict[str, Any], state: RollbackState, trigger: str, reason: str
+    rollbacks: Rollbacks, lock: RollbackLock, state: RollbackState, trigger: str, reason: str
 ) -> LedgerEntry | None:
     """Append the ending of the lock's rollback and release the lock, at once; None when it had
     ended already (a leftover lock, from before endings released it in the same write, is released)."""
-    holder = str(lock["holder"])
-    pipeline = str(lock.get("pipeline") or rollbacks.stack.pipeline)
+    holder = lock.holder
+    pipeline = lock.pipeline or rollbacks.stack.pipeline
     entries = rollbacks.ledger.rollback_entries(pipeline, holder)
     if has_ended(entry.state for entry in entries):
         rollbacks.ledger.release_rollback_lock(holder)
@@ -68,7 +63,7 @@ def end_rollback(
     now = now_text()
     ended = LedgerEntry(
         env=rollbacks.env,
-        commit=str(lock["target"]),
+        commit=lock.target,
         state=state.value,
         kind=KIND_ROLLBACK,
         execution_id=holder,
@@ -76,10 +71,10 @@ def end_rollback(
         attempt=1,
         time=second_of(now),
         start_time=now,
-        from_commit=started.from_commit if started else lock.get("from_commit"),
+        from_commit=started.from_commit if started else lock.from_commit,
         trigger=trigger,
         reason=reason,
-        via=started.via if started else lock.get("via"),
+        via=started.via if started else lock.via,
     )
     return ended if rollbacks.ledger.append_rollback_ending(ended, holder) else None
 

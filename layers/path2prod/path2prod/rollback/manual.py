@@ -98,7 +98,7 @@ def take_over(rollbacks: Rollbacks, *, trigger: str, reason: str | None) -> Ledg
     lock = rollbacks.ledger.rollback_lock_item()
     if lock is None:
         raise NothingToTakeOver(f"no rollback of {rollbacks.env} is in flight: nothing to take over")
-    holder = str(lock["holder"])
+    holder = lock.holder
     ended = end_rollback(
         rollbacks,
         lock,
@@ -185,10 +185,10 @@ def _run_manually(
 
 
 def _in_flight_message(rollbacks: Rollbacks) -> str:
-    lock = rollbacks.ledger.rollback_lock() or {}
-    holder = lock.get("holder", "?")
+    lock = rollbacks.ledger.rollback_lock()
+    holder, target, since = (lock.holder, lock.target[:12], lock.since) if lock else ("?", "?", "?")
     return (
-        f"a rollback of {rollbacks.env} is in flight ({holder} to {str(lock.get('target', '?'))[:12]}, "
-        f"since {lock.get('since', '?')}); wait for it, or end it: "
+        f"a rollback of {rollbacks.env} is in flight ({holder} to {target}, "
+        f"since {since}); wait for it, or end it: "
         f"path2prod rollback {rollbacks.env} --take-over"
     )

@@ -120,9 +120,9 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
     """Decide, record, push and tell people about one failed deployment."""
     lock = rollbacks.ledger.rollback_lock()  # None once expired or its rollback ended
     now = now_text()
-    if lock and lock.get("holder") == failure.execution_id:
+    if lock and lock.holder == failure.execution_id:
         # A retry (or duplicate) of the rollback this very failure started: finish it.
-        decision = RollbackDecision(Verdict.ROLL_BACK, str(lock["target"]))
+        decision = RollbackDecision(Verdict.ROLL_BACK, lock.target)
     elif decided := rollbacks.ledger.rollback_entries(failure.pipeline, failure.execution_id):
         # A late duplicate, after the lock was released: deciding again could roll back a second
         # time (past the loop guard, to an older good commit) or refuse and alert again.
@@ -132,7 +132,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
             failure,
             enabled=rollbacks.auto_rollback,
             main_head=rollbacks.repository.main_head() if rollbacks.auto_rollback else None,
-            lock_target=str(lock["target"]) if lock else None,
+            lock_target=lock.target if lock else None,
             last_good=rollbacks.ledger.last_succeeded_commit(rollbacks.env, other_than=failure.commit)
             if rollbacks.auto_rollback and not lock
             else None,
@@ -210,12 +210,12 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
     or late event) is not the rollback's deployment.
     """
     lock = rollbacks.ledger.rollback_lock()
-    if not lock or lock.get("target") != commit:
+    if not lock or lock.target != commit:
         return False
-    taken = fields.parse_instant(str(lock["since"])).replace(microsecond=0)
+    taken = fields.parse_instant(lock.since).replace(microsecond=0)
     if succeeded_at < taken:
         return False
-    holder = str(lock["holder"])
+    holder = lock.holder
     done = LedgerEntry(
         env=rollbacks.env,
         commit=commit,
@@ -228,12 +228,10 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
         start_time=now,
         trigger="automatic",
         reason="the rolled-back-to commit deployed again",
-        via=lock.get("via"),
+        via=lock.via,
     )
-    if lock.get("pipeline"):
-        done = LedgerEntry(
-            **{**done.content, "pipeline": str(lock["pipeline"]), "from_commit": lock.get("from_commit")}
-        )
+    if lock.pipeline:
+        done = LedgerEntry(**{**done.content, "pipeline": lock.pipeline, "from_commit": lock.from_commit})
     elif started := [
         e for e in rollbacks.ledger.commit_entries(commit, limit=20) if e.kind == KIND_ROLLBACK
     ]:  # a lock taken before locks kept their rollback's pipeline

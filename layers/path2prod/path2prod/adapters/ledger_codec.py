@@ -1,0 +1,86 @@
+"""The ledger's item codec: records as DynamoDB items and back (key layouts in ledger_keys.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from path2prod.adapters.ledger_keys import (
+    CHAIN,
+    COMMIT_SK,
+    HEAD_KEY,
+    commit_pk,
+    entry_pk,
+    entry_sk_of,
+    env_pk,
+    execution_pk,
+    time_sk,
+)
+from path2prod.domain.chain import ChainHead
+from path2prod.domain.ledger import CommitFact, LedgerEntry
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain values -> DynamoDB's typed attribute values."""
+    return {key: _serializer.serialize(value) for key, value in item.items()}
+
+
+def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's typed attribute values -> plain values."""
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def record_item(record: LedgerEntry | CommitFact) -> dict[str, Any]:
+    """A record's item (plain values, before chaining): its attributes and every key it is found by."""
+    if isinstance(record, CommitFact):
+        return {
+            "pk": execution_pk(record.pipeline, record.execution_id),
+            "sk": COMMIT_SK,
+            "kind": "commit",
+            "pipeline": record.pipeline,
+            "execution_id": record.execution_id,
+            "commit": record.commit,
+            "chain": CHAIN,
+        }
+    attributes = {key: value for key, value in record.content.items() if value is not None}
+    attributes.update(
+        pk=entry_pk(record),
+        sk=entry_sk_of(record),
+        gsi1pk=env_pk(record.env),
+        gsi1sk=time_sk(record),
+        gsi2pk=commit_pk(record.commit),
+        gsi2sk=time_sk(record),
+        chain=CHAIN,
+    )
+    return attributes
+
+
+def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    """A ledger entry from its DynamoDB item (typed attribute values), chained or not: the readers
+    use LedgerTable.chained_entries, which counts only chained items."""
+    return entry_from_data(deserialize_item(item))
+
+
+def entry_from_data(data: dict[str, Any]) -> LedgerEntry:
+    """A ledger entry from its item as plain values."""
+    data = dict(data)
+    for key in ("attempt", "seq"):
+        if data.get(key) is not None:
+            data[key] = int(data[key])
+    return LedgerEntry.from_dict(data)
+
+
+def head_from_item(item: dict[str, Any] | None) -> ChainHead:
+    """The chain head its item (typed attribute values) holds; an empty chain's when there is none."""
+    if not item:
+        return ChainHead()
+    return ChainHead(seq=int(item["seq"]["N"]), hash=item["hash"]["S"])
+
+
+def head_item(head: ChainHead) -> dict[str, Any]:
+    """The chain head's item (typed attribute values)."""
+    return {**HEAD_KEY, "seq": {"N": str(head.seq)}, "hash": {"S": head.hash}}
