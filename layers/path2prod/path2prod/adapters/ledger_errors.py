@@ -10,14 +10,16 @@ LedgerWriteRejected, which no retry from a fresh read can fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 from botocore.exceptions import ClientError
 
 from path2prod.domain.chain import ChainMoved
 from path2prod.domain.errors import Path2ProdError
 
+# Lost races in a row before an append gives up: each one means another writer appended meanwhile.
+MAX_CHAIN_RETRIES = 8
 _UNAVAILABLE = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 # CancellationReasons' codes (TransactWriteItems' documentation); "None" marks an item that did not fail.
 _RACE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
@@ -62,6 +64,15 @@ def ledger_errors(
         if translated is error:
             raise
         raise translated from error
+
+
+def retry_lost_races[T](table_name: str, attempt: Callable[[], T]) -> T:
+    """`attempt()` (read afresh, then write on condition) again after each lost race (ChainMoved), at
+    most MAX_CHAIN_RETRIES times; then ChainMoved, saying it gave up."""
+    for _ in range(MAX_CHAIN_RETRIES):
+        with suppress(ChainMoved):
+            return attempt()
+    raise ChainMoved(f"gave up appending to {table_name} after {MAX_CHAIN_RETRIES} tries")
 
 
 def cancellation_reasons(error: BaseException | None) -> list[str]:

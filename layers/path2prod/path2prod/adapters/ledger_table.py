@@ -29,6 +29,7 @@ from path2prod.adapters.ledger_errors import (
     LedgerThrottled,
     LedgerUnavailable,
     LedgerWriteRejected,
+    retry_lost_races,
 )
 from path2prod.adapters.ledger_keys import (
     BY_CHAIN,
@@ -43,7 +44,7 @@ from path2prod.adapters.ledger_keys import (
 )
 from path2prod.adapters.ledger_reads import ChainPage, HistoryPage, LedgerReads
 from path2prod.adapters.rollback_lock import RollbackLocks
-from path2prod.domain.chain import ChainHead, ChainMoved, chain_position_problem, link
+from path2prod.domain.chain import ChainHead, chain_position_problem, link
 from path2prod.domain.ledger import KIND_DEPLOYMENT, CommitFact, LedgerContext, LedgerEntry, last_good_commit
 from path2prod.domain.rollback import RollbackLock
 
@@ -66,8 +67,6 @@ __all__ = [
     "execution_pk",
     "serialize_item",
 ]
-
-_MAX_CHAIN_RETRIES = 8
 
 
 class LedgerTable(LedgerReads):
@@ -141,7 +140,8 @@ class LedgerTable(LedgerReads):
 
     def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool:
         """Append one entry (and, for a deployment, its execution's commit); False when already there."""
-        for _ in range(_MAX_CHAIN_RETRIES):
+
+        def attempt() -> bool:
             if entry.kind != KIND_DEPLOYMENT:
                 context = self.entry_context(entry)
             else:
@@ -157,12 +157,10 @@ class LedgerTable(LedgerReads):
             records: list[LedgerEntry | CommitFact] = [entry]
             if remember_commit and context.commit is None:
                 records.append(CommitFact(entry.pipeline, entry.execution_id, entry.commit))
-            try:
-                self.append(records, context.head)
-                return True
-            except ChainMoved:
-                continue
-        raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
+            self.append(records, context.head)
+            return True
+
+        return retry_lost_races(self.table_name, attempt)
 
     def entry_context(self, entry: LedgerEntry) -> LedgerContext:
         """The chain head and whether `entry` exists (entries whose key is not their execution's)."""
@@ -242,18 +240,17 @@ class LedgerTable(LedgerReads):
 
     def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool:
         """Store which commit an execution runs; False if already known, LedgerConflict if different."""
-        for _ in range(_MAX_CHAIN_RETRIES):
+
+        def attempt() -> bool:
             context = self.read_context(pipeline, execution_id)
             if context.commit is not None:
                 if context.commit != commit:
                     raise LedgerConflict(f"execution {execution_id} already has another commit than {commit}")
                 return False
-            try:
-                self.append([CommitFact(pipeline, execution_id, commit)], context.head)
-                return True
-            except ChainMoved:
-                continue
-        raise ChainMoved(f"gave up appending to {self.table_name} after {_MAX_CHAIN_RETRIES} tries")
+            self.append([CommitFact(pipeline, execution_id, commit)], context.head)
+            return True
+
+        return retry_lost_races(self.table_name, attempt)
 
     # -- reads ----------------------------------------------------------------------------------------
 

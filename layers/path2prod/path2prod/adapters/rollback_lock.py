@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from path2prod.adapters.ledger_codec import deserialize_item
-from path2prod.adapters.ledger_errors import first_condition_failed, ledger_errors
+from path2prod.adapters.ledger_errors import first_condition_failed, ledger_errors, retry_lost_races
 from path2prod.adapters.ledger_keys import LOCK_KEY
 from path2prod.domain.chain import ChainMoved
 from path2prod.domain.ledger import LedgerEntry
@@ -23,7 +23,6 @@ from path2prod.domain.rollback import RollbackLock, has_ended, lock_is_free
 if TYPE_CHECKING:
     from path2prod.adapters.ledger_table import LedgerTable
 
-_MAX_CHAIN_RETRIES = 8
 _OPTIONAL = ("pipeline", "from_commit", "trigger", "via", "run_execution_id")
 
 
@@ -80,17 +79,20 @@ class RollbackLocks:
                 "ExpressionAttributeValues": {":holder": {"S": holder}},
             }
         }
-        for _ in range(_MAX_CHAIN_RETRIES):
+
+        def attempt() -> bool:
             context = self.ledger.entry_context(entry)
             if context.entry_exists:
                 return False
             try:
                 self.ledger.append([entry], context.head, also=[release])
-                return True
             except ChainMoved as moved:
                 if first_condition_failed(moved):
-                    return False
-        raise ChainMoved(f"gave up appending to {self.ledger.table_name} after {_MAX_CHAIN_RETRIES} tries")
+                    return False  # the lock is not `holder`'s: no race to retry
+                raise
+            return True
+
+        return retry_lost_races(self.ledger.table_name, attempt)
 
     def current(self) -> RollbackLock | None:
         """The lock of the rollback in flight, or None when the env is free: no lock item, or one whose
