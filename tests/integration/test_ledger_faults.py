@@ -30,6 +30,7 @@ class FaultyDynamoDB:
     def __init__(self, client: Any) -> None:
         self._client = client
         self.unprocessed_answers = 0
+        self.never_processed = False  # as if throttled for good: even a one-key request stays unprocessed
         self.cancel_with: list[str] | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -38,6 +39,9 @@ class FaultyDynamoDB:
     def batch_get_item(self, *, RequestItems: dict[str, Any]) -> dict[str, Any]:
         ((table, request),) = RequestItems.items()
         keys = request["Keys"]
+        if self.never_processed:
+            self.unprocessed_answers += 1
+            return {"Responses": {table: []}, "UnprocessedKeys": RequestItems}
         if len(keys) < 2:
             return dict(self._client.batch_get_item(RequestItems=RequestItems))
         answered = dict(self._client.batch_get_item(RequestItems={table: {**request, "Keys": keys[:-1]}}))
@@ -106,6 +110,20 @@ def test_a_new_entry_is_appended_after_the_head_left_unprocessed(
     assert appended is True
     head = ledger.chain_head()
     assert head is not None and head.seq == 2
+
+
+def test_a_read_throttled_for_good_is_a_named_error_not_an_endless_loop(
+    ledger: LedgerTable, faulty: FaultyDynamoDB
+) -> None:
+    # GIVEN a table that leaves every key unprocessed
+    faulty.never_processed = True
+    throttled = LedgerTable(ledger.table_name, faulty)  # type: ignore[arg-type]
+
+    # WHEN an entry is appended / THEN it gives up reading, saying why, and writes nothing
+    with pytest.raises(LedgerThrottled):
+        throttled.append_entry(_rollback_entry())
+    assert faulty.unprocessed_answers == 8
+    assert ledger.chain_head() is None
 
 
 @pytest.mark.parametrize(

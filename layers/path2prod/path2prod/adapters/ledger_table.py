@@ -10,6 +10,7 @@ conditional move of the chain's head, so concurrent writers cannot fork the chai
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -24,6 +25,7 @@ from path2prod.adapters.ledger_codec import (
     serialize_item,
 )
 from path2prod.adapters.ledger_errors import (
+    MAX_CHAIN_RETRIES,
     LedgerConflict,
     LedgerTampered,
     LedgerThrottled,
@@ -175,15 +177,23 @@ class LedgerTable(LedgerReads):
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The items of `keys` that exist, strongly consistent. Keys DynamoDB left unprocessed (it does
-        so when throttled) are asked for again: an item missing from the answer is not there."""
+        so when throttled) are asked for again after a pause, so an item missing from the answer is
+        not there; LedgerThrottled when some are still unprocessed after MAX_CHAIN_RETRIES rounds."""
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         found: list[dict[str, Any]] = []
-        with self.errors():
-            while request:
+        for round_ in range(MAX_CHAIN_RETRIES):
+            if round_:
+                # DynamoDB's advice for unprocessed keys: back off exponentially (3.55 s in all, at most).
+                time.sleep(min(0.05 * 2 ** (round_ - 1), 1.0))
+            with self.errors():
                 response = self.client.batch_get_item(RequestItems=request)
-                found.extend(response.get("Responses", {}).get(self.table_name, []))
-                request = dict(response.get("UnprocessedKeys") or {})
-        return found
+            found.extend(response.get("Responses", {}).get(self.table_name, []))
+            request = dict(response.get("UnprocessedKeys") or {})
+            if not request:
+                return found
+        raise LedgerThrottled(
+            f"ledger table {self.table_name!r}: keys still unprocessed after {MAX_CHAIN_RETRIES} reads"
+        )
 
     # -- the rollback lock: one rollback per env in flight (rollback_lock.py) ------------------------------
 

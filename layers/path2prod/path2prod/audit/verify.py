@@ -28,7 +28,7 @@ from path2prod.domain.chain import ChainReport, chain_position_problem, verify
 from path2prod.domain.ledger import KIND_APPROVAL, KIND_DEPLOYMENT, KIND_PROMOTION, KIND_ROLLBACK
 
 ENTRY_KINDS = frozenset({KIND_DEPLOYMENT, KIND_ROLLBACK, KIND_APPROVAL, KIND_PROMOTION})
-COMMIT_RECORD = "commit"  # the kind of an execution's commit record (adapters/ledger_table.py)
+COMMIT_RECORD = "commit"  # the kind of an execution's commit record (adapters/ledger_codec.py)
 
 
 @dataclass(frozen=True)
