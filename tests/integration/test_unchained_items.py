@@ -336,7 +336,7 @@ def test_pages_of_skipped_items_are_followed_not_taken_for_the_end(
             for n in range(5)
         )
     ]
-    caplog.set_level(logging.WARNING, logger="path2prod.adapters.ledger_table")
+    caplog.set_level(logging.WARNING, logger="path2prod.adapters.ledger_reads")
 
     # WHEN pages hold two items and every item of the first pages is skipped
     newest = list(dev.history("dev", limit=2, page_size=2))
