@@ -40,7 +40,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
 
 from path2prod.adapters import git_remote
 from path2prod.approvals.events import PROMOTION_REJECTED
-from path2prod.approvals.service import VIA_CLI, answer, answer_link
+from path2prod.approvals.service import VIA_CLI
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalError,
@@ -84,7 +84,7 @@ def _write(stg: Stg, files: dict[str, bytes | None]) -> None:
 def _rejected(stg: Stg, request: ApprovalRequest, own_bus: EventQueue, reason: str | None) -> dict[str, Any]:
     """Bob rejects on his page; returns the one event the page put on the bus for the approvals function."""
     stg.read_mail()
-    rejected = answer_link(stg.token(BOB, request.id), Verdict.REJECT, stg.page(), reason=reason)
+    rejected = stg.page().answer_link(stg.token(BOB, request.id), Verdict.REJECT, reason=reason)
     assert rejected.state is ApprovalState.REJECTED
     (event,) = own_bus.take()
     return event
@@ -209,8 +209,8 @@ def test_an_approval_carries_its_comment_into_the_request_and_the_ledger(
     stg: Stg, pending: ApprovalRequest
 ) -> None:
     # WHEN bob approves with a comment
-    approved = answer_link(
-        stg.token(BOB, pending.id), Verdict.APPROVE, stg.page(), reason="looks good, ship it"
+    approved = stg.page().answer_link(
+        stg.token(BOB, pending.id), Verdict.APPROVE, reason="looks good, ship it"
     )
 
     # THEN the decision and its chained ledger entry keep it
@@ -227,9 +227,7 @@ def test_a_comment_longer_than_the_limit_is_refused_and_nothing_is_written(
     # WHEN bob answers with a comment one character too long
     head = stg.ledger.chain_head()
     with pytest.raises(ApprovalError, match=f"longer than {MAX_COMMENT_LENGTH}"):
-        answer(
-            pending.id, BOB, Verdict.REJECT, stg.page(), via=VIA_CLI, reason="x" * (MAX_COMMENT_LENGTH + 1)
-        )
+        stg.page().answer(pending.id, BOB, Verdict.REJECT, via=VIA_CLI, reason="x" * (MAX_COMMENT_LENGTH + 1))
 
     # THEN nothing changed
     assert stg.ledger.chain_head() == head
@@ -315,7 +313,7 @@ def test_a_rejected_commit_asked_again_opens_a_new_request_and_asks_every_approv
     mails = stg.read_mail()
     assert {who: len(got) for who, got in mails.items()} == {ALICE: 1, BOB: 1, CAROL: 1}
     assert f"Asked again: by {CAROL} after {pending.id}" in mails[BOB][0].body
-    approved = answer_link(stg.token(BOB, again.id), Verdict.APPROVE, stg.page())
+    approved = stg.page().answer_link(stg.token(BOB, again.id), Verdict.APPROVE)
     assert approved.state is ApprovalState.APPROVED
     assert stg.promote(stg.approved(approved)) == {"request_id": again.id, "promotion": "PUSHED"}
     assert _main_or_none(stg.stg) == pending.commit
