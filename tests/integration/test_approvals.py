@@ -639,6 +639,39 @@ def test_a_late_success_opens_superseded_however_many_requests_opened_since_the_
     assert [r.id for r in stg.requests.pending(ENV)] == [pending.id]
 
 
+def test_requests_opened_since_a_time_are_read_by_a_key_condition_newest_first_page_by_page(
+    stg: Stg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN five requests of stg, opened a minute apart from 09:30
+    opened = []
+    for n in range(5):
+        stg.clock.advance(timedelta(minutes=1))
+        event = stg.succeeded_in_dev(stg.base, f"execution-{n}", f"2024-05-14T09:{n:02}:00Z")
+        opened.append(stg.open(event)["request_id"])
+    calls: list[tuple[str, dict[str, Any]]] = []
+    call = stg.ledger.client._make_api_call
+
+    def spy(operation: str, params: dict[str, Any]) -> Any:
+        calls.append((operation, params))
+        return call(operation, params)
+
+    monkeypatch.setattr(stg.ledger.client, "_make_api_call", spy)
+    since = format_time(START + timedelta(minutes=2, seconds=30))
+
+    # WHEN the requests opened since 09:32:30 are read two a page, and the first one alone
+    every = [r.id for r in stg.requests.opened_since(ENV, since, page_size=2)]
+    pages = len(calls)
+    first = next(iter(stg.requests.opened_since(ENV, since, page_size=2)))
+
+    # THEN the three opened since, newest first, read by Queries bounded by the time (no Scan), in two
+    # pages; the first alone costs one Query
+    assert every == opened[:1:-1]
+    assert first.id == opened[-1]
+    assert [operation for operation, _ in calls] == ["Query"] * (pages + 1)
+    assert pages == 2
+    assert all("gsi2sk > :since" in params["KeyConditionExpression"] for _, params in calls)
+
+
 # --- answering ----------------------------------------------------------------------------------------
 
 

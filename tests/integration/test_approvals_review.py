@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -358,6 +359,28 @@ def test_an_expired_request_can_be_asked_again_and_its_expiry_is_recorded(
     assert [state for state, _ in stg.entries(pending.id)] == ["REQUESTED", "EXPIRED"]
     again = stg.request(opened["request_id"])
     assert (again.state, again.asked_by) == (ApprovalState.PENDING, BOB)
+
+
+def test_asking_again_is_refused_while_a_request_for_the_commit_is_open_however_many_opened_since(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN bob rejected the request; dev ran the same commit again, which opened a PENDING request
+    stg.page().answer_link(stg.token(BOB, pending.id), Verdict.REJECT, reason="not yet")
+    stg.clock.advance(timedelta(minutes=30))
+    rerun = stg.open(stg.succeeded_in_dev(pending.commit, "execution-rerun", "2024-05-14T09:55:00Z"))
+    assert rerun["state"] == "PENDING"
+    # GIVEN 20 late events of older successes since, each opened already superseded
+    for n in range(20):
+        stg.clock.advance(timedelta(seconds=1))
+        stale = stg.open(stg.succeeded_in_dev(stg.base, f"stale-{n}", f"2024-05-14T07:{n:02}:00Z"))
+        assert stale["state"] == "SUPERSEDED"
+    head = stg.ledger.chain_head()
+
+    # WHEN carol asks again for the rejected request's commit
+    # THEN it is refused, naming the request still open, however many requests opened since
+    with pytest.raises(InvalidEvent, match=rerun["request_id"]):
+        stg.open(_ask_again(pending))
+    assert stg.ledger.chain_head() == head
 
 
 def pending_lifetime(request: ApprovalRequest) -> Any:
