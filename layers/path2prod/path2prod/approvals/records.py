@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from path2prod.approvals.ports import ApprovalStore
+from path2prod.approvals.ports import ApprovalStore, RequestHistory
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState, format_time, parse_time, supersedes
 from path2prod.domain.chain import ChainMoved
 from path2prod.domain.event_fields import CLOCK_SKEW
@@ -69,7 +69,7 @@ def record_expiry(request: ApprovalRequest, now: datetime, requests: ApprovalSto
 
 
 def newer_request(
-    request: ApprovalRequest, requests: ApprovalStore, counts: Callable[[ApprovalRequest], bool]
+    request: ApprovalRequest, requests: RequestHistory, counts: Callable[[ApprovalRequest], bool]
 ) -> ApprovalRequest | None:
     """A request for a later upstream success than `request`'s (domain `supersedes`) that `counts`, or
     None: exact, however many requests the env has seen.
