@@ -33,6 +33,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
     _open_for,
     _page,
     _queue,
+    counted,
     feature,
     load_sample,
     pending,
@@ -53,7 +54,7 @@ from path2prod.domain.errors import InvalidEvent
 from path2prod.sandbox.template import rule_pattern
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-FIXTURES = (stg, feature, pending)  # test_approvals.py's, which pytest finds here by these names
+FIXTURES = (stg, feature, pending, counted)  # test_approvals.py's, which pytest finds here by these names
 
 
 @pytest.fixture
@@ -319,6 +320,23 @@ def test_a_rejected_commit_asked_again_opens_a_new_request_and_asks_every_approv
     assert stg.promote(stg.approved(approved)) == {"request_id": again.id, "promotion": "PUSHED"}
     assert _main_or_none(stg.stg) == pending.commit
     stg.assert_chain_intact()
+
+
+def test_the_approvals_function_counts_the_requests_it_opens_not_the_events_it_gets(
+    stg: Stg, pending: ApprovalRequest, own_bus: EventQueue, counted: dict[str, list[str]]
+) -> None:
+    # GIVEN bob rejected the request (its opening was counted when the `pending` fixture opened it)
+    rejection = _rejected(stg, pending, own_bus, "not yet")
+    counted["approvals"].clear()
+
+    # WHEN the rejection is told, twice, and carol asks again, twice
+    stg.open(rejection)
+    stg.open(rejection)
+    again = stg.open(_ask_again(pending))
+    assert stg.open(_ask_again(pending)) == again
+
+    # THEN one request opened, counted once: telling a rejection opens none, a duplicate opens none
+    assert counted["approvals"] == ["ApprovalRequests"]
 
 
 @pytest.mark.parametrize(
