@@ -5,7 +5,6 @@ The routes and their answers live in path2prod.approvals.web; this handler wires
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -13,7 +12,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
-from path2prod.approvals.service import Approvals
 from path2prod.approvals.web import page_resolver
 
 logger = Logger()
@@ -21,10 +19,8 @@ tracer = Tracer(patch_modules=["boto3"])
 metrics = Metrics()
 
 
-@cache
-def approvals() -> Approvals:
-    """Built on the first request, not at import: settings are read once, clients made lazily."""
-    return wiring.page()
+# The use case, built on the first request and cached (wiring); tests and benchmarks clear or replace it.
+approvals = wiring.page
 
 
 # Looked up on each request (not captured), so tests and benchmarks can replace `approvals`.

@@ -5,25 +5,20 @@ Again" opens a new request for a commit whose request was rejected or expired.""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
-from path2prod.approvals.service import Approvals, on_approvals_event
 from path2prod.refusals import refusals_counted
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])
 metrics = Metrics()
 
-
-@cache
-def approvals() -> Approvals:
-    return wiring.opener()
+# The use case, built on the first event and cached (wiring); tests and benchmarks clear or replace it.
+approvals = wiring.opener
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -32,7 +27,5 @@ def approvals() -> Approvals:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Raises InvalidEvent for a claim it cannot confirm: parked in the dead-letter queue, nothing opened.
     with refusals_counted(metrics, logger):
-        request = on_approvals_event(event, approvals())
-    metrics.add_metric(name="ApprovalRequests", unit=MetricUnit.Count, value=1)
-    logger.info("approval request", extra={"request_id": request.id, "state": request.state.value})
-    return {"request_id": request.id, "state": request.state.value, "commit": request.commit}
+        handled = approvals().handle(event)
+    return handled.reported(metrics, logger)

@@ -28,7 +28,7 @@ from moto import mock_aws
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals import wiring
-from path2prod.approvals.service import Approvals
+from path2prod.approvals.service import LinkAnswerer
 from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,
@@ -525,7 +525,7 @@ def test_an_unexpected_error_is_a_500_page_without_its_traceback(
     stg: Stg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN wiring that fails (a broken deployment, say)
-    def broken() -> Approvals:
+    def broken() -> LinkAnswerer:
         raise RuntimeError("internal detail: table arn:aws:dynamodb:secret")
 
     monkeypatch.setattr(stg.app, "approvals", broken)

@@ -9,7 +9,7 @@ page announces. dev's repository holds commits by Alice; stg's main is behind it
 
 The handlers are fed the sample events of events/ (their commit replaced by a real one). Answers go
 through the approval page's wiring (`wiring.page()`), with the tokens of the links the approvers got.
-Every Approvals built here reads one injected clock, so expiry is a matter of moving it.
+Every use case built here reads one injected clock, so expiry is a matter of moving it.
 """
 
 from __future__ import annotations
@@ -44,15 +44,7 @@ from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals import wiring
 from path2prod.approvals.page import confirmation_page
-from path2prod.approvals.service import (
-    VIA_CLI,
-    VIA_PAGE,
-    Approvals,
-    PromotionPushFailed,
-    answer,
-    answer_link,
-    show_link,
-)
+from path2prod.approvals.service import VIA_CLI, VIA_PAGE, LinkAnswerer, PromotionPushFailed
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
@@ -156,7 +148,7 @@ def _queue(sqs: Any) -> tuple[str, str]:
 
 @dataclass
 class Clock:
-    """The one clock every Approvals of a test reads. Each reading is a millisecond after the one before:
+    """The one clock every use case of a test reads. Each reading is a millisecond after the one before:
     time passes between two steps, as it does (entries of the same instant would tie in the ledger's
     order), while a test still knows every instant to the second."""
 
@@ -188,6 +180,12 @@ def _function(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _rewire() -> None:
+    """Forget every function's cached use case: each is built anew from the settings on its next event."""
+    for build in (wiring.opener, wiring.page, wiring.promoter):
+        build.cache_clear()
 
 
 def serialized(client: Any) -> Any:
@@ -245,10 +243,9 @@ class Stg:
             self.monkeypatch.delenv(name, raising=False)
         else:
             self.monkeypatch.setenv(name, value)
-        for function in ("approvals", "promoter"):
-            _function(function).approvals.cache_clear()
+        _rewire()
 
-    def page(self) -> Approvals:
+    def page(self) -> LinkAnswerer:
         """What the approval page function wires from its settings, on this test's clock."""
         return replace(wiring.page(), clock=self.clock)
 
@@ -379,8 +376,7 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv(name, value)
     # The functions' fetch cache lives in the temp dir (Lambda's /tmp): keep it inside this test's.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    for function in ("approvals", "promoter"):
-        _function(function).approvals.cache_clear()
+    _rewire()
     yield Stg(
         ledger=ledger,
         dev=dev,
@@ -393,8 +389,7 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         base=base,
         monkeypatch=monkeypatch,
     )
-    for function in ("approvals", "promoter"):
-        _function(function).approvals.cache_clear()
+    _rewire()
 
 
 @pytest.fixture
@@ -412,6 +407,22 @@ def pending(stg: Stg, feature: str) -> ApprovalRequest:
     event["detail"]["commit"] = feature
     opened = stg.open(event)
     return stg.request(opened["request_id"])
+
+
+@pytest.fixture
+def counted(stg: Stg, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """The metrics each function added, by name, in order (then published as Powertools does)."""
+    names: dict[str, list[str]] = {"approvals": [], "promoter": []}
+    for function, added in names.items():
+        metrics = _function(function).metrics
+        add = metrics.add_metric
+
+        def spy(*args: Any, _add: Any = add, _added: list[str] = added, **kwargs: Any) -> None:
+            _added.append(kwargs["name"])
+            _add(*args, **kwargs)
+
+        monkeypatch.setattr(metrics, "add_metric", spy)
+    return names
 
 
 # --- the sample events --------------------------------------------------------------------------------
@@ -579,7 +590,7 @@ def test_a_late_older_success_after_the_newer_one_was_approved_prompts_nobody(
     stg: Stg, pending: ApprovalRequest
 ) -> None:
     # GIVEN the request for dev's newest success was approved (and pushed)
-    answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+    stg.page().answer_link(stg.token(BOB, pending.id), Verdict.APPROVE)
     stg.promote(stg.approved(pending))
     assert stg.stg.main == pending.commit
     stg.read_mail()
@@ -592,6 +603,75 @@ def test_a_late_older_success_after_the_newer_one_was_approved_prompts_nobody(
     assert late["state"] == "SUPERSEDED"
 
 
+def test_a_duplicated_success_counts_one_approval_request(
+    stg: Stg, feature: str, counted: dict[str, list[str]]
+) -> None:
+    # GIVEN dev's success of Alice's commit, forwarded to stg
+    event = load_sample("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+
+    # WHEN it arrives three times (EventBridge delivers at least once)
+    results = [stg.open(event) for _ in range(3)]
+
+    # THEN one request, counted once: the redeliveries opened nothing
+    assert len({r["request_id"] for r in results}) == 1
+    assert counted["approvals"] == ["ApprovalRequests"]
+
+
+def test_a_late_success_opens_superseded_however_many_requests_opened_since_the_newer_one(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN the request for dev's newest success (09:18), then 20 late events of successes older than any
+    # other (07:00 to 07:19), each opened already superseded
+    for n in range(20):
+        stg.clock.advance(timedelta(seconds=1))  # each opened after the one before
+        stale = stg.open(stg.succeeded_in_dev(stg.base, f"stale-{n}", f"2024-05-14T07:{n:02}:00Z"))
+        assert stale["state"] == "SUPERSEDED"
+    stg.read_mail()
+
+    # WHEN a success at 08:00, older than the pending request's, arrives late
+    late = stg.open(stg.succeeded_in_dev(stg.base, "execution-late", "2024-05-14T08:00:00Z"))
+
+    # THEN it opens superseded by the newer request, however many requests opened since, and nobody is asked
+    assert late["state"] == "SUPERSEDED"
+    assert stg.request(late["request_id"]).superseded_by == pending.id
+    assert stg.read_mail() == {approver: [] for approver in APPROVERS}
+    assert [r.id for r in stg.requests.pending(ENV)] == [pending.id]
+
+
+def test_requests_opened_since_a_time_are_read_by_a_key_condition_newest_first_page_by_page(
+    stg: Stg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN five requests of stg, opened a minute apart from 09:30
+    opened = []
+    for n in range(5):
+        stg.clock.advance(timedelta(minutes=1))
+        event = stg.succeeded_in_dev(stg.base, f"execution-{n}", f"2024-05-14T09:{n:02}:00Z")
+        opened.append(stg.open(event)["request_id"])
+    calls: list[tuple[str, dict[str, Any]]] = []
+    call = stg.ledger.client._make_api_call
+
+    def spy(operation: str, params: dict[str, Any]) -> Any:
+        calls.append((operation, params))
+        return call(operation, params)
+
+    monkeypatch.setattr(stg.ledger.client, "_make_api_call", spy)
+    since = format_time(START + timedelta(minutes=2, seconds=30))
+
+    # WHEN the requests opened since 09:32:30 are read two a page, and the first one alone
+    every = [r.id for r in stg.requests.opened_since(ENV, since, page_size=2)]
+    pages = len(calls)
+    first = next(iter(stg.requests.opened_since(ENV, since, page_size=2)))
+
+    # THEN the three opened since, newest first, read by Queries bounded by the time (no Scan), in two
+    # pages; the first alone costs one Query
+    assert every == opened[:1:-1]
+    assert first.id == opened[-1]
+    assert [operation for operation, _ in calls] == ["Query"] * (pages + 1)
+    assert pages == 2
+    assert all("gsi2sk > :since" in params["KeyConditionExpression"] for _, params in calls)
+
+
 # --- answering ----------------------------------------------------------------------------------------
 
 
@@ -602,7 +682,7 @@ def test_the_author_cannot_approve_and_nothing_is_written(stg: Stg, pending: App
 
     # WHEN she approves it, THEN it is refused and nothing is written
     with pytest.raises(SelfApproval):
-        answer_link(token, Verdict.APPROVE, stg.page())
+        stg.page().answer_link(token, Verdict.APPROVE)
     assert stg.request(pending.id) == pending
     assert stg.request(pending.id).version == pending.version
     assert stg.ledger.chain_head() == head
@@ -617,7 +697,7 @@ def test_an_approval_decides_once_records_who_when_how_and_announces_the_promoti
     stg.clock.advance(timedelta(hours=1))
 
     # WHEN Bob approves on the page
-    decided = answer_link(token, Verdict.APPROVE, stg.page())
+    decided = stg.page().answer_link(token, Verdict.APPROVE)
 
     # THEN the request is APPROVED with Bob's decision; the ledger says so; the promoter is told
     assert decided == stg.request(pending.id)
@@ -644,7 +724,7 @@ def test_an_approval_decides_once_records_who_when_how_and_announces_the_promoti
     # WHEN Bob posts the same link again, THEN it is refused and nothing is written
     head = stg.ledger.chain_head()
     with pytest.raises(AlreadyDecided):
-        answer_link(token, Verdict.APPROVE, stg.page())
+        stg.page().answer_link(token, Verdict.APPROVE)
     assert stg.ledger.chain_head() == head
     assert stg.request(pending.id).version == decided.version
     assert stg.announced.take() == []
@@ -660,7 +740,7 @@ def test_a_quorum_of_two_needs_two_approvers(stg: Stg, feature: str) -> None:
     assert request.quorum == 2
 
     # WHEN Bob approves
-    after_bob = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    after_bob = stg.page().answer_link(stg.token(BOB, request.id), Verdict.APPROVE)
 
     # THEN it is still PENDING, and nothing is announced
     assert after_bob.state is ApprovalState.PENDING
@@ -668,7 +748,7 @@ def test_a_quorum_of_two_needs_two_approvers(stg: Stg, feature: str) -> None:
     assert stg.announced.take() == []
 
     # WHEN Carol approves too, THEN it is APPROVED and announced once
-    after_carol = answer_link(stg.token(CAROL, request.id), Verdict.APPROVE, stg.page())
+    after_carol = stg.page().answer_link(stg.token(CAROL, request.id), Verdict.APPROVE)
     assert after_carol.state is ApprovalState.APPROVED
     assert after_carol.approved_by == (BOB, CAROL)
     assert stg.entries(request.id) == [("REQUESTED", "path2prod"), ("APPROVED", BOB), ("APPROVED", CAROL)]
@@ -681,7 +761,7 @@ def test_a_rejection_rejects_and_nothing_is_promoted(stg: Stg, pending: Approval
     token = stg.token(ALICE, pending.id)
 
     # WHEN Alice rejects it with a reason
-    rejected = answer_link(token, Verdict.REJECT, stg.page(), reason="breaks the payment page")
+    rejected = stg.page().answer_link(token, Verdict.REJECT, reason="breaks the payment page")
 
     # THEN REJECTED, recorded with the reason, nothing announced
     assert rejected.state is ApprovalState.REJECTED
@@ -702,7 +782,7 @@ def test_a_rejection_rejects_and_nothing_is_promoted(stg: Stg, pending: Approval
     assert stg.entries(pending.id, KIND_PROMOTION) == []
     # THEN nobody else can approve it afterwards
     with pytest.raises(AlreadyDecided):
-        answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+        stg.page().answer_link(stg.token(BOB, pending.id), Verdict.APPROVE)
     stg.assert_chain_intact()
 
 
@@ -714,9 +794,9 @@ def test_an_answer_after_the_expiry_is_refused_and_the_expiry_recorded_once(
 
     # WHEN Bob approves through the CLI, twice
     with pytest.raises(RequestGone):
-        answer(pending.id, BOB, Verdict.APPROVE, stg.page(), via=VIA_CLI)
+        stg.page().answer(pending.id, BOB, Verdict.APPROVE, via=VIA_CLI)
     with pytest.raises(RequestGone):
-        answer(pending.id, CAROL, Verdict.REJECT, stg.page(), via=VIA_CLI)
+        stg.page().answer(pending.id, CAROL, Verdict.REJECT, via=VIA_CLI)
 
     # THEN the request is EXPIRED, with one EXPIRED entry, no decision and nothing announced
     expired = stg.request(pending.id)
@@ -729,7 +809,7 @@ def test_an_answer_after_the_expiry_is_refused_and_the_expiry_recorded_once(
     # WHEN Bob's link is posted now, THEN the page refuses it too, and writes nothing more
     head = stg.ledger.chain_head()
     with pytest.raises(RequestGone):
-        answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+        stg.page().answer_link(stg.token(BOB, pending.id), Verdict.APPROVE)
     assert stg.ledger.chain_head() == head
     stg.assert_chain_intact()
 
@@ -740,7 +820,7 @@ def test_a_late_answer_on_the_page_records_the_expiry(stg: Stg, pending: Approva
 
     # WHEN Bob posts his link late, THEN it is refused
     with pytest.raises(RequestGone):
-        answer_link(stg.token(BOB, pending.id), Verdict.APPROVE, stg.page())
+        stg.page().answer_link(stg.token(BOB, pending.id), Verdict.APPROVE)
 
     # THEN the ledger records the expiry, as it does for a late answer through the CLI
     assert stg.entries(pending.id) == [("REQUESTED", "path2prod"), ("EXPIRED", "path2prod")]
@@ -773,7 +853,7 @@ def _race(stg: Stg, answers: list[tuple[str, Verdict]], request_id: str) -> tupl
 
     def post(index: int) -> Any:
         try:
-            return answer_link(tokens[index], answers[index][1], approvals)
+            return approvals.answer_link(tokens[index], answers[index][1])
         except Exception as error:  # the test inspects what each thread got
             return error
 
@@ -827,7 +907,7 @@ def test_the_same_approver_posting_twice_at_once_lands_once(stg: Stg, feature: s
 
 
 def _approve(stg: Stg, request: ApprovalRequest) -> ApprovalRequest:
-    decided = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    decided = stg.page().answer_link(stg.token(BOB, request.id), Verdict.APPROVE)
     stg.announced.take()
     return decided
 
@@ -991,6 +1071,71 @@ def test_the_sweep_never_moves_main_back_to_an_older_approved_commit(stg: Stg, f
     assert stg.stg.main == newer
 
 
+def test_a_redelivered_approval_counts_one_push(
+    stg: Stg, pending: ApprovalRequest, counted: dict[str, list[str]]
+) -> None:
+    # GIVEN Bob approved the request
+    _approve(stg, pending)
+    event = stg.approved(pending)
+
+    # WHEN the promoter gets "Promotion Approved" twice (EventBridge delivers at least once)
+    first, again = stg.promote(event), stg.promote(event)
+
+    # THEN both say PUSHED, and the push is counted once
+    assert first == again == {"request_id": pending.id, "promotion": "PUSHED"}
+    assert counted["promoter"] == ["Promotions_PUSHED"]
+
+
+def test_an_approval_of_a_request_owed_no_push_counts_no_promotion(
+    stg: Stg, pending: ApprovalRequest, counted: dict[str, list[str]]
+) -> None:
+    # GIVEN a pending request nobody approved
+    # WHEN a stray "Promotion Approved" of it arrives
+    result = stg.promote(stg.approved(pending))
+
+    # THEN nothing is pushed, and no promotion is counted (there is no "Promotions_None")
+    assert result == {"request_id": pending.id, "promotion": None}
+    assert counted["promoter"] == []
+    assert stg.stg.main == stg.base
+
+
+def test_the_sweep_never_moves_main_back_however_many_requests_opened_since_the_newer_push(
+    stg: Stg, feature: str
+) -> None:
+    # GIVEN stg allows non-fast-forward promotions; the feature's request is approved but its push failed
+    stg.setting("ALLOW_NON_FAST_FORWARD", "true")
+    away = stg.stg.bare.with_name("stg-away.git")
+    older = stg.request(
+        stg.open(stg.succeeded_in_dev(feature, "execution-feature", "2024-05-14T09:00:00Z"))["request_id"]
+    )
+    _approve(stg, older)
+    stg.stg.bare.rename(away)
+    with pytest.raises(PromotionPushFailed):
+        stg.promote(stg.approved(older))
+    away.rename(stg.stg.bare)
+    # GIVEN a newer commit's request approved and pushed
+    newer = stg.dev.commit("newer: builds on the feature")
+    stg.dev.push_main(newer)
+    stg.clock.advance(timedelta(minutes=10))
+    request = stg.request(
+        stg.open(stg.succeeded_in_dev(newer, "execution-newer", "2024-05-14T09:45:00Z"))["request_id"]
+    )
+    _approve(stg, request)
+    assert stg.promote(stg.approved(request))["promotion"] == "PUSHED"
+    # GIVEN 20 late events of older successes since, each opened already superseded
+    for n in range(20):
+        stg.clock.advance(timedelta(seconds=1))  # each opened after the one before
+        stale = stg.open(stg.succeeded_in_dev(stg.base, f"stale-{n}", f"2024-05-14T07:{n:02}:00Z"))
+        assert stale["state"] == "SUPERSEDED"
+
+    # WHEN the sweep finds the older approval still owed a push
+    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+
+    # THEN it is skipped: stg's main stays at the newer commit
+    assert swept == {"swept": {older.id: "SKIPPED"}}
+    assert stg.stg.main == newer
+
+
 # --- separation of duties over the whole promotion ---------------------------------------------------
 
 CAROL_COMMITS = {
@@ -1017,7 +1162,7 @@ def _open_for(stg: Stg, commit: str) -> ApprovalRequest:
 def _page(stg: Stg, approver: str, request: ApprovalRequest) -> str:
     """The confirmation page `approver`'s link opens."""
     token = stg.token(approver, request.id)
-    return confirmation_page(show_link(token, stg.page()), token, stg.clock.now)
+    return confirmation_page(stg.page().show_link(token), token, stg.clock.now)
 
 
 @pytest.mark.parametrize("stg_main", ["at an older commit", "empty"])
@@ -1060,9 +1205,9 @@ def test_nobody_who_wrote_a_promoted_commit_can_approve_and_main_does_not_move(
     # WHEN Alice approves on the page (she wrote A, not B), and Carol from the CLI
     head = stg.ledger.chain_head()
     with pytest.raises(SelfApproval, match=a[:12]):
-        answer_link(stg.token(ALICE, request.id), Verdict.APPROVE, stg.page())
+        stg.page().answer_link(stg.token(ALICE, request.id), Verdict.APPROVE)
     with pytest.raises(SelfApproval, match="the author cannot approve"):
-        answer(request.id, CAROL, Verdict.APPROVE, stg.page(), via=VIA_CLI)
+        stg.page().answer(request.id, CAROL, Verdict.APPROVE, via=VIA_CLI)
 
     # THEN nothing is written or announced, and the sweep pushes nothing: stg's main has not moved
     assert stg.ledger.chain_head() == head
@@ -1072,7 +1217,7 @@ def test_nobody_who_wrote_a_promoted_commit_can_approve_and_main_does_not_move(
     assert _main_or_none(target) == before
 
     # WHEN Bob, who wrote none of them, approves, THEN B is promoted
-    approved = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    approved = stg.page().answer_link(stg.token(BOB, request.id), Verdict.APPROVE)
     assert approved.state is ApprovalState.APPROVED
     assert stg.promote(stg.approved(approved)) == {"request_id": request.id, "promotion": "PUSHED"}
     assert _main_or_none(target) == b
@@ -1089,12 +1234,12 @@ def test_the_committer_of_a_promoted_commit_cannot_approve_it(stg: Stg) -> None:
     # WHEN Alice approves, THEN she is refused, naming the commit, and nothing is written
     head = stg.ledger.chain_head()
     with pytest.raises(SelfApproval, match=patch[:12]):
-        answer_link(stg.token(ALICE, request.id), Verdict.APPROVE, stg.page())
+        stg.page().answer_link(stg.token(ALICE, request.id), Verdict.APPROVE)
     assert stg.ledger.chain_head() == head
     assert stg.stg.main == stg.base
 
     # WHEN Bob approves, THEN it is approved
-    approved = answer_link(stg.token(BOB, request.id), Verdict.APPROVE, stg.page())
+    approved = stg.page().answer_link(stg.token(BOB, request.id), Verdict.APPROVE)
     assert approved.state is ApprovalState.APPROVED
 
 

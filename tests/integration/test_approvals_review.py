@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -32,6 +33,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
     _open_for,
     _page,
     _queue,
+    counted,
     feature,
     load_sample,
     pending,
@@ -40,7 +42,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
 
 from path2prod.adapters import git_remote
 from path2prod.approvals.events import PROMOTION_REJECTED
-from path2prod.approvals.service import VIA_CLI, answer, answer_link
+from path2prod.approvals.service import VIA_CLI
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalError,
@@ -52,7 +54,7 @@ from path2prod.domain.errors import InvalidEvent
 from path2prod.sandbox.template import rule_pattern
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-FIXTURES = (stg, feature, pending)  # test_approvals.py's, which pytest finds here by these names
+FIXTURES = (stg, feature, pending, counted)  # test_approvals.py's, which pytest finds here by these names
 
 
 @pytest.fixture
@@ -84,7 +86,7 @@ def _write(stg: Stg, files: dict[str, bytes | None]) -> None:
 def _rejected(stg: Stg, request: ApprovalRequest, own_bus: EventQueue, reason: str | None) -> dict[str, Any]:
     """Bob rejects on his page; returns the one event the page put on the bus for the approvals function."""
     stg.read_mail()
-    rejected = answer_link(stg.token(BOB, request.id), Verdict.REJECT, stg.page(), reason=reason)
+    rejected = stg.page().answer_link(stg.token(BOB, request.id), Verdict.REJECT, reason=reason)
     assert rejected.state is ApprovalState.REJECTED
     (event,) = own_bus.take()
     return event
@@ -209,8 +211,8 @@ def test_an_approval_carries_its_comment_into_the_request_and_the_ledger(
     stg: Stg, pending: ApprovalRequest
 ) -> None:
     # WHEN bob approves with a comment
-    approved = answer_link(
-        stg.token(BOB, pending.id), Verdict.APPROVE, stg.page(), reason="looks good, ship it"
+    approved = stg.page().answer_link(
+        stg.token(BOB, pending.id), Verdict.APPROVE, reason="looks good, ship it"
     )
 
     # THEN the decision and its chained ledger entry keep it
@@ -227,9 +229,7 @@ def test_a_comment_longer_than_the_limit_is_refused_and_nothing_is_written(
     # WHEN bob answers with a comment one character too long
     head = stg.ledger.chain_head()
     with pytest.raises(ApprovalError, match=f"longer than {MAX_COMMENT_LENGTH}"):
-        answer(
-            pending.id, BOB, Verdict.REJECT, stg.page(), via=VIA_CLI, reason="x" * (MAX_COMMENT_LENGTH + 1)
-        )
+        stg.page().answer(pending.id, BOB, Verdict.REJECT, via=VIA_CLI, reason="x" * (MAX_COMMENT_LENGTH + 1))
 
     # THEN nothing changed
     assert stg.ledger.chain_head() == head
@@ -315,11 +315,28 @@ def test_a_rejected_commit_asked_again_opens_a_new_request_and_asks_every_approv
     mails = stg.read_mail()
     assert {who: len(got) for who, got in mails.items()} == {ALICE: 1, BOB: 1, CAROL: 1}
     assert f"Asked again: by {CAROL} after {pending.id}" in mails[BOB][0].body
-    approved = answer_link(stg.token(BOB, again.id), Verdict.APPROVE, stg.page())
+    approved = stg.page().answer_link(stg.token(BOB, again.id), Verdict.APPROVE)
     assert approved.state is ApprovalState.APPROVED
     assert stg.promote(stg.approved(approved)) == {"request_id": again.id, "promotion": "PUSHED"}
     assert _main_or_none(stg.stg) == pending.commit
     stg.assert_chain_intact()
+
+
+def test_the_approvals_function_counts_the_requests_it_opens_not_the_events_it_gets(
+    stg: Stg, pending: ApprovalRequest, own_bus: EventQueue, counted: dict[str, list[str]]
+) -> None:
+    # GIVEN bob rejected the request (its opening was counted when the `pending` fixture opened it)
+    rejection = _rejected(stg, pending, own_bus, "not yet")
+    counted["approvals"].clear()
+
+    # WHEN the rejection is told, twice, and carol asks again, twice
+    stg.open(rejection)
+    stg.open(rejection)
+    again = stg.open(_ask_again(pending))
+    assert stg.open(_ask_again(pending)) == again
+
+    # THEN one request opened, counted once: telling a rejection opens none, a duplicate opens none
+    assert counted["approvals"] == ["ApprovalRequests"]
 
 
 @pytest.mark.parametrize(
@@ -360,6 +377,28 @@ def test_an_expired_request_can_be_asked_again_and_its_expiry_is_recorded(
     assert [state for state, _ in stg.entries(pending.id)] == ["REQUESTED", "EXPIRED"]
     again = stg.request(opened["request_id"])
     assert (again.state, again.asked_by) == (ApprovalState.PENDING, BOB)
+
+
+def test_asking_again_is_refused_while_a_request_for_the_commit_is_open_however_many_opened_since(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN bob rejected the request; dev ran the same commit again, which opened a PENDING request
+    stg.page().answer_link(stg.token(BOB, pending.id), Verdict.REJECT, reason="not yet")
+    stg.clock.advance(timedelta(minutes=30))
+    rerun = stg.open(stg.succeeded_in_dev(pending.commit, "execution-rerun", "2024-05-14T09:55:00Z"))
+    assert rerun["state"] == "PENDING"
+    # GIVEN 20 late events of older successes since, each opened already superseded
+    for n in range(20):
+        stg.clock.advance(timedelta(seconds=1))
+        stale = stg.open(stg.succeeded_in_dev(stg.base, f"stale-{n}", f"2024-05-14T07:{n:02}:00Z"))
+        assert stale["state"] == "SUPERSEDED"
+    head = stg.ledger.chain_head()
+
+    # WHEN carol asks again for the rejected request's commit
+    # THEN it is refused, naming the request still open, however many requests opened since
+    with pytest.raises(InvalidEvent, match=rerun["request_id"]):
+        stg.open(_ask_again(pending))
+    assert stg.ledger.chain_head() == head
 
 
 def pending_lifetime(request: ApprovalRequest) -> Any:

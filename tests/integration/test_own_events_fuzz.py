@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from test_approvals import BOB, Stg, feature, load_sample, pending, stg
 
 from path2prod.approvals import events as own_events
-from path2prod.approvals.service import answer
 from path2prod.domain.approvals import ApprovalRequest, Verdict
 from path2prod.domain.approvals import request_id as request_id_of
 from path2prod.domain.errors import InvalidEvent
@@ -32,7 +31,7 @@ TALLIES: dict[str, Tally] = {}
 @pytest.fixture
 def rejected(stg: Stg, pending: ApprovalRequest) -> ApprovalRequest:
     """The pending request, rejected by bob from the CLI."""
-    return answer(pending.id, BOB, Verdict.REJECT, stg.page(), via="cli", reason="not yet")
+    return stg.page().answer(pending.id, BOB, Verdict.REJECT, via="cli", reason="not yet")
 
 
 def _snapshot(stg: Stg) -> tuple[Any, ...]:

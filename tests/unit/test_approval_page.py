@@ -6,8 +6,8 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from path2prod.approvals.answering import LinkView
 from path2prod.approvals.page import PAGE_HEADERS, confirmation_page, error_page, outcome_page
-from path2prod.approvals.service import LinkView
 from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,

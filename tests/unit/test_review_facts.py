@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from path2prod.approvals import events as own_events
+from path2prod.approvals.answering import LinkView
 from path2prod.approvals.mail import prompt, rejection
 from path2prod.approvals.page import confirmation_page
-from path2prod.approvals.service import LinkView
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     MAX_FILES_SHOWN,

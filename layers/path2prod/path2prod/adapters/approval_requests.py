@@ -82,6 +82,28 @@ class ApprovalRequests:
         """The env's requests, newest first, at most `limit`."""
         return self.query(BY_COMMIT_TIME, "gsi2pk", requests_pk(env), limit=limit)
 
+    def opened_since(self, env: str, since: str, *, page_size: int = 25) -> Iterator[ApprovalRequest]:
+        """The env's requests opened after `since` (a ledger time), newest first, one page at a time.
+
+        The key condition bounds the Query by time, not by a count: a caller asking "is there one
+        such request" stops at the first and reads one page, and never misses one for being the 21st.
+        """
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_COMMIT_TIME,
+            "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk > :since",
+            "ExpressionAttributeValues": {":pk": {"S": f"APPROVALS#{env}"}, ":since": {"S": since}},
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        while True:
+            response = self.ledger.query(query)
+            yield from (request_from_item(item) for item in response.get("Items", []))
+            cursor = response.get("LastEvaluatedKey")
+            if cursor is None:
+                return
+            query["ExclusiveStartKey"] = cursor
+
     def pending(self, env: str) -> list[ApprovalRequest]:
         """The env's PENDING requests (expired ones included: expiry is judged by the caller's clock)."""
         return self.query(BY_ENV_TIME, "gsi1pk", pending_requests_pk(env))

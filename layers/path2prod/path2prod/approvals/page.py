@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from http import HTTPStatus
 
-from path2prod.approvals.service import LinkView
+from path2prod.approvals.answering import LinkView
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
+from path2prod.approvals.answering import LinkAnswerer
 from path2prod.approvals.page import (
     PAGE_HEADERS,
     REASON_MAX_LENGTH,
@@ -23,7 +24,6 @@ from path2prod.approvals.page import (
     error_page,
     outcome_page,
 )
-from path2prod.approvals.service import Approvals, answer_link, show_link
 from path2prod.domain.approvals import ApprovalError, BadToken, UnsupportedMediaType, Verdict
 
 DECISIONS = {"approve": Verdict.APPROVE, "reject": Verdict.REJECT}
@@ -33,7 +33,7 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 def page_resolver(
-    approvals: Callable[[], Approvals], *, logger: Any, metrics: Any
+    approvals: Callable[[], LinkAnswerer], *, logger: Any, metrics: Any
 ) -> LambdaFunctionUrlResolver:
     """The page's resolver; `approvals` is called on each request (the handler caches what it returns).
 
@@ -56,7 +56,7 @@ def page_resolver(
         if not token:
             raise BadToken("this link has no token: open the link from your email exactly as it was sent")
         wired = approvals()
-        view = show_link(token, wired)
+        view = wired.show_link(token)
         metrics.add_metric(name="LinkShown", unit=MetricUnit.Count, value=1)
         return page(200, confirmation_page(view, token, wired.clock()))
 
@@ -73,7 +73,7 @@ def page_resolver(
         reason = (field(form, "reason") or "").strip() or None
         if reason is not None and len(reason) > REASON_MAX_LENGTH:
             raise ApprovalError(f"the reason is longer than {REASON_MAX_LENGTH} characters")
-        request = answer_link(token, verdict, approvals(), reason=reason)
+        request = approvals().answer_link(token, verdict, reason=reason)
         # answer_link returns the request as this answer stored it: the answer is its last decision.
         approver = request.decisions[-1].approver
         metrics.add_metric(name=f"Answer{verdict.value.title()}", unit=MetricUnit.Count, value=1)

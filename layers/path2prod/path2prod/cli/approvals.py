@@ -13,8 +13,9 @@ from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.approvals.answering import Answerer
 from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
-from path2prod.approvals.service import VIA_CLI, Approvals, answer
+from path2prod.approvals.records import VIA_CLI
 from path2prod.cli.commits import resolve_commit
 from path2prod.cli.ledger import config_option, env_target
 from path2prod.cli.options import echo_json, home_option, json_option
@@ -189,8 +190,8 @@ def _answer(
         approver = as_who or approver_identity(
             target.client("sts", session).get_caller_identity()["Arn"], request
         )
-        wired = Approvals(env=name, requests=store, bus=EventBus("default", target.client("events", session)))
-        decided = answer(request_id, approver, verdict, wired, via=VIA_CLI, reason=reason)
+        answerer = Answerer(requests=store, bus=EventBus("default", target.client("events", session)))
+        decided = answerer.answer(request_id, approver, verdict, via=VIA_CLI, reason=reason)
         if as_json:
             echo_json(request_summary(decided, datetime.now(UTC)))
         else:
