@@ -46,7 +46,7 @@ from path2prod.rollback.manual import (
     take_over,
 )
 from path2prod.rollback.ports import Rollbacks
-from path2prod.sandbox.daemon import create_pipeline
+from path2prod.sandbox.provisioning import create_pipeline
 
 __all__ = ["good_then_broken", "prd"]  # fixtures used by name below
 
