@@ -87,6 +87,12 @@ def dev_clone(sandbox: Path, tmp_path: Path) -> Path:
     return clone_of(status["envs"]["dev"]["remote"], tmp_path / "app")
 
 
+@pytest.fixture(scope="module")
+def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of dev's repo on main, shared by one module's tests (each builds on the commits before)."""
+    return clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("app") / "app")
+
+
 def clone_of(remote: str | Path, clone: Path) -> Path:
     """A working clone of `remote` (an env's repo), on main."""
     git("clone", "--quiet", str(remote), str(clone))

@@ -21,7 +21,7 @@ import pytest
 from path2prod.sandbox.home import SandboxHome
 from tests.support.git import git
 
-from .conftest import PASSING_BUILDSPEC, clone_of, eventually, history, main_of, push_to, run_cli
+from .conftest import PASSING_BUILDSPEC, eventually, history, main_of, push_to, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -32,11 +32,6 @@ CAROL = {
     "GIT_COMMITTER_EMAIL": "carol@example.com",
 }
 DEAD_LETTER_WAIT = 150  # every retry of the sandbox's Lambda runtime (backing off to 30 s), then the DLQ
-
-
-@pytest.fixture(scope="module")
-def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("forgery") / "app")
 
 
 def _commit(clone: Path, message: str, env: dict[str, str] | None = None) -> str:

@@ -11,7 +11,6 @@ import pytest
 from .conftest import (
     FAILS_IN_PRD,
     PASSING_BUILDSPEC,
-    clone_of,
     commit,
     eventually,
     history,
@@ -21,11 +20,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("rollback") / "app")
 
 
 def _has(sandbox: Path, env: str, **fields: str) -> bool:

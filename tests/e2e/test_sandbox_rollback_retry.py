@@ -18,7 +18,6 @@ import pytest
 from .conftest import (
     FAILS_IN_PRD,
     PASSING_BUILDSPEC,
-    clone_of,
     commit,
     eventually,
     history,
@@ -28,11 +27,6 @@ from .conftest import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("rollback-retry") / "app")
 
 
 def _find(sandbox: Path, env: str, **fields: Any) -> dict[str, Any] | None:

@@ -57,6 +57,8 @@ class Sandbox:
 
     # -- start -----------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Emulator, accounts, runtimes, approval pages, pipelines, control API; then the state file the
+        CLI waits for."""
         enforce_iam(BOOTSTRAP_ACCESS_KEYS)
         enforce_bus_policies()
         self.emulator.start()
@@ -96,6 +98,7 @@ class Sandbox:
 
     # -- running ---------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        """Idle or not, each pipeline's run, and the events waiting for each function."""
         pending = {}
         for (env, name), queue in self.provisioning.queues.items():
             attributes = (
@@ -119,6 +122,7 @@ class Sandbox:
         return {"idle": idle, "pipelines": pipelines, "pending_events": pending}
 
     def serve(self) -> None:
+        """Every second until stopped: snapshot, fire schedules, deliver mail, restart dead runtimes."""
         while not self.stopping.wait(SNAPSHOT_SECONDS):
             self.save_tables()
             self.scheduler.run_due()
@@ -126,6 +130,7 @@ class Sandbox:
             self.runtimes.restart_exited()
 
     def save_tables(self) -> None:
+        """Snapshot each account's ledger table and checkpoint bucket to HOME/data."""
         provisioning = self.provisioning
         for env, account in provisioning.accounts.items():
             self.snapshots.save(account.account_id, self.config.ledger_table(env))
@@ -134,6 +139,7 @@ class Sandbox:
             )
 
     def stop(self) -> None:
+        """Stop the pipelines (up to 60 s each) and the runtimes, save, stop serving; state stays on disk."""
         log.info("stopping")
         for pipeline in self.pipelines.values():
             pipeline.stopping.set()

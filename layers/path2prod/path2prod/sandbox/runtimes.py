@@ -29,6 +29,7 @@ class Runtimes:
         self.page_ports: dict[str, int] = {}  # env -> its approval page's own port (its Function URL)
 
     def start_all(self) -> None:
+        """A runtime for each function in each env its stack deploys it to."""
         for env in ENVS:
             for function in FUNCTIONS:
                 if function.runs_in(env):
@@ -42,6 +43,7 @@ class Runtimes:
                 self.start(env, next(f for f in FUNCTIONS if f.name == name))
 
     def stop(self) -> None:
+        """Terminate every runtime; kill those still running after 10 s."""
         for process in self.processes.values():
             process.terminate()
         for process in self.processes.values():

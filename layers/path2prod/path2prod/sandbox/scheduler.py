@@ -19,6 +19,7 @@ class Scheduler:
         self._last_run: dict[tuple[str, str], float] = {}
 
     def run_due(self) -> None:
+        """Send the scheduled event of each function whose interval has passed since its last one."""
         now = time.monotonic()
         for function in FUNCTIONS:
             if function.every_seconds is None:
