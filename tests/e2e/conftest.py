@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.git import git
+
 PATH2PROD = str(Path(sys.executable).parent / "path2prod")
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Alice Example",
-    "GIT_AUTHOR_EMAIL": "alice@example.com",
-    "GIT_COMMITTER_NAME": "Alice Example",
-    "GIT_COMMITTER_EMAIL": "alice@example.com",
-}
 
 PASSING_BUILDSPEC = """\
 version: 0.2
@@ -38,6 +36,14 @@ phases:
       - echo "this build fails"
       - exit 1
 """
+# Passes in dev and stg, fails in prd: what a rollback starts from.
+FAILS_IN_PRD = """\
+version: 0.2
+phases:
+  build:
+    commands:
+      - test "$PATH2PROD_ENV" != prd
+"""
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -45,17 +51,6 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check and completed.returncode != 0:
         raise AssertionError(f"path2prod {' '.join(args)} exited {completed.returncode}: {completed.stderr}")
     return completed
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **GIT_IDENTITY},
-    ).stdout
 
 
 def history(home: Path, env: str) -> list[dict[str, Any]]:
@@ -89,16 +84,54 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture
 def dev_clone(sandbox: Path, tmp_path: Path) -> Path:
     status = json.loads(run_cli("local", "status", "--home", str(sandbox), "--json").stdout)
-    clone = tmp_path / "app"
-    git("clone", "--quiet", status["envs"]["dev"]["remote"], str(clone))
+    return clone_of(status["envs"]["dev"]["remote"], tmp_path / "app")
+
+
+@pytest.fixture(scope="module")
+def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of dev's repo on main, shared by one module's tests (each builds on the commits before)."""
+    return clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("app") / "app")
+
+
+def clone_of(remote: str | Path, clone: Path) -> Path:
+    """A working clone of `remote` (an env's repo), on main."""
+    git("clone", "--quiet", str(remote), str(clone))
     git("checkout", "--quiet", "-B", "main", cwd=clone)
     return clone
 
 
-def commit_and_push(clone: Path, buildspec: str, message: str) -> str:
+def commit(clone: Path, buildspec: str, message: str) -> str:
+    """A commit in the clone with this buildspec (not pushed); returns its sha."""
     (clone / "buildspec.yml").write_text(buildspec)
     (clone / "app.txt").write_text(message + "\n")
     git("add", "--all", cwd=clone)
     git("commit", "--quiet", "-m", message, cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone)
+
+
+def commit_and_push(clone: Path, buildspec: str, message: str) -> str:
+    sha = commit(clone, buildspec, message)
     git("push", "--quiet", "origin", "main", cwd=clone)
-    return git("rev-parse", "HEAD", cwd=clone).strip()
+    return sha
+
+
+def push_to(home: Path, clone: Path, sha: str, env: str) -> None:
+    """What a promotion does to env's repo: its main forced to `sha`."""
+    repo = home / "repos" / f"{env}.git"
+    git("push", "--quiet", "--force", str(repo), f"{sha}:refs/heads/main", cwd=clone)
+
+
+def main_of(home: Path, env: str) -> str:
+    """The commit env's repo's main points at."""
+    return git("--git-dir", str(home / "repos" / f"{env}.git"), "rev-parse", "main")
+
+
+def http(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    """One request as a browser sends it (a form posted urlencoded); the status and the body."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import PASSING_BUILDSPEC, eventually, git, history, run_cli
+from tests.support.git import git
+
+from .conftest import PASSING_BUILDSPEC, clone_of, eventually, history, http, main_of, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -48,20 +50,6 @@ def _token(link: str) -> str:
     return urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["t"][0]
 
 
-def _http(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def _main(home: Path, env: str) -> str:
-    return git("--git-dir", str(home / "repos" / f"{env}.git"), "rev-parse", "main").strip()
-
-
 def _state_of_everything(home: Path) -> tuple[Any, ...]:
     """What a GET must not change: the requests, the stg ledger and stg's main."""
     return (_requests(home, "stg"), history(home, "stg"), _main_or_none(home, "stg"))
@@ -70,14 +58,12 @@ def _state_of_everything(home: Path) -> tuple[Any, ...]:
 @pytest.fixture(scope="module")
 def promoted(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """alice's commit, passed in dev, with its stg request and the two mails it sent."""
-    clone = tmp_path_factory.mktemp("approvals") / "app"
-    git("clone", "--quiet", str(sandbox / "repos" / "dev.git"), str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
+    clone = clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("approvals") / "app")
     (clone / "buildspec.yml").write_text(PASSING_BUILDSPEC)
     (clone / "app.txt").write_text("promote me <b>please</b>\n")
     git("add", "--all", cwd=clone)
     git("commit", "--quiet", "-m", "Greet in <b>bold</b> & more", cwd=clone)
-    sha = git("rev-parse", "HEAD", cwd=clone).strip()
+    sha = git("rev-parse", "HEAD", cwd=clone)
     git("push", "--quiet", "--force", "origin", f"{sha}:refs/heads/main", cwd=clone)
     request = eventually(
         lambda: (r := _request_for(sandbox, "stg", sha)) and r["state"] == "PENDING" and r,
@@ -116,10 +102,10 @@ def test_fetching_a_link_changes_nothing(sandbox: Path, promoted: dict[str, Any]
     before = _state_of_everything(sandbox)
     # WHEN it is fetched with GET and HEAD, again and again
     for _ in range(3):
-        status, page = _http("GET", link)
+        status, page = http("GET", link)
         assert status == 200
         assert promoted["sha"] in page and "&lt;b&gt;bold&lt;/b&gt;" in page  # shown, and escaped
-        assert _http("HEAD", link) == (200, "")
+        assert http("HEAD", link) == (200, "")
     # THEN nothing changed: the request, the ledger, stg's main
     assert _state_of_everything(sandbox) == before
 
@@ -132,7 +118,7 @@ def test_the_author_and_a_tampered_link_are_refused_then_bob_promotes(
     bob_link = by_recipient[BOB]
 
     # WHEN alice posts Approve on her own commit THEN 403, saying why
-    status, page = _http(
+    status, page = http(
         "POST", by_recipient[ALICE], {"t": _token(by_recipient[ALICE]), "decision": "approve"}
     )
     assert status == 403 and "author" in page.lower()
@@ -142,13 +128,13 @@ def test_the_author_and_a_tampered_link_are_refused_then_bob_promotes(
     renamed = ".".join([bob_parts[0], alice_parts[1], bob_parts[2], bob_parts[3]])
     flipped = _token(bob_link)[:-2] + ("AA" if not _token(bob_link).endswith("AA") else "BB")
     for forged in (renamed, flipped):
-        status, _ = _http("POST", bob_link, {"t": forged, "decision": "approve"})
+        status, _ = http("POST", bob_link, {"t": forged, "decision": "approve"})
         assert status == 403
     assert _main_or_none(sandbox, "stg") == stg_before
     assert _request_for(sandbox, "stg", sha)["state"] == "PENDING"
 
     # WHEN bob posts Approve
-    status, page = _http("POST", bob_link, {"t": _token(bob_link), "decision": "approve"})
+    status, page = http("POST", bob_link, {"t": _token(bob_link), "decision": "approve"})
     # THEN it is recorded, and within 60 s stg's main is the commit and stg's ledger shows it SUCCEEDED
     assert status == 200 and "APPROVED" in page
     eventually(lambda: _main_or_none(sandbox, "stg") == sha, 60, f"stg main at {sha[:12]}")
@@ -166,10 +152,10 @@ def test_the_author_and_a_tampered_link_are_refused_then_bob_promotes(
 
     # WHEN bob posts again THEN 409, and nothing more is pushed or recorded
     promotions = [e for e in entries if e["kind"] == "promotion"]
-    status, _ = _http("POST", bob_link, {"t": _token(bob_link), "decision": "approve"})
+    status, _ = http("POST", bob_link, {"t": _token(bob_link), "decision": "approve"})
     assert status == 409
     run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
-    assert _main(sandbox, "stg") == sha
+    assert main_of(sandbox, "stg") == sha
     assert [e for e in history(sandbox, "stg") if e["kind"] == "promotion"] == promotions
 
 
@@ -215,6 +201,6 @@ def test_the_cli_answers_prd_requests(sandbox: Path, promoted: dict[str, Any]) -
 
 def _main_or_none(home: Path, env: str) -> str | None:
     try:
-        return _main(home, env)
+        return main_of(home, env)
     except subprocess.CalledProcessError:  # no main yet
         return None

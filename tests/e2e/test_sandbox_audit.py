@@ -11,8 +11,9 @@ import pytest
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.sandbox.home import SandboxHome
+from tests.support.git import git
 
-from .conftest import PASSING_BUILDSPEC, commit_and_push, eventually, git, history, run_cli
+from .conftest import PASSING_BUILDSPEC, clone_of, commit_and_push, eventually, history, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -21,9 +22,7 @@ pytestmark = pytest.mark.e2e
 def promoted(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """One commit pushed to dev, then the tested dev commit to stg, then to prd: the path to production."""
     status = json.loads(run_cli("local", "status", "--home", str(sandbox), "--json").stdout)
-    clone = tmp_path_factory.mktemp("audit") / "app"
-    git("clone", "--quiet", status["envs"]["dev"]["remote"], str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
+    clone = clone_of(status["envs"]["dev"]["remote"], tmp_path_factory.mktemp("audit") / "app")
     sha = commit_and_push(clone, PASSING_BUILDSPEC, "a commit on its way to production")
     for env in ("dev", "stg", "prd"):
         if env != "dev":

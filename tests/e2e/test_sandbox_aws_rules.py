@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PATH2PROD, commit_and_push, git, history
+from .conftest import PATH2PROD, clone_of, commit_and_push, history
 
 pytestmark = pytest.mark.e2e
 
@@ -48,10 +48,7 @@ def _cli(*args: str, environment: dict[str, str] | None = None) -> subprocess.Co
 
 def _clone(home: Path, tmp_path: Path) -> Path:
     status = json.loads(_cli("local", "status", "--home", str(home), "--json").stdout)
-    clone = tmp_path / "app"
-    git("clone", "--quiet", status["envs"]["dev"]["remote"], str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
-    return clone
+    return clone_of(status["envs"]["dev"]["remote"], tmp_path / "app")
 
 
 def _build_logs(home: Path) -> list[Path]:

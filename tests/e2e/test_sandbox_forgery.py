@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +19,9 @@ from typing import Any
 import pytest
 
 from path2prod.sandbox.home import SandboxHome
+from tests.support.git import git
 
-from .conftest import GIT_IDENTITY, PASSING_BUILDSPEC, eventually, git, history, run_cli
+from .conftest import PASSING_BUILDSPEC, eventually, history, main_of, push_to, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -35,41 +34,18 @@ CAROL = {
 DEAD_LETTER_WAIT = 150  # every retry of the sandbox's Lambda runtime (backing off to 30 s), then the DLQ
 
 
-@pytest.fixture(scope="module")
-def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    clone = tmp_path_factory.mktemp("forgery") / "app"
-    git("clone", "--quiet", str(sandbox / "repos" / "dev.git"), str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
-    return clone
-
-
 def _commit(clone: Path, message: str, env: dict[str, str] | None = None) -> str:
     (clone / "buildspec.yml").write_text(PASSING_BUILDSPEC)
     with (clone / "app.txt").open("a") as file:
         file.write(f"{uuid.uuid4()}\n")
     git("add", "--all", cwd=clone)
-    _git_as(clone, env, "commit", "--quiet", "-m", message)
-    return git("rev-parse", "HEAD", cwd=clone).strip()
-
-
-def _git_as(clone: Path, env: dict[str, str] | None, *args: str) -> None:
-    subprocess.run(
-        ["git", *args],
-        cwd=clone,
-        check=True,
-        capture_output=True,
-        env={**os.environ, **GIT_IDENTITY, **(env or {})},
-    )
+    git("commit", "--quiet", "-m", message, cwd=clone, env=env)
+    return git("rev-parse", "HEAD", cwd=clone)
 
 
 def _push(sandbox: Path, clone: Path, sha: str, env: str) -> None:
-    repo = sandbox / "repos" / f"{env}.git"
-    git("push", "--quiet", "--force", str(repo), f"{sha}:refs/heads/main", cwd=clone)
+    push_to(sandbox, clone, sha, env)
     run_cli("local", "wait", "--home", str(sandbox), "--timeout", "90")
-
-
-def _main(sandbox: Path, env: str) -> str:
-    return git("--git-dir", str(sandbox / "repos" / f"{env}.git"), "rev-parse", "main").strip()
 
 
 def _client(sandbox: Path, env: str, service: str) -> Any:
@@ -123,7 +99,7 @@ def test_forged_failures_on_stg_s_bus_move_nothing(sandbox: Path, app: Path, mal
     _push(sandbox, app, second, "dev")
     _push(sandbox, app, second, "stg")
     succeeded = [e for e in history(sandbox, "stg") if e["commit"] == second and e["state"] == "SUCCEEDED"]
-    assert succeeded and _main(sandbox, "stg") == second
+    assert succeeded and main_of(sandbox, "stg") == second
     status = json.loads(run_cli("local", "status", "--home", str(sandbox), "--json").stdout)
     stg = status["envs"]["stg"]
     claim = {
@@ -156,7 +132,7 @@ def test_forged_failures_on_stg_s_bus_move_nothing(sandbox: Path, app: Path, mal
         DEAD_LETTER_WAIT,
         "the forged failures reach the rollback function's dead-letter queue",
     )
-    assert _main(sandbox, "stg") == second
+    assert main_of(sandbox, "stg") == second
     assert not [e for e in history(sandbox, "stg") if e["kind"] == "rollback"]
     log = (sandbox / "logs").glob("*rollback*")
     assert any("the stg ledger does not confirm" in path.read_text() for path in log)
@@ -263,7 +239,7 @@ def test_promoting_a_range_needs_someone_who_wrote_none_of_it_and_output_stays_c
     sandbox: Path, app: Path
 ) -> None:
     # GIVEN alice commits A, carol commits B on top (with ESC and BEL in its message); both reach dev
-    stg_main = _main(sandbox, "stg")
+    stg_main = main_of(sandbox, "stg")
     a = _commit(app, "A: alice's half")
     b = _commit(app, "B: carol's half \x1b[31mred\x07 on top", env=CAROL)
     _push(sandbox, app, b, "dev")
@@ -292,7 +268,7 @@ def test_promoting_a_range_needs_someone_who_wrote_none_of_it_and_output_stays_c
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert a[:12] in refused.stderr
     assert "Traceback" not in refused.stderr
-    assert _main(sandbox, "stg") == stg_main
+    assert main_of(sandbox, "stg") == stg_main
 
     # THEN what a terminal shows of B's message holds no ESC or BEL
     listed = run_cli("approvals", "list", "--env", "stg", "--home", str(sandbox)).stdout

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import PASSING_BUILDSPEC, commit_and_push, eventually, git, history, run_cli
+from tests.support.git import git
+
+from .conftest import PASSING_BUILDSPEC, clone_of, commit_and_push, eventually, history, http, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -59,16 +61,6 @@ def _link(mail: dict[str, Any]) -> str:
     return next(line for line in mail["body"].splitlines() if line.startswith("http"))
 
 
-def _http(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def _stg_main(home: Path) -> str | None:
     listed = git("--git-dir", str(home / "repos" / "stg.git"), "for-each-ref", "--format=%(objectname)")
     return next((line for line in listed.splitlines() if line), None)
@@ -77,9 +69,7 @@ def _stg_main(home: Path) -> str | None:
 @pytest.fixture(scope="module")
 def two_ahead(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A runs in stg (approved by bob); B and C are on dev, and C's stg request is PENDING."""
-    clone = tmp_path_factory.mktemp("review") / "app"
-    git("clone", "--quiet", str(sandbox / "repos" / "dev.git"), str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
+    clone = clone_of(sandbox / "repos" / "dev.git", tmp_path_factory.mktemp("review") / "app")
     a = commit_and_push(clone, PASSING_BUILDSPEC, "A: what stg will run")
     request_a = eventually(lambda: _pending_for(sandbox, a), 90, f"a PENDING stg request for A {a[:12]}")
     run_cli("approve", request_a["id"], "--as", BOB, "--home", str(sandbox))
@@ -99,7 +89,7 @@ def test_the_approval_page_for_a_candidate_two_commits_ahead_of_what_stg_runs_li
     assert _stg_main(sandbox) == a
 
     # WHEN bob opens the link of his mail over HTTP
-    status, page = _http("GET", _link(two_ahead["bob_mail"]))
+    status, page = http("GET", _link(two_ahead["bob_mail"]))
 
     # THEN the page lists both commits and names A as what stg runs now
     assert status == 200
@@ -121,7 +111,7 @@ def test_a_rejection_with_a_comment_is_listed_and_mailed_to_the_author(
     # WHEN bob rejects C on his page, with a comment
     link = _link(two_ahead["bob_mail"])
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["t"][0]
-    status, page = _http("POST", link, {"t": token, "decision": "reject", "reason": "B needs a migration"})
+    status, page = http("POST", link, {"t": token, "decision": "reject", "reason": "B needs a migration"})
     assert status == 200 and "REJECTED" in page
 
     # THEN alice, who wrote C, is mailed who rejected it and why; bob is not

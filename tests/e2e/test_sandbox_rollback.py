@@ -8,48 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSING_BUILDSPEC, eventually, git, history, run_cli
+from .conftest import (
+    FAILS_IN_PRD,
+    PASSING_BUILDSPEC,
+    commit,
+    eventually,
+    history,
+    main_of,
+    push_to,
+    run_cli,
+)
 
 pytestmark = pytest.mark.e2e
-
-FAILS_IN_PRD = """\
-version: 0.2
-phases:
-  build:
-    commands:
-      - test "$PATH2PROD_ENV" != prd
-"""
-
-
-@pytest.fixture(scope="module")
-def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    clone = tmp_path_factory.mktemp("rollback") / "app"
-    git("clone", "--quiet", str(sandbox / "repos" / "dev.git"), str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
-    return clone
-
-
-def _commit(clone: Path, buildspec: str, message: str) -> str:
-    (clone / "buildspec.yml").write_text(buildspec)
-    (clone / "app.txt").write_text(message + "\n")
-    git("add", "--all", cwd=clone)
-    git("commit", "--quiet", "-m", message, cwd=clone)
-    return git("rev-parse", "HEAD", cwd=clone).strip()
-
-
-def _push(sandbox: Path, clone: Path, sha: str, env: str) -> None:
-    git(
-        "push",
-        "--quiet",
-        "--force",
-        str(sandbox / "repos" / f"{env}.git"),
-        f"{sha}:refs/heads/main",
-        cwd=clone,
-    )
-
-
-def _main(sandbox: Path, env: str) -> str:
-    return git("--git-dir", str(sandbox / "repos" / f"{env}.git"), "rev-parse", "main").strip()
 
 
 def _has(sandbox: Path, env: str, **fields: str) -> bool:
@@ -62,29 +32,29 @@ def _mail(sandbox: Path) -> list[dict]:
 
 def _promote(sandbox: Path, clone: Path, sha: str, envs: tuple[str, ...]) -> None:
     for env in envs:
-        _push(sandbox, clone, sha, env)
+        push_to(sandbox, clone, sha, env)
         run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
 
 
 def test_a_commit_failing_only_in_prd_is_rolled_back_to_the_last_good_one(sandbox: Path, app: Path) -> None:
     # GIVEN G reached prd, and B passes dev and stg
-    good = _commit(app, PASSING_BUILDSPEC, "G")
+    good = commit(app, PASSING_BUILDSPEC, "G")
     _promote(sandbox, app, good, ("dev", "stg", "prd"))
     assert _has(sandbox, "prd", commit=good, state="SUCCEEDED", kind="deployment")
-    bad = _commit(app, FAILS_IN_PRD, "B")
+    bad = commit(app, FAILS_IN_PRD, "B")
     _promote(sandbox, app, bad, ("dev", "stg"))
     assert _has(sandbox, "stg", commit=bad, state="SUCCEEDED", kind="deployment")
 
     # WHEN B reaches prd and fails there
     started = time.monotonic()
-    _push(sandbox, app, bad, "prd")
+    push_to(sandbox, app, bad, "prd")
 
     # THEN within 90 s: a rollback entry from B to G, prd's main is G, and G SUCCEEDED after it
     eventually(
         lambda: _has(sandbox, "prd", kind="rollback", state="SUCCEEDED", commit=good), 90, "rollback done"
     )
     assert time.monotonic() - started < 90
-    assert _main(sandbox, "prd") == good
+    assert main_of(sandbox, "prd") == good
     entries = history(sandbox, "prd")
     rollback = next(e for e in entries if e["kind"] == "rollback" and e["state"] == "STARTED")
     assert (
@@ -102,20 +72,20 @@ def test_a_commit_failing_only_in_prd_is_rolled_back_to_the_last_good_one(sandbo
     time.sleep(60)
     run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
     assert len([e for e in history(sandbox, "prd") if e["kind"] == "rollback"]) == count
-    assert _main(sandbox, "prd") == good
+    assert main_of(sandbox, "prd") == good
 
 
 def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: Path) -> None:
     # GIVEN prd runs a good commit, then an outage makes every prd build fail
-    good = _commit(app, PASSING_BUILDSPEC, "G2")
+    good = commit(app, PASSING_BUILDSPEC, "G2")
     _promote(sandbox, app, good, ("dev", "stg", "prd"))
     run_cli("local", "break", "prd", "--home", str(sandbox))
     mails_before = len(_mail(sandbox))
-    bad = _commit(app, PASSING_BUILDSPEC, "C, which would pass but for the outage")
+    bad = commit(app, PASSING_BUILDSPEC, "C, which would pass but for the outage")
 
     try:
         # WHEN C is pushed to prd
-        _push(sandbox, app, bad, "prd")
+        push_to(sandbox, app, bad, "prd")
 
         # THEN one rollback, whose deployment fails too: it ends FAILED, one alert, no second rollback
         eventually(
@@ -130,16 +100,16 @@ def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: 
         new_mail = _mail(sandbox)[mails_before:]
         assert len(new_mail) == 2, [mail["subject"] for mail in new_mail]
         assert "rolled back" in new_mail[0]["subject"] and "manual action needed" in new_mail[1]["subject"]
-        assert _main(sandbox, "prd") == good
+        assert main_of(sandbox, "prd") == good
     finally:
         run_cli("local", "fix", "prd", "--home", str(sandbox))
 
 
 def test_a_manual_rollback_to_a_commit_never_deployed_there_is_refused(sandbox: Path, app: Path) -> None:
     # GIVEN a commit that only ever ran in dev
-    only_dev = _commit(app, PASSING_BUILDSPEC, "only in dev")
+    only_dev = commit(app, PASSING_BUILDSPEC, "only in dev")
     _promote(sandbox, app, only_dev, ("dev",))
-    prd_main, prd_entries = _main(sandbox, "prd"), history(sandbox, "prd")
+    prd_main, prd_entries = main_of(sandbox, "prd"), history(sandbox, "prd")
 
     # WHEN
     result = run_cli("rollback", "prd", "--to", only_dev, "--home", str(sandbox), check=False)
@@ -149,15 +119,15 @@ def test_a_manual_rollback_to_a_commit_never_deployed_there_is_refused(sandbox: 
     assert result.stderr.strip().splitlines() == [
         f"Error: {only_dev} never SUCCEEDED in prd: only a commit that ran there can come back"
     ]
-    assert _main(sandbox, "prd") == prd_main
+    assert main_of(sandbox, "prd") == prd_main
     assert history(sandbox, "prd") == prd_entries
 
 
 def test_a_manual_rollback_brings_back_a_commit_that_ran_there(sandbox: Path, app: Path) -> None:
     # GIVEN two good commits in stg, the newer one running
-    older = _commit(app, PASSING_BUILDSPEC, "older")
+    older = commit(app, PASSING_BUILDSPEC, "older")
     _promote(sandbox, app, older, ("dev", "stg"))
-    newer = _commit(app, PASSING_BUILDSPEC, "newer")
+    newer = commit(app, PASSING_BUILDSPEC, "newer")
     _promote(sandbox, app, newer, ("dev", "stg"))
 
     # WHEN someone rolls stg back to the older one
@@ -179,7 +149,7 @@ def test_a_manual_rollback_brings_back_a_commit_that_ran_there(sandbox: Path, ap
     entry = json.loads(result.stdout)
     assert entry["kind"] == "rollback" and entry["commit"] == older and entry["from_commit"] == newer
     assert entry["trigger"] == "bob@example.com" and entry["reason"] == "customer report"
-    assert _main(sandbox, "stg") == older
+    assert main_of(sandbox, "stg") == older
     run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
     deployments = [
         e for e in history(sandbox, "stg") if e["kind"] == "deployment" and e["state"] == "SUCCEEDED"

@@ -15,49 +15,18 @@ from typing import Any
 
 import pytest
 
-from .conftest import PASSING_BUILDSPEC, eventually, git, history, run_cli
+from .conftest import (
+    FAILS_IN_PRD,
+    PASSING_BUILDSPEC,
+    commit,
+    eventually,
+    history,
+    main_of,
+    push_to,
+    run_cli,
+)
 
 pytestmark = pytest.mark.e2e
-
-FAILS_IN_PRD = """\
-version: 0.2
-phases:
-  build:
-    commands:
-      - test "$PATH2PROD_ENV" != prd
-"""
-
-
-@pytest.fixture(scope="module")
-def app(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    clone = tmp_path_factory.mktemp("rollback-retry") / "app"
-    git("clone", "--quiet", str(sandbox / "repos" / "dev.git"), str(clone))
-    git("checkout", "--quiet", "-B", "main", cwd=clone)
-    return clone
-
-
-def _commit(clone: Path, buildspec: str, message: str) -> str:
-    (clone / "buildspec.yml").write_text(buildspec)
-    (clone / "app.txt").write_text(message + "\n")
-    git("add", "--all", cwd=clone)
-    git("commit", "--quiet", "-m", message, cwd=clone)
-    return git("rev-parse", "HEAD", cwd=clone).strip()
-
-
-def _push(sandbox: Path, clone: Path, sha: str, env: str) -> None:
-    """What a promotion does to the env's repo (the approvals e2e tests cover the approving)."""
-    git(
-        "push",
-        "--quiet",
-        "--force",
-        str(sandbox / "repos" / f"{env}.git"),
-        f"{sha}:refs/heads/main",
-        cwd=clone,
-    )
-
-
-def _main(sandbox: Path, env: str) -> str:
-    return git("--git-dir", str(sandbox / "repos" / f"{env}.git"), "rev-parse", "main").strip()
 
 
 def _find(sandbox: Path, env: str, **fields: Any) -> dict[str, Any] | None:
@@ -75,9 +44,9 @@ def test_after_an_outage_a_rollback_to_the_sha_on_prds_main_reruns_it_and_prd_is
     sandbox: Path, app: Path
 ) -> None:
     # GIVEN G runs in prd (pushed to dev, stg and prd, each deployment SUCCEEDED)
-    good = _commit(app, PASSING_BUILDSPEC, "G")
+    good = commit(app, PASSING_BUILDSPEC, "G")
     for env in ("dev", "stg", "prd"):
-        _push(sandbox, app, good, env)
+        push_to(sandbox, app, good, env)
         _wait(sandbox)
     assert _find(sandbox, "prd", kind="deployment", commit=good, state="SUCCEEDED")
 
@@ -85,8 +54,8 @@ def test_after_an_outage_a_rollback_to_the_sha_on_prds_main_reruns_it_and_prd_is
     # refused (never roll back a failed rollback); then the outage is fixed
     run_cli("local", "break", "prd", "--home", str(sandbox))
     try:
-        outage = _commit(app, PASSING_BUILDSPEC, "C, deployed during the outage")
-        _push(sandbox, app, outage, "prd")
+        outage = commit(app, PASSING_BUILDSPEC, "C, deployed during the outage")
+        push_to(sandbox, app, outage, "prd")
         eventually(
             lambda: _find(sandbox, "prd", kind="rollback", state="REFUSED", from_commit=good),
             120,
@@ -95,12 +64,12 @@ def test_after_an_outage_a_rollback_to_the_sha_on_prds_main_reruns_it_and_prd_is
         _wait(sandbox)
     finally:
         run_cli("local", "fix", "prd", "--home", str(sandbox))
-    assert _main(sandbox, "prd") == good
+    assert main_of(sandbox, "prd") == good
     # the automatic rollback from C has ended (FAILED): it holds no lock
     assert _find(sandbox, "prd", kind="rollback", state="FAILED", from_commit=outage, commit=good)
 
     # WHEN someone rolls prd back to the sha on prd's main
-    sha = _main(sandbox, "prd")
+    sha = main_of(sandbox, "prd")
     asked = time.monotonic()
     started = json.loads(run_cli("rollback", "prd", "--to", sha, "--home", str(sandbox), "--json").stdout)
 
@@ -129,15 +98,15 @@ def test_after_an_outage_a_rollback_to_the_sha_on_prds_main_reruns_it_and_prd_is
     )
     assert time.monotonic() - asked < 120
     assert ended["commit"] == sha
-    assert _main(sandbox, "prd") == sha
+    assert main_of(sandbox, "prd") == sha
     # AND it ran once: the first success of G, and the re-run (the outage's run of G FAILED)
     _wait(sandbox)
     runs = [e for e in history(sandbox, "prd") if e["kind"] == "deployment" and e["commit"] == sha]
     assert [e["state"] for e in runs if e["state"] != "STARTED"] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
 
     # WHEN a following deployment fails in prd
-    broken = _commit(app, FAILS_IN_PRD, "D, which fails in prd")
-    _push(sandbox, app, broken, "prd")
+    broken = commit(app, FAILS_IN_PRD, "D, which fails in prd")
+    push_to(sandbox, app, broken, "prd")
 
     # THEN it is rolled back automatically to the sha, and that rollback ends SUCCEEDED
     eventually(
@@ -147,14 +116,14 @@ def test_after_an_outage_a_rollback_to_the_sha_on_prds_main_reruns_it_and_prd_is
     )
     automatic = _find(sandbox, "prd", kind="rollback", state="STARTED", from_commit=broken)
     assert automatic is not None and automatic["trigger"] == "automatic"
-    assert _main(sandbox, "prd") == sha
+    assert main_of(sandbox, "prd") == sha
 
 
 def test_redeploy_reruns_prds_last_good_commit_recorded_with_who_and_why(sandbox: Path, app: Path) -> None:
     # GIVEN prd runs a good commit (the one main names)
-    good = _commit(app, PASSING_BUILDSPEC, "G3")
+    good = commit(app, PASSING_BUILDSPEC, "G3")
     for env in ("dev", "stg", "prd"):
-        _push(sandbox, app, good, env)
+        push_to(sandbox, app, good, env)
         _wait(sandbox)
     assert _find(sandbox, "prd", kind="deployment", commit=good, state="SUCCEEDED")
 
@@ -194,4 +163,4 @@ def test_redeploy_reruns_prds_last_good_commit_recorded_with_who_and_why(sandbox
         120,
         "the redeploy's rollback entry ended SUCCEEDED",
     )
-    assert _main(sandbox, "prd") == good
+    assert main_of(sandbox, "prd") == good

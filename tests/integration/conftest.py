@@ -5,11 +5,10 @@ Nothing here is autouse: other integration tests (the CLI against a moto server)
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -20,7 +19,9 @@ from moto import mock_aws
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
-from path2prod.sandbox.template import project_root, table_definition
+from path2prod.sandbox.template import table_definition
+from tests.support.handlers import function_module
+from tests.support.lambda_context import LambdaContext
 
 REGION = "eu-west-1"
 ENV = "dev"
@@ -53,27 +54,8 @@ def set_recorder_env(monkeypatch: pytest.MonkeyPatch, ledger_table: str) -> None
     monkeypatch.setenv("LEDGER_TABLE", ledger_table)
 
 
-@cache
-def _recorder_module() -> ModuleType:
-    # Loaded by path like Lambda does (functions/ is no package); once, since Powertools' Logger,
-    # Tracer and Metrics are module-level. Tracing is disabled by RECORDER_ENV before the first load.
-    path = project_root() / "functions" / "recorder" / "app.py"
-    spec = importlib.util.spec_from_file_location("recorder_app", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    function_name: str = "path2prod-dev-RecorderFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        f"arn:aws:lambda:{REGION}:111111111111:function:path2prod-dev-RecorderFunction"
-    )
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+# A new context (a new request id) for each invocation, as Lambda gives.
+recorder_context = partial(LambdaContext, "path2prod-dev-RecorderFunction", account=ACCOUNT, region=REGION)
 
 
 def create_ledger_table(name: str | None = None) -> LedgerTable:
@@ -103,7 +85,8 @@ def ledger(aws: None, monkeypatch: pytest.MonkeyPatch) -> LedgerTable:
 @pytest.fixture
 def recorder_app(aws: None) -> Iterator[ModuleType]:
     """functions/recorder/app.py, its cached dependencies rebuilt for this test."""
-    module = _recorder_module()
+    # Tracing is disabled by RECORDER_ENV (the `aws` fixture) before the first load.
+    module = function_module("recorder")
     module.recorder.cache_clear()
     yield module
     module.recorder.cache_clear()
@@ -116,7 +99,7 @@ def invoke_recorder(
     """Invoke the recorder handler with one event, as Lambda would; returns what the handler returns."""
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = recorder_app.handler(event, LambdaContext())
+        result: dict[str, Any] = recorder_app.handler(event, recorder_context())
         return result
 
     return invoke
@@ -174,7 +157,7 @@ class RecorderHarness:
         return stub_codepipeline(self.app, monkeypatch)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.app.handler(event, LambdaContext())
+        result: dict[str, Any] = self.app.handler(event, recorder_context())
         return result
 
 

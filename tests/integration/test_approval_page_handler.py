@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
@@ -39,7 +37,9 @@ from path2prod.domain.approvals import (
     parse_time,
     supersede,
 )
-from path2prod.sandbox.template import project_root, table_definition
+from path2prod.sandbox.template import table_definition
+from tests.support.handlers import function_module
+from tests.support.lambda_context import LambdaContext
 
 REGION = "eu-west-1"
 SECRET = b"stg-approval-signing-key-for-tests"
@@ -64,25 +64,7 @@ PAGE_ENV = {
 UNSET = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
-@cache
-def _page_module() -> ModuleType:
-    # Loaded by path as Lambda does (functions/ is no package), once: Powertools' Logger, Tracer and
-    # Metrics are module-level. Tracing is disabled by PAGE_ENV before the first load.
-    path = project_root() / "functions" / "approval_page" / "app.py"
-    spec = importlib.util.spec_from_file_location("approval_page_app", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    function_name: str = "path2prod-stg-ApprovalPageFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:222222222222:function:path2prod-stg-ApprovalPage"
-    aws_request_id: str = "0e8f4d7c-1b2a-4c3d-9e8f-7a6b5c4d3e2f"
+PAGE_CONTEXT = LambdaContext("path2prod-stg-ApprovalPageFunction", account="222222222222", region=REGION)
 
 
 @dataclass
@@ -130,7 +112,7 @@ class Stg:
         return self.invoke(event)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = self.app.handler(event, LambdaContext())
+        response: dict[str, Any] = self.app.handler(event, PAGE_CONTEXT)
         return response
 
     def items(self) -> list[dict[str, Any]]:
@@ -171,7 +153,7 @@ def stg(monkeypatch: pytest.MonkeyPatch, load_event: Callable[[str], dict[str, A
         monkeypatch.setenv("LEDGER_TABLE", table)
         monkeypatch.setenv("SIGNING_SECRET_ID", secret["ARN"])
         parameters.clear_caches()  # Powertools keeps fetched secrets for minutes, across tests too
-        app = _page_module()
+        app = function_module("approval_page")  # tracing is disabled by PAGE_ENV before the first load
         approvals = app.approvals  # the cached wiring (a test may monkeypatch it away)
         approvals.cache_clear()
         yield Stg(app, ApprovalRequests(LedgerTable(table, dynamodb)), load_event)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import json
 import re
 import shutil
@@ -27,15 +26,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
-from git_repos import Repo, git, make_repo
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.events.models import EventPattern
 from moto.sts.models import sts_backends
@@ -64,11 +60,14 @@ from path2prod.domain.ledger import (
     KIND_APPROVAL,
     KIND_PROMOTION,
     PROMOTION_APPROVED,
-    LedgerEntry,
     domain_event_for,
 )
 from path2prod.sandbox.template import parameter_default, project_root, rule_pattern
 from path2prod.settings import MissingSetting
+from tests.support.entries import ledger_entry
+from tests.support.git import Repo, git, make_repo
+from tests.support.handlers import function_module
+from tests.support.lambda_context import LambdaContext
 
 # A handler that raises has added no metric; Powertools warns about that, which is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -162,24 +161,9 @@ class Clock:
         self.now += delta
 
 
-class _Context:
-    function_name = "path2prod-stg-Function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{STG_ACCOUNT}:function:path2prod-stg-Function"
-    aws_request_id = "approvals-test"
-
-
-@cache
-def _function(name: str) -> ModuleType:
-    # By path, as Lambda loads it (functions/ is no package); once, as Powertools' objects are global.
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_app", project_root() / "functions" / name / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+STG_CONTEXT = LambdaContext(
+    "path2prod-stg-Function", account=STG_ACCOUNT, region=REGION, memory_limit_in_mb=512
+)
 
 
 def _rewire() -> None:
@@ -229,12 +213,12 @@ class Stg:
         return self.invoke("promoter", event)
 
     def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
-        app = _function(name)
+        app = function_module(name)
         # Built from the env on first use, then cached: set this test's clock on it. Settings it refuses
         # are left for the handler to meet, as Lambda would.
         with contextlib.suppress(MissingSetting):
             app.approvals().clock = self.clock
-        result: dict[str, Any] = app.handler(copy.deepcopy(event), _Context())
+        result: dict[str, Any] = app.handler(copy.deepcopy(event), STG_CONTEXT)
         return result
 
     def setting(self, name: str, value: str | None) -> None:
@@ -414,7 +398,7 @@ def counted(stg: Stg, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """The metrics each function added, by name, in order (then published as Powertools does)."""
     names: dict[str, list[str]] = {"approvals": [], "promoter": []}
     for function, added in names.items():
-        metrics = _function(function).metrics
+        metrics = function_module(function).metrics
         add = metrics.add_metric
 
         def spy(*args: Any, _add: Any = add, _added: list[str] = added, **kwargs: Any) -> None:
@@ -457,14 +441,12 @@ def test_the_samples_match_the_rules_of_the_functions_they_feed() -> None:
 
     # THEN the forwarded sample's detail is what dev's recorder publishes for that execution's success
     detail = forwarded["detail"]
-    entry = LedgerEntry(
+    entry = ledger_entry(
         env="dev",
         commit=detail["commit"],
         state="SUCCEEDED",
-        kind="deployment",
         execution_id=detail["execution_id"],
         pipeline=PIPELINE,
-        attempt=1,
         time=detail["time"],
         account=DEV_ACCOUNT,
         region=REGION,

@@ -23,9 +23,10 @@ from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
 from path2prod.domain.approvals import ApprovalRequest, Upstream, open_request, request_id
-from path2prod.domain.ledger import KIND_APPROVAL, LedgerEntry
+from path2prod.domain.ledger import KIND_APPROVAL
 from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import rule_pattern, table_definition
+from tests.support.entries import ledger_entry
 
 STG_ACCOUNT = "222222222222"
 REGION = "eu-west-1"
@@ -98,14 +99,12 @@ class Stack:
             quorum=1,
             now=datetime.now(UTC),
         )
-        requested = LedgerEntry(
+        requested = ledger_entry(
             env="stg",
             commit=commit,
             state="REQUESTED",
             kind=KIND_APPROVAL,
             execution_id=request.id,
-            pipeline="path2prod-app",
-            attempt=1,
             time=request.requested_at,
             trigger="path2prod",
         )

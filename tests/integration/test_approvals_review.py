@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3
 import pytest
-from git_repos import git
 from moto.core import DEFAULT_ACCOUNT_ID
 from test_approvals import (  # the same stg world; fixtures are imported by name for pytest
     ALICE,
@@ -52,6 +51,7 @@ from path2prod.domain.approvals import (
 )
 from path2prod.domain.errors import InvalidEvent
 from path2prod.sandbox.template import rule_pattern
+from tests.support.git import git
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 FIXTURES = (stg, feature, pending, counted)  # test_approvals.py's, which pytest finds here by these names

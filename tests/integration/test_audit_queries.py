@@ -24,6 +24,7 @@ from path2prod.audit.where import where_is
 from path2prod.cli.main import cli
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.template import table_definition
+from tests.support.entries import in_account, ledger_entry
 
 REGION = "eu-west-1"
 A = "a" * 40
@@ -67,17 +68,8 @@ def queries(dynamodb: Any) -> list[dict[str, Any]]:
 
 
 def _entry(env: str, commit: str, execution: str, state: str, time: str) -> LedgerEntry:
-    return LedgerEntry(
-        env=env,
-        commit=commit,
-        state=state,
-        kind="deployment",
-        execution_id=execution,
-        pipeline="path2prod-app",
-        attempt=1,
-        time=time,
-        account={"dev": "111111111111", "stg": "222222222222", "prd": "333333333333"}[env],
-        region=REGION,
+    return ledger_entry(
+        env=env, commit=commit, state=state, execution_id=execution, time=time, **in_account(env)
     )
 
 
@@ -240,14 +232,12 @@ def test_export_of_an_empty_ledger_is_an_empty_array(ledgers: dict[str, LedgerTa
 def test_export_csv_writes_no_cell_a_spreadsheet_would_run(ledgers: dict[str, LedgerTable]) -> None:
     # GIVEN a rejection whose reason and approver are formulas (typed on the page by whoever answered)
     _deploy(ledgers["stg"], "stg", A, "stg-1", "SUCCEEDED", "2026-11-01")
-    rejection = LedgerEntry(
+    rejection = ledger_entry(
         env="stg",
         commit=A,
         state="REJECTED",
         kind="approval",
         execution_id="apr-0123",
-        pipeline="path2prod-app",
-        attempt=1,
         time="2026-11-01T11:00:00Z",
         trigger="@bob\x00",
         via="-approval page",

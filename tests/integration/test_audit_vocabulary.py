@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
-from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.template import table_definition
+from tests.support.entries import ledger_entry
 
 REGION = "eu-west-1"
 A = "a" * 40
@@ -36,14 +36,12 @@ def stg_story(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Led
     for env in ENVS:
         dynamodb.create_table(**table_definition(table_name=f"ledger-{env}"))
     ledger = LedgerTable("ledger-stg", dynamodb)
-    approval = LedgerEntry(
+    approval = ledger_entry(
         env="stg",
         commit=A,
         state="REQUESTED",
         kind="approval",
         execution_id=REQUEST,
-        pipeline="path2prod-app",
-        attempt=1,
         time="2026-11-02T09:00:00Z",
         trigger="path2prod",
     )
@@ -51,14 +49,11 @@ def stg_story(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Led
     ledger.append_entry(
         replace(approval, state="APPROVED", time="2026-11-02T09:10:00Z", trigger="bob@example.com", via="cli")
     )
-    started = LedgerEntry(
+    started = ledger_entry(
         env="stg",
         commit=A,
         state="STARTED",
-        kind="deployment",
         execution_id="stg-1",
-        pipeline="path2prod-app",
-        attempt=1,
         time="2026-11-02T09:11:00Z",
     )
     ledger.append_entry(started, remember_commit=True)
@@ -160,14 +155,12 @@ def test_a_broken_chain_counts_only_the_items_checked_before_the_break(stg_story
 def test_where_names_the_request_when_the_commits_last_entry_is_an_approval(stg_story: LedgerTable) -> None:
     # GIVEN A's newest entry in stg is a new request to promote it again
     stg_story.append_entry(
-        LedgerEntry(
+        ledger_entry(
             env="stg",
             commit=A,
             state="REQUESTED",
             kind="approval",
             execution_id="apr-2",
-            pipeline="path2prod-app",
-            attempt=1,
             time="2026-11-02T10:00:00Z",
             trigger="path2prod",
         )

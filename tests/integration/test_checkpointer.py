@@ -3,7 +3,6 @@ chain rewritten consistently (which links and hashes alone cannot)."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import boto3
@@ -15,29 +14,18 @@ from path2prod.adapters.ledger_table import LedgerTable, execution_pk
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.chain import ChainHead, link
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.sandbox.template import project_root
+from tests.support.entries import ledger_entry
+from tests.support.handlers import fresh_function_module
+from tests.support.lambda_context import LambdaContext
 
 BUCKET = "path2prod-dev-checkpoints"
 
 
-class _Context:
-    function_name = "checkpointer"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:111111111111:function:checkpointer"
-    aws_request_id = "checkpointer-test"
+CONTEXT = LambdaContext("checkpointer")
 
 
 def _entry(n: int) -> LedgerEntry:
-    return LedgerEntry(
-        env="dev",
-        commit=f"{n:040x}",
-        state="SUCCEEDED",
-        kind="deployment",
-        execution_id=f"execution-{n}",
-        pipeline="path2prod-app",
-        attempt=1,
-        time=f"2026-11-0{n}T10:00:00Z",
-    )
+    return ledger_entry(commit=f"{n:040x}", execution_id=f"execution-{n}", time=f"2026-11-0{n}T10:00:00Z")
 
 
 @pytest.fixture
@@ -57,13 +45,7 @@ def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch
     )
     monkeypatch.setenv("CHECKPOINT_BUCKET", BUCKET)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "checkpointer")
-    spec = importlib.util.spec_from_file_location(
-        "checkpointer_app", project_root() / "functions/checkpointer/app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return fresh_function_module("checkpointer")  # its cached wiring read this test's settings
 
 
 def test_the_head_is_checkpointed_once(checkpointer: Any, ledger: LedgerTable, load_event: Any) -> None:
@@ -73,8 +55,8 @@ def test_the_head_is_checkpointed_once(checkpointer: Any, ledger: LedgerTable, l
     head = ledger.chain_head()
 
     # WHEN the schedule fires twice
-    first = checkpointer.handler(load_event("scheduled-checkpoint"), _Context())
-    second = checkpointer.handler(load_event("scheduled-checkpoint"), _Context())
+    first = checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    second = checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
 
     # THEN one checkpoint, of the head
     assert head is not None
@@ -84,7 +66,7 @@ def test_the_head_is_checkpointed_once(checkpointer: Any, ledger: LedgerTable, l
 
 
 def test_an_empty_ledger_writes_no_checkpoint(checkpointer: Any, load_event: Any) -> None:
-    assert checkpointer.handler(load_event("scheduled-checkpoint"), _Context()) == {"checkpoint": None}
+    assert checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT) == {"checkpoint": None}
 
 
 def test_a_consistently_rewritten_chain_is_caught_only_by_the_checkpoints(
@@ -93,7 +75,7 @@ def test_a_consistently_rewritten_chain_is_caught_only_by_the_checkpoints(
     # GIVEN four entries and a checkpoint of the head
     for n in (1, 2, 3, 4):
         ledger.append_entry(_entry(n))
-    checkpointer.handler(load_event("scheduled-checkpoint"), _Context())
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
     store = CheckpointStore(BUCKET, boto3.client("s3"))
 
     # WHEN someone with write access deletes entry 3 and rebuilds every link and the head after it

@@ -22,6 +22,7 @@ from path2prod.domain.approvals import Upstream, open_request
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
+from tests.support.entries import ledger_entry
 
 STG_ACCOUNT = "222222222222"
 PRD_ACCOUNT = "333333333333"
@@ -53,15 +54,8 @@ def _session_in(account: str, endpoint: str) -> boto3.Session:
 
 
 def _entry(n: int) -> LedgerEntry:
-    return LedgerEntry(
-        env="prd",
-        commit=f"{n:040x}",
-        state="SUCCEEDED",
-        kind="deployment",
-        execution_id=f"execution-{n}",
-        pipeline="path2prod-app",
-        attempt=1,
-        time=f"2026-11-2{n}T10:00:00Z",
+    return ledger_entry(
+        env="prd", commit=f"{n:040x}", execution_id=f"execution-{n}", time=f"2026-11-2{n}T10:00:00Z"
     )
 
 

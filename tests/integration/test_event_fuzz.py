@@ -35,7 +35,7 @@ from path2prod.domain.domain_events import (
 )
 from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
 from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED, LedgerEntry
-from path2prod.sandbox.daemon import create_pipeline
+from path2prod.sandbox.provisioning import create_pipeline
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 

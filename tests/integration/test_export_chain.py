@@ -8,7 +8,7 @@ import json
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.export import export_chain
-from path2prod.domain.ledger import LedgerEntry
+from tests.support.entries import ledger_entry
 
 
 def _documented_item_hash(item: dict) -> str:
@@ -22,14 +22,10 @@ def test_an_exported_chain_re_verifies_by_hand(ledger: LedgerTable) -> None:
     # GIVEN entries and a commit fact in the ledger
     for n, state in enumerate(("STARTED", "SUCCEEDED", "STARTED", "FAILED")):
         ledger.append_entry(
-            LedgerEntry(
-                env="dev",
+            ledger_entry(
                 commit=f"{n // 2:040x}",
                 state=state,
-                kind="deployment",
                 execution_id=f"execution-{n // 2}",
-                pipeline="path2prod-app",
-                attempt=1,
                 time=f"2026-11-0{n + 1}T10:00:00Z",
             ),
             remember_commit=True,

@@ -17,7 +17,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from git_repos import GIT_ENV, Repo, git, make_repo
 
 from path2prod.adapters.git_remote import (
     CommitInfo,
@@ -33,6 +32,7 @@ from path2prod.adapters.git_remote import (
 )
 from path2prod.domain.approvals import PromotedCommit
 from path2prod.domain.errors import Path2ProdError
+from tests.support.git import GIT_ENV, Repo, git, make_repo
 
 
 def head_of(bare: Path, branch: str = "main") -> str:

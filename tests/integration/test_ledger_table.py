@@ -7,24 +7,20 @@ import pytest
 
 from path2prod.adapters.ledger_table import LedgerConflict, LedgerTable, LedgerUnavailable
 from path2prod.domain.ledger import LedgerEntry
+from tests.support.entries import in_account, ledger_entry
 
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 OTHER_COMMIT = "0b9c1d2e3f405162738495a6b7c8d9e0f1a2b3c4"
 
 
 def _entry(state: str, commit: str = COMMIT) -> LedgerEntry:
-    return LedgerEntry(
-        env="dev",
+    return ledger_entry(
         commit=commit,
         state=state,
-        kind="deployment",
         execution_id="e2f2be32-9236-44a0-b8b9-3c08d80a0f74",
-        pipeline="path2prod-app",
-        attempt=1,
         time="2024-05-14T09:18:40Z",
         start_time="2024-05-14T09:12:02.817Z",
-        account="111111111111",
-        region="eu-west-1",
+        **in_account("dev"),
     )
 
 

@@ -15,9 +15,9 @@ from moto.server import ThreadedMotoServer
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
-from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
+from tests.support.entries import ledger_entry
 
 REGION = "eu-west-1"
 SHA = "c0ffee" + "0" * 34
@@ -43,14 +43,12 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for hour, env in enumerate(("dev", "stg", "prd")):
         dynamodb.create_table(**table_definition(table_name=f"{env}-ledger"))
         ledger = LedgerTable(f"{env}-ledger", dynamodb)
-        started = LedgerEntry(
+        started = ledger_entry(
             env=env,
             commit=SHA,
             state="STARTED",
-            kind="deployment",
             execution_id=f"{env}-1",
             pipeline=f"app-{env}",
-            attempt=1,
             time=f"2026-11-10T1{hour}:00:00Z",
             start_time=f"2026-11-10T1{hour}:00:00Z",
         )

@@ -11,7 +11,6 @@ import re
 import struct
 import subprocess
 import zlib
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from path2prod.audit.report import render_report
 from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackInFlight, Running
 from path2prod.domain.ledger import LedgerEntry
+from tests.support.entries import ledger_entry, started_then
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1400, 1000
@@ -32,32 +32,28 @@ def _time(minutes: float) -> str:
 
 
 def _run(env: str, commit: str, number: int, at: float, state: str, minutes: float = 6) -> list[LedgerEntry]:
-    started = LedgerEntry(
+    return started_then(
+        state,
+        _time(at + minutes),
         env=env,
         commit=commit,
-        state="STARTED",
-        kind="deployment",
         execution_id=f"{env}-exec-{number:03d}",
         pipeline=f"app-{env}",
-        attempt=1,
         time=_time(at),
-        start_time=_time(at),
     )
-    return [started, replace(started, state=state, time=_time(at + minutes))]
 
 
 def _mark(
     env: str, kind: str, commit: str, at: float, state: str, about: str, who: str | None = None
 ) -> LedgerEntry:
     """An approval entry (`about` its request's id) or a rollback entry (`about` the failed execution)."""
-    return LedgerEntry(
+    return ledger_entry(
         env=env,
         commit=commit,
         state=state,
         kind=kind,
         execution_id=about,
         pipeline=f"app-{env}",
-        attempt=1,
         time=_time(at),
         trigger=who,
     )

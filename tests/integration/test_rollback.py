@@ -9,21 +9,18 @@ publishes (`domain_event_for` of the entries it appended), wrapped as EventBridg
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from git_repos import Repo, git, make_repo
 
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
@@ -43,7 +40,10 @@ from path2prod.domain.ledger import (
 from path2prod.domain.rollback import Verdict
 from path2prod.rollback.manual import NotRollbackable, manual_rollback
 from path2prod.rollback.service import MAX_PUSH_ATTEMPTS, RollbackPushFailed, Rollbacks
-from path2prod.sandbox.template import project_root
+from tests.support.entries import ledger_entry
+from tests.support.git import Repo, git, make_repo
+from tests.support.handlers import function_module
+from tests.support.lambda_context import LambdaContext
 
 REGION = "eu-west-1"  # the `aws` fixture's
 ENV = "prd"
@@ -91,24 +91,7 @@ def make_mailbox() -> tuple[str, Mailbox]:
     return topic_arn, Mailbox(sqs, queue_url)
 
 
-class _Context:
-    function_name = "path2prod-prd-RollbackFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:path2prod-prd-RollbackFunction"
-    aws_request_id = "rollback-test"
-
-
-@cache
-def _rollback_module() -> ModuleType:
-    # By path, as Lambda loads it (functions/ is no package); once, as Powertools' objects are global.
-    spec = importlib.util.spec_from_file_location(
-        "rollback_app", project_root() / "functions" / "rollback" / "app.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+PRD_CONTEXT = LambdaContext("path2prod-prd-RollbackFunction", account=ACCOUNT, region=REGION)
 
 
 def execution(label: str) -> str:
@@ -134,14 +117,12 @@ class Prd:
     def deployed(self, commit: str, state: str, execution_id: str, time: str | None = None) -> LedgerEntry:
         """What the recorder appends for one execution of prd's pipeline ending in `state`."""
         time = time or _now()
-        entry = LedgerEntry(
+        entry = ledger_entry(
             env=ENV,
             commit=commit,
             state=state,
-            kind="deployment",
             execution_id=execution_id,
             pipeline=PIPELINE,
-            attempt=1,
             time=time,
             start_time=time[:19] + ".000Z",
             account=ACCOUNT,
@@ -151,7 +132,7 @@ class Prd:
         return entry
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.app.handler(copy.deepcopy(event), _Context())
+        result: dict[str, Any] = self.app.handler(copy.deepcopy(event), PRD_CONTEXT)
         return result
 
     def rollback_entries(self) -> list[LedgerEntry]:
@@ -210,7 +191,7 @@ def prd(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv(name, value)
     # The handler's fetch cache lives in the temp dir (Lambda's /tmp): keep it inside this test's.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    app = _rollback_module()
+    app = function_module("rollback")
     app.rollbacks.cache_clear()
     yield Prd(ledger, repo, mailbox, topic_arn, app, tmp_path)
     app.rollbacks.cache_clear()
@@ -725,11 +706,10 @@ def test_the_sample_events_are_the_recorders_domain_events(
     ):
         sample = load_event(name)
         detail = sample["detail"]
-        entry = LedgerEntry(
+        entry = ledger_entry(
             env=detail["env"],
             commit=detail["commit"],
             state=detail["state"],
-            kind="deployment",
             execution_id=detail["execution_id"],
             pipeline=detail["pipeline"],
             attempt=detail["attempt"],

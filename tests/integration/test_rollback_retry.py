@@ -46,7 +46,8 @@ from path2prod.rollback.manual import (
     take_over,
 )
 from path2prod.rollback.ports import Rollbacks
-from path2prod.sandbox.daemon import create_pipeline
+from path2prod.sandbox.provisioning import create_pipeline
+from tests.support.entries import ledger_entry
 
 __all__ = ["good_then_broken", "prd"]  # fixtures used by name below
 
@@ -223,14 +224,13 @@ def test_a_lock_whose_rollback_has_ended_is_free_even_if_its_item_remains(
     good, broken, failed = good_then_broken
     prd.invoke(domain_event(failed))
     holder = execution("b")
-    ending = LedgerEntry(
+    ending = ledger_entry(
         env=ENV,
         commit=good,
         state=RollbackState.SUCCEEDED.value,
         kind="rollback",
         execution_id=holder,
         pipeline=PIPELINE,
-        attempt=1,
         time=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         from_commit=broken,
         trigger="automatic",
@@ -258,14 +258,13 @@ def test_a_rollback_ends_once_even_when_two_endings_race(
     holder = execution("b")
 
     def ending(state: RollbackState) -> LedgerEntry:
-        return LedgerEntry(
+        return ledger_entry(
             env=ENV,
             commit=good,
             state=state.value,
             kind="rollback",
             execution_id=holder,
             pipeline=PIPELINE,
-            attempt=1,
             time=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             from_commit=broken,
             trigger="automatic",

@@ -17,13 +17,13 @@ from moto.codepipeline import models as codepipeline_models
 from moto.codepipeline.responses import CodePipelineResponse
 
 from path2prod.adapters.pipelines import PipelineExecutions
-from path2prod.sandbox.daemon import create_pipeline
 from path2prod.sandbox.emulator import (
     OWN_START_TOKEN_PREFIX,
     _patch_codepipeline,
     has_requested_executions,
     take_requested_executions,
 )
+from path2prod.sandbox.provisioning import create_pipeline
 
 REGION = "eu-west-1"
 PIPELINE = "path2prod-app"

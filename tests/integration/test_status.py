@@ -17,7 +17,6 @@ from typing import Any
 import boto3
 import pytest
 from click.testing import CliRunner
-from git_repos import Repo, git, make_repo
 from moto.server import ThreadedMotoServer
 
 from path2prod.adapters.approval_requests import ApprovalRequests
@@ -25,9 +24,10 @@ from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.status import read_env_status
 from path2prod.cli.main import cli
 from path2prod.domain.approvals import Upstream, Verdict, decide, format_time, open_request
-from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
+from tests.support.entries import ledger_entry
+from tests.support.git import Repo, git, make_repo
 
 REGION = "eu-west-1"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -47,14 +47,11 @@ def _at(minutes: float) -> str:
 
 
 def _deploy(ledger: LedgerTable, env: str, commit: str, execution: str, outcome: str, minute: int) -> None:
-    started = LedgerEntry(
+    started = ledger_entry(
         env=env,
         commit=commit,
         state="STARTED",
-        kind="deployment",
         execution_id=execution,
-        pipeline="path2prod-app",
-        attempt=1,
         time=_at(minute),
         start_time=_at(minute),
     )

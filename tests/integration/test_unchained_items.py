@@ -25,6 +25,7 @@ from path2prod.audit.where import where_is
 from path2prod.cli.main import cli
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.template import table_definition
+from tests.support.entries import in_account, ledger_entry
 
 REGION = "eu-west-1"
 A = "a" * 40
@@ -53,17 +54,8 @@ def ledgers(dynamodb: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> d
 
 
 def _entry(commit: str, execution: str, state: str, time: str, env: str = "dev") -> LedgerEntry:
-    return LedgerEntry(
-        env=env,
-        commit=commit,
-        state=state,
-        kind="deployment",
-        execution_id=execution,
-        pipeline=PIPELINE,
-        attempt=1,
-        time=time,
-        account="111111111111",
-        region=REGION,
+    return ledger_entry(
+        env=env, commit=commit, state=state, execution_id=execution, time=time, **in_account("dev")
     )
 
 
@@ -216,14 +208,13 @@ def test_verify_names_a_forged_approval_entry_but_never_a_request(ledgers: dict[
         "gsi1sk": "2026-11-01T10:00:00Z#r-1",
     }
     stg.client.put_item(TableName=stg.table_name, Item=serialize_item(request))
-    opened = LedgerEntry(
+    opened = ledger_entry(
         env="stg",
         commit=A,
         state="PENDING",
         kind="approval",
         execution_id="r-1",
         pipeline=PIPELINE,
-        attempt=1,
         time="2026-11-01T10:00:00Z",
         trigger="dev-1",
     )

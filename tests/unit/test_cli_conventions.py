@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from path2prod.cli.commits import UnknownCommit, resolve_commit
 from path2prod.cli.local import approval_fields
 from path2prod.cli.main import cli
+from tests.support.git import git
 
 # Commands whose output is a story for people, not data; each says why.
 NO_JSON = {
@@ -106,19 +107,7 @@ def test_path2prod_home_is_honoured_without_home(tmp_path: Path, command: list[s
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            "GIT_AUTHOR_NAME": "A",
-            "GIT_AUTHOR_EMAIL": "a@example.com",
-            "GIT_COMMITTER_NAME": "A",
-            "GIT_COMMITTER_EMAIL": "a@example.com",
-            "HOME": str(repo),
-        },
-    ).stdout.strip()
+    return git("-C", str(repo), *args)
 
 
 @pytest.fixture

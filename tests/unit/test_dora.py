@@ -16,6 +16,7 @@ from path2prod.domain.dora import (
 )
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.window import TimeWindow
+from tests.support.entries import ledger_entry
 
 A = "a" * 40
 B = "b" * 40
@@ -34,15 +35,8 @@ def _entry(
     kind: str = "deployment",
     env: str = "prd",
 ) -> LedgerEntry:
-    return LedgerEntry(
-        env=env,
-        commit=commit,
-        state=state,
-        kind=kind,
-        execution_id=execution,
-        pipeline="path2prod-app",
-        attempt=attempt,
-        time=time,
+    return ledger_entry(
+        env=env, commit=commit, state=state, kind=kind, execution_id=execution, attempt=attempt, time=time
     )
 
 

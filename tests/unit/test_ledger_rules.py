@@ -21,6 +21,7 @@ from path2prod.domain.ledger import (
     state_rank,
 )
 from path2prod.domain.pipeline_events import parse_pipeline_event
+from tests.support.entries import in_account, ledger_entry
 
 STACK = ThisStack(env="dev", account="111111111111", region="eu-west-1", pipeline="path2prod-app")
 
@@ -28,18 +29,14 @@ COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 
 
 def _entry(state: str, *, attempt: int = 1, time: str = "2024-05-14T09:12:03Z") -> LedgerEntry:
-    return LedgerEntry(
-        env="dev",
+    return ledger_entry(
         commit=COMMIT,
         state=state,
-        kind="deployment",
         execution_id="e2f2be32-9236-44a0-b8b9-3c08d80a0f74",
-        pipeline="path2prod-app",
         attempt=attempt,
         time=time,
         start_time="2024-05-14T09:12:02.817Z",
-        account="111111111111",
-        region="eu-west-1",
+        **in_account("dev"),
     )
 
 

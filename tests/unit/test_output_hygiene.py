@@ -13,8 +13,8 @@ from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.prompts import ApprovalPrompts
 from path2prod.cli.ledger import format_entries
 from path2prod.cli.main import cli
-from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.home import SandboxConfig, SandboxHome
+from tests.support.entries import ledger_entry
 
 HOSTILE_SUBJECT = "stg: approve \x1b[2J\x1b]0;pwned\x07fix\x00 it\n\u202eright-to-left"
 HOSTILE_BODY = "Commit message:\n  fix\x1b[31m red\x1b[0m\x07\r\n  second line\x9b2J\n"
@@ -87,14 +87,12 @@ def test_local_mail_prints_no_control_codes_and_json_escapes_them(tmp_path: Path
 
 def test_ledger_history_prints_no_control_codes_of_a_reason() -> None:
     # GIVEN a rejection whose reason (typed by the approver) carries escape codes and a line break
-    rejection = LedgerEntry(
+    rejection = ledger_entry(
         env="stg",
         commit="d" * 40,
         state="REJECTED",
         kind="approval",
         execution_id="apr-1",
-        pipeline="path2prod-app",
-        attempt=1,
         time="2026-11-02T09:00:00Z",
         trigger="bob@example.com\x07",
         via="approval page",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from path2prod.audit.report import format_duration, format_metric, render_report
 from path2prod.domain.ledger import LedgerEntry
+from tests.support.entries import ledger_entry, started_then
 
 SHA = "a1" * 20
 OLD = "0f" * 20
@@ -20,29 +20,19 @@ def deployment(
     env: str, commit: str, execution: str, started: str, ended: str, state: str
 ) -> list[LedgerEntry]:
     """A STARTED entry and the entry the execution ended with."""
-    start = LedgerEntry(
-        env=env,
-        commit=commit,
-        state="STARTED",
-        kind="deployment",
-        execution_id=execution,
-        pipeline=f"app-{env}",
-        attempt=1,
-        time=started,
-        start_time=started,
+    return started_then(
+        state, ended, env=env, commit=commit, execution_id=execution, pipeline=f"app-{env}", time=started
     )
-    return [start, replace(start, state=state, time=ended)]
 
 
 def entry(env: str, kind: str, commit: str, time: str, state: str) -> LedgerEntry:
-    return LedgerEntry(
+    return ledger_entry(
         env=env,
         commit=commit,
         state=state,
         kind=kind,
         execution_id=f"{kind}-{time}",
         pipeline=f"app-{env}",
-        attempt=1,
         time=time,
     )
 

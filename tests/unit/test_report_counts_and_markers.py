@@ -12,6 +12,7 @@ from path2prod.audit.report import render_report
 from path2prod.audit.report_model import assign_rows, counts_of, executions_of, mark_label, mark_style, spread
 from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackInFlight, Running
 from path2prod.domain.ledger import LedgerEntry
+from tests.support.entries import ledger_entry
 
 SHA = "ab" * 20
 OLD = "0f" * 20
@@ -19,28 +20,26 @@ SINCE, UNTIL = "2026-11-01T00:00:00Z", "2026-11-30T23:59:59Z"
 
 
 def approval(request: str, state: str, time: str, who: str = "path2prod") -> LedgerEntry:
-    return LedgerEntry(
+    return ledger_entry(
         env="stg",
         commit=SHA,
         state=state,
         kind="approval",
         execution_id=request,
         pipeline="app",
-        attempt=1,
         time=time,
         trigger=who,
     )
 
 
 def rollback(failed: str, state: str, time: str) -> LedgerEntry:
-    return LedgerEntry(
+    return ledger_entry(
         env="stg",
         commit=OLD,
         state=state,
         kind="rollback",
         execution_id=failed,
         pipeline="app",
-        attempt=1,
         time=time,
         from_commit=SHA,
         trigger="automatic",
@@ -158,14 +157,12 @@ def test_rows_take_close_items_then_share_the_least_full_row() -> None:
 
 
 def deployments_seconds_apart(count: int) -> list[LedgerEntry]:
-    started = LedgerEntry(
+    started = ledger_entry(
         env="dev",
         commit=SHA,
         state="STARTED",
-        kind="deployment",
         execution_id="d",
         pipeline="app",
-        attempt=1,
         time="2026-11-10T10:00:00Z",
     )
     entries = []

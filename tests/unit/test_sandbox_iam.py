@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from path2prod.sandbox.emulator import bus_policy_allows
+from path2prod.sandbox.bus_policies import bus_policy_allows
 from path2prod.sandbox.roles import StackNames, function_policy, role_definition, with_moto_aliases
 from path2prod.sandbox.template import TemplateError, resolve
 

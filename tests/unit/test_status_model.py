@@ -9,21 +9,15 @@ from path2prod.audit.status import EnvStatus, status_from, statuses_as_dict
 from path2prod.domain.approvals import ApprovalRequest, Upstream, Verdict, decide, format_time, open_request
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackLock
+from tests.support.entries import ledger_entry
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 GOOD, BAD, MAIN = "1" * 40, "2" * 40, "3" * 40
 
 
 def deployment(commit: str, execution: str, state: str, time: str) -> LedgerEntry:
-    return LedgerEntry(
-        env="prd",
-        commit=commit,
-        state=state,
-        kind="deployment",
-        execution_id=execution,
-        pipeline="app",
-        attempt=1,
-        time=time,
+    return ledger_entry(
+        env="prd", commit=commit, state=state, execution_id=execution, pipeline="app", time=time
     )
 
 

@@ -1,4 +1,4 @@
-"""moto's server, run in the sandbox daemon's process, plus the two things moto lacks.
+"""moto's server, run in the sandbox daemon's process, plus two things moto lacks.
 
 1. CodePipeline executions with source revisions: moto keeps executions but answers
    GetPipelineExecution with empty `artifactRevisions`; the sandbox's local pipeline records the
@@ -11,25 +11,17 @@
    statement naming an ARN matches; the sandbox tells moto the resource of the calls path2prod makes
    (DynamoDB tables and indexes, SNS topics, event buses, secrets, pipelines), as IAM evaluates them.
    The sandbox's own bootstrap keys act as each account's root (moto has no root user).
-3. Events between accounts: moto forwards an event to another account's bus whatever that bus's
-   policy says, and re-stamps it with the receiving account. Here a rule's target in another account
-   receives the event only when that bus's policy allows the target's role (or the sending account)
-   to put it, conditions on `events:source` / `events:detail-type` included, and the event keeps its
-   account, time and resources, as EventBridge keeps them.
-4. Persistence: moto keeps everything in memory. The ledger tables are saved to HOME/data as
-   DynamoDB JSON (after changes, and at shutdown) and written back through the API at the next start.
+
+Events between accounts are delivered as bus policies allow in `bus_policies.py`; the saving and
+restoring of tables and objects across restarts is `snapshots.py`.
 """
 
 from __future__ import annotations
 
-import copy
-import fnmatch
-import hashlib
 import json
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from moto import settings as moto_settings
@@ -37,9 +29,7 @@ from moto.codepipeline import models as codepipeline_models
 from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
-from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.responses import DynamoHandler
-from moto.events.models import Rule, events_backends
 from moto.events.responses import EventsHandler
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
@@ -48,7 +38,6 @@ from moto.sns.responses import SNSResponse
 from moto.sts.models import sts_backends
 
 from path2prod.adapters.pipelines import SOURCE_ACTION
-from path2prod.sandbox.home import write_json
 
 log = logging.getLogger("path2prod.sandbox.emulator")
 _revisions: dict[str, dict[str, Any]] = {}
@@ -197,113 +186,6 @@ def enforce_iam(bootstrap_access_keys: frozenset[str]) -> None:
     CodePipelineResponse._determine_resource = _pipeline_resource  # type: ignore[attr-defined]
 
 
-def enforce_bus_policies() -> None:
-    """Deliver to other accounts' buses only what their policy allows, keeping the event's account."""
-    original = Rule.send_to_targets
-    if getattr(original, "enforces_bus_policies", False):
-        return
-
-    def send_to_targets(self: Any, event: Any, transform_input: bool = True) -> None:
-        buses = [target for target in self.targets if _other_account_bus(self, target["Arn"])]
-        if not buses:
-            original(self, event, transform_input)
-            return
-        if not self.event_pattern.matches_event(event):
-            return
-        for target in buses:
-            _forward(self, target, event)
-        if len(buses) < len(self.targets):
-            rest = copy.copy(self)
-            rest.targets = [target for target in self.targets if target not in buses]
-            original(rest, event, transform_input)
-
-    send_to_targets.enforces_bus_policies = True  # type: ignore[attr-defined]
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
-
-
-def _other_account_bus(rule: Any, arn: str) -> bool:
-    parts = arn.split(":", 5)
-    return (
-        len(parts) == 6
-        and parts[2] == "events"
-        and parts[5].startswith("event-bus/")
-        and parts[4] != rule.account_id
-    )
-
-
-def _forward(rule: Any, target: dict[str, Any], event: Any) -> None:
-    _, _, _, region, account, resource = target["Arn"].split(":", 5)
-    bus = events_backends[account][region].describe_event_bus(resource.split("/", 1)[1])
-    principal = target.get("RoleArn") or f"arn:aws:iam::{rule.account_id}:root"
-    if not bus_policy_allows(bus.policy, principal=principal, sender=rule.account_id, event=event):
-        log.warning(
-            "%s's bus policy refuses %s from %s (rule %s): not delivered",
-            account,
-            event["detail-type"],
-            principal,
-            rule.name,
-        )
-        return
-    for receiving_rule in list(bus.rules.values()):
-        receiving_rule.send_to_targets(copy.deepcopy(event))
-
-
-def bus_policy_allows(policy: str | None, *, principal: str, sender: str, event: dict[str, Any]) -> bool:
-    """Whether an event bus policy lets `principal` (of account `sender`) put `event` on the bus.
-
-    Evaluates what path2prod's template uses: Allow/Deny, `events:PutEvents`, AWS principals (an
-    account id, its root, or a role ARN) and StringEquals / StringLike on events:source,
-    events:detail-type, aws:PrincipalAccount and aws:PrincipalArn. Any other condition does not match.
-    """
-    if not policy:
-        return False
-    context = {
-        "events:source": event.get("source"),
-        "events:detail-type": event.get("detail-type"),
-        "aws:PrincipalAccount": sender,
-        "aws:PrincipalArn": principal,
-    }
-    allowed = False
-    statements = json.loads(policy).get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(fnmatch.fnmatchcase("events:PutEvents", action) for action in actions):
-            continue
-        if not _principal_matches(statement.get("Principal"), principal, sender):
-            continue
-        if not _conditions_match(statement.get("Condition") or {}, context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = True
-    return allowed
-
-
-def _principal_matches(expected: Any, principal: str, sender: str) -> bool:
-    if expected == "*":
-        return True
-    listed = expected.get("AWS", []) if isinstance(expected, dict) else []
-    listed = [listed] if isinstance(listed, str) else listed
-    return any(item in ("*", sender, f"arn:aws:iam::{sender}:root", principal) for item in listed)
-
-
-def _conditions_match(conditions: dict[str, Any], context: dict[str, Any]) -> bool:
-    for operator, pairs in conditions.items():
-        if operator not in ("StringEquals", "StringLike"):
-            return False
-        for key, expected in pairs.items():
-            if key not in context:
-                return False
-            values = [expected] if isinstance(expected, str) else expected
-            actual = str(context[key])
-            if operator == "StringEquals" and actual not in values:
-                return False
-            if operator == "StringLike" and not any(fnmatch.fnmatchcase(actual, value) for value in values):
-                return False
-    return True
-
-
 def _json_body(response: Any) -> dict[str, Any]:
     if isinstance(response.body, dict):  # DynamoDB's handler has parsed it already
         return response.body
@@ -388,84 +270,3 @@ class Emulator:
         if self.started:
             self._server.stop()
             self.started = False
-
-
-class Snapshots:
-    """Saves and restores the sandbox's DynamoDB tables (one JSON file per account and table) and S3
-    objects (one file per object)."""
-
-    def __init__(self, data_dir: Path, region: str) -> None:
-        self.directory = data_dir / "dynamodb"
-        self.objects_directory = data_dir / "s3"
-        self.region = region
-        self._last_digest: dict[Path, str] = {}
-        self._saved_keys: dict[str, set[str]] = {}
-
-    def save_objects(self, account: str, bucket: str, s3_client: Any) -> int:
-        """Copy the bucket's objects not saved yet (checkpoints are written once, never changed)."""
-        folder = self.objects_directory / account / bucket
-        saved = self._saved_keys.setdefault(bucket, _files_under(folder))
-        written = 0
-        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for obj in page.get("Contents", []):
-                if obj["Key"] in saved:
-                    continue
-                path = folder / obj["Key"]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-                saved.add(obj["Key"])
-                written += 1
-        return written
-
-    def restore_objects(self, account: str, bucket: str, s3_client: Any) -> int:
-        folder = self.objects_directory / account / bucket
-        keys = _files_under(folder)
-        for key in sorted(keys):
-            s3_client.put_object(
-                Bucket=bucket, Key=key, Body=(folder / key).read_bytes(), ChecksumAlgorithm="SHA256"
-            )
-        self._saved_keys[bucket] = keys
-        return len(keys)
-
-    def _file(self, account: str, table: str) -> Path:
-        return self.directory / f"{account}-{table}.json"
-
-    def save(self, account: str, table: str) -> bool:
-        """Write the table's items if they changed since the last save; True when written."""
-        backend = dynamodb_backends[account][self.region]
-        if table not in backend.tables:
-            return False
-        # Read straight from the emulator's memory: this is a backup of the emulator, not a query.
-        # The server thread may be writing meanwhile; a torn read is retried at the next save.
-        try:
-            items = [item.to_json()["Attributes"] for item in list(backend.tables[table].all_items())]
-        except RuntimeError:
-            return False
-        payload = json.dumps(items, sort_keys=True)
-        path = self._file(account, table)
-        digest = hashlib.sha256(payload.encode()).hexdigest()
-        if self._last_digest.get(path) == digest:
-            return False
-        write_json(path, items)
-        self._last_digest[path] = digest
-        return True
-
-    def restore(self, account: str, table: str, dynamodb_client: Any) -> int:
-        """Write the saved items back through the API; returns how many."""
-        path = self._file(account, table)
-        if not path.is_file():
-            return 0
-        items = json.loads(path.read_text())
-        for start in range(0, len(items), 25):
-            batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-            pending: dict[str, Any] = {table: batch}
-            while pending:
-                pending = dynamodb_client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-        self._last_digest[path] = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
-        return len(items)
-
-
-def _files_under(folder: Path) -> set[str]:
-    if not folder.is_dir():
-        return set()
-    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}

@@ -1,5 +1,5 @@
-"""Real git repositories for the integration tests: a bare repo (what the git adapters talk to) and a
-working clone to make commits in, driven with the git CLI under a fixed identity."""
+"""The git CLI under a fixed identity, for every suite, and real repositories for the integration tests:
+a bare repo (what the git adapters talk to) and a working clone to make commits in."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ GIT_ENV = {
 
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    """Run the git CLI with a fixed identity; return its stripped stdout."""
+    """Run the git CLI with a fixed identity and none of the developer's configuration (`env` adds to
+    or overrides it); return its stripped stdout. Raises CalledProcessError when git fails."""
     completed = subprocess.run(
         ["git", *args],
         cwd=cwd,

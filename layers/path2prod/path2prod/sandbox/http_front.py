@@ -1,0 +1,87 @@
+"""The sandbox's HTTP front: the approval pages on one port, and the control API the CLI asks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def serve_approval_pages(port: int, page_ports: dict[str, int]) -> ThreadingHTTPServer:
+    """The approval pages on one port: /stg/... and /prd/... reach that env's page (its Function
+    URL in AWS), with the prefix removed, as the function sees its own URL's path."""
+    ports = page_ports
+
+    class Front(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            env, _, rest = self.path.lstrip("/").partition("/")
+            if env not in ports:
+                self.send_error(404, "no approval page here: the paths are /stg/ and /prd/")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{ports[env]}/{rest}", data=body, headers=headers, method=self.command
+            )
+            try:
+                response = urllib.request.urlopen(request, timeout=60)  # noqa: S310 - our 127.0.0.1
+            except urllib.error.HTTPError as error:
+                response = error
+            except OSError as error:
+                self.send_error(502, f"the {env} approval page does not answer: {error}")
+                return
+            with response:
+                payload = response.read()
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    if key.lower() not in (
+                        "connection",
+                        "transfer-encoding",
+                        "content-length",
+                        "date",
+                        "server",
+                    ):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+        do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = _forward
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Front)
+    threading.Thread(target=server.serve_forever, name="approvals", daemon=True).start()
+    return server
+
+
+def serve_control(port: int, status: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
+    """GET /status answers `status()` as JSON: what `path2prod local status` and `wait_idle` read."""
+
+    class ControlHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/status":
+                self.send_error(404)
+                return
+            body = json.dumps(status()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), ControlHandler)
+    threading.Thread(target=server.serve_forever, name="control", daemon=True).start()
+    return server

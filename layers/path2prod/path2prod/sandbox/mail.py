@@ -1,0 +1,29 @@
+"""Mail delivery: SNS cannot send email here, so what it put in each mailbox queue is moved to
+HOME/mail.jsonl, one line per message, as the email would arrive."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from path2prod.sandbox.provisioning import Provisioning
+
+
+def deliver_mail(provisioning: Provisioning, mail_file: Path) -> None:
+    """Move every message waiting in a mailbox queue to `mail_file`, then delete it from the queue."""
+    for queue, (env, recipient) in provisioning.mailboxes.items():
+        sqs = provisioning.accounts[env].client("sqs")
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            notification = json.loads(message["Body"])
+            mail = {
+                "env": env,
+                "to": recipient,
+                "subject": notification.get("Subject") or "",
+                "body": notification.get("Message", ""),
+                "time": notification.get("Timestamp") or datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            with mail_file.open("a") as mailbox:
+                mailbox.write(json.dumps(mail, sort_keys=True) + "\n")
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])

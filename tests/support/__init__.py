@@ -1,0 +1,3 @@
+"""Scaffolding shared by the unit, integration and e2e tests (and bench/): one Lambda context, one
+handler loader, the `LedgerEntry` builders and one `git()` helper. pyproject's pytest `pythonpath`
+puts the checkout's root on sys.path, so any test module imports `tests.support.<module>`."""
