@@ -172,7 +172,7 @@ def render_report(
         "<body>\n<main>",
         _header(envs, entries_by_env, executions, since=since, until=until, generated_at=generated_at),
         _now_section(status_by_env) if status_by_env is not None else "",
-        timeline_section(envs, executions, marks, since=since, until=until),
+        timeline_section(envs, executions, marks, since=since, until=until, generated_at=generated_at),
         _metrics_section(envs, metrics_by_env),
         _entries_section(envs, entries_by_env),
         "<footer>Made by path2prod from each account's ledger. Check that the record was not edited with "

@@ -75,9 +75,12 @@ def timeline_section(
     *,
     since: str,
     until: str,
+    generated_at: str,
 ) -> str:
-    """The timeline: a lane per env, time across, with its legend and a caption of the span shown."""
-    start, end, zoomed = _domain(executions, marks, since=since, until=until)
+    """The timeline: a lane per env, time across, with its legend and a caption of the span shown.
+
+    Pure: with neither a usable window nor entries, the span is the day before `generated_at`."""
+    start, end, zoomed = _domain(executions, marks, since=since, until=until, generated_at=generated_at)
     scale = _Scale(start, end)
     height = _TOP + _LANE_H * len(envs) + _AXIS_H
     svg = [
@@ -335,6 +338,7 @@ def _domain(
     *,
     since: str,
     until: str,
+    generated_at: str,
 ) -> tuple[datetime, datetime, bool]:
     """The time span to draw: the window, or the span of the entries (padded) when they fill less than
     half of it, so a burst of deployments is not one blot."""
@@ -351,8 +355,9 @@ def _domain(
         )
     if window_start is None or window_end is None or window_end <= window_start:
         if data is None:
-            now = datetime.now(UTC)
-            return datetime.fromtimestamp(now.timestamp() - 86400, UTC), now, False
+            # The report's own time, not the clock: the same inputs draw the same page.
+            end = instant(generated_at) or datetime.fromtimestamp(0, UTC)
+            return datetime.fromtimestamp(end.timestamp() - 86400, UTC), end, False
         return data[0], data[1], False
     if data is None:
         return window_start, window_end, False
