@@ -210,6 +210,12 @@ def _answer(
     )
 
 
+# `approvals approve|reject` sit beside `approvals list` and `approvals request`; the top-level
+# `approve` and `reject` stay as aliases (scripts and the README's walk-through use them).
+approvals.add_command(approve)
+approvals.add_command(reject)
+
+
 @approvals.command("request")
 @click.argument("env", type=click.Choice(DOWNSTREAM_ENVS), metavar="ENV")
 @click.argument("commit")
