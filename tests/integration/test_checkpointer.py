@@ -63,6 +63,8 @@ def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # The composition root is cached per container (checkpointer/wiring.py): built anew for this test.
+    module.dependencies.cache_clear()
     return module
 
 
