@@ -134,9 +134,9 @@ def stub_codepipeline(recorder_app: ModuleType, monkeypatch: pytest.MonkeyPatch)
     )
     stubbed.stubber.activate()
     # The adapter takes an optional client, so the handler's own wiring is kept, only the client swapped.
-    monkeypatch.setattr(
-        recorder_app, "PipelineExecutions", partial(PipelineExecutions, codepipeline_client=client)
-    )
+    from path2prod.recorder import wiring
+
+    monkeypatch.setattr(wiring, "PipelineExecutions", partial(PipelineExecutions, codepipeline_client=client))
     return stubbed
 
 

@@ -39,7 +39,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
     stg,
 )
 
-from path2prod.adapters import git_remote
+from path2prod.adapters import git_history
 from path2prod.approvals.events import PROMOTION_REJECTED
 from path2prod.approvals.service import VIA_CLI
 from path2prod.domain.approvals import (
@@ -186,8 +186,8 @@ def test_past_its_bounds_the_diffstat_counts_every_file_and_says_it_is_not_compl
     stg: Stg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN bounds of 3 files with lines counted and 64-byte blobs, and a commit changing 5 files, one big
-    monkeypatch.setattr(git_remote, "MAX_DIFF_FILES", 3)
-    monkeypatch.setattr(git_remote, "MAX_DIFF_BLOB_BYTES", 64)
+    monkeypatch.setattr(git_history, "MAX_DIFF_FILES", 3)
+    monkeypatch.setattr(git_history, "MAX_DIFF_BLOB_BYTES", 64)
     _write(stg, {"a-big.txt": b"line\n" * 100, **{f"f{n}.txt": b"x\n" for n in range(4)}})
     c = stg.dev.commit("C: five files")
     stg.dev.push_main(c)

@@ -45,7 +45,10 @@ def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch
     )
     monkeypatch.setenv("CHECKPOINT_BUCKET", BUCKET)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "checkpointer")
-    return fresh_function_module("checkpointer")  # its cached wiring read this test's settings
+    module = fresh_function_module("checkpointer")
+    # The composition root is cached per container (checkpointer/wiring.py): built anew for this test.
+    module.dependencies.cache_clear()
+    return module
 
 
 def test_the_head_is_checkpointed_once(checkpointer: Any, ledger: LedgerTable, load_event: Any) -> None:

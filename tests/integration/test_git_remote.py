@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from path2prod.adapters.git_history import commit_info, promoted_range
 from path2prod.adapters.git_remote import (
     CommitInfo,
     CommitNotFound,
@@ -27,8 +28,6 @@ from path2prod.adapters.git_remote import (
     PushRejected,
     PushResult,
     RemoteUnavailable,
-    commit_info,
-    promoted_range,
 )
 from path2prod.domain.approvals import PromotedCommit
 from path2prod.domain.errors import Path2ProdError

@@ -73,7 +73,7 @@ def test_an_error_under_json_is_one_json_object_on_stdout(tmp_path: Path) -> Non
 
 
 def test_a_usage_error_under_json_is_json_too() -> None:
-    result = _path2prod("ledger", "history", "--json")
+    result = _path2prod("ledger", "where", "--json")
     assert result.returncode == 2
     assert "Missing argument" in json.loads(result.stdout)["error"]
 
@@ -174,3 +174,38 @@ def test_an_approval_prompt_gives_scripts_its_link_and_request_id() -> None:
     body = "path2prod asks you...\n\nReview it:\nhttp://127.0.0.1:9/stg/?t=abc.def\n\nRequest req-01HX_9\n"
     assert approval_fields(body) == {"link": "http://127.0.0.1:9/stg/?t=abc.def", "request_id": "req-01HX_9"}
     assert approval_fields("an alert, with no link") == {}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ledger", "history", "--env", "dev"],
+        ["ledger", "history", "dev", "--env", "dev"],
+        ["rollback", "--env", "prd"],
+        ["redeploy", "--env", "prd", "abc1234"],
+        ["local", "break", "--env", "prd"],
+        ["approvals", "request", "--env", "stg", "HEAD"],
+    ],
+)
+def test_env_is_named_by_env_option_as_by_the_env_argument(tmp_path: Path, args: list[str]) -> None:
+    # GIVEN no sandbox where --home points
+    home = tmp_path / "none"
+    # WHEN the env is named with --env
+    result = CliRunner().invoke(cli, [*args, "--home", str(home)])
+    # THEN the command got past its arguments and went to the sandbox
+    assert "no sandbox at" in result.output or "names no commit" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["ledger", "history"], "name the env: ENV or --env ENV"),
+        (["rollback", "stg", "--env", "prd"], "ENV 'stg' and --env 'prd' name different envs"),
+        (["approvals", "request", "--env", "dev", "HEAD"], "'dev' takes no approvals"),
+        (["approvals", "request", "stg"], "Missing argument 'COMMIT'"),
+    ],
+)
+def test_env_naming_mistakes_are_one_line_usage_errors(args: list[str], problem: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert problem in result.output

@@ -78,3 +78,14 @@ def test_usage_errors_are_one_line_on_the_real_command(args: list[str]) -> None:
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_approve_and_reject_answer_under_approvals_and_at_the_top_level() -> None:
+    # GIVEN the command tree
+    from path2prod.cli.approvals import approvals
+
+    # THEN `approvals approve|reject` and the top-level aliases are one and the same command each
+    assert approvals.commands["approve"] is cli.commands["approve"]
+    assert approvals.commands["reject"] is cli.commands["reject"]
+    result = CliRunner().invoke(cli, ["approvals", "approve", "--help"])
+    assert result.exit_code == 0 and "Usage: cli approvals approve [OPTIONS] REQUEST_ID" in result.output

@@ -246,3 +246,16 @@ def test_rendering_is_pure() -> None:
 
     # THEN the same ledger renders the same page
     assert render(entries, METRICS) == render(entries, METRICS)
+
+
+def test_the_page_is_a_function_of_its_inputs_alone_even_without_window_or_entries() -> None:
+    # GIVEN no entries and a window that cannot be read (the only case that used to read the clock)
+    generated_at = "2020-01-05T08:00:00Z"
+
+    # WHEN
+    page = render_report({"dev": []}, {}, since="?", until="?", generated_at=generated_at)
+
+    # THEN the axis spans the day before the report's own time, not the day before the clock's
+    labels = re.findall(r'<text class="tick-label"[^>]*>([^<]*)<', page)
+    assert labels[0].startswith("01-04") and "01-05 00:00" in labels
+    assert page == render_report({"dev": []}, {}, since="?", until="?", generated_at=generated_at)

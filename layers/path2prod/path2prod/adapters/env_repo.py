@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from path2prod.adapters.git_history import commit_info, promoted_range
 from path2prod.adapters.git_remote import (
     CommitInfo,
     GitRemote,
@@ -14,8 +15,6 @@ from path2prod.adapters.git_remote import (
     RemoteUnavailable,
     cached_repo,
     codecommit_git_credentials,
-    commit_info,
-    promoted_range,
 )
 from path2prod.domain.approvals import PromotedRange
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from path2prod.domain.approvals import ChangedFile, DiffStat, PromotedCommit, PromotedRange
 from path2prod.domain.errors import Path2ProdError
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 
     from botocore.credentials import Credentials, ReadOnlyCredentials
     from dulwich.client import GitClient
-    from dulwich.objects import Commit, ObjectID
+    from dulwich.objects import ObjectID
     from dulwich.pack import UnpackedObject
     from dulwich.refs import Ref
     from dulwich.repo import Repo
@@ -99,22 +98,6 @@ class CommitInfo:
 
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-
-# How many commits promoted_range reads at most. The approvals function has 60 s and 512 MB, and a
-# walk keeps every commit it read in memory until it ends: 10,000 commits took 0.55-0.7 s from a pack
-# here (3 runs, 2 CPUs at load 1.8) and the whole process stayed under 45 MB, so the bound keeps the
-# walk far inside both whatever the upstream repository holds. A longer range (a first promotion of a
-# long history, or a target whose head the upstream repo lacks) is reported truncated instead.
-MAX_PROMOTED_COMMITS = 10_000
-
-# The diffstat's bounds. Trees are compared whole (dulwich's tree_changes reads only trees, cheap), but
-# lines are counted only for the first MAX_DIFF_FILES changed files, only in blobs up to
-# MAX_DIFF_BLOB_BYTES each and MAX_DIFF_BYTES in all; past them a file counts without its lines and the
-# diffstat says it is not complete. difflib's matcher (the one dulwich's own unified_diff uses) is
-# quadratic in the worst case: these bounds keep it to about a second of the function's 60 s.
-MAX_DIFF_FILES = 300
-MAX_DIFF_BLOB_BYTES = 512 * 1024
-MAX_DIFF_BYTES = 4 * 1024 * 1024
 
 
 def codecommit_git_credentials(
@@ -197,11 +180,11 @@ class GitRemote:
         and a commit it already holds is not fetched again (a commit id names its whole history).
         Raises CommitNotFound when the commit is still missing after the fetch.
         """
-        sha = _commit_id(commit)
+        sha = commit_id(commit)
         repo_path = cache_dir / _cache_name(self.url)
         repo = _open_or_init_bare(repo_path)
         with repo:
-            if _is_commit(repo, sha):
+            if is_commit(repo, sha):
                 return repo_path
             client, path = self._client()
             with _remote_errors():
@@ -212,7 +195,7 @@ class GitRemote:
                 branch_or_tag = name.startswith((b"refs/heads/", b"refs/tags/"))
                 if value is not None and branch_or_tag and not name.endswith(b"^{}"):
                     repo.refs[name] = value
-            if not _is_commit(repo, sha):
+            if not is_commit(repo, sha):
                 raise CommitNotFound(f"commit {commit} is not in {self.url} (no ref reaches it)")
         return repo_path
 
@@ -234,14 +217,14 @@ class GitRemote:
         from dulwich.file import FileLocked
         from dulwich.repo import Repo
 
-        sha = _commit_id(commit)
+        sha = commit_id(commit)
         ref = _branch_ref(branch)
         client, path = self._client()
         remote_output = bytearray()
         advertised: dict[str, ObjectID | None] = {}
 
         with Repo(str(local_repo)) as repo:
-            if not _is_commit(repo, sha):
+            if not is_commit(repo, sha):
                 raise CommitNotFound(f"commit {commit} is not in {local_repo}; fetch it first")
 
             def update_refs(remote_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
@@ -299,184 +282,10 @@ def cached_repo(url: str, commit: str, cache_dir: Path) -> Path | None:
     if not (repo_path / "objects").is_dir():
         return None
     with Repo(str(repo_path)) as repo:
-        return repo_path if _is_commit(repo, _commit_id(commit)) else None
+        return repo_path if is_commit(repo, commit_id(commit)) else None
 
 
-def commit_info(local_repo: Path, commit: str) -> CommitInfo:
-    """Author, first message line and author time of `commit` in `local_repo` (e.g. a fetch_commit)."""
-    from dulwich.objects import Commit
-    from dulwich.repo import Repo
-
-    sha = _commit_id(commit)
-    with Repo(str(local_repo)) as repo:
-        try:
-            obj = repo.object_store[sha]
-        except KeyError:
-            obj = None
-        if not isinstance(obj, Commit):
-            raise CommitNotFound(f"commit {commit} is not in {local_repo}")
-        name, email = _split_identity(obj.author.decode(obj.encoding or "utf-8", "replace"))
-        message = obj.message.decode(obj.encoding or "utf-8", "replace")
-        authored = datetime.fromtimestamp(obj.author_time, UTC)
-    return CommitInfo(
-        sha=sha.decode("ascii"),
-        author_name=name,
-        author_email=email,
-        message=message.strip().split("\n", 1)[0].strip(),
-        authored_at=authored.isoformat(timespec="seconds").replace("+00:00", "Z"),
-    )
-
-
-def promoted_range(
-    local_repo: Path, commit: str, target_head: str | None, *, limit: int = MAX_PROMOTED_COMMITS
-) -> PromotedRange:
-    """The commits promoting `commit` brings to a branch at `target_head`: those reachable from `commit`
-    in `local_repo` (e.g. a fetch_commit) and not from `target_head`, newest first, at most `limit`.
-
-    A `target_head` of None (an empty branch), or one `local_repo` does not hold (the target has
-    commits upstream never had), excludes nothing: every commit reachable from `commit` counts, up to
-    `limit`. Raises CommitNotFound when `local_repo` lacks `commit`.
-    """
-    from dulwich.repo import Repo
-    from dulwich.walk import Walker
-
-    sha = _commit_id(commit)
-    head = _commit_id(target_head) if target_head else None
-    commits: list[PromotedCommit] = []
-    truncated = False
-    target_subject: str | None = None
-    stat: DiffStat | None = None
-    with Repo(str(local_repo)) as repo:
-        if not _is_commit(repo, sha):
-            raise CommitNotFound(f"commit {commit} is not in {local_repo}")
-        head_known = head is not None and _is_commit(repo, head)
-        exclude = [head] if head is not None and head_known else []
-        if head is None or head_known:
-            # What runs now, and what changes: only from a head this repository holds (else unknown).
-            head_commit = _commit(repo, head) if head is not None else None
-            target_subject = _subject(head_commit) if head_commit is not None else None
-            old_tree = head_commit.tree if head_commit is not None else None
-            stat = diffstat(repo, old_tree, _commit(repo, sha).tree)
-        for entry in Walker(repo.object_store, [sha], exclude=exclude):
-            if len(commits) == limit:
-                truncated = True
-                break
-            found = entry.commit
-            encoding = found.encoding or "utf-8"
-            author_name, author_email = _split_identity(found.author.decode(encoding, "replace"))
-            _, committer_email = _split_identity(found.committer.decode(encoding, "replace"))
-            commits.append(
-                PromotedCommit(
-                    sha=found.id.decode("ascii"),
-                    author_name=author_name,
-                    author_email=author_email,
-                    committer_email=committer_email,
-                    subject=_subject(found),
-                )
-            )
-    return PromotedRange(
-        target_head=head.decode("ascii") if head else None,
-        commits=tuple(commits),
-        truncated=truncated,
-        target_subject=target_subject,
-        diffstat=stat,
-    )
-
-
-def diffstat(repo: Repo, old_tree: ObjectID | None, new_tree: ObjectID) -> DiffStat:
-    """The files that differ between two trees of `repo` (None: the empty tree), with the lines each
-    adds and removes, as `git diff --stat` counts them (a rename counts as a deletion and an addition;
-    a binary file has no lines).
-
-    Bounded (MAX_DIFF_FILES, MAX_DIFF_BLOB_BYTES, MAX_DIFF_BYTES): past a bound a file is counted
-    without its lines, or past MAX_DIFF_FILES only counted, and the result is not `complete`.
-    """
-    from dulwich.diff_tree import tree_changes
-    from dulwich.patch import is_binary
-
-    files: list[ChangedFile] = []
-    file_count = added_total = removed_total = budget_used = 0
-    complete = True
-    for change in tree_changes(repo.object_store, old_tree, new_tree):
-        file_count += 1
-        if len(files) >= MAX_DIFF_FILES:
-            complete = False
-            continue
-        old, new = change.old, change.new
-        path = (
-            new.path if new is not None and new.path is not None else (old.path if old is not None else None)
-        )
-        status = {"add": "A", "delete": "D", "modify": "M"}.get(change.type, "T")
-        old_blob = _blob_data(repo, old.sha, old.mode) if old is not None else b""
-        new_blob = _blob_data(repo, new.sha, new.mode) if new is not None else b""
-        added: int | None = None
-        removed: int | None = None
-        if (
-            old_blob is None
-            or new_blob is None
-            or budget_used + len(old_blob) + len(new_blob) > MAX_DIFF_BYTES
-        ):
-            complete = False  # a submodule, a blob too large, or past the budget: lines unknown
-        elif not (is_binary(old_blob) or is_binary(new_blob)):  # a binary file has no lines, as in git
-            budget_used += len(old_blob) + len(new_blob)
-            added, removed = _line_changes(old_blob, new_blob)
-            added_total += added
-            removed_total += removed
-        files.append(ChangedFile(path=_decode_path(path or b""), status=status, added=added, removed=removed))
-    return DiffStat(
-        files=tuple(files), file_count=file_count, added=added_total, removed=removed_total, complete=complete
-    )
-
-
-def _blob_data(repo: Repo, sha: ObjectID | None, mode: int | None) -> bytes | None:
-    """A blob's bytes (b"" for none); None for a submodule or a blob over MAX_DIFF_BLOB_BYTES."""
-    from dulwich.objects import S_ISGITLINK, Blob
-
-    if sha is None:
-        return b""
-    if mode is not None and S_ISGITLINK(mode):
-        return None  # a submodule's commit: not in this repository
-    found = repo.object_store[sha]
-    if not isinstance(found, Blob) or found.raw_length() > MAX_DIFF_BLOB_BYTES:
-        return None
-    return found.as_raw_string()
-
-
-def _line_changes(old: bytes, new: bytes) -> tuple[int, int]:
-    """(lines added, lines removed) from `old` to `new`."""
-    from difflib import SequenceMatcher
-
-    a, b = old.splitlines(), new.splitlines()
-    added = removed = 0
-    for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if tag in ("replace", "delete"):
-            removed += i2 - i1
-        if tag in ("replace", "insert"):
-            added += j2 - j1
-    return added, removed
-
-
-def _decode_path(path: bytes) -> str:
-    return path.decode("utf-8", "replace")
-
-
-def _subject(commit: Commit) -> str:
-    """A commit message's first line."""
-    message: str = commit.message.decode(commit.encoding or "utf-8", "replace").strip()
-    return message.split("\n", 1)[0].strip()
-
-
-def _commit(repo: Repo, sha: ObjectID) -> Commit:
-    """The commit `sha` (known to be one: checked by _is_commit)."""
-    from dulwich.objects import Commit
-
-    found = repo.object_store[sha]
-    if not isinstance(found, Commit):
-        raise CommitNotFound(f"{sha.decode('ascii')} is not a commit")
-    return found
-
-
-def _commit_id(commit: str) -> ObjectID:
+def commit_id(commit: str) -> ObjectID:
     from dulwich.objects import ObjectID
 
     normalized = commit.strip().lower()
@@ -510,7 +319,7 @@ def _open_or_init_bare(path: Path) -> Repo:
     return Repo(str(path))
 
 
-def _is_commit(repo: Repo, sha: ObjectID) -> bool:
+def is_commit(repo: Repo, sha: ObjectID) -> bool:
     from dulwich.objects import Commit
 
     try:
@@ -528,11 +337,6 @@ def _contains(repo: Repo, commit: ObjectID, ancestor: ObjectID) -> bool:
     except KeyError:
         # The remote's head is not in the local history at all, so the commit cannot contain it.
         return False
-
-
-def _split_identity(identity: str) -> tuple[str, str]:
-    name, _, rest = identity.partition("<")
-    return name.strip(), rest.split(">", 1)[0].strip()
 
 
 def _reason(args: tuple[object, ...], remote_output: bytes | bytearray) -> str:

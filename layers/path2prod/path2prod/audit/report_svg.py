@@ -10,18 +10,17 @@ nor labels overlap; a marker moved off its time keeps a thin leader line back to
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 
+from path2prod.audit.report_axis import ticks, time_span
 from path2prod.audit.report_model import (
     FAILED,
     SUCCEEDED,
     Execution,
     Mark,
     assign_rows,
-    instant,
     spread,
 )
 
@@ -39,34 +38,6 @@ _MARK_R = 7.0
 _CHAR_W = 6.2  # an 11px label's average character width, to reserve room for it
 _PLOT_W = WIDTH - _LEFT - _RIGHT
 
-_STEPS = (
-    1,
-    2,
-    5,
-    10,
-    15,
-    30,
-    60,
-    120,
-    300,
-    600,
-    900,
-    1800,
-    3600,
-    7200,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    86400,
-    2 * 86400,
-    7 * 86400,
-    14 * 86400,
-    30 * 86400,
-    91 * 86400,
-    365 * 86400,
-)
-_MAX_TICKS = 9
-
 
 def timeline_section(
     envs: Sequence[str],
@@ -75,9 +46,12 @@ def timeline_section(
     *,
     since: str,
     until: str,
+    generated_at: str,
 ) -> str:
-    """The timeline: a lane per env, time across, with its legend and a caption of the span shown."""
-    start, end, zoomed = _domain(executions, marks, since=since, until=until)
+    """The timeline: a lane per env, time across, with its legend and a caption of the span shown.
+
+    Pure: with neither a usable window nor entries, the span is the day before `generated_at`."""
+    start, end, zoomed = time_span(executions, marks, since=since, until=until, generated_at=generated_at)
     scale = _Scale(start, end)
     height = _TOP + _LANE_H * len(envs) + _AXIS_H
     svg = [
@@ -97,7 +71,7 @@ def timeline_section(
             f"{runs} {'run' if runs == 1 else 'runs'}</text></g>"
         )
     svg.append('<g class="axis-group">')
-    for tick, label in _ticks(start, end):
+    for tick, label in ticks(start, end):
         x = scale.x(tick)
         svg.append(
             f'<line class="grid" x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{lanes_bottom}"/>'
@@ -327,62 +301,6 @@ class _Scale:
     def x(self, instant: datetime) -> float:
         fraction = (instant - self.start).total_seconds() / self.seconds
         return _LEFT + _PLOT_W * min(max(fraction, 0.0), 1.0)
-
-
-def _domain(
-    executions: Mapping[str, Sequence[Execution]],
-    marks: Mapping[str, Sequence[Mark]],
-    *,
-    since: str,
-    until: str,
-) -> tuple[datetime, datetime, bool]:
-    """The time span to draw: the window, or the span of the entries (padded) when they fill less than
-    half of it, so a burst of deployments is not one blot."""
-    instants = [t for runs in executions.values() for run in runs for t in (run.started, run.ended)]
-    instants += [mark.at for env_marks in marks.values() for mark in env_marks]
-    window_start, window_end = instant(since), instant(until)
-    data: tuple[datetime, datetime] | None = None
-    if instants:
-        first, last = min(instants), max(instants)
-        pad = max((last - first).total_seconds() * 0.04, 30.0)
-        data = (
-            datetime.fromtimestamp(first.timestamp() - pad, UTC),
-            datetime.fromtimestamp(last.timestamp() + pad, UTC),
-        )
-    if window_start is None or window_end is None or window_end <= window_start:
-        if data is None:
-            now = datetime.now(UTC)
-            return datetime.fromtimestamp(now.timestamp() - 86400, UTC), now, False
-        return data[0], data[1], False
-    if data is None:
-        return window_start, window_end, False
-    window_span = (window_end - window_start).total_seconds()
-    inside = window_start <= min(instants) and max(instants) <= window_end
-    if inside and (data[1] - data[0]).total_seconds() < window_span / 2:
-        return data[0], data[1], True
-    return min(window_start, data[0]), max(window_end, data[1]), False
-
-
-def _ticks(start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-    """Round instants across [start, end], labelled with the date where the day changes."""
-    first_s, last_s = start.timestamp(), end.timestamp()
-    span = max(last_s - first_s, 1.0)
-    step = next((s for s in _STEPS if span / s <= _MAX_TICKS), _STEPS[-1])
-    tick = math.ceil(first_s / step) * step
-    ticks: list[tuple[datetime, str]] = []
-    previous_day = None
-    while tick <= last_s:
-        instant = datetime.fromtimestamp(tick, UTC)
-        day = instant.date()
-        if step >= 86400:
-            label = instant.strftime("%Y-%m-%d")
-        else:
-            clock = instant.strftime("%H:%M:%S" if step < 60 else "%H:%M")
-            label = f"{instant.strftime('%m-%d')} {clock}" if day != previous_day else clock
-        previous_day = day
-        ticks.append((instant, label))
-        tick += step
-    return ticks
 
 
 def _state_class(state: str) -> str:

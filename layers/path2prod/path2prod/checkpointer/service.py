@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from path2prod.adapters.checkpoints import Checkpoint
-from path2prod.domain.chain import ChainHead
-
-
-class Chain(Protocol):
-    def chain_head(self) -> ChainHead | None: ...
-
-
-class Store(Protocol):
-    def put(self, checkpoint: Checkpoint) -> bool: ...
+from path2prod.checkpointer.ports import Chain, Store
 
 
 def checkpoint_head(env: str, chain: Chain, store: Store, *, now: str) -> Checkpoint | None:

@@ -17,8 +17,15 @@ from path2prod.approvals.answering import Answerer
 from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
 from path2prod.approvals.records import VIA_CLI
 from path2prod.cli.commits import resolve_commit
-from path2prod.cli.ledger import config_option, env_target
-from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.cli.ledger import env_target
+from path2prod.cli.options import (
+    config_option,
+    echo_json,
+    home_option,
+    json_option,
+    one_env_option,
+    pick_env_and_value,
+)
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,
@@ -211,15 +218,28 @@ def _answer(
     )
 
 
+# `approvals approve|reject` sit beside `approvals list` and `approvals request`; the top-level
+# `approve` and `reject` stay as aliases (scripts and the README's walk-through use them).
+approvals.add_command(approve)
+approvals.add_command(reject)
+
+
 @approvals.command("request")
-@click.argument("env", type=click.Choice(DOWNSTREAM_ENVS), metavar="ENV")
-@click.argument("commit")
+@click.argument("env", required=False, metavar="[ENV]")
+@click.argument("commit", required=False)
+@one_env_option
 @click.option("--as", "as_who", help="Who is asking (sandbox only; against AWS: your IAM identity).")
 @home_option(sandbox_only=False)
 @config_option
 @json_option
 def ask_again(
-    env: str, commit: str, as_who: str | None, home: Path | None, config_file: str | None, as_json: bool
+    env: str | None,
+    commit: str | None,
+    env_option: str | None,
+    as_who: str | None,
+    home: Path | None,
+    config_file: str | None,
+    as_json: bool,
 ) -> None:
     """Ask ENV's approvers again for COMMIT (a full or short sha, or a ref such as HEAD) whose newest
     request in ENV was REJECTED or EXPIRED: a new request opens and each approver is mailed a new link.
@@ -227,7 +247,15 @@ def ask_again(
     Only a commit that ENV's ledger shows was requested (a genuine upstream success) can be asked again.
     The approvals function opens the request: it alone signs links, and it confirms the ask against the
     ledger. Who asks is recorded: your IAM identity (against AWS), or --as in the sandbox.
+    `--env ENV COMMIT` is the same as `ENV COMMIT`.
     """
+    env, commit = pick_env_and_value(env, commit, env_option)
+    if env not in DOWNSTREAM_ENVS:
+        raise click.BadParameter(
+            f"{env!r} takes no approvals (one of: {', '.join(DOWNSTREAM_ENVS)})", param_hint="ENV"
+        )
+    if commit is None:
+        raise click.UsageError("Missing argument 'COMMIT'.")
     if home is None and as_who:
         raise IdentityRequired("--as is for the sandbox; against AWS you ask as your own IAM identity")
     sha = resolve_commit(commit, home)

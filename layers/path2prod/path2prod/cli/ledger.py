@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 
@@ -16,7 +16,15 @@ from path2prod.audit.export import FORMATS, export_chain, export_entries
 from path2prod.audit.verify import counted, verify_ledger
 from path2prod.audit.where import CommitWhereabouts, where_is
 from path2prod.cli.commits import resolve_commit
-from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.cli.options import (
+    config_option,
+    echo_json,
+    env_option,
+    home_option,
+    json_option,
+    since_option,
+    until_option,
+)
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.text import printable
@@ -34,41 +42,10 @@ def ledger() -> None:
     """Query the ledger: what ran where, and how it ended."""
 
 
-def env_option(function: Any) -> Any:
-    return click.option(
-        "--env",
-        "envs",
-        multiple=True,
-        type=click.Choice(ENVS),
-        help="Only this env (repeatable; default: all three).",
-    )(function)
-
-
-def config_option(function: Any) -> Any:
-    return click.option(
-        "--config", "config_file", help="path2prod config file naming each env's account (see README)."
-    )(function)
-
-
 def env_target(env: str, home: Path | None, config_file: str | None) -> EnvTarget:
     """How to reach env: the sandbox at `home`, else the deployed stack of the config file."""
     check_env(env)
     return SandboxHome(home).target(env) if home else aws_target(env, config_file)
-
-
-def since_option(function: Any) -> Any:
-    return click.option(
-        "--since",
-        metavar="T",
-        help="From this time on, inclusive: an ISO-8601 date or time (2026-11-01, 2026-11-01T10:00:00Z); "
-        "UTC unless it names a zone.",
-    )(function)
-
-
-def until_option(function: Any) -> Any:
-    return click.option(
-        "--until", metavar="T", help="Up to this time, inclusive (a date means its midnight UTC)."
-    )(function)
 
 
 def open_ledger(env: str, home: Path | None, config_file: str | None) -> LedgerTable:
@@ -86,20 +63,35 @@ def open_checkpoints(env: str, home: Path | None, config_file: str | None) -> Ch
 
 
 @ledger.command()
-@click.argument("env")
+@click.argument("env", required=False)
+@env_option
 @home_option(sandbox_only=False)
-@click.option("--config", "config_file", help="path2prod config file naming each env's account (see README).")
+@config_option
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest entries to show."
 )
 @json_option
-def history(env: str, home: Path | None, config_file: str | None, limit: int, as_json: bool) -> None:
-    """Entries of ENV's ledger (dev, stg or prd), newest first."""
-    entries = list(open_ledger(env, home, config_file).history(env, limit=limit))
+def history(
+    env: str | None,
+    envs: tuple[str, ...],
+    home: Path | None,
+    config_file: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Entries of ENV's ledger (dev, stg or prd), newest first; `--env` (repeatable) instead of ENV
+    reads several envs: JSON merges them newest first (each entry names its env), text shows one table
+    per env."""
+    named = list(dict.fromkeys([*([env] if env else []), *envs]))
+    if not named:
+        raise click.UsageError("name the env: ENV or --env ENV (repeatable)")
+    by_env = {name: list(open_ledger(name, home, config_file).history(name, limit=limit)) for name in named}
     if as_json:
-        echo_json([entry_as_dict(entry) for entry in entries])
+        # sorted() is stable: entries of one time keep each env's own order (a terminal state first).
+        merged = sorted((e for found in by_env.values() for e in found), key=lambda e: e.time, reverse=True)
+        echo_json([entry_as_dict(entry) for entry in merged[:limit]])
         return
-    click.echo(format_entries(env, entries))
+    click.echo("\n\n".join(format_entries(name, entries) for name, entries in by_env.items()))
 
 
 def format_entries(env: str, entries: list[LedgerEntry]) -> str:
@@ -164,16 +156,20 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
 
 @ledger.command("where")
 @click.argument("sha")
+@env_option
 @home_option(sandbox_only=False)
 @config_option
 @json_option
-def where_command(sha: str, home: Path | None, config_file: str | None, as_json: bool) -> None:
+def where_command(
+    sha: str, envs: tuple[str, ...], home: Path | None, config_file: str | None, as_json: bool
+) -> None:
     """Where commit SHA is: its last state in each env, and whether it is what runs there now.
 
     SHA is a full sha, a unique short sha or a ref (HEAD, a branch, a tag) of the current directory's
     repository (or, with a sandbox, of its envs' repositories)."""
     commit = resolve_commit(sha, home)
-    whereabouts = where_is(commit, {env: open_ledger(env, home, config_file) for env in ENVS})
+    named = [env for env in ENVS if not envs or env in envs]
+    whereabouts = where_is(commit, {env: open_ledger(env, home, config_file) for env in named})
     if as_json:
         echo_json(whereabouts.as_dict())
         return

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from path2prod import ENVS
-from path2prod.cli.options import default_home, echo_json, home_option, json_option
+from path2prod.cli.options import default_home, echo_json, home_option, json_option, one_env_option, pick_env
 from path2prod.domain.text import printable
 from path2prod.sandbox import lifecycle
 from path2prod.sandbox.home import SandboxHome
@@ -171,11 +171,13 @@ def _print_status(status: dict[str, Any]) -> None:
 
 
 @local.command("break")
-@click.argument("env", type=click.Choice(ENVS))
+@click.argument("env", type=click.Choice(ENVS), required=False)
+@one_env_option
 @home_option(sandbox_only=True)
 @json_option
-def break_env(env: str, home: Path | None, as_json: bool) -> None:
+def break_env(env: str | None, env_option: str | None, home: Path | None, as_json: bool) -> None:
     """Simulate an outage: every build in ENV fails until `path2prod local fix ENV`."""
+    env = pick_env(env, env_option)
     sandbox = _home(home)
     sandbox.load_config()
     sandbox.broken_flag(env).parent.mkdir(parents=True, exist_ok=True)
@@ -187,11 +189,13 @@ def break_env(env: str, home: Path | None, as_json: bool) -> None:
 
 
 @local.command("fix")
-@click.argument("env", type=click.Choice(ENVS))
+@click.argument("env", type=click.Choice(ENVS), required=False)
+@one_env_option
 @home_option(sandbox_only=True)
 @json_option
-def fix_env(env: str, home: Path | None, as_json: bool) -> None:
+def fix_env(env: str | None, env_option: str | None, home: Path | None, as_json: bool) -> None:
     """End a simulated outage of ENV: builds run their buildspec again."""
+    env = pick_env(env, env_option)
     sandbox = _home(home)
     sandbox.load_config()
     sandbox.broken_flag(env).unlink(missing_ok=True)

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from path2prod import ENVS
+
 DEFAULT_HOME = "~/.local/share/path2prod/sandbox"
 
 
@@ -41,3 +43,59 @@ def home_option[F: Callable[..., Any]](*, sandbox_only: bool) -> Callable[[F], F
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def env_option(function: Any) -> Any:
+    return click.option(
+        "--env",
+        "envs",
+        multiple=True,
+        type=click.Choice(ENVS),
+        help="Only this env (repeatable; default: all three).",
+    )(function)
+
+
+def config_option(function: Any) -> Any:
+    return click.option(
+        "--config", "config_file", help="path2prod config file naming each env's account (see README)."
+    )(function)
+
+
+def since_option(function: Any) -> Any:
+    return click.option(
+        "--since",
+        metavar="T",
+        help="From this time on, inclusive: an ISO-8601 date or time (2026-11-01, 2026-11-01T10:00:00Z); "
+        "UTC unless it names a zone.",
+    )(function)
+
+
+def until_option(function: Any) -> Any:
+    return click.option(
+        "--until", metavar="T", help="Up to this time, inclusive (a date means its midnight UTC)."
+    )(function)
+
+
+def one_env_option(function: Any) -> Any:
+    """--env ENV for a command that acts on one env: the same as its positional ENV, which stays
+    accepted (scripts depend on it)."""
+    return click.option(
+        "--env", "env_option", type=click.Choice(ENVS), help="The env (the same as the ENV argument)."
+    )(function)
+
+
+def pick_env(positional: str | None, option: str | None) -> str:
+    """The one env named by ENV or --env (both: they must agree)."""
+    if positional and option and positional != option:
+        raise click.UsageError(f"ENV {positional!r} and --env {option!r} name different envs")
+    env = option or positional
+    if not env:
+        raise click.UsageError("name the env: ENV or --env ENV")
+    return env
+
+
+def pick_env_and_value(first: str | None, second: str | None, option: str | None) -> tuple[str, str | None]:
+    """(env, value) of `CMD ENV VALUE` or `CMD --env ENV VALUE`: with --env, one positional is the value."""
+    if option and second is None:
+        return option, first
+    return pick_env(first, option), second

@@ -12,8 +12,15 @@ from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.metrics import env_metrics
 from path2prod.audit.report import render_report
-from path2prod.cli.ledger import config_option, open_ledger, since_option, until_option
-from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.cli.ledger import open_ledger
+from path2prod.cli.options import (
+    config_option,
+    echo_json,
+    home_option,
+    json_option,
+    since_option,
+    until_option,
+)
 from path2prod.cli.status import env_status
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc

@@ -12,8 +12,16 @@ from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.cli.commits import resolve_commit
-from path2prod.cli.ledger import config_option, env_target
-from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.cli.ledger import env_target
+from path2prod.cli.options import (
+    config_option,
+    echo_json,
+    home_option,
+    json_option,
+    one_env_option,
+    pick_env,
+    pick_env_and_value,
+)
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.event_fields import ThisStack
 from path2prod.rollback import manual
@@ -90,7 +98,8 @@ def _report(env: str, started: manual.RollbackStarted, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("env")
+@click.argument("env", required=False)
+@one_env_option
 @click.option(
     "--to",
     "to",
@@ -109,7 +118,8 @@ def _report(env: str, started: manual.RollbackStarted, as_json: bool) -> None:
 @config_option
 @json_option
 def rollback(
-    env: str,
+    env: str | None,
+    env_option: str | None,
     to: str | None,
     take_over_flag: bool,
     reason: str | None,
@@ -123,6 +133,7 @@ def rollback(
     A commit that main names already is run again (StartPipelineExecution) instead of pushed. The
     rollback ends in the ledger SUCCEEDED or FAILED with that deployment; --take-over ends a stale one.
     """
+    env = pick_env(env, env_option)
     if take_over_flag and to:
         raise click.UsageError("--take-over ends the rollback in flight; it takes no --to")
     _check_identity(as_who, home)
@@ -145,16 +156,18 @@ def rollback(
 
 
 @click.command()
-@click.argument("env")
+@click.argument("env", required=False)
 @click.argument("sha", required=False)
+@one_env_option
 @click.option("--reason", help="Why, for the ledger and the alert.")
 @_as_option
 @home_option(sandbox_only=False)
 @config_option
 @json_option
 def redeploy(
-    env: str,
+    env: str | None,
     sha: str | None,
+    env_option: str | None,
     reason: str | None,
     as_who: str | None,
     home: Path | None,
@@ -166,7 +179,9 @@ def redeploy(
 
     Recorded as a rollback to that commit (reason `redeploy`), with the same lock and endings: the
     commit on main is re-run with StartPipelineExecution; another is force-pushed to main first.
+    `--env ENV [SHA]` is the same as `ENV [SHA]`.
     """
+    env, sha = pick_env_and_value(env, sha, env_option)
     _check_identity(as_who, home)
     commit = resolve_commit(sha, home) if sha else None
     operator = _operator(env, home, config_file, as_who)

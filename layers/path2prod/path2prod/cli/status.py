@@ -13,8 +13,8 @@ from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.status import EnvStatus, read_env_status, statuses_as_dict
-from path2prod.cli.ledger import config_option, env_target
-from path2prod.cli.options import echo_json, home_option, json_option
+from path2prod.cli.ledger import env_target
+from path2prod.cli.options import config_option, echo_json, env_option, home_option, json_option
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.text import printable
 from path2prod.domain.window import format_utc
@@ -23,13 +23,14 @@ from path2prod.domain.window import format_utc
 @click.command()
 @home_option(sandbox_only=False)
 @config_option
+@env_option
 @json_option
-def status(home: Path | None, config_file: str | None, as_json: bool) -> None:
+def status(home: Path | None, config_file: str | None, envs: tuple[str, ...], as_json: bool) -> None:
     """What each env (dev, stg, prd) runs now and since when, its last deployment, pending approvals
     (and who is still to answer), a rollback in flight, and whether its repo's main drifted from what
     last deployed. Bounded reads only: the newest history entries, the rollback lock, pending requests."""
     now = datetime.now(UTC)
-    statuses = {env: env_status(env, home, config_file, now) for env in ENVS}
+    statuses = {env: env_status(env, home, config_file, now) for env in ENVS if not envs or env in envs}
     if as_json:
         echo_json(statuses_as_dict(statuses, generated_at=format_utc(now)))
         return

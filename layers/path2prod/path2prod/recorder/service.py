@@ -8,22 +8,21 @@ appending at the same moment costs one more read and write (the chain head moved
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from path2prod.domain.chain import ChainHead, ChainMoved
+from path2prod.domain.chain import ChainMoved
 from path2prod.domain.errors import CommitNotYetKnown, ExecutionNotFound, InvalidEvent, Path2ProdError
 from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
     CommitFact,
-    LedgerContext,
     LedgerEntry,
     deployment_entry,
     domain_event_for,
     records_entry,
 )
 from path2prod.domain.pipeline_events import PipelineStateChange, parse_pipeline_event
+from path2prod.recorder.ports import Bus, Executions, Ledger
 
 MAX_APPEND_TRIES = 8
 # An execution that ended in one of these before its Source action reported a commit (the first run on
@@ -38,21 +37,6 @@ class CommitMismatch(InvalidEvent):
 
 class LedgerBusy(Path2ProdError):
     """The chain kept moving under this append; raising lets Lambda retry the event later."""
-
-
-class Ledger(Protocol):
-    def read_context(
-        self, pipeline: str, execution_id: str, *, attempt: int | None = None, state: str | None = None
-    ) -> LedgerContext: ...
-    def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead: ...
-
-
-class Executions(Protocol):
-    def commit_of(self, pipeline: str, execution_id: str) -> str | None: ...
-
-
-class Bus(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
 @dataclass

@@ -1,0 +1,46 @@
+"""The rollback function's composition root, and the handler's one call."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from path2prod.adapters.alerts import AlertTopic
+from path2prod.adapters.env_repo import EnvRepository
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.adapters.pipelines import PipelineExecutions
+from path2prod.refusals import refusals_counted
+from path2prod.rollback.service import Rollbacks, on_deployment_outcome
+from path2prod.rollback.settings import load_settings
+
+
+@cache
+def rollbacks() -> Rollbacks:
+    """Built on the first invocation: settings read once, clients made lazily."""
+    settings = load_settings()
+    return Rollbacks(
+        stack=settings.stack,
+        ledger=LedgerTable(settings.ledger_table),
+        repository=EnvRepository(settings.repository_url),
+        alerts=AlertTopic(settings.alerts_topic_arn),
+        auto_rollback=settings.auto_rollback,
+        pipelines=PipelineExecutions(),
+    )
+
+
+def handle(event: dict[str, Any], metrics: Metrics, logger: Logger) -> dict[str, Any]:
+    """Act on one deployment outcome of this env; count and log it.
+
+    Raises InvalidEvent for an event it cannot confirm: parked in the dead-letter queue, nothing pushed.
+    """
+    with refusals_counted(metrics, logger):
+        handled = on_deployment_outcome(event, rollbacks())
+    if handled.decision is None:
+        metrics.add_metric(name="RollbacksCompleted", unit=MetricUnit.Count, value=int(handled.released))
+    else:
+        metrics.add_metric(name="RollbackDecisions", unit=MetricUnit.Count, value=1)
+    logger.info("deployment outcome handled", extra=handled.as_dict())
+    return handled.as_dict()
