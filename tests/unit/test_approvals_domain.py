@@ -263,7 +263,7 @@ def test_the_signature_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPa
         calls.append((a, b))
         return real_compare_digest(a, b)
 
-    monkeypatch.setattr("path2prod.domain.approvals.hmac.compare_digest", spy)
+    monkeypatch.setattr("path2prod.domain.approval_tokens.hmac.compare_digest", spy)
     token = _token()
 
     # WHEN a genuine and a forged token are read

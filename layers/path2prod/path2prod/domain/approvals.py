@@ -17,34 +17,72 @@ once the approver has answered (see adapters/approval_requests.py).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.approval_errors import (
+    AlreadyDecided,
+    ApprovalError,
+    BadToken,
+    NotAnApprover,
+    RequestGone,
+    SelfApproval,
+    UnknownRequest,
+    UnsupportedMediaType,
+)
+from path2prod.domain.approval_tokens import TokenClaims, make_token, read_token
 from path2prod.domain.ledger import KIND_APPROVAL, LedgerEntry
+from path2prod.domain.review_facts import (
+    MAX_AUTHORS,
+    MAX_COMMITS_SHOWN,
+    MAX_EMAIL_LENGTH,
+    MAX_FILES_SHOWN,
+    MAX_PATH_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    Author,
+    ChangedFile,
+    DiffStat,
+    PromotedCommit,
+    PromotedRange,
+    promoted_authors,
+    range_fields,
+)
+from path2prod.domain.time import format_time, parse_time
+
+# Errors, tokens and times have their own modules; callers may import them from here as before.
+__all__ = [
+    "MAX_AUTHORS",
+    "MAX_COMMITS_SHOWN",
+    "MAX_EMAIL_LENGTH",
+    "MAX_FILES_SHOWN",
+    "MAX_PATH_LENGTH",
+    "MAX_SUBJECT_LENGTH",
+    "AlreadyDecided",
+    "ApprovalError",
+    "Author",
+    "BadToken",
+    "ChangedFile",
+    "DiffStat",
+    "NotAnApprover",
+    "PromotedCommit",
+    "PromotedRange",
+    "RequestGone",
+    "SelfApproval",
+    "TokenClaims",
+    "UnknownRequest",
+    "UnsupportedMediaType",
+    "format_time",
+    "make_token",
+    "parse_time",
+    "promoted_authors",
+    "read_token",
+]
 
 DEFAULT_EXPIRY = timedelta(hours=72)
 
-# What a request keeps of its promoted range, so its DynamoDB item stays far below the 400 KB limit
-# whatever the upstream repository holds: at most 50 commits shown, subjects and names cut at 200
-# characters, at most 100 distinct authors' emails (more than that and nobody can be cleared: the range
-# counts as not complete). An email longer than RFC 5321 allows (320) is no address anyone approves
-# with, but it is not kept either, so the range counts as not complete. At most 100 changed files are
-# kept (paths cut at 300 characters), with the totals over all of them. Worst case, with 5 answers and
-# their comments, about 150 KB (tests/unit/test_approval_request_item.py measures it).
-MAX_COMMITS_SHOWN = 50
-MAX_SUBJECT_LENGTH = 200
-MAX_AUTHORS = 100
-MAX_EMAIL_LENGTH = 320
-MAX_FILES_SHOWN = 100
-MAX_PATH_LENGTH = 300
 # An approver's comment (the page's textarea, `--comment`): kept in the decision and its ledger entry.
 MAX_COMMENT_LENGTH = 500
 MAX_IDENTITY_LENGTH = 2048  # an IAM ARN's limit: who asked again
@@ -61,58 +99,6 @@ class ApprovalState(StrEnum):
 class Verdict(StrEnum):
     APPROVE = "APPROVED"
     REJECT = "REJECTED"
-
-
-# -- errors: each one is an answer the approval page gives (its HTTP status) ----------------------------
-
-
-class ApprovalError(Path2ProdError):
-    """An answer that cannot be taken; `status` is the HTTP status the approval page returns."""
-
-    status = 400
-
-
-class BadToken(ApprovalError):
-    """The link's token is malformed, forged or tampered with."""
-
-    status = 403
-
-
-class NotAnApprover(ApprovalError):
-    """Someone who is not an approver of the request's env tried to answer it."""
-
-    status = 403
-
-
-class SelfApproval(ApprovalError):
-    """An approver wrote or committed a commit the promotion brings, or nobody can tell they did not
-    (the promoted range was too long to check)."""
-
-    status = 403
-
-
-class RequestGone(ApprovalError):
-    """The request expired or was superseded: nothing can be decided on it any more."""
-
-    status = 410
-
-
-class AlreadyDecided(ApprovalError):
-    """The request is decided, or this approver has answered it already."""
-
-    status = 409
-
-
-class UnknownRequest(ApprovalError, LookupError):
-    """No request has that id."""
-
-    status = 404
-
-
-class UnsupportedMediaType(ApprovalError):
-    """An answer posted as anything but the page's own urlencoded form."""
-
-    status = 415
 
 
 # -- the request ----------------------------------------------------------------------------------------
@@ -138,64 +124,6 @@ class Upstream:
     execution_id: str
     succeeded_at: str
     account: str | None = None
-
-
-@dataclass(frozen=True)
-class PromotedCommit:
-    """One commit a promotion brings to the target env, as git has it."""
-
-    sha: str
-    author_name: str
-    author_email: str
-    committer_email: str
-    subject: str  # the message's first line
-
-
-@dataclass(frozen=True)
-class ChangedFile:
-    """One file the promotion changes, and by how many lines; `added`/`removed` None when they were not
-    counted (a binary file, one too large to compare, or past the diff's byte budget)."""
-
-    path: str
-    status: str  # A (added), M (modified), D (deleted), T (type changed)
-    added: int | None
-    removed: int | None
-
-
-@dataclass(frozen=True)
-class DiffStat:
-    """The files a promotion changes (what the env runs now against the candidate), in path order, at
-    most the diff's bound; `file_count` counts them all, `added`/`removed` total the lines counted, and
-    `complete` is False when some file's lines were not counted or the list stops early."""
-
-    files: tuple[ChangedFile, ...]
-    file_count: int
-    added: int
-    removed: int
-    complete: bool = True
-
-
-@dataclass(frozen=True)
-class PromotedRange:
-    """What promoting a candidate brings: the commits reachable from it and not from `target_head`
-    (what the target's main names now; None when it names nothing), newest first. `truncated` when
-    git's walk stopped at its bound before the end: then `commits` is not all of them.
-    `target_subject` is the first line of `target_head`'s message and `diffstat` the files changed from
-    it to the candidate; both None when the upstream repository does not hold `target_head`."""
-
-    target_head: str | None
-    commits: tuple[PromotedCommit, ...]
-    truncated: bool = False
-    target_subject: str | None = None
-    diffstat: DiffStat | None = None
-
-
-@dataclass(frozen=True)
-class Author:
-    """Someone who wrote or committed a promoted commit (email lowercased), and the newest such commit."""
-
-    email: str
-    commit: str
 
 
 @dataclass(frozen=True)
@@ -329,63 +257,8 @@ def open_request(
         quorum=quorum,
         asked_again_after=again_id,
         asked_by=asked_by[:MAX_IDENTITY_LENGTH] if asked_by is not None else None,
-        **(_range_fields(promoted) if promoted is not None else {}),
+        **(range_fields(promoted) if promoted is not None else {}),
     )
-
-
-def _range_fields(promoted: PromotedRange) -> dict[str, Any]:
-    """The request's fields that record `promoted`, capped to what an item can hold."""
-    authors, all_known = promoted_authors(promoted.commits)
-    return {
-        "target_head": promoted.target_head,
-        "authors": authors,
-        "commits": tuple(
-            PromotedCommit(
-                sha=c.sha,
-                author_name=c.author_name[:MAX_SUBJECT_LENGTH],
-                author_email=c.author_email[:MAX_EMAIL_LENGTH],
-                committer_email=c.committer_email[:MAX_EMAIL_LENGTH],
-                subject=c.subject[:MAX_SUBJECT_LENGTH],
-            )
-            for c in promoted.commits[:MAX_COMMITS_SHOWN]
-        ),
-        "commit_count": len(promoted.commits),
-        "range_complete": all_known and not promoted.truncated,
-        "target_subject": (
-            promoted.target_subject[:MAX_SUBJECT_LENGTH] if promoted.target_subject is not None else None
-        ),
-        **(_diff_fields(promoted.diffstat) if promoted.diffstat is not None else {}),
-    }
-
-
-def _diff_fields(diffstat: DiffStat) -> dict[str, Any]:
-    """The request's fields that record `diffstat`, capped to what an item can hold."""
-    kept = diffstat.files[:MAX_FILES_SHOWN]
-    return {
-        "files": tuple(replace(f, path=f.path[:MAX_PATH_LENGTH]) for f in kept),
-        "file_count": diffstat.file_count,
-        "lines_added": diffstat.added,
-        "lines_removed": diffstat.removed,
-        "files_complete": diffstat.complete,
-    }
-
-
-def promoted_authors(commits: Iterable[PromotedCommit]) -> tuple[tuple[Author, ...], bool]:
-    """Everyone who wrote or committed one of `commits` (newest first), once each, lowercased, with the
-    newest commit they wrote or committed; and whether that is everyone (at most MAX_AUTHORS, none with
-    an email too long to keep). An empty email names nobody and is left out."""
-    authors: dict[str, Author] = {}
-    all_known = True
-    for commit in commits:
-        for email in (commit.author_email, commit.committer_email):
-            key = email.strip().casefold()
-            if not key or key in authors:
-                continue
-            if len(key) > MAX_EMAIL_LENGTH or len(authors) >= MAX_AUTHORS:
-                all_known = False
-                continue
-            authors[key] = Author(email=key, commit=commit.sha)
-    return tuple(authors.values()), all_known
 
 
 def self_approval(request: ApprovalRequest, approver: str) -> str | None:
@@ -508,83 +381,3 @@ def rejection_recipients(request: ApprovalRequest) -> tuple[str, ...]:
 def same_person(a: str, b: str) -> bool:
     """Email addresses (and IAM ARNs) compared as people type them: case and spaces do not matter."""
     return a.strip().casefold() == b.strip().casefold()
-
-
-# -- tokens ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenClaims:
-    request_id: str
-    approver: str
-    expires_at: str
-
-
-def make_token(secret: bytes, request_id: str, approver: str, expires_at: str) -> str:
-    """The token of `approver`'s link to `request_id`: the claims and their HMAC-SHA256, base64url."""
-    if not secret:
-        raise ValueError("an empty signing secret")
-    expiry = int(parse_time(expires_at).timestamp())
-    claims = f"{request_id}.{_b64(approver.encode())}.{expiry}"
-    return f"{claims}.{_b64(_signature(secret, request_id, approver, expiry))}"
-
-
-def read_token(secret: bytes, token: str, *, now: datetime, allow_expired: bool = False) -> TokenClaims:
-    """The claims of a genuine token; BadToken if it is malformed or its signature does not match,
-    RequestGone once it has expired (checked only after the signature: a forger learns nothing).
-
-    `allow_expired` returns an expired token's claims instead, so a late answer can still be told
-    apart from a forgery and recorded as too late.
-    """
-    # No .strip(): one spelling per token, so a token with a space or line break around it is refused.
-    parts = token.split(".")
-    if len(parts) != 4:
-        raise BadToken("the link's token is malformed")
-    request, approver_b64, expiry_text, signature_b64 = parts
-    try:
-        approver = _unb64(approver_b64).decode("utf-8")
-        signature = _unb64(signature_b64)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadToken("the link's token is malformed") from None
-    # One spelling per token: int() would also take "+1", "0_1" or other scripts' digits.
-    if not (expiry_text.isascii() and expiry_text.isdigit()) or expiry_text != str(int(expiry_text)):
-        raise BadToken("the link's token is malformed")
-    expiry = int(expiry_text)
-    expected = _signature(secret, request, approver, expiry)
-    # Constant time: the comparison's duration tells nothing about how much of a forgery was right.
-    if not hmac.compare_digest(signature, expected):
-        raise BadToken("the link's token is not valid (tampered with, or not made by path2prod)")
-    expires_at = datetime.fromtimestamp(expiry, UTC)
-    if now >= expires_at and not allow_expired:
-        raise RequestGone(f"this link expired at {format_time(expires_at)}")
-    return TokenClaims(request_id=request, approver=approver, expires_at=format_time(expires_at))
-
-
-def _signature(secret: bytes, request_id: str, approver: str, expiry: int) -> bytes:
-    message = f"path2prod-approval\n{request_id}\n{approver}\n{expiry}".encode()
-    return hmac.new(secret, message, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    if not text or not text.isascii() or not all(c.isalnum() or c in "-_" for c in text):
-        raise ValueError("not base64url")
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64(data) != text:  # unused low bits set: another spelling of the same bytes
-        raise ValueError("not canonical base64url")
-    return data
-
-
-# -- time -----------------------------------------------------------------------------------------------
-
-
-def format_time(instant: datetime) -> str:
-    """ISO-8601 UTC with seconds and "Z", as every ledger time."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
