@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from path2prod.adapters.ledger_errors import LedgerThrottled, LedgerWriteRejected
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.domain.chain import ChainMoved
+from path2prod.domain.errors import ChainMoved
 from path2prod.domain.ledger import KIND_ROLLBACK, LedgerEntry
 
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"

@@ -13,7 +13,6 @@ from path2prod.domain.chain import (
     CHAIN_NAME,
     GENESIS_HASH,
     ChainHead,
-    Uncanonical,
     canonical,
     chain_position_problem,
     chain_position_valid,
@@ -21,7 +20,7 @@ from path2prod.domain.chain import (
     link,
     verify,
 )
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import Path2ProdError, Uncanonical
 
 
 def _chain(n: int = 5) -> tuple[list[dict], ChainHead]:

@@ -15,8 +15,7 @@ from contextlib import contextmanager, suppress
 
 from botocore.exceptions import ClientError
 
-from path2prod.domain.chain import ChainMoved
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import ChainMoved, Path2ProdError
 
 # Lost races in a row before an append gives up: each one means another writer appended meanwhile.
 MAX_CHAIN_RETRIES = 8

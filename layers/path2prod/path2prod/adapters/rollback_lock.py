@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from path2prod.adapters.ledger_codec import deserialize_item
 from path2prod.adapters.ledger_errors import first_condition_failed, ledger_errors, retry_lost_races
 from path2prod.adapters.ledger_keys import LOCK_KEY
-from path2prod.domain.chain import ChainMoved
+from path2prod.domain.errors import ChainMoved
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackLock, has_ended, lock_is_free
 

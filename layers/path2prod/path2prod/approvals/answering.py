@@ -25,7 +25,7 @@ from path2prod.domain.approvals import (
     read_token,
     same_person,
 )
-from path2prod.domain.chain import ChainMoved
+from path2prod.domain.errors import ChainMoved
 from path2prod.domain.ledger import PROMOTION_APPROVED
 
 log = logging.getLogger(__name__)

@@ -36,9 +36,8 @@ from path2prod.domain.approvals import (
     supersede,
     supersedes,
 )
-from path2prod.domain.chain import ChainMoved
 from path2prod.domain.domain_events import parse_deployment_event
-from path2prod.domain.errors import InvalidEvent, Path2ProdError
+from path2prod.domain.errors import ChainMoved, InvalidEvent, Path2ProdError
 from path2prod.domain.ledger import DEPLOYMENT_SUCCEEDED, KIND_APPROVAL
 
 if TYPE_CHECKING:

@@ -15,9 +15,8 @@ from path2prod.approvals.ports import Alerts, ApprovalStore, Clock, Repository, 
 from path2prod.approvals.records import MAX_TRIES, millis, newer_request
 from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import ApprovalRequest, approvals_on_record, format_time, parse_time
-from path2prod.domain.chain import ChainMoved
 from path2prod.domain.domain_events import is_scheduled_event, parse_promotion_approved
-from path2prod.domain.errors import InvalidEvent, Path2ProdError
+from path2prod.domain.errors import ChainMoved, InvalidEvent, Path2ProdError
 from path2prod.domain.ledger import KIND_PROMOTION, LedgerEntry
 
 ALERT_AFTER_FAILED_PUSHES = 3

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from path2prod.approvals.ports import ApprovalStore, RequestHistory
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState, format_time, parse_time, supersedes
-from path2prod.domain.chain import ChainMoved
+from path2prod.domain.errors import ChainMoved
 from path2prod.domain.event_fields import CLOCK_SKEW
 from path2prod.domain.ledger import KIND_APPROVAL, LedgerEntry
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import Uncanonical
 
 GENESIS_HASH = "0" * 64
 CHAIN_FIELDS = ("seq", "prev_hash", "hash")
@@ -39,19 +39,6 @@ class ChainHead:
 
     seq: int = 0
     hash: str = GENESIS_HASH
-
-
-class ChainMoved(Path2ProdError):
-    """Another writer appended first (or the item exists already): read again and retry."""
-
-
-class Uncanonical(Path2ProdError, ValueError):
-    """An item holds a value the canonical form cannot write (bytes of a DynamoDB Binary, a binary set,
-    a number that is not whole, ...): it cannot be hashed, so it cannot be a chained item."""
-
-    def __init__(self, attribute: str, problem: str) -> None:
-        super().__init__(f"attribute {attribute!r} {problem}")
-        self.attribute = attribute
 
 
 def canonical(item: Mapping[str, Any]) -> str:

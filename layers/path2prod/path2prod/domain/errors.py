@@ -2,7 +2,12 @@
 
 
 class Path2ProdError(Exception):
-    """Base of every error path2prod raises on purpose."""
+    """Base of every error path2prod raises on purpose. Each layer has one base below it: DomainError
+    here, AdapterError (adapters/errors.py), and one per feature (e.g. rollback/errors.py)."""
+
+
+class DomainError(Path2ProdError):
+    """A rule of the domain refused something."""
 
 
 class InvalidEvent(Path2ProdError, ValueError):
@@ -34,3 +39,16 @@ class ExecutionNotFound(Path2ProdError):
     Told apart from an execution CodePipeline knows without a source revision: one that ended so has
     none and never will (its Source action failed).
     """
+
+
+class ChainMoved(Path2ProdError):
+    """Another writer appended first (or the item exists already): read again and retry."""
+
+
+class Uncanonical(Path2ProdError, ValueError):
+    """An item holds a value the canonical form cannot write (bytes of a DynamoDB Binary, a binary set,
+    a number that is not whole, ...): it cannot be hashed, so it cannot be a chained item."""
+
+    def __init__(self, attribute: str, problem: str) -> None:
+        super().__init__(f"attribute {attribute!r} {problem}")
+        self.attribute = attribute

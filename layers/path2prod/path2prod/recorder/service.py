@@ -11,8 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from path2prod.domain.chain import ChainMoved
-from path2prod.domain.errors import CommitNotYetKnown, ExecutionNotFound, InvalidEvent, Path2ProdError
+from path2prod.domain.errors import (
+    ChainMoved,
+    CommitNotYetKnown,
+    ExecutionNotFound,
+    InvalidEvent,
+    Path2ProdError,
+)
 from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
     CommitFact,
