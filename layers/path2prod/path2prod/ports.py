@@ -7,15 +7,14 @@ the same adapters against moto, or fakes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from path2prod.domain.time import utc_now
+
+__all__ = ["Alerts", "Bus", "Clock", "MainBranch", "utc_now"]
+
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The clock every use case reads unless a test gives its own."""
-    return datetime.now(UTC)
 
 
 class Alerts(Protocol):

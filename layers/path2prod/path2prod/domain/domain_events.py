@@ -22,6 +22,7 @@ from path2prod.domain.ledger import (
     DOMAIN_EVENT_SOURCE,
     PROMOTION_APPROVED,
 )
+from path2prod.domain.time import format_time
 
 # The state each deployment event must carry: a "Succeeded" saying FAILED is a forgery or a bug.
 DEPLOYMENT_STATES = {DEPLOYMENT_SUCCEEDED: "SUCCEEDED", DEPLOYMENT_FAILED: "FAILED"}
@@ -47,7 +48,7 @@ class DeploymentOutcome:
 
     @property
     def time_text(self) -> str:
-        return fields.format_instant(self.time)
+        return format_time(self.time)
 
 
 @dataclass(frozen=True)

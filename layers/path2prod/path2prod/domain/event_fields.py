@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from path2prod.domain.errors import InvalidEvent
+from path2prod.domain.time import format_time
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -133,21 +134,10 @@ def instant(
     except (ValueError, OverflowError):
         raise InvalidEvent(path, f"is not a valid time: {_shown(value)}") from None
     if parsed < not_before:
-        raise InvalidEvent(path, f"is before {format_instant(not_before)}: {value}")
+        raise InvalidEvent(path, f"is before {format_time(not_before)}: {value}")
     if parsed > now + CLOCK_SKEW:
         raise InvalidEvent(path, f"is in the future: {value}")
     return parsed
-
-
-def format_instant(moment: datetime, *, millis: bool = False) -> str:
-    """ISO-8601 UTC ending in Z: seconds (every ledger `time`), or milliseconds (`start_time`)."""
-    spec = "milliseconds" if millis else "seconds"
-    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
-
-
-def parse_instant(text: str) -> datetime:
-    """A time path2prod wrote (format_instant's, or the ledger's), as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _kind(value: Any) -> str:

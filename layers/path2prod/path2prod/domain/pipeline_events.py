@@ -14,6 +14,7 @@ from typing import Any
 from path2prod.domain import event_fields as fields
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
+from path2prod.domain.time import format_time
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
 ACTION_EXECUTION = "CodePipeline Action Execution State Change"
@@ -96,7 +97,7 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
     if detail.get("start-time") is not None:
         # Not compared with `time`: AWS's own samples stamp events years before their start-time.
         started = fields.instant(detail, "start-time", "detail.start-time", now=now)
-        start_time = fields.format_instant(started, millis=True)
+        start_time = format_time(started, millis=True)
 
     commit, summary = _commit_from_trigger(detail)
     stage = action = category = None
@@ -120,7 +121,7 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
         pipeline=pipeline,
         execution_id=execution_id,
         state=state,
-        time=fields.format_instant(time),
+        time=format_time(time),
         attempt=attempt,
         account=stack.account,
         region=stack.region,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from path2prod.domain.event_fields import parse_instant
+from path2prod.domain.time import parse_time
 
 
 class RollbackState(StrEnum):
@@ -93,7 +93,7 @@ def is_past(expires_at: str, now: str | datetime) -> bool:
 
 
 def _instant(time: str | datetime) -> datetime:
-    at = time if isinstance(time, datetime) else parse_instant(time)
+    at = time if isinstance(time, datetime) else parse_time(time)
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # path2prod writes UTC only
 
 

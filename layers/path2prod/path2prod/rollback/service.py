@@ -27,6 +27,7 @@ from path2prod.domain.ledger import (
     outcome,
 )
 from path2prod.domain.rollback import Failure, RollbackDecision, RollbackState, Verdict, Via, decide
+from path2prod.domain.time import parse_time
 from path2prod.rollback.entries import (
     acquire_lock,
     alert_body,
@@ -77,7 +78,7 @@ def on_deployment_outcome(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
     recorded = _confirm_in_ledger(claim, rollbacks.ledger)
     if claim.detail_type == DEPLOYMENT_SUCCEEDED:
         # When it succeeded is the ledger's word, not the event's.
-        released = on_deployment_succeeded(claim.commit, fields.parse_instant(recorded.time), rollbacks)
+        released = on_deployment_succeeded(claim.commit, parse_time(recorded.time), rollbacks)
         return OutcomeHandled(claim.detail_type, released=released)
     failure = Failure(
         env=claim.env,
@@ -212,7 +213,7 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
     lock = rollbacks.ledger.rollback_lock()
     if not lock or lock.target != commit:
         return False
-    taken = fields.parse_instant(lock.since).replace(microsecond=0)
+    taken = parse_time(lock.since).replace(microsecond=0)
     if succeeded_at < taken:
         return False
     holder = lock.holder
