@@ -22,6 +22,7 @@ from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.sandbox.template import table_definition
 from tests.support.handlers import function_module
 from tests.support.lambda_context import LambdaContext
+from tests.support.moto_server import moto_server
 
 REGION = "eu-west-1"
 ENV = "dev"
@@ -64,6 +65,13 @@ def create_ledger_table(name: str | None = None) -> LedgerTable:
     client = boto3.client("dynamodb", region_name=REGION)
     client.create_table(**table_definition(table_name=name))
     return LedgerTable(name, client)
+
+
+@pytest.fixture(scope="module")
+def aws_endpoint() -> Iterator[str]:
+    """A moto server of the module's own (tests that drive the CLI or a subprocess against endpoints)."""
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

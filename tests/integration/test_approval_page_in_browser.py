@@ -26,7 +26,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -39,7 +38,6 @@ from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Upstream, make_token, open_request
 from path2prod.sandbox.function_url import function_url_event
 from path2prod.sandbox.functions import SandboxFunction
-from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,15 +54,6 @@ ALICE, BOB = "alice@example.com", "bob@example.com"
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 MESSAGE = "ship the <script>alert('x')</script> fix"
 PAGE = SandboxFunction(name="approval_page", logical_id="ApprovalPageFunction")
-
-
-@pytest.fixture(scope="module")
-def aws_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @dataclass

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
 from path2prod.domain.approvals import ApprovalRequest, Upstream, open_request, request_id
 from path2prod.domain.ledger import KIND_APPROVAL
-from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import rule_pattern, table_definition
 from tests.support.entries import ledger_entry
+from tests.support.moto_server import session_in
 
 STG_ACCOUNT = "222222222222"
 REGION = "eu-west-1"
@@ -35,30 +31,8 @@ ROLE = f"arn:aws:iam::{STG_ACCOUNT}:role/path2prod-approver"
 CALLER = f"arn:aws:sts::{STG_ACCOUNT}:assumed-role/path2prod-approver/path2prod-cli"
 
 
-@pytest.fixture(scope="module")
-def aws_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 def _client(endpoint: str, service: str) -> Any:
-    sts = boto3.client(
-        "sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{STG_ACCOUNT}:role/setup", RoleSessionName="setup")[
-        "Credentials"
-    ]
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return session_in(STG_ACCOUNT, endpoint).client(service, endpoint_url=endpoint)
 
 
 class Stack:

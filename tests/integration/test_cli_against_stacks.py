@@ -6,51 +6,24 @@ moto's server stands in for AWS on 127.0.0.1; the CLI reaches it only through th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
 from path2prod.domain.approvals import Upstream, open_request
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
 from tests.support.entries import ledger_entry
+from tests.support.moto_server import session_in
 
 STG_ACCOUNT = "222222222222"
 PRD_ACCOUNT = "333333333333"
 REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def aws_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-def _session_in(account: str, endpoint: str) -> boto3.Session:
-    sts = boto3.client(
-        "sts", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")[
-        "Credentials"
-    ]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
 
 
 def _entry(n: int) -> LedgerEntry:
@@ -63,7 +36,7 @@ def test_history_reads_the_ledger_named_by_the_stack_in_the_roles_account(
     aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN prd's stack and ledger in prd's account only
-    session = _session_in(PRD_ACCOUNT, aws_endpoint)
+    session = session_in(PRD_ACCOUNT, aws_endpoint)
     session.client("dynamodb", endpoint_url=aws_endpoint).create_table(
         **table_definition(table_name="prd-ledger")
     )
@@ -117,7 +90,7 @@ def test_approvals_list_prints_no_control_codes_of_a_commit(
     aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a pending request in stg for a commit whose message and author carry terminal escape codes
-    session = _session_in(STG_ACCOUNT, aws_endpoint)
+    session = session_in(STG_ACCOUNT, aws_endpoint)
     dynamodb = session.client("dynamodb", endpoint_url=aws_endpoint)
     dynamodb.create_table(**table_definition(table_name="stg-ledger"))
     request = open_request(

@@ -8,16 +8,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
-from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
 from tests.support.entries import ledger_entry
+from tests.support.moto_server import client
 
 REGION = "eu-west-1"
 SHA = "c0ffee" + "0" * 34
@@ -26,19 +24,10 @@ WINDOW = ["--since", "2026-11-01", "--until", "2026-11-30T23:59:59Z"]
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def config(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Three ledgers where SHA went dev -> stg -> prd in November, and EARLIER ran in dev in October."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    endpoint = aws_endpoint
+    dynamodb = client(endpoint, "dynamodb")
     sections = []
     for hour, env in enumerate(("dev", "stg", "prd")):
         dynamodb.create_table(**table_definition(table_name=f"{env}-ledger"))
@@ -63,8 +52,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
     path = tmp_path_factory.mktemp("report-cli") / "path2prod.toml"
     path.write_text("\n".join(sections))
-    yield path
-    server.stop()
+    return path
 
 
 def test_report_writes_the_window_of_all_three_ledgers(config: Path, tmp_path: Path) -> None:

@@ -14,20 +14,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.status import read_env_status
 from path2prod.cli.main import cli
 from path2prod.domain.approvals import Upstream, Verdict, decide, format_time, open_request
-from path2prod.sandbox.home import free_port
 from path2prod.sandbox.template import table_definition
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo
+from tests.support.moto_server import client
 
 REGION = "eu-west-1"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -61,22 +59,13 @@ def _deploy(ledger: LedgerTable, env: str, commit: str, execution: str, outcome:
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+def stacks(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
     """dev: C1 then C2 succeeded, main at C2. stg: C1 succeeded, then C2 FAILED and was rolled back
     (lock held, main back at C1); prd: C1 succeeded, C2 waits for approval (bob approved, quorum 2 of
     alice, bob, carol), main at C1."""
     root = tmp_path_factory.mktemp("status")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    endpoint = aws_endpoint
+    dynamodb = client(endpoint, "dynamodb")
     source = make_repo(root, "source")
     commits = [source.commit("first"), source.commit("second")]
     source.publish()
@@ -120,8 +109,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
     dynamodb.meta.events.register(
         "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params)
     )
-    yield Stacks(config, ledgers, repos, commits, queries)
-    server.stop()
+    return Stacks(config, ledgers, repos, commits, queries)
 
 
 def git_push(source: Repo, target: Repo, commit: str) -> None:
