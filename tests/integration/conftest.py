@@ -22,6 +22,7 @@ from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.sandbox.template import table_definition
 from tests.support.handlers import function_module
 from tests.support.lambda_context import LambdaContext
+from tests.support.lambda_env import set_lambda_env
 from tests.support.moto_server import moto_server
 
 REGION = "eu-west-1"
@@ -29,30 +30,19 @@ ENV = "dev"
 
 ACCOUNT = "111111111111"
 PIPELINE = "path2prod-app"
-RECORDER_ENV = {
-    "PATH2PROD_ENV": ENV,
-    "ACCOUNT_ID": ACCOUNT,
-    "PIPELINE_NAME": PIPELINE,
-    "EVENT_BUS_NAME": "default",
-    "POWERTOOLS_SERVICE_NAME": "recorder",
-    "POWERTOOLS_METRICS_NAMESPACE": "path2prod",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-# Whatever the developer's shell points boto3 at must not reach the tests.
-UNSET = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
 def set_recorder_env(monkeypatch: pytest.MonkeyPatch, ledger_table: str) -> None:
-    for name in UNSET:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in RECORDER_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LEDGER_TABLE", ledger_table)
+    """The recorder's environment (the other functions' tests add theirs on top of it)."""
+    set_lambda_env(
+        monkeypatch,
+        "recorder",
+        PATH2PROD_ENV=ENV,
+        ACCOUNT_ID=ACCOUNT,
+        PIPELINE_NAME=PIPELINE,
+        EVENT_BUS_NAME="default",
+        LEDGER_TABLE=ledger_table,
+    )
 
 
 # A new context (a new request id) for each invocation, as Lambda gives.
@@ -93,7 +83,7 @@ def ledger(aws: None, monkeypatch: pytest.MonkeyPatch) -> LedgerTable:
 @pytest.fixture
 def recorder_app(aws: None) -> Iterator[ModuleType]:
     """functions/recorder/app.py, its cached dependencies rebuilt for this test."""
-    # Tracing is disabled by RECORDER_ENV (the `aws` fixture) before the first load.
+    # Tracing is disabled by set_lambda_env (the `aws` fixture) before the first load.
     module = function_module("recorder")
     module.recorder.cache_clear()
     yield module

@@ -40,6 +40,7 @@ from path2prod.domain.approvals import (
 from path2prod.sandbox.template import table_definition
 from tests.support.handlers import function_module
 from tests.support.lambda_context import LambdaContext
+from tests.support.lambda_env import set_lambda_env
 
 REGION = "eu-west-1"
 SECRET = b"stg-approval-signing-key-for-tests"
@@ -47,21 +48,6 @@ ALICE, BOB, MALLORY = "alice@example.com", "bob@example.com", "mallory@example.c
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 PLACEHOLDER = "REPLACE_WITH_TOKEN"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-
-PAGE_ENV = {
-    "PATH2PROD_ENV": "stg",
-    "EVENT_BUS_NAME": "default",
-    "POWERTOOLS_SERVICE_NAME": "approval-page",
-    "POWERTOOLS_METRICS_NAMESPACE": "path2prod",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-}
-# Whatever the developer's shell points boto3 at must not reach the tests.
-UNSET = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
 
 
 PAGE_CONTEXT = LambdaContext("path2prod-stg-ApprovalPageFunction", account="222222222222", region=REGION)
@@ -139,10 +125,7 @@ def _with_token(event: dict[str, Any], token: str | None) -> dict[str, Any]:
 
 @pytest.fixture
 def stg(monkeypatch: pytest.MonkeyPatch, load_event: Callable[[str], dict[str, Any]]) -> Iterator[Stg]:
-    for name in UNSET:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PAGE_ENV.items():
-        monkeypatch.setenv(name, value)
+    set_lambda_env(monkeypatch, "approval-page", PATH2PROD_ENV="stg", EVENT_BUS_NAME="default")
     with mock_aws():
         table = f"ledger-{uuid.uuid4().hex[:12]}"
         dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -153,7 +136,7 @@ def stg(monkeypatch: pytest.MonkeyPatch, load_event: Callable[[str], dict[str, A
         monkeypatch.setenv("LEDGER_TABLE", table)
         monkeypatch.setenv("SIGNING_SECRET_ID", secret["ARN"])
         parameters.clear_caches()  # Powertools keeps fetched secrets for minutes, across tests too
-        app = function_module("approval_page")  # tracing is disabled by PAGE_ENV before the first load
+        app = function_module("approval_page")  # tracing is disabled by set_lambda_env before the first load
         approvals = app.approvals  # the cached wiring (a test may monkeypatch it away)
         approvals.cache_clear()
         yield Stg(app, ApprovalRequests(LedgerTable(table, dynamodb)), load_event)
