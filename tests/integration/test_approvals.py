@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ from path2prod.settings import MissingSetting
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo
 from tests.support.handlers import function_module
+from tests.support.inbox import EventQueue, Mail, Mailbox, new_queue
 from tests.support.lambda_context import LambdaContext
 
 # A handler that raises has added no metric; Powertools warns about that, which is expected here.
@@ -84,65 +85,6 @@ UPSTREAM_ROLE = f"arn:aws:iam::{DEV_ACCOUNT}:role/path2prod-promotion-source"
 START = datetime(2024, 5, 14, 9, 30, tzinfo=UTC)  # shortly after the sample's dev success
 
 # --- the world: repos, mailboxes, clock -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Mail:
-    subject: str
-    body: str
-    approver: str | None  # the `approver` message attribute the filter policies match
-
-
-@dataclass
-class Mailbox:
-    """An SQS queue subscribed to a topic: what the person subscribed would receive."""
-
-    sqs: Any
-    queue_url: str
-    received: list[Mail] = field(default_factory=list)
-
-    def read(self) -> list[Mail]:
-        """The mails that arrived since the last read (all of them are kept in `received`)."""
-        mails: list[Mail] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                self.received.extend(mails)
-                return mails
-            for message in messages:
-                body = json.loads(message["Body"])
-                attribute = body.get("MessageAttributes", {}).get("approver", {}).get("Value")
-                mails.append(Mail(body.get("Subject", ""), body["Message"], attribute))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-@dataclass
-class EventQueue:
-    """An SQS queue a rule on stg's bus targets: the events that rule matched, whole."""
-
-    sqs: Any
-    queue_url: str
-
-    def take(self) -> list[dict[str, Any]]:
-        """The events that arrived since the last take."""
-        events: list[dict[str, Any]] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                return events
-            for message in messages:
-                events.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def _queue(sqs: Any) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return url, arn
 
 
 @dataclass
@@ -309,7 +251,7 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     approvals_topic = sns.create_topic(Name="path2prod-stg-approvals")["TopicArn"]
     inboxes = {}
     for approver in APPROVERS:
-        url, arn = _queue(sqs)
+        url, arn = new_queue(sqs)
         sns.subscribe(
             TopicArn=approvals_topic,
             Protocol="sqs",
@@ -321,10 +263,10 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         )
         inboxes[approver] = Mailbox(sqs, url)
     alerts_topic = sns.create_topic(Name="path2prod-stg-alerts")["TopicArn"]
-    alerts_url, alerts_arn = _queue(sqs)
+    alerts_url, alerts_arn = new_queue(sqs)
     sns.subscribe(TopicArn=alerts_topic, Protocol="sqs", Endpoint=alerts_arn)
     events = boto3.client("events", region_name=REGION)
-    announced_url, announced_arn = _queue(sqs)
+    announced_url, announced_arn = new_queue(sqs)
     # The approval page's PutEvents lands in moto's default account here: the rule's `account` is that one.
     promoter_rule = rule_pattern(
         "PromoterFunction", "PromotionApproved", {"Environment": ENV, "AWS::AccountId": DEFAULT_ACCOUNT_ID}

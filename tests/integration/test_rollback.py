@@ -9,7 +9,6 @@ publishes (`domain_event_for` of the entries it appended), wrapped as EventBridg
 from __future__ import annotations
 
 import copy
-import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ from path2prod.rollback.service import MAX_PUSH_ATTEMPTS, RollbackPushFailed, Ro
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo
 from tests.support.handlers import function_module
+from tests.support.inbox import Mailbox, subscribed_mailbox
 from tests.support.lambda_context import LambdaContext
 
 REGION = "eu-west-1"  # the `aws` fixture's
@@ -51,44 +51,11 @@ ACCOUNT = "333333333333"
 PIPELINE = "path2prod-app"
 
 
-@dataclass(frozen=True)
-class Mail:
-    subject: str
-    message: str
-
-
-@dataclass
-class Mailbox:
-    """An SQS queue subscribed to the alerts topic: what the people subscribed would receive."""
-
-    sqs: Any
-    queue_url: str
-
-    def read(self) -> list[Mail]:
-        """The mails that arrived since the last read."""
-        mails: list[Mail] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                return mails
-            for message in messages:
-                body = json.loads(message["Body"])
-                mails.append(Mail(body.get("Subject", ""), body["Message"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def make_mailbox() -> tuple[str, Mailbox]:
+    """The env's alerts topic, and a mailbox subscribed to it."""
     sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
     topic_arn = sns.create_topic(Name=f"path2prod-{ENV}-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"mails-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return topic_arn, Mailbox(sqs, queue_url)
+    return topic_arn, subscribed_mailbox(sns, boto3.client("sqs", region_name=REGION), topic_arn)
 
 
 PRD_CONTEXT = LambdaContext("path2prod-prd-RollbackFunction", account=ACCOUNT, region=REGION)
@@ -241,9 +208,9 @@ def test_a_failed_deployment_rolls_main_back_to_the_last_good_commit_until_it_ru
     )
     [mail] = prd.mailbox.read()
     assert "rolled back" in mail.subject
-    assert f"Deployment of {broken} FAILED in prd" in mail.message
-    assert f"Now deploying: {good}" in mail.message
-    assert "path2prod ledger history prd" in mail.message
+    assert f"Deployment of {broken} FAILED in prd" in mail.body
+    assert f"Now deploying: {good}" in mail.body
+    assert "path2prod ledger history prd" in mail.body
     assert prd.ledger.rollback_lock() is not None
 
     # WHEN G's deployment (the sample "Deployment Succeeded" execution) succeeds
@@ -443,8 +410,8 @@ def test_a_failed_rollback_is_not_rolled_back(prd: Prd) -> None:
     assert ended == [("STARTED", good, broken), ("FAILED", good, broken)]
     assert refused.reason == Verdict.FAILED_ROLLBACK.value
     [mail] = prd.mailbox.read()
-    assert "manual action needed" in mail.message
-    assert "Nothing is being redeployed." in mail.message
+    assert "manual action needed" in mail.body
+    assert "Nothing is being redeployed." in mail.body
     assert prd.ledger.rollback_lock() is None
 
     # WHEN that failure is delivered again (the lock is gone, and A is an older good commit)
@@ -499,7 +466,7 @@ def test_a_superseded_failure_is_not_rolled_back(
     assert (refused.state, refused.commit, refused.from_commit) == ("REFUSED", broken, broken)
     assert refused.reason == Verdict.SUPERSEDED.value
     [mail] = prd.mailbox.read()
-    assert "superseded" in mail.message
+    assert "superseded" in mail.body
     assert prd.ledger.rollback_lock() is None
     prd.assert_chain_intact()
 
@@ -522,7 +489,7 @@ def test_without_an_earlier_good_commit_nothing_is_pushed(prd: Prd) -> None:
     [refused] = prd.rollback_entries()
     assert (refused.state, refused.reason) == ("REFUSED", Verdict.NO_GOOD_COMMIT.value)
     [mail] = prd.mailbox.read()
-    assert "manual action needed" in mail.message
+    assert "manual action needed" in mail.body
     prd.assert_chain_intact()
 
 
@@ -605,7 +572,7 @@ def test_a_push_that_fails_is_retried_then_alerted(
     )
     [mail] = prd.mailbox.read()
     assert "could not push" in mail.subject
-    assert f"The push failed {MAX_PUSH_ATTEMPTS} times" in mail.message
+    assert f"The push failed {MAX_PUSH_ATTEMPTS} times" in mail.body
     assert prd.ledger.rollback_lock() is None
 
     # WHEN yet another copy of the event arrives, THEN it starts no new round of tries
@@ -671,7 +638,7 @@ def test_a_manual_rollback_without_a_target_brings_back_the_last_good_commit_but
     )
     [mail] = prd.mailbox.read()
     assert "alice@example.com rolled back" in mail.subject
-    assert "slow checkout" in mail.message
+    assert "slow checkout" in mail.body
     prd.assert_chain_intact()
 
 

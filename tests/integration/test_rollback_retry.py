@@ -153,7 +153,7 @@ def test_after_an_outage_a_rollback_to_the_commit_on_main_reruns_it_and_the_env_
     lock = prd.ledger.rollback_lock()
     assert lock is not None and lock.run_execution_id == started.run_execution_id
     [mail] = prd.mailbox.read()
-    assert "runs it again" in mail.message
+    assert "runs it again" in mail.body
 
     # WHEN that execution deploys G
     assert _run_to_end(prd, good, started.run_execution_id or "") == {"rollback_completed": True}
