@@ -108,6 +108,18 @@ def _run_to_end(prd: Prd, commit: str, execution_id: str, state: str = "SUCCEEDE
     return prd.invoke(domain_event(prd.deployed(commit, state, execution_id)))
 
 
+def _older_then_good(prd: Prd) -> tuple[str, str]:
+    """A then G deployed and SUCCEEDED in prd; main names G."""
+    deployed = []
+    for label, hour in (("A", 9), ("G", 10)):
+        commit = prd.repo.commit(label)
+        prd.repo.push_main(commit)
+        prd.deployed(commit, "SUCCEEDED", execution(label.lower()), f"2025-03-01T{hour:02}:00:00Z")
+        deployed.append(commit)
+    older, good = deployed
+    return older, good
+
+
 def _rollbacks(prd: Prd) -> Rollbacks:
     """The service as the CLI wires it, codepipeline included."""
     return prd.rollbacks()
@@ -178,12 +190,7 @@ def test_after_an_outage_a_rollback_to_the_commit_on_main_reruns_it_and_the_env_
 
 def test_a_rerun_that_fails_ends_the_rollback_failed_and_is_not_rolled_back(prd: Prd, starts: Starts) -> None:
     # GIVEN A and G SUCCEEDED; G is on main; Alice re-runs G
-    older = prd.repo.commit("A")
-    prd.repo.push_main(older)
-    prd.deployed(older, "SUCCEEDED", execution("a"), "2025-03-01T09:00:00Z")
-    good = prd.repo.commit("G")
-    prd.repo.push_main(good)
-    prd.deployed(good, "SUCCEEDED", execution("g"), "2025-03-01T10:00:00Z")
+    _, good = _older_then_good(prd)
     started = manual_rollback(_rollbacks(prd), to=good, trigger=ALICE, reason=None, pipeline=PIPELINE)
 
     # WHEN the re-run FAILS
@@ -377,12 +384,7 @@ def test_redeploy_reruns_the_last_good_commit_and_records_it_as_a_rollback(prd: 
 
 def test_redeploy_of_an_older_good_commit_pushes_it_to_main(prd: Prd, starts: Starts) -> None:
     # GIVEN A then G SUCCEEDED in prd; main names G
-    older = prd.repo.commit("A")
-    prd.repo.push_main(older)
-    prd.deployed(older, "SUCCEEDED", execution("a"), "2025-03-01T09:00:00Z")
-    good = prd.repo.commit("G")
-    prd.repo.push_main(good)
-    prd.deployed(good, "SUCCEEDED", execution("g"), "2025-03-01T10:00:00Z")
+    older, good = _older_then_good(prd)
 
     # WHEN Alice redeploys A
     started = redeploy(_rollbacks(prd), commit=older, trigger=ALICE, reason=None, pipeline=PIPELINE)
