@@ -11,7 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from path2prod.cli.commits import UnknownCommit, resolve_commit
+from path2prod.cli.commits import resolve_commit
+from path2prod.cli.errors import UnknownCommit
 from path2prod.cli.local import approval_fields
 from path2prod.cli.main import cli
 from tests.support.git import git

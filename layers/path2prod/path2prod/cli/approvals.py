@@ -17,6 +17,7 @@ from path2prod.approvals.answering import Answerer
 from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
 from path2prod.approvals.records import VIA_CLI
 from path2prod.cli.commits import resolve_commit
+from path2prod.cli.errors import AskedTooLate, IdentityRequired
 from path2prod.cli.ledger import env_target
 from path2prod.cli.options import (
     config_option,
@@ -35,16 +36,11 @@ from path2prod.domain.approvals import (
     check_can_ask_again,
     request_id,
 )
-from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_APPROVAL
 from path2prod.domain.text import printable
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.targets import EnvTarget
 
 DOWNSTREAM_ENVS = ENVS[1:]  # only envs with an upstream get approval requests
-
-
-class IdentityRequired(Path2ProdError, ValueError):
-    """Who is answering cannot be told (the sandbox has no IAM identities: --as names them)."""
 
 
 @click.group()
@@ -205,10 +201,10 @@ def _answer(
             click.echo(
                 f"{decided.id} ({name}, {decided.commit[:12]}): {verdict.value} by {approver}; "
                 f"request {decided.state.value}"
-                + (f", pushing to {name} main" if decided.state.value == "APPROVED" else "")
+                + (f", pushing to {name} main" if decided.state == ApprovalState.APPROVED else "")
                 + (
                     "; its author and the other approvers are told"
-                    if decided.state.value == "REJECTED"
+                    if decided.state == ApprovalState.REJECTED
                     else ""
                 )
             )
@@ -307,17 +303,13 @@ def ask_again(
     )
 
 
-class AskedTooLate(Path2ProdError, ValueError):
-    """A newer commit's request is open or approved: asking for an older one now would be set aside."""
-
-
 def newest_request_for(store: ApprovalRequests, env: str, commit: str) -> ApprovalRequest | None:
     """The newest request for `commit` in `env`, found through its chained REQUESTED entries (one Query
     of the commit's entries, then one GetItem per request): the ledger names every request it opened."""
     ids = {
         entry.execution_id
         for entry in store.ledger.commit_entries(commit)
-        if entry.env == env and entry.kind == KIND_APPROVAL and entry.state == "REQUESTED"
+        if entry.env == env and entry.kind == EntryKind.APPROVAL and entry.state == EntryState.REQUESTED
     }
     found = [request for request in (store.get(i) for i in sorted(ids)) if request is not None]
     return max(found, key=lambda request: (request.requested_at, request.id), default=None)
