@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,8 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
+
+
+def progress(message: str) -> None:
+    """A line of progress on stderr: stdout is the report's."""
+    print(message, file=sys.stderr, flush=True)

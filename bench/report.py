@@ -75,3 +75,80 @@ def print_handlers_report(report: dict[str, Any]) -> None:
     if over:
         print(f"{over} approval-flow scenario(s) over their documented budget (reported, not gated)")
     print(f"took {report['seconds']:.1f} s; {'all targets met' if report['ok'] else 'TARGET MISSED'}")
+
+
+def _both(small: int, big: int) -> str:
+    return f"{small:,}" if small == big else f"{small:,} / {big:,}"
+
+
+def _mb(value: int | None) -> str:
+    return "-" if value is None else f"{value / 1e6:.1f} MB"
+
+
+def print_scale_report(report: dict[str, Any]) -> None:
+    """The figures as text (from the same dict `--json` prints)."""
+    tables, load = report["tables"], report["load"]
+    print(
+        f"Ledger at scale: SMALL {tables['small']['entries']:,} entries, BIG {tables['big']['entries']:,} "
+        f"entries (dev; median of {report['runs']} runs; "
+        f"{'moto with a partition index' if report['partition_index'] else 'plain moto'})"
+    )
+    print(
+        f"load: {load['method']}, {load['seconds']:.0f} s ({load['items']:,} items); "
+        f"index built in {load['index_seconds']:.1f} s"
+    )
+    print()
+    header = (
+        f"{'operation':<24} {'result':>13} {'requests':>9} {'returned':>9} {'read':>9} "
+        f"{'small ms':>9} {'big ms':>9} {'big/small':>9}  same"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in report["operations"]:
+        small, big = row["small"], row["big"]
+        print(
+            f"{row['operation']:<24} {_both(small['result'], big['result']) + ' ' + row['unit']:>13} "
+            f"{_both(small['requests'], big['requests']):>9} "
+            f"{_both(small['items_returned'], big['items_returned']):>9} "
+            f"{_both(small['items_read'], big['items_read']):>9} "
+            f"{small['median_ms']:>9.1f} {big['median_ms']:>9.1f} "
+            f"{row['ratio_big_small']:>8.2f}x  {'yes' if row['same_answer'] else 'NO'}"
+        )
+    print()
+    print("returned = items DynamoDB returned (sum of Count); read = items it read (sum of ScannedCount);")
+    print("requests/returned/read show 'small / big' where they differ; same = same answer on both tables.")
+    plain = report.get("plain_moto")
+    if plain:
+        print()
+        print("moto's own Query, without the index (one run each; answers compared with the indexed run):")
+        for name, check in plain.items():
+            seconds = check["seconds"]
+            times = ", ".join(f"{label} {value * 1000:,.0f} ms" for label, value in seconds.items())
+            ratio = f" (big/small {seconds['big'] / seconds['small']:.0f}x)" if "big" in seconds else ""
+            verdict = "identical" if all(check["identical"].values()) else "DIFFERENT"
+            print(f"  {name:<24} {verdict} on {', '.join(check['identical'])}; {times}{ratio}")
+    print()
+    print("Whole table: export (csv, streamed to a counting sink) vs list() of every entry:")
+    print(
+        f"  {'table':<5} {'entries':>8} {'csv':>8} {'requests':>8} {'read':>8} {'export':>8}  "
+        f"{'RSS growth: export':>18} {'list()':>8}  {'tracemalloc peak: export':>24} {'list()':>9}"
+    )
+    for mem in report["memory"]:
+        print(
+            f"  {mem['table']:<5} {mem['entries']:>8,} {_mb(mem['csv_bytes']):>8} {mem['requests']:>8,} "
+            f"{mem['items_read']:>8,} {mem['seconds']:>6.1f} s  {_mb(mem['export_rss_growth_bytes']):>18} "
+            f"{_mb(mem['list_rss_growth_bytes']):>8}  {_mb(mem['export_traced_peak_bytes']):>24} "
+            f"{_mb(mem['list_traced_peak_bytes']):>9}"
+        )
+    print()
+    for label, verify in report["verify"].items():
+        print(
+            f"ledger verify ({label}): intact={verify['intact']}, {verify['checked']:,} chained items, "
+            f"{verify['requests']:,} requests, read {verify['read']:,}, {verify['seconds']:.1f} s"
+        )
+    check = report["loader_check"]
+    print(
+        f"loader check: {check['entries']} entries via append_entry and via batches -> identical items "
+        f"({check['items']}); append_entry {check['adapter_ms_per_entry']} ms/entry on a tiny table"
+    )
+    print(f"total {report['total_seconds']:.0f} s")

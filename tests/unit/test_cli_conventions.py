@@ -50,6 +50,30 @@ def test_every_command_takes_json(path: tuple[str, ...]) -> None:
     assert "--json" in options or path in NO_JSON, f"{' '.join(path)} has no --json"
 
 
+# Commands that read several envs: --env narrows them, repeatable (issue 12: the CLI names envs one way).
+READ_SEVERAL_ENVS = [
+    ("ledger", "history"),
+    ("ledger", "verify"),
+    ("ledger", "where"),
+    ("ledger", "export"),
+    ("status",),
+    ("report",),
+    ("approvals", "list"),
+]
+
+
+@pytest.mark.parametrize("path", READ_SEVERAL_ENVS, ids=" ".join)
+def test_a_command_that_reads_several_envs_takes_env_repeatable(path: tuple[str, ...]) -> None:
+    # GIVEN a command that reads several envs
+    command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    # THEN its --env may be given more than once
+    env = [param for param in command.params if "--env" in getattr(param, "opts", [])]
+    assert len(env) == 1 and isinstance(env[0], click.Option) and env[0].multiple
+
+
 def _path2prod(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The installed entry point (main(), which turns errors into one line), in a fresh interpreter."""
     return subprocess.run(

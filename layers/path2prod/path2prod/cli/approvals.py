@@ -22,6 +22,7 @@ from path2prod.cli.ledger import env_target
 from path2prod.cli.options import (
     config_option,
     echo_json,
+    envs_option,
     home_option,
     json_option,
     one_env_option,
@@ -49,7 +50,7 @@ def approvals() -> None:
 
 
 @approvals.command("list")
-@click.option("--env", type=click.Choice(DOWNSTREAM_ENVS), help="Only this env's requests.")
+@envs_option(DOWNSTREAM_ENVS, default="stg and prd")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest requests per env."
 )
@@ -57,13 +58,13 @@ def approvals() -> None:
 @config_option
 @json_option
 def list_requests(
-    env: str | None, limit: int, home: Path | None, config_file: str | None, as_json: bool
+    envs: tuple[str, ...], limit: int, home: Path | None, config_file: str | None, as_json: bool
 ) -> None:
     """List promotion requests, newest first, with their state now (PENDING, APPROVED, REJECTED,
     EXPIRED, SUPERSEDED)."""
     now = datetime.now(UTC)
     found: list[dict[str, Any]] = []
-    for name in [env] if env else DOWNSTREAM_ENVS:
+    for name in [env for env in DOWNSTREAM_ENVS if env in envs] if envs else DOWNSTREAM_ENVS:
         store, _, _ = _store(name, home, config_file)
         found.extend(request_summary(request, now) for request in store.recent(name, limit=limit))
     found.sort(key=lambda summary: summary["requested_at"], reverse=True)

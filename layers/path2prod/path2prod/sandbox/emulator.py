@@ -115,7 +115,7 @@ def executions_with_revisions() -> Iterator[None]:
     """Only the revisions part of the sandbox's CodePipeline, undone on leaving: GetPipelineExecution
     names the commit `set_execution_revision` gave an execution (bench/ runs handlers in-process so)."""
     original = codepipeline_models.PipelineExecution.to_dict
-    codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign]
+    codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -124,7 +124,7 @@ def executions_with_revisions() -> Iterator[None]:
 
 def _patch_codepipeline() -> None:
     original = codepipeline_models.PipelineExecution.to_dict
-    codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign]
+    codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign,assignment]
     # moto marks an execution Succeeded at once; the local pipeline sets the real status as it runs.
     original_init = codepipeline_models.PipelineExecution.__init__
 
