@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.common import progress
 from bench.scale_workload import records
-from path2prod.adapters.ledger_codec import head_item, serialize_item
+from path2prod.adapters.ledger_codec import head_item, record_item, serialize_item
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.chain import ChainHead, link
 from path2prod.domain.ledger import CommitFact, LedgerEntry
@@ -22,9 +22,10 @@ BATCH = 25  # BatchWriteItem's maximum
 def load_with_batches(ledger: LedgerTable, events: Sequence[tuple[LedgerEntry, bool]], label: str) -> int:
     """Write the items `append_entry` would write, 25 per BatchWriteItem; return how many.
 
-    Each item is built by the adapter's own `LedgerTable._item` and chained by `domain.chain.link` after
-    the previous one, and the chain's head item is written last as `LedgerTable.append` writes it, so the
-    table is the one the adapter builds (checked by `check_loader`) and `ledger verify` finds it intact.
+    Each item is built by the adapter's own `ledger_codec.record_item` and chained by `domain.chain.link`
+    after the previous one, and the chain's head item is written last as `LedgerTable.append` writes it,
+    so the table is the one the adapter builds (checked by `check_loader`) and `ledger verify` finds it
+    intact.
     """
     total = sum(2 if remember else 1 for _, remember in events)
     head, written, shown, began = ChainHead(), 0, 0, time.perf_counter()
@@ -32,7 +33,7 @@ def load_with_batches(ledger: LedgerTable, events: Sequence[tuple[LedgerEntry, b
 
     def flush() -> None:
         nonlocal head, written
-        linked, head = link((ledger._item(record) for record in chunk), head)
+        linked, head = link((record_item(record) for record in chunk), head)
         request: dict[str, Any] = {
             ledger.table_name: [{"PutRequest": {"Item": serialize_item(item)}} for item in linked]
         }
