@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from path2prod.domain.approvals import (
     request_id,
 )
 from path2prod.domain.text import printable
+from path2prod.domain.time import utc_now
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.targets import EnvTarget
 
@@ -62,7 +63,7 @@ def list_requests(
 ) -> None:
     """List promotion requests, newest first, with their state now (PENDING, APPROVED, REJECTED,
     EXPIRED, SUPERSEDED)."""
-    now = datetime.now(UTC)
+    now = utc_now()
     found: list[dict[str, Any]] = []
     for name in [env for env in DOWNSTREAM_ENVS if env in envs] if envs else DOWNSTREAM_ENVS:
         store, _, _ = _store(name, home, config_file)
@@ -197,7 +198,7 @@ def _answer(
         answerer = Answerer(requests=store, bus=EventBus("default", target.client("events", session)))
         decided = answerer.answer(request_id, approver, verdict, via=VIA_CLI, reason=reason)
         if as_json:
-            echo_json(request_summary(decided, datetime.now(UTC)))
+            echo_json(request_summary(decided, utc_now()))
         else:
             click.echo(
                 f"{decided.id} ({name}, {decided.commit[:12]}): {verdict.value} by {approver}; "
@@ -257,7 +258,7 @@ def ask_again(
         raise IdentityRequired("--as is for the sandbox; against AWS you ask as your own IAM identity")
     sha = resolve_commit(commit, home)
     store, target, session = _store(env, home, config_file)
-    now = datetime.now(UTC)
+    now = utc_now()
     previous = newest_request_for(store, env, sha)
     if previous is None:
         raise UnknownRequest(

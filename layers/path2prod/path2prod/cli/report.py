@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,8 @@ from path2prod.cli.options import (
 )
 from path2prod.cli.status import env_status
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
+from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow
 
 
 @click.command()
@@ -56,7 +56,7 @@ def report(
     rollbacks in flight, drift). The timeline shows every pipeline execution of the window (default:
     the last 30 days) by outcome, each commit's way dev -> stg -> prd, and approvals and rollbacks,
     every marker labelled; the page needs no network to view."""
-    now = datetime.now(UTC)
+    now = utc_now()
     window = TimeWindow.from_options(since, until, now=now, days=DEFAULT_WINDOW_DAYS)
     shown = [env for env in ENVS if env in envs] if envs else list(ENVS)
     ledgers: dict[str, LedgerTable] = {env: open_ledger(env, home, config_file) for env in shown}
@@ -77,7 +77,7 @@ def report(
         metrics,
         since=window.since,
         until=window.until,
-        generated_at=format_utc(now),
+        generated_at=format_time(now),
         status_by_env=status,
     )
     _write_atomically(out, page)
