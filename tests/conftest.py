@@ -6,27 +6,15 @@ tests that need them are skipped, with the reason, when that folder is absent.
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
-import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS_DIR = ROOT / "events"
-AWS_EVENTS_DIR = ROOT.parent / "shared" / "aws-events"
-COMMIT = re.compile(r"[0-9a-f]{40}")
+from tests.support.samples import AWS_EVENTS_DIR, EVENTS_DIR, load_event, readdressed, real_commits
+
 AWS_EVENTS_MISSING = f"AWS's documented samples are not beside the checkout ({AWS_EVENTS_DIR} is absent)"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """One of the project's sample events, by file name without `.json` (e.g. "pipeline-started")."""
-    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
-    return event
 
 
 def project_event_names() -> list[str]:
@@ -45,42 +33,6 @@ def load_aws_sample(name: str) -> dict[str, Any]:
         pytest.skip(AWS_EVENTS_MISSING)
     sample: dict[str, Any] = json.loads((AWS_EVENTS_DIR / f"{name}.json").read_text())
     return real_commits(sample)
-
-
-def real_commits(sample: dict[str, Any]) -> dict[str, Any]:
-    """AWS's pages write commit ids as placeholders ("8cf40fEXAMPLE", "commit_ID"); a real event carries
-    40 hex digits, and the handlers refuse anything else. Each placeholder becomes the SHA-1 of its own
-    text (so equal placeholders stay equal); every other field, and the shape, stay exactly AWS's."""
-    sample = copy.deepcopy(sample)
-
-    def real(value: Any) -> Any:
-        return hashlib.sha1(str(value).encode()).hexdigest() if not COMMIT.fullmatch(str(value)) else value
-
-    detail = sample.get("detail")
-    if isinstance(detail, dict):
-        trigger = detail.get("execution-trigger")
-        if isinstance(trigger, dict) and "commit-id" in trigger:
-            trigger["commit-id"] = real(trigger["commit-id"])
-        result = detail.get("execution-result")
-        category = (detail.get("type") or {}).get("category")
-        if isinstance(result, dict) and category == "Source" and "external-execution-id" in result:
-            result["external-execution-id"] = real(result["external-execution-id"])
-    execution = sample.get("pipelineExecution")
-    if isinstance(execution, dict):
-        for revision in execution.get("artifactRevisions", []):
-            revision["revisionId"] = real(revision["revisionId"])
-    return sample
-
-
-def readdressed(sample: dict[str, Any], *, account: str, region: str, pipeline: str) -> dict[str, Any]:
-    """An AWS sample event as it would reach the stack of (account, region, pipeline): same shape."""
-    event = copy.deepcopy(sample)
-    event["account"], event["region"] = account, region
-    event["resources"] = [f"arn:aws:codepipeline:{region}:{account}:{pipeline}"]
-    event["detail"]["pipeline"] = pipeline
-    if "region" in event["detail"]:
-        event["detail"]["region"] = region
-    return event
 
 
 def aws_event_sample_names() -> list[str] | None:

@@ -115,3 +115,34 @@ def test_an_unwritable_out_is_a_one_line_error(config: Path, tmp_path: Path) -> 
     # THEN
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: cannot write {out}: No such file or directory"
+
+
+def test_report_env_shows_only_those_envs_and_still_reads_dev_for_lead_time(
+    config: Path, tmp_path: Path
+) -> None:
+    # WHEN the report is asked for prd and stg only (in any order)
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "--out",
+            str(out),
+            "--config",
+            str(config),
+            "--env",
+            "prd",
+            "--env",
+            "stg",
+            "--json",
+            *WINDOW,
+        ],
+    )
+
+    # THEN only their lanes and counts, in pipeline order; prd's lead time still starts in dev
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["entries"] == {"stg": 2, "prd": 2}
+    page = out.read_text()
+    assert re.findall(r'<g class="lane" data-env="(\w+)">', page) == ["stg", "prd"]
+    prd_lead_time = re.search(r'data-env="prd"><title>prd: ([^<(]+) \(', page.split('data-metric="lead')[1])
+    assert prd_lead_time is not None and prd_lead_time.group(1) == "2 h 5 min"

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.vocabulary import EntryKind, EntryState
 
 ACCOUNTS = {"dev": "111111111111", "stg": "222222222222", "prd": "333333333333"}
 REGION = "eu-west-1"
@@ -17,8 +18,8 @@ def ledger_entry(**fields: Any) -> LedgerEntry:
     defaults: dict[str, Any] = {
         "env": "dev",
         "commit": "0" * 40,
-        "state": "SUCCEEDED",
-        "kind": "deployment",
+        "state": EntryState.SUCCEEDED,
+        "kind": EntryKind.DEPLOYMENT,
         "execution_id": "execution-1",
         "pipeline": PIPELINE,
         "attempt": 1,
@@ -32,8 +33,8 @@ def in_account(env: str) -> dict[str, str]:
     return {"account": ACCOUNTS[env], "region": REGION}
 
 
-def started_then(state: str, ended: str, **fields: Any) -> list[LedgerEntry]:
+def started_then(state: EntryState | str, ended: str, **fields: Any) -> list[LedgerEntry]:
     """An execution's STARTED entry (at `fields["time"]`, also its start time) and the entry it ended
     with: `state` at `ended`."""
-    started = ledger_entry(**{**fields, "state": "STARTED", "start_time": fields["time"]})
+    started = ledger_entry(**{**fields, "state": EntryState.STARTED, "start_time": fields["time"]})
     return [started, replace(started, state=state, time=ended)]

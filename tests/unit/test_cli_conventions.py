@@ -11,7 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from path2prod.cli.commits import UnknownCommit, resolve_commit
+from path2prod.cli.commits import resolve_commit
+from path2prod.cli.errors import UnknownCommit
 from path2prod.cli.local import approval_fields
 from path2prod.cli.main import cli
 from tests.support.git import git
@@ -47,6 +48,30 @@ def test_every_command_takes_json(path: tuple[str, ...]) -> None:
     # THEN it has --json, or a stated reason not to
     options = {opt for param in command.params for opt in getattr(param, "opts", [])}
     assert "--json" in options or path in NO_JSON, f"{' '.join(path)} has no --json"
+
+
+# Commands that read several envs: --env narrows them, repeatable (issue 12: the CLI names envs one way).
+READ_SEVERAL_ENVS = [
+    ("ledger", "history"),
+    ("ledger", "verify"),
+    ("ledger", "where"),
+    ("ledger", "export"),
+    ("status",),
+    ("report",),
+    ("approvals", "list"),
+]
+
+
+@pytest.mark.parametrize("path", READ_SEVERAL_ENVS, ids=" ".join)
+def test_a_command_that_reads_several_envs_takes_env_repeatable(path: tuple[str, ...]) -> None:
+    # GIVEN a command that reads several envs
+    command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    # THEN its --env may be given more than once
+    env = [param for param in command.params if "--env" in getattr(param, "opts", [])]
+    assert len(env) == 1 and isinstance(env[0], click.Option) and env[0].multiple
 
 
 def _path2prod(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

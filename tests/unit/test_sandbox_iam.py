@@ -8,8 +8,9 @@ import json
 import pytest
 
 from path2prod.sandbox.bus_policies import bus_policy_allows
+from path2prod.sandbox.errors import TemplateError
 from path2prod.sandbox.roles import StackNames, function_policy, role_definition, with_moto_aliases
-from path2prod.sandbox.template import TemplateError, resolve
+from path2prod.sandbox.template import resolve
 
 PARAMETERS = {
     "AWS::Partition": "aws",

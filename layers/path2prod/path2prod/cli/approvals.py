@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,12 @@ from path2prod.approvals.answering import Answerer
 from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
 from path2prod.approvals.records import VIA_CLI
 from path2prod.cli.commits import resolve_commit
+from path2prod.cli.errors import AskedTooLate, IdentityRequired
 from path2prod.cli.ledger import env_target
 from path2prod.cli.options import (
     config_option,
     echo_json,
+    envs_option,
     home_option,
     json_option,
     one_env_option,
@@ -35,16 +37,12 @@ from path2prod.domain.approvals import (
     check_can_ask_again,
     request_id,
 )
-from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_APPROVAL
 from path2prod.domain.text import printable
+from path2prod.domain.time import utc_now
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.targets import EnvTarget
 
 DOWNSTREAM_ENVS = ENVS[1:]  # only envs with an upstream get approval requests
-
-
-class IdentityRequired(Path2ProdError, ValueError):
-    """Who is answering cannot be told (the sandbox has no IAM identities: --as names them)."""
 
 
 @click.group()
@@ -53,7 +51,7 @@ def approvals() -> None:
 
 
 @approvals.command("list")
-@click.option("--env", type=click.Choice(DOWNSTREAM_ENVS), help="Only this env's requests.")
+@envs_option(DOWNSTREAM_ENVS, default="stg and prd")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Newest requests per env."
 )
@@ -61,13 +59,13 @@ def approvals() -> None:
 @config_option
 @json_option
 def list_requests(
-    env: str | None, limit: int, home: Path | None, config_file: str | None, as_json: bool
+    envs: tuple[str, ...], limit: int, home: Path | None, config_file: str | None, as_json: bool
 ) -> None:
     """List promotion requests, newest first, with their state now (PENDING, APPROVED, REJECTED,
     EXPIRED, SUPERSEDED)."""
-    now = datetime.now(UTC)
+    now = utc_now()
     found: list[dict[str, Any]] = []
-    for name in [env] if env else DOWNSTREAM_ENVS:
+    for name in [env for env in DOWNSTREAM_ENVS if env in envs] if envs else DOWNSTREAM_ENVS:
         store, _, _ = _store(name, home, config_file)
         found.extend(request_summary(request, now) for request in store.recent(name, limit=limit))
     found.sort(key=lambda summary: summary["requested_at"], reverse=True)
@@ -200,15 +198,15 @@ def _answer(
         answerer = Answerer(requests=store, bus=EventBus("default", target.client("events", session)))
         decided = answerer.answer(request_id, approver, verdict, via=VIA_CLI, reason=reason)
         if as_json:
-            echo_json(request_summary(decided, datetime.now(UTC)))
+            echo_json(request_summary(decided, utc_now()))
         else:
             click.echo(
                 f"{decided.id} ({name}, {decided.commit[:12]}): {verdict.value} by {approver}; "
                 f"request {decided.state.value}"
-                + (f", pushing to {name} main" if decided.state.value == "APPROVED" else "")
+                + (f", pushing to {name} main" if decided.state == ApprovalState.APPROVED else "")
                 + (
                     "; its author and the other approvers are told"
-                    if decided.state.value == "REJECTED"
+                    if decided.state == ApprovalState.REJECTED
                     else ""
                 )
             )
@@ -260,7 +258,7 @@ def ask_again(
         raise IdentityRequired("--as is for the sandbox; against AWS you ask as your own IAM identity")
     sha = resolve_commit(commit, home)
     store, target, session = _store(env, home, config_file)
-    now = datetime.now(UTC)
+    now = utc_now()
     previous = newest_request_for(store, env, sha)
     if previous is None:
         raise UnknownRequest(
@@ -307,17 +305,13 @@ def ask_again(
     )
 
 
-class AskedTooLate(Path2ProdError, ValueError):
-    """A newer commit's request is open or approved: asking for an older one now would be set aside."""
-
-
 def newest_request_for(store: ApprovalRequests, env: str, commit: str) -> ApprovalRequest | None:
     """The newest request for `commit` in `env`, found through its chained REQUESTED entries (one Query
     of the commit's entries, then one GetItem per request): the ledger names every request it opened."""
     ids = {
         entry.execution_id
         for entry in store.ledger.commit_entries(commit)
-        if entry.env == env and entry.kind == KIND_APPROVAL and entry.state == "REQUESTED"
+        if entry.env == env and entry.kind == EntryKind.APPROVAL and entry.state == EntryState.REQUESTED
     }
     found = [request for request in (store.get(i) for i in sorted(ids)) if request is not None]
     return max(found, key=lambda request: (request.requested_at, request.id), default=None)

@@ -12,15 +12,11 @@ import subprocess
 from pathlib import Path
 
 from path2prod import ENVS
-from path2prod.domain.errors import Path2ProdError
+from path2prod.cli.errors import UnknownCommit
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # What `git check-ref-format` and short shas allow, minus what could be read as an option or a range.
 _COMMIT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./@{}~^-]{0,199}")
-
-
-class UnknownCommit(Path2ProdError, ValueError):
-    """A commit name that no repository within reach resolves, or resolves to more than one commit."""
 
 
 def resolve_commit(name: str, home: Path | None = None, *, cwd: Path | None = None) -> str:

@@ -21,11 +21,12 @@ import click
 from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.cli.errors import DemoFailed
 from path2prod.cli.ledger import format_entries
 from path2prod.cli.local import approval_fields
-from path2prod.domain.approvals import ApprovalRequest
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.approvals import ApprovalRequest, ApprovalState
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.sandbox import lifecycle, sample_app
 from path2prod.sandbox.home import SandboxHome
 
@@ -37,10 +38,6 @@ DEMO_AUTHOR = {
 }
 
 APPROVER = "bob@example.com"  # the sandbox's default approvers are alice and bob; alice writes the code
-
-
-class DemoFailed(Path2ProdError):
-    """The demo's story did not happen as it should."""
 
 
 @click.command()
@@ -89,28 +86,28 @@ class Story:
         good = self.commit(sample_app.GOOD, "Add the greeting service")
         step(f"G = {good[:12]} 'Add the greeting service' by alice: pushed to dev, promoted on approval")
         self.push(good, "dev")
-        self.expect(good, {"dev": "SUCCEEDED"})
+        self.expect(good, {"dev": EntryState.SUCCEEDED})
         for env in ENVS[1:]:
             self.promote(good, env, show_author_refusal=env == "stg")
-            self.expect(good, {env: "SUCCEEDED"})
+            self.expect(good, {env: EntryState.SUCCEEDED})
 
         broken = self.commit(sample_app.BROKEN_IN_DEV, "Reword the greeting")
         step(f"F = {broken[:12]} 'Reword the greeting': pushed to dev, where its unit test fails")
         self.push(broken, "dev")
-        self.expect(broken, {"dev": "FAILED"})
+        self.expect(broken, {"dev": EntryState.FAILED})
         note("a failed commit asks nobody: no approval request for F")
 
         risky = self.commit(sample_app.BROKEN_IN_PRD, "Excited greetings, configured per env")
         step(f"B = {risky[:12]} 'Excited greetings': passes dev and stg, fails prd's smoke test (no config)")
         self.push(risky, "dev")
-        self.expect(risky, {"dev": "SUCCEEDED"})
+        self.expect(risky, {"dev": EntryState.SUCCEEDED})
         self.promote(risky, "stg")
-        self.expect(risky, {"stg": "SUCCEEDED"})
+        self.expect(risky, {"stg": EntryState.SUCCEEDED})
         self.promote(risky, "prd")
-        self.expect(risky, {"prd": "FAILED"})
+        self.expect(risky, {"prd": EntryState.FAILED})
         prd_main = git("--git-dir", str(self.home.repo("prd")), "rev-parse", "main").strip()
-        rollbacks = [e for e in self.ledger("prd") if e.kind == "rollback" and e.from_commit == risky]
-        if prd_main != good or not any(e.state == "SUCCEEDED" for e in rollbacks):
+        rollbacks = [e for e in self.ledger("prd") if e.kind == EntryKind.ROLLBACK and e.from_commit == risky]
+        if prd_main != good or not any(e.state == EntryState.SUCCEEDED for e in rollbacks):
             raise DemoFailed(f"expected prd rolled back to {good[:12]}, its main is {prd_main[:12]}")
         note(f"path2prod rolled prd back by itself: main is G = {good[:12]} again, and G SUCCEEDED once more")
 
@@ -147,7 +144,9 @@ class Story:
             store = ApprovalRequests(
                 LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session))
             )
-            found = [r for r in store.recent(env, limit=10) if r.commit == sha and r.state.value == "PENDING"]
+            found = [
+                r for r in store.recent(env, limit=10) if r.commit == sha and r.state == ApprovalState.PENDING
+            ]
             if found and found[0].notified_at:
                 return found[0]
             time.sleep(0.5)
@@ -198,10 +197,11 @@ class Story:
         table = LedgerTable(target.ledger_table_name(session), target.client("dynamodb", session))
         return list(table.history(env))
 
-    def expect(self, sha: str, outcomes: dict[str, str]) -> None:
+    def expect(self, sha: str, outcomes: dict[str, EntryState]) -> None:
         for env, state in outcomes.items():
             if not any(
-                e.commit == sha and e.kind == "deployment" and e.state == state for e in self.ledger(env)
+                e.commit == sha and e.kind == EntryKind.DEPLOYMENT and e.state == state
+                for e in self.ledger(env)
             ):
                 raise DemoFailed(f"expected {sha[:12]} {state} in {env}'s ledger")
             note(f"{env}: {sha[:12]} {state}")

@@ -16,6 +16,7 @@ from path2prod.audit.export import FORMATS, export_chain, export_entries
 from path2prod.audit.verify import counted, verify_ledger
 from path2prod.audit.where import CommitWhereabouts, where_is
 from path2prod.cli.commits import resolve_commit
+from path2prod.cli.errors import ExportOptionsConflict
 from path2prod.cli.options import (
     config_option,
     echo_json,
@@ -25,16 +26,11 @@ from path2prod.cli.options import (
     since_option,
     until_option,
 )
-from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.text import printable
 from path2prod.domain.window import InvalidTime, parse_bound
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
-
-
-class ExportOptionsConflict(Path2ProdError, ValueError):
-    """Options of `ledger export` that do not go together."""
 
 
 @click.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +45,21 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
-def env_option(function: Any) -> Any:
+def envs_option[F: Callable[..., Any]](choices: Sequence[str], *, default: str) -> Callable[[F], F]:
+    """--env ENV, repeatable, for a command that reads several envs: the `envs` it gets are those
+    named, or none (the command reads all of `choices`, which `default` names in the help)."""
     return click.option(
         "--env",
         "envs",
         multiple=True,
-        type=click.Choice(ENVS),
-        help="Only this env (repeatable; default: all three).",
-    )(function)
+        type=click.Choice(choices),
+        help=f"Only this env (repeatable; default: {default}).",
+    )
+
+
+def env_option(function: Any) -> Any:
+    """--env ENV, repeatable, over the three envs."""
+    return envs_option(ENVS, default="all three")(function)
 
 
 def config_option(function: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from path2prod.cli.ledger import open_ledger
 from path2prod.cli.options import (
     config_option,
     echo_json,
+    env_option,
     home_option,
     json_option,
     since_option,
@@ -23,7 +23,8 @@ from path2prod.cli.options import (
 )
 from path2prod.cli.status import env_status
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
+from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow
 
 
 @click.command()
@@ -33,6 +34,7 @@ from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
     type=click.Path(dir_okay=False, path_type=Path),
     help="The HTML file to write (replaced only once the page is complete).",
 )
+@env_option
 @since_option
 @until_option
 @home_option(sandbox_only=False)
@@ -40,6 +42,7 @@ from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
 @json_option
 def report(
     out: Path,
+    envs: tuple[str, ...],
     since: str | None,
     until: str | None,
     home: Path | None,
@@ -47,33 +50,34 @@ def report(
     as_json: bool,
 ) -> None:
     """Write one self-contained HTML page: what each env runs now, a timeline of dev, stg and prd, and
-    their DORA metrics.
+    their DORA metrics (--env: only those envs' lanes, status and metrics).
 
     The page opens with each env's status (as `path2prod status`: what runs, pending approvals,
     rollbacks in flight, drift). The timeline shows every pipeline execution of the window (default:
     the last 30 days) by outcome, each commit's way dev -> stg -> prd, and approvals and rollbacks,
     every marker labelled; the page needs no network to view."""
-    now = datetime.now(UTC)
+    now = utc_now()
     window = TimeWindow.from_options(since, until, now=now, days=DEFAULT_WINDOW_DAYS)
-    ledgers: dict[str, LedgerTable] = {env: open_ledger(env, home, config_file) for env in ENVS}
+    shown = [env for env in ENVS if env in envs] if envs else list(ENVS)
+    ledgers: dict[str, LedgerTable] = {env: open_ledger(env, home, config_file) for env in shown}
+    # Lead time counts from a commit's first run in dev: dev's ledger is read even when not shown.
+    dev_ledger = ledgers["dev"] if "dev" in ledgers else open_ledger("dev", home, config_file)
     entries: dict[str, list[LedgerEntry]] = {
         env: list(ledger.history(env, oldest_first=True, since=window.since, until=window.until))
         for env, ledger in ledgers.items()
     }
     metrics: dict[str, dict[str, Any]] = {
-        env: env_metrics(
-            env, ledger, ledgers["dev"], since=window.since, until=window.until, now=now
-        ).as_dict()
+        env: env_metrics(env, ledger, dev_ledger, since=window.since, until=window.until, now=now).as_dict()
         for env, ledger in ledgers.items()
     }
     # What runs now heads the page, whatever the window: the same bounded reads as `path2prod status`.
-    status = {env: env_status(env, home, config_file, now) for env in ENVS}
+    status = {env: env_status(env, home, config_file, now) for env in shown}
     page = render_report(
         entries,
         metrics,
         since=window.since,
         until=window.until,
-        generated_at=format_utc(now),
+        generated_at=format_time(now),
         status_by_env=status,
     )
     _write_atomically(out, page)

@@ -12,6 +12,7 @@ from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.cli.commits import resolve_commit
+from path2prod.cli.errors import IdentityRefused
 from path2prod.cli.ledger import env_target
 from path2prod.cli.options import (
     config_option,
@@ -22,14 +23,9 @@ from path2prod.cli.options import (
     pick_env,
     pick_env_and_value,
 )
-from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.event_fields import ThisStack
 from path2prod.rollback import manual
 from path2prod.rollback.ports import Rollbacks
-
-
-class IdentityRefused(Path2ProdError, ValueError):
-    """--as against AWS, where who acted is the caller's IAM identity."""
 
 
 @dataclass(frozen=True)

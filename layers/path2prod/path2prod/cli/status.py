@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,7 +17,7 @@ from path2prod.cli.ledger import env_target
 from path2prod.cli.options import config_option, echo_json, env_option, home_option, json_option
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.text import printable
-from path2prod.domain.window import format_utc
+from path2prod.domain.time import format_time, utc_now
 
 
 @click.command()
@@ -29,10 +29,10 @@ def status(home: Path | None, config_file: str | None, envs: tuple[str, ...], as
     """What each env (dev, stg, prd) runs now and since when, its last deployment, pending approvals
     (and who is still to answer), a rollback in flight, and whether its repo's main drifted from what
     last deployed. Bounded reads only: the newest history entries, the rollback lock, pending requests."""
-    now = datetime.now(UTC)
+    now = utc_now()
     statuses = {env: env_status(env, home, config_file, now) for env in ENVS if not envs or env in envs}
     if as_json:
-        echo_json(statuses_as_dict(statuses, generated_at=format_utc(now)))
+        echo_json(statuses_as_dict(statuses, generated_at=format_time(now)))
         return
     click.echo(format_statuses(statuses))
 

@@ -13,26 +13,23 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
 
 from path2prod import ENVS
+from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox.bus_policies import enforce_bus_policies
 from path2prod.sandbox.emulator import Emulator, enforce_iam
 from path2prod.sandbox.home import SandboxHome
 from path2prod.sandbox.http_front import serve_approval_pages, serve_control
 from path2prod.sandbox.mail import deliver_mail
 from path2prod.sandbox.pipeline import LocalPipeline
-from path2prod.sandbox.provisioning import Provisioning, create_pipeline
+from path2prod.sandbox.provisioning import Provisioning
 from path2prod.sandbox.roles import BOOTSTRAP_ACCESS_KEYS
 from path2prod.sandbox.runtimes import Runtimes
 from path2prod.sandbox.scheduler import Scheduler
 from path2prod.sandbox.snapshots import Snapshots
 from path2prod.sandbox.template import load_template
-
-# bench/handlers.py imports create_pipeline from here (kept until the bench shares the sandbox's modules).
-__all__ = ["Sandbox", "create_pipeline", "main"]
 
 log = logging.getLogger("path2prod.sandbox")
 SNAPSHOT_SECONDS = 1.0
@@ -89,7 +86,7 @@ class Sandbox:
         self.home.write_daemon_state(
             {
                 "pid": os.getpid(),
-                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "started_at": format_time(utc_now()),
                 "aws_endpoint_url": self.endpoint,
                 "control_url": self.home.control_url(self.config),
             }

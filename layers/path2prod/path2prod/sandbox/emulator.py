@@ -18,9 +18,11 @@ restoring of tables and objects across restarts is `snapshots.py`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,18 +96,35 @@ def set_execution_status(backend_execution: Any, status: str) -> None:
     backend_execution.status = status
 
 
-def _patch_codepipeline() -> None:
-    original = codepipeline_models.PipelineExecution.to_dict
+def _with_revisions(to_dict: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    """moto's description of an execution, with the revision `set_execution_revision` gave it."""
 
     def to_dict_with_revisions(self: Any) -> dict[str, Any]:
-        described: dict[str, Any] = original(self)
+        described: dict[str, Any] = to_dict(self)
         with _revisions_lock:
             revision = _revisions.get(self.pipeline_execution_id)
         if revision:
             described["artifactRevisions"] = [revision]
         return described
 
-    codepipeline_models.PipelineExecution.to_dict = to_dict_with_revisions  # type: ignore[method-assign]
+    return to_dict_with_revisions
+
+
+@contextlib.contextmanager
+def executions_with_revisions() -> Iterator[None]:
+    """Only the revisions part of the sandbox's CodePipeline, undone on leaving: GetPipelineExecution
+    names the commit `set_execution_revision` gave an execution (bench/ runs handlers in-process so)."""
+    original = codepipeline_models.PipelineExecution.to_dict
+    codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        codepipeline_models.PipelineExecution.to_dict = original  # type: ignore[method-assign]
+
+
+def _patch_codepipeline() -> None:
+    original = codepipeline_models.PipelineExecution.to_dict
+    codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign,assignment]
     # moto marks an execution Succeeded at once; the local pipeline sets the real status as it runs.
     original_init = codepipeline_models.PipelineExecution.__init__
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from path2prod import ENVS
-from path2prod.sandbox.template import TemplateError, load_template, project_root, resolve, rule_pattern
+from path2prod.sandbox.errors import TemplateError
+from path2prod.sandbox.template import load_template, project_root, resolve, rule_pattern
 
 
 @dataclass(frozen=True)

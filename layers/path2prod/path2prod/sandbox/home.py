@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from path2prod import ENVS
-from path2prod.domain.errors import Path2ProdError
+from path2prod.sandbox.errors import SandboxError
 from path2prod.targets import EnvTarget, check_env
 
 DEFAULT_ACCOUNTS = {"dev": "111111111111", "stg": "222222222222", "prd": "333333333333"}
@@ -25,10 +25,6 @@ REGION = "us-east-1"
 PIPELINE_NAME = "path2prod-app"
 SANDBOX_ROLE = "path2prod-sandbox"
 DEFAULT_APPROVERS = ["alice@example.com", "bob@example.com"]
-
-
-class SandboxError(Path2ProdError):
-    """The sandbox cannot do what was asked (not created, not running, ...)."""
 
 
 @dataclass

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from path2prod.sandbox.home import SandboxError, SandboxHome
+from path2prod.sandbox.errors import SandboxError
+from path2prod.sandbox.home import SandboxHome
 from path2prod.sandbox.template import TEMPLATE_VARIABLE
 
 START_TIMEOUT = 90.0

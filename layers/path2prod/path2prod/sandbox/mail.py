@@ -4,9 +4,9 @@ HOME/mail.jsonl, one line per message, as the email would arrive."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
+from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox.provisioning import Provisioning
 
 
@@ -22,7 +22,7 @@ def deliver_mail(provisioning: Provisioning, mail_file: Path) -> None:
                 "to": recipient,
                 "subject": notification.get("Subject") or "",
                 "body": notification.get("Message", ""),
-                "time": notification.get("Timestamp") or datetime.now(UTC).isoformat(timespec="seconds"),
+                "time": notification.get("Timestamp") or format_time(utc_now()),
             }
             with mail_file.open("a") as mailbox:
                 mailbox.write(json.dumps(mail, sort_keys=True) + "\n")

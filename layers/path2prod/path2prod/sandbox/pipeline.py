@@ -20,10 +20,11 @@ import subprocess
 import tarfile
 import threading
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.vocabulary import EntryState
 from path2prod.sandbox.buildspec import run_buildspec
 from path2prod.sandbox.emulator import (
     OWN_START_TOKEN_PREFIX,
@@ -41,12 +42,6 @@ log = logging.getLogger("path2prod.sandbox.pipeline")
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
 ACTION_EXECUTION = "CodePipeline Action Execution State Change"
 POLL_SECONDS = 0.3
-
-
-def _now(millis: bool = False) -> str:
-    return (
-        datetime.now(UTC).isoformat(timespec="milliseconds" if millis else "seconds").replace("+00:00", "Z")
-    )
 
 
 def read_main(repo: Path) -> str | None:
@@ -171,22 +166,22 @@ class LocalPipeline(threading.Thread):
         self.running_execution = execution_id
         summary = self._git("log", "-1", "--format=%s", commit).strip()
         set_execution_revision(execution_id, commit, summary, f"file://{self.repo}")
-        start_time = _now(millis=True)
+        start_time = format_time(utc_now(), millis=True)
         log.info("pipeline %s: execution %s of %s", self.env, execution_id, commit)
         trigger = trigger or {
             "trigger-type": "CloudWatchEvent",
             "trigger-detail": f"arn:aws:events:{self.region}:{self.account}:rule/path2prod-push-to-main",
         }
-        self._pipeline_event(execution_id, start_time, "STARTED", {"execution-trigger": trigger})
+        self._pipeline_event(execution_id, start_time, EntryState.STARTED, {"execution-trigger": trigger})
 
-        self._action_event(execution_id, start_time, "Source", "Source", "CodeCommit", "STARTED")
+        self._action_event(execution_id, start_time, "Source", "Source", "CodeCommit", EntryState.STARTED)
         self._action_event(
             execution_id,
             start_time,
             "Source",
             "Source",
             "CodeCommit",
-            "SUCCEEDED",
+            EntryState.SUCCEEDED,
             result={
                 "external-execution-url": f"file://{self.repo}#{commit}",
                 "external-execution-summary": summary,
@@ -195,7 +190,7 @@ class LocalPipeline(threading.Thread):
         )
 
         build_id = f"{self.pipeline_name}-build:{uuid.uuid4()}"
-        self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", "STARTED")
+        self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", EntryState.STARTED)
         succeeded, build_summary = self._build(commit, execution_id, build_id)
         result: dict[str, Any] = {
             "external-execution-url": f"file://{self.logs_dir / 'builds' / (execution_id + '.log')}",
@@ -204,7 +199,7 @@ class LocalPipeline(threading.Thread):
         }
         if not succeeded:
             result["error-code"] = "JobFailed"
-        state = "SUCCEEDED" if succeeded else "FAILED"
+        state = EntryState.SUCCEEDED if succeeded else EntryState.FAILED
         self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", state, result=result)
 
         set_execution_status(self._backend(execution_id), "Succeeded" if succeeded else "Failed")
@@ -305,7 +300,7 @@ class LocalPipeline(threading.Thread):
                     "DetailType": detail_type,
                     "Detail": json.dumps(detail),
                     "Resources": [self.arn],
-                    "Time": datetime.now(UTC).replace(microsecond=0),
+                    "Time": utc_now().replace(microsecond=0),
                 }
             ]
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from path2prod.sandbox.template import TemplateError, load_template, resolve
+from path2prod.sandbox.errors import TemplateError
+from path2prod.sandbox.template import load_template, resolve
 
 # Keys the sandbox signs its own bootstrap calls with (home.sandbox_credentials_env, targets.py): they
 # act as each account's root, which moto does not have, to create roles and assume them.

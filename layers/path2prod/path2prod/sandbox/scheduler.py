@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime
 
+from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox.functions import FUNCTIONS
 from path2prod.sandbox.provisioning import Provisioning
 
@@ -36,7 +36,7 @@ class Scheduler:
                     "detail-type": "Scheduled Event",
                     "source": "aws.scheduler",
                     "account": account.account_id,
-                    "time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "time": format_time(utc_now()),
                     "region": self.region,
                     "resources": [
                         f"arn:aws:scheduler:{self.region}:{account.account_id}:schedule/{function.name}"

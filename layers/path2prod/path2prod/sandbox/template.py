@@ -14,12 +14,7 @@ from typing import Any
 
 import yaml
 
-from path2prod.domain.errors import Path2ProdError
-
-
-class TemplateError(Path2ProdError):
-    """template.yaml is missing or lacks what the sandbox needs."""
-
+from path2prod.sandbox.errors import TemplateError
 
 TEMPLATE_VARIABLE = "PATH2PROD_TEMPLATE"
 
