@@ -85,6 +85,7 @@ from moto.dynamodb.models import dynamodb_backends  # noqa: E402
 from moto.dynamodb.models.dynamo_type import DynamoType, Item  # noqa: E402
 from moto.dynamodb.models.table import Table  # noqa: E402
 
+from path2prod.adapters.approval_requests import ApprovalRequests  # noqa: E402
 from path2prod.adapters.ledger_codec import head_item, serialize_item  # noqa: E402
 from path2prod.adapters.ledger_table import LedgerTable  # noqa: E402
 from path2prod.audit.export import export_entries  # noqa: E402
@@ -915,7 +916,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"verifying {label}'s chain ...")
             meter.reset()
             verify_began = time.perf_counter()
-            verification = verify_ledger(ENV, ledger)
+            verification = verify_ledger(ENV, ledger, requests=ApprovalRequests(ledger))
             report["verify"][label] = {
                 "intact": verification.report.intact,
                 "checked": verification.report.checked,

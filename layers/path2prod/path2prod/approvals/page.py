@@ -19,13 +19,13 @@ from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,
     ApprovalState,
-    ChangedFile,
     Decision,
-    parse_time,
     same_person,
     self_approval,
 )
+from path2prod.domain.review_facts import ChangedFile
 from path2prod.domain.text import printable
+from path2prod.domain.time import parse_time
 
 # The headers every response of the page carries, set here beside the HTML they protect: the policy
 # must allow exactly what these pages use (an inline <style>, forms that post to the page itself).

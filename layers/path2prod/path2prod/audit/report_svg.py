@@ -15,14 +15,8 @@ from datetime import datetime
 from html import escape
 
 from path2prod.audit.report_axis import ticks, time_span
-from path2prod.audit.report_model import (
-    FAILED,
-    SUCCEEDED,
-    Execution,
-    Mark,
-    assign_rows,
-    spread,
-)
+from path2prod.audit.report_model import Execution, Mark, assign_rows, spread
+from path2prod.domain.vocabulary import EntryState
 
 # Timeline geometry (SVG user units; the SVG scales to the page's width).
 WIDTH = 1240
@@ -156,7 +150,7 @@ def _lane_contents(
             else ""
         )
         cross = ""
-        if run.state == FAILED:
+        if run.state == EntryState.FAILED:
             d = _RADIUS * 0.45
             cross = (
                 f'<path class="cross" d="M{x - d:.1f},{y - d:.1f}L{x + d:.1f},{y + d:.1f}'
@@ -220,7 +214,7 @@ def _promoted_from(runs: Sequence[Execution], commit: str, *, before: datetime) 
     """The upstream execution a commit was promoted from: the last that ended by `before`, preferring
     one that SUCCEEDED."""
     earlier = [run for run in runs if run.commit == commit and run.ended <= before]
-    succeeded = [run for run in earlier if run.state == SUCCEEDED]
+    succeeded = [run for run in earlier if run.state == EntryState.SUCCEEDED]
     candidates = succeeded or earlier
     return max(candidates, key=lambda run: run.ended) if candidates else None
 
@@ -229,11 +223,11 @@ def legend() -> str:
     """Every marker the timeline draws, with its words."""
     r = 6
     items = [
-        (f'<circle class="ok" cx="11" cy="8" r="{r}"/>', "SUCCEEDED"),
+        (f'<circle class="ok" cx="11" cy="8" r="{r}"/>', EntryState.SUCCEEDED),
         (
             f'<circle class="fail" cx="11" cy="8" r="{r}"/>'
             '<path class="cross" d="M8.3,5.3L13.7,10.7M8.3,10.7L13.7,5.3"/>',
-            "FAILED",
+            EntryState.FAILED,
         ),
         (
             f'<circle class="other" cx="11" cy="8" r="{r - 1}"/>',
@@ -304,7 +298,8 @@ class _Scale:
 
 
 def _state_class(state: str) -> str:
-    return {SUCCEEDED: "ok", FAILED: "fail"}.get(state, "other")
+    classes: dict[str, str] = {EntryState.SUCCEEDED: "ok", EntryState.FAILED: "fail"}
+    return classes.get(state, "other")
 
 
 def _run_title(run: Execution) -> str:

@@ -15,7 +15,7 @@ from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals.answering import Answerer
 from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
-from path2prod.approvals.records import VIA_CLI
+from path2prod.approvals.service import VIA_CLI
 from path2prod.cli.commits import resolve_commit
 from path2prod.cli.ledger import env_target
 from path2prod.cli.options import (
@@ -30,12 +30,11 @@ from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,
     ApprovalState,
-    UnknownRequest,
     Verdict,
     check_can_ask_again,
     request_id,
 )
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import Path2ProdError, UnknownRequest
 from path2prod.domain.ledger import KIND_APPROVAL
 from path2prod.domain.text import printable
 from path2prod.targets import EnvTarget
