@@ -1,4 +1,4 @@
-"""Promotion approvals: what a request is, who may answer it, when it is decided, and its links' tokens.
+"""Promotion approvals: what a request is, who may answer it, and when it is decided.
 
 Pure rules, no AWS: the clock is always passed in (`now`), so expiry is tested with any instant.
 
@@ -9,10 +9,10 @@ opens (SUPERSEDED). Nobody who wrote or committed a commit the promotion brings 
 commit between what the target runs now and the candidate) counts towards its quorum: separation of
 duties covers the whole promotion, not only its newest commit.
 
-Each approver's link carries a token: HMAC-SHA256 over (request, approver, expiry) with the stack's
-secret. A token cannot be made without the secret, names one approver of one request, and dies with the
-request's expiry; it is single-use because a decision is stored with a conditional write that fails
-once the approver has answered (see adapters/approval_requests.py).
+Each approver's link carries a token (approval_tokens.py); it is single-use because a decision is
+stored with a conditional write that fails once the approver has answered (see
+adapters/approval_requests.py). What a promotion brings is review_facts.py's; why an answer is refused,
+errors.py's (ApprovalError and below).
 """
 
 from __future__ import annotations
