@@ -12,14 +12,13 @@ from typing import Any
 
 from path2prod.approvals.errors import PromotionPushFailed
 from path2prod.approvals.ports import ApprovalStore, PromotionRepository
-from path2prod.approvals.service import Handled, newer_request
+from path2prod.approvals.service import Handled, approval_entry, newer_request
 from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import ApprovalRequest, approvals_on_record
 from path2prod.domain.domain_events import is_scheduled_event, parse_promotion_approved
 from path2prod.domain.errors import ChainMoved, InvalidEvent
-from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.retry import retry_lost_races
-from path2prod.domain.time import format_time, parse_time
+from path2prod.domain.time import parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.ports import Alerts, Clock, utc_now
 
@@ -172,18 +171,13 @@ class Promoter:
                 latest, promotion=OUTCOMES[state], promotion_error=error, promotion_attempts=attempts
             )
             approved_by = ", ".join(latest.approved_by)
-            entry = LedgerEntry(
-                env=latest.env,
-                commit=latest.commit,
-                state=state,
+            entry = approval_entry(
+                latest,
+                state,
+                now,
                 kind=EntryKind.PROMOTION,
-                execution_id=latest.id,
-                pipeline=latest.upstream.pipeline,
                 attempt=attempts,
-                time=format_time(now),
-                start_time=format_time(now, millis=True),
                 from_commit=from_commit,
-                trigger="path2prod",
                 reason=error or f"pushed to {latest.env} main (approved by {approved_by})",
             )
             try:

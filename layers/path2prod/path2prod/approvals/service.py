@@ -69,11 +69,15 @@ def approval_entry(
     state: EntryState,
     now: datetime,
     *,
+    kind: EntryKind = EntryKind.APPROVAL,
+    attempt: int = 1,
     trigger: str = "path2prod",
     via: str | None = None,
     reason: str | None = None,
+    from_commit: str | None = None,
 ) -> LedgerEntry:
-    """The chained entry recording one fact of a request (REQUESTED, APPROVED, SUPERSEDED, ...).
+    """The chained entry recording one fact of a request: an `approval` entry (REQUESTED, APPROVED,
+    SUPERSEDED, ...), or the `promotion` entry of its push (its `attempt`, the commit main moved from).
 
     Its start time has milliseconds: a request and its first answer can fall in the same second and
     must still order."""
@@ -81,13 +85,14 @@ def approval_entry(
         env=request.env,
         commit=request.commit,
         state=state,
-        kind=EntryKind.APPROVAL,
+        kind=kind,
         execution_id=request.id,
         pipeline=request.upstream.pipeline,
-        attempt=1,
+        attempt=attempt,
         time=format_time(now),
         start_time=format_time(now, millis=True),
         account=None,
+        from_commit=from_commit,
         trigger=trigger,
         via=via,
         reason=reason,
