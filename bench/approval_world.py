@@ -58,7 +58,7 @@ class ApprovalWorld:
     def link(self, method: str, approver: str, decision: str | None = None) -> dict[str, Any]:
         """`approver`'s link to the newest request opened, as the Function URL passes a GET of it or a POST
         of its form (the samples of events/, with the token the approver's mail holds)."""
-        from path2prod.domain.approvals import make_token
+        from path2prod.domain.approval_tokens import make_token
 
         request = self.requests.get(self.opened[-1])
         token = make_token(SIGNING_SECRET.encode(), request.id, approver, request.expires_at)

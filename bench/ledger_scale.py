@@ -51,6 +51,7 @@ from bench.scale import OPERATIONS, RUNS, Meter, OperationFigures, Windows, comp
 from bench.scale_loading import check_loader, load_with_adapter, load_with_batches  # noqa: E402
 from bench.scale_memory import measure_memory  # noqa: E402
 from bench.scale_workload import END, ENV, workload  # noqa: E402
+from path2prod.adapters.approval_requests import ApprovalRequests  # noqa: E402
 from path2prod.adapters.ledger_table import LedgerTable  # noqa: E402
 from path2prod.audit.verify import verify_ledger  # noqa: E402
 from path2prod.domain.time import format_time  # noqa: E402
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"verifying {label}'s chain ...")
             meter.reset()
             verify_began = time.perf_counter()
-            verification = verify_ledger(ENV, ledger)
+            verification = verify_ledger(ENV, ledger, requests=ApprovalRequests(ledger))
             report["verify"][label] = {
                 "intact": verification.report.intact,
                 "checked": verification.report.checked,

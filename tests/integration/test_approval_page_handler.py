@@ -26,17 +26,10 @@ from moto import mock_aws
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals import wiring
-from path2prod.approvals.service import LinkAnswerer
-from path2prod.domain.approvals import (
-    ApprovalRequest,
-    ApprovalState,
-    Upstream,
-    format_time,
-    make_token,
-    open_request,
-    parse_time,
-    supersede,
-)
+from path2prod.approvals.answering import LinkAnswerer
+from path2prod.domain.approval_tokens import make_token
+from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Upstream, open_request, supersede
+from path2prod.domain.time import format_time, parse_time
 from path2prod.sandbox.template import table_definition
 from tests.support.handlers import function_module
 from tests.support.lambda_context import LambdaContext

@@ -35,7 +35,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Upstream, make_token, open_request
+from path2prod.domain.approval_tokens import make_token
+from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Upstream, open_request
 from path2prod.sandbox.function_url import function_url_event
 from path2prod.sandbox.functions import SandboxFunction
 from path2prod.sandbox.template import table_definition

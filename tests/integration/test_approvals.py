@@ -39,22 +39,14 @@ from moto.sts.models import sts_backends
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals import wiring
+from path2prod.approvals.answering import LinkAnswerer
+from path2prod.approvals.errors import PromotionPushFailed
 from path2prod.approvals.page import confirmation_page
-from path2prod.approvals.service import VIA_CLI, VIA_PAGE, LinkAnswerer, PromotionPushFailed
+from path2prod.approvals.service import VIA_CLI, VIA_PAGE
 from path2prod.audit.verify import verify_ledger
-from path2prod.domain.approvals import (
-    DEFAULT_EXPIRY,
-    AlreadyDecided,
-    ApprovalRequest,
-    ApprovalState,
-    RequestGone,
-    SelfApproval,
-    Verdict,
-    format_time,
-    make_token,
-    read_token,
-)
-from path2prod.domain.errors import InvalidEvent
+from path2prod.domain.approval_tokens import make_token, read_token
+from path2prod.domain.approvals import DEFAULT_EXPIRY, ApprovalRequest, ApprovalState, Verdict
+from path2prod.domain.errors import AlreadyDecided, InvalidEvent, RequestGone, SelfApproval
 from path2prod.domain.ledger import (
     DOMAIN_EVENT_SOURCE,
     KIND_APPROVAL,
@@ -62,6 +54,7 @@ from path2prod.domain.ledger import (
     PROMOTION_APPROVED,
     domain_event_for,
 )
+from path2prod.domain.time import format_time
 from path2prod.sandbox.template import parameter_default, project_root, rule_pattern
 from path2prod.settings import MissingSetting
 from tests.support.entries import ledger_entry
@@ -220,7 +213,7 @@ class Stg:
         return {approver: inbox.read() for approver, inbox in self.inboxes.items()}
 
     def assert_chain_intact(self) -> None:
-        verification = verify_ledger(ENV, self.ledger)
+        verification = verify_ledger(ENV, self.ledger, requests=ApprovalRequests(self.ledger))
         assert verification.report.intact, verification.as_dict()
 
 

@@ -42,14 +42,8 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
 from path2prod.adapters import git_history
 from path2prod.approvals.events import PROMOTION_REJECTED
 from path2prod.approvals.service import VIA_CLI
-from path2prod.domain.approvals import (
-    MAX_COMMENT_LENGTH,
-    ApprovalError,
-    ApprovalRequest,
-    ApprovalState,
-    Verdict,
-)
-from path2prod.domain.errors import InvalidEvent
+from path2prod.domain.approvals import MAX_COMMENT_LENGTH, ApprovalRequest, ApprovalState, Verdict
+from path2prod.domain.errors import ApprovalError, InvalidEvent
 from path2prod.sandbox.template import rule_pattern
 from tests.support.git import git
 
@@ -402,6 +396,6 @@ def test_asking_again_is_refused_while_a_request_for_the_commit_is_open_however_
 
 
 def pending_lifetime(request: ApprovalRequest) -> Any:
-    from path2prod.domain.approvals import parse_time
+    from path2prod.domain.time import parse_time
 
     return parse_time(request.expires_at) - parse_time(request.requested_at)

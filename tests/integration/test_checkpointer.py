@@ -9,6 +9,7 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
+from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable, execution_pk
 from path2prod.audit.verify import verify_ledger
@@ -104,8 +105,8 @@ def test_a_consistently_rewritten_chain_is_caught_only_by_the_checkpoints(
     )
 
     # THEN the chain alone looks intact, and the checkpoint shows the rewrite
-    assert verify_ledger("dev", ledger).report.intact
-    caught = verify_ledger("dev", ledger, store)
+    assert verify_ledger("dev", ledger, requests=ApprovalRequests(ledger)).report.intact
+    caught = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger))
     assert not caught.report.intact and caught.checkpoints == 1
     assert caught.report.broken is not None and "checkpoint" in caught.report.broken.reason
     assert execution_pk("path2prod-app", "execution-3") not in {item["pk"] for item in ledger.chain_items()}

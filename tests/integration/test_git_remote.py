@@ -29,8 +29,8 @@ from path2prod.adapters.git_remote import (
     PushResult,
     RemoteUnavailable,
 )
-from path2prod.domain.approvals import PromotedCommit
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.review_facts import PromotedCommit
 from tests.support.git import GIT_ENV, Repo, git, make_repo
 
 

@@ -21,7 +21,8 @@ from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.status import read_env_status
 from path2prod.cli.main import cli
-from path2prod.domain.approvals import Upstream, Verdict, decide, format_time, open_request
+from path2prod.domain.approvals import Upstream, Verdict, decide, open_request
+from path2prod.domain.time import format_time
 from path2prod.sandbox.template import table_definition
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo

@@ -10,18 +10,20 @@ from datetime import UTC, datetime
 from path2prod.adapters.approval_requests import request_from_item, request_item
 from path2prod.adapters.ledger_table import serialize_item
 from path2prod.domain.approvals import (
-    MAX_AUTHORS,
     MAX_COMMENT_LENGTH,
-    MAX_EMAIL_LENGTH,
     ApprovalRequest,
-    ChangedFile,
     Decision,
-    DiffStat,
-    PromotedCommit,
-    PromotedRange,
     Upstream,
     Verdict,
     open_request,
+)
+from path2prod.domain.review_facts import (
+    MAX_AUTHORS,
+    MAX_EMAIL_LENGTH,
+    ChangedFile,
+    DiffStat,
+    PromotedCommit,
+    PromotedRange,
 )
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

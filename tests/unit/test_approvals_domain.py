@@ -15,37 +15,39 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from path2prod.domain.approval_tokens import TokenClaims, make_token, read_token
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
-    MAX_AUTHORS,
-    MAX_COMMITS_SHOWN,
-    MAX_SUBJECT_LENGTH,
-    AlreadyDecided,
-    ApprovalError,
     ApprovalRequest,
     ApprovalState,
-    BadToken,
     Decision,
-    NotAnApprover,
-    PromotedCommit,
-    PromotedRange,
-    RequestGone,
-    SelfApproval,
-    TokenClaims,
-    UnknownRequest,
     Upstream,
     Verdict,
     decide,
-    format_time,
-    make_token,
     open_request,
-    promoted_authors,
-    read_token,
     request_id,
     supersede,
     supersedes,
 )
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    BadToken,
+    NotAnApprover,
+    Path2ProdError,
+    RequestGone,
+    SelfApproval,
+    UnknownRequest,
+)
+from path2prod.domain.review_facts import (
+    MAX_AUTHORS,
+    MAX_COMMITS_SHOWN,
+    MAX_SUBJECT_LENGTH,
+    PromotedCommit,
+    PromotedRange,
+    promoted_authors,
+)
+from path2prod.domain.time import format_time
 
 SECRET = b"the-stack-signing-secret"
 OTHER_SECRET = b"another-stack-signing-secret"

@@ -16,16 +16,8 @@ from path2prod.approvals.mail import prompt, rejection
 from path2prod.approvals.page import confirmation_page
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
-    MAX_FILES_SHOWN,
-    MAX_PATH_LENGTH,
-    AlreadyDecided,
-    ApprovalError,
     ApprovalRequest,
     ApprovalState,
-    ChangedFile,
-    DiffStat,
-    PromotedCommit,
-    PromotedRange,
     Upstream,
     Verdict,
     check_can_ask_again,
@@ -34,7 +26,15 @@ from path2prod.domain.approvals import (
     rejection_recipients,
     request_id,
 )
-from path2prod.domain.errors import InvalidEvent
+from path2prod.domain.errors import AlreadyDecided, ApprovalError, InvalidEvent
+from path2prod.domain.review_facts import (
+    MAX_FILES_SHOWN,
+    MAX_PATH_LENGTH,
+    ChangedFile,
+    DiffStat,
+    PromotedCommit,
+    PromotedRange,
+)
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ALICE, BOB, CAROL, DAVE = "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"

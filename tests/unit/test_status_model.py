@@ -6,9 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from path2prod.audit.status import EnvStatus, status_from, statuses_as_dict
-from path2prod.domain.approvals import ApprovalRequest, Upstream, Verdict, decide, format_time, open_request
+from path2prod.domain.approvals import ApprovalRequest, Upstream, Verdict, decide, open_request
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackLock
+from path2prod.domain.time import format_time
 from tests.support.entries import ledger_entry
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from path2prod.audit.where import NotAFullCommit, full_commit
+from path2prod.audit.errors import NotAFullCommit
+from path2prod.audit.where import full_commit
 from path2prod.domain.window import InvalidTime, TimeWindow, parse_bound
 
 

@@ -30,18 +30,10 @@ from path2prod.adapters.ledger_keys import (
     requests_pk,
 )
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.domain.approvals import (
-    ApprovalRequest,
-    ApprovalState,
-    Author,
-    ChangedFile,
-    Decision,
-    PromotedCommit,
-    Upstream,
-    Verdict,
-)
+from path2prod.domain.approvals import ApprovalRequest, ApprovalState, Decision, Upstream, Verdict
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.review_facts import Author, ChangedFile, PromotedCommit
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -16,7 +16,7 @@ from path2prod.adapters.git_remote import (
     cached_repo,
     codecommit_git_credentials,
 )
-from path2prod.domain.approvals import PromotedRange
+from path2prod.domain.review_facts import PromotedRange
 
 
 class EnvRepository:

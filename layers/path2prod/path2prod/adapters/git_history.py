@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from path2prod.adapters.git_remote import CommitInfo, CommitNotFound, commit_id, is_commit
-from path2prod.domain.approvals import ChangedFile, DiffStat, PromotedCommit, PromotedRange
+from path2prod.domain.review_facts import ChangedFile, DiffStat, PromotedCommit, PromotedRange
 
 if TYPE_CHECKING:
     from dulwich.objects import Commit, ObjectID

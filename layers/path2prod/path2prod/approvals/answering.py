@@ -12,21 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from path2prod.approvals import events as own_events
-from path2prod.approvals.ports import ApprovalStore, Bus, Clock, utc_now
-from path2prod.approvals.records import MAX_TRIES, VIA_PAGE, approval_entry, record_expiry
+from path2prod.approvals.ports import ApprovalStore
+from path2prod.approvals.service import VIA_PAGE, approval_entry, record_expiry
+from path2prod.domain.approval_tokens import read_token
 from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,
-    NotAnApprover,
-    RequestGone,
-    UnknownRequest,
     Verdict,
     decide,
-    read_token,
     same_person,
 )
-from path2prod.domain.errors import ChainMoved
+from path2prod.domain.errors import NotAnApprover, RequestGone, UnknownRequest
 from path2prod.domain.ledger import PROMOTION_APPROVED
+from path2prod.domain.retry import retry_lost_races
+from path2prod.ports import Bus, Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,8 @@ class Answerer:
         Single use: the answer is written only if the stored request is still the one decided on, so a
         second post of the same link finds the approver's answer there and gets AlreadyDecided.
         """
-        for _ in range(MAX_TRIES):
+
+        def attempt() -> ApprovalRequest:
             request = self.requests.get(request_id)
             if request is None:
                 raise UnknownRequest(f"no approval request {request_id}")
@@ -76,17 +76,15 @@ class Answerer:
                 record_expiry(request, now, self.requests)
                 raise
             note = reason or _quorum_note(decided)
-            entry = approval_entry(request, verdict.value, now, trigger=approver, via=via, reason=note)
-            try:
-                stored = self.requests.write([(request, decided)], [entry])[0]
-            except ChainMoved:
-                continue
-            if stored.state is ApprovalState.APPROVED:
-                self._announce_promotion(stored)
-            elif stored.state is ApprovalState.REJECTED:
-                self._announce_rejection(stored)
-            return stored
-        raise ChainMoved(f"gave up answering {request_id} after {MAX_TRIES} tries")
+            entry = approval_entry(request, verdict.entry_state, now, trigger=approver, via=via, reason=note)
+            return self.requests.write([(request, decided)], [entry])[0]
+
+        stored = retry_lost_races(attempt, gave_up=f"could not answer {request_id}")
+        if stored.state is ApprovalState.APPROVED:
+            self._announce_promotion(stored)
+        elif stored.state is ApprovalState.REJECTED:
+            self._announce_rejection(stored)
+        return stored
 
     def _announce_promotion(self, request: ApprovalRequest) -> None:
         """Tell the promoter. If this fails the request still awaits promotion, and the promoter's

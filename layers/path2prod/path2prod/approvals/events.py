@@ -10,7 +10,7 @@ stack that may sign links and mail approvers) takes two events from its own acco
   by a genuine upstream success (its chained REQUESTED entry), and nobody can answer it any more.
 
 Anyone allowed to put events on the bus can put these shapes: a parser checks every field, and the
-use cases (approvals/service.py) confirm the claim against the ledger before acting.
+use case (approvals/opening.py) confirms the claim against the ledger before acting.
 """
 
 from __future__ import annotations

@@ -10,13 +10,8 @@ Pure functions, no AWS.
 from __future__ import annotations
 
 from path2prod import ENVS
-from path2prod.domain.approvals import (
-    ApprovalRequest,
-    ChangedFile,
-    Verdict,
-    same_person,
-    self_approval,
-)
+from path2prod.domain.approvals import ApprovalRequest, Verdict, same_person, self_approval
+from path2prod.domain.review_facts import ChangedFile
 from path2prod.domain.text import printable
 
 

@@ -11,25 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from path2prod import ENVS
 from path2prod.approvals import events as own_events
 from path2prod.approvals import mail
-from path2prod.approvals.handled import Handled
-from path2prod.approvals.ports import ApprovalStore, Clock, Prompts, Repository, utc_now
-from path2prod.approvals.records import MAX_TRIES, approval_entry, newer_request, record_expiry
+from path2prod.approvals.errors import NoUpstreamEnv
+from path2prod.approvals.ports import ApprovalStore, PromotionRepository, Prompts
+from path2prod.approvals.service import Handled, approval_entry, newer_request, record_expiry
 from path2prod.domain import event_fields as fields
+from path2prod.domain.approval_tokens import make_token
 from path2prod.domain.approvals import (
     DEFAULT_EXPIRY,
     ApprovalRequest,
     ApprovalState,
-    PromotedRange,
     Upstream,
     Verdict,
     check_can_ask_again,
-    format_time,
-    make_token,
     open_request,
     rejection_recipients,
     request_id,
@@ -38,14 +36,15 @@ from path2prod.domain.approvals import (
 )
 from path2prod.domain.domain_events import parse_deployment_event
 from path2prod.domain.errors import ChainMoved, InvalidEvent, Path2ProdError
-from path2prod.domain.ledger import DEPLOYMENT_SUCCEEDED, KIND_APPROVAL
+from path2prod.domain.ledger import DEPLOYMENT_SUCCEEDED
+from path2prod.domain.retry import retry_lost_races
+from path2prod.domain.review_facts import PromotedRange
+from path2prod.domain.time import format_time
+from path2prod.domain.vocabulary import EntryKind, EntryState
+from path2prod.ports import Clock, MainBranch, utc_now
 
 if TYPE_CHECKING:
     from path2prod.adapters.git_remote import CommitInfo
-
-
-class NoUpstreamEnv(Path2ProdError):
-    """The first env was wired with an opener: nothing is promoted into it (a deployment error)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,8 @@ class Opener:
     policy: ApprovalPolicy
     links: Links
     prompts: Prompts
-    upstream: Repository
-    target: Repository  # read only (its main head): what the env runs bounds what a promotion brings
+    upstream: PromotionRepository
+    target: MainBranch  # read only (its main head): what the env runs bounds what a promotion brings
     upstream_account: str  # whose forwarded successes open requests
     clock: Clock = field(default=utc_now)
 
@@ -151,10 +150,12 @@ class Opener:
         again_id = again_after.id if again_after is not None else None
         wanted = request_id(self.env, upstream, commit, again_after=again_id)
         read: tuple[CommitInfo, PromotedRange] | None = None
-        for _ in range(MAX_TRIES):
+
+        def attempt() -> tuple[ApprovalRequest, bool]:
+            nonlocal read
             existing = self.requests.get(wanted)
             if existing is not None:
-                return self._prompt_once(existing), False
+                return existing, False
             now = self.clock()
             read = read or self._read_promotion(commit)
             info, promoted = read
@@ -174,13 +175,17 @@ class Opener:
                 asked_by=asked_by,
             )
             trigger = asked_by or "path2prod"
-            entries = [approval_entry(request, "REQUESTED", now, trigger=trigger, reason=_opened(request))]
+            entries = [
+                approval_entry(request, EntryState.REQUESTED, now, trigger=trigger, reason=_opened(request))
+            ]
             changes: list[tuple[ApprovalRequest | None, ApprovalRequest]] = []
             for older in self.requests.pending(self.env):
                 if older.state_at(now) is ApprovalState.PENDING and supersedes(request, older):
                     changes.append((older, supersede(older, request)))
                     entries.append(
-                        approval_entry(older, "SUPERSEDED", now, reason=f"superseded by {request.id}")
+                        approval_entry(
+                            older, EntryState.SUPERSEDED, now, reason=f"superseded by {request.id}"
+                        )
                     )
             # A late event about an older success: any request for a newer one, whatever became of it
             # (pending, approved, pushed, rejected), makes this one stale from the start.
@@ -189,13 +194,13 @@ class Opener:
             newer = newer_request(request, self.requests, partial(_counts_as_newer, again_after, now))
             if newer is not None:
                 request = supersede(request, newer)
-                entries.append(approval_entry(request, "SUPERSEDED", now, reason=f"superseded by {newer.id}"))
-            try:
-                stored = self.requests.write([(None, request), *changes], entries)[0]
-            except ChainMoved:
-                continue
-            return self._prompt_once(stored), True
-        raise ChainMoved(f"gave up opening {wanted} after {MAX_TRIES} tries")
+                entries.append(
+                    approval_entry(request, EntryState.SUPERSEDED, now, reason=f"superseded by {newer.id}")
+                )
+            return self.requests.write([(None, request), *changes], entries)[0], True
+
+        stored, opened = retry_lost_races(attempt, gave_up=f"could not open {wanted}")
+        return self._prompt_once(stored), opened
 
     def notify_rejection(self, claim: own_events.RejectionClaim) -> ApprovalRequest:
         """Mail the rejected request's commit author and every other approver, once.
@@ -209,7 +214,7 @@ class Opener:
             raise InvalidEvent("detail.request_id", f"{self.env} has no request {claim.request_id}")
         fields.equal(claim.commit, request.commit, "detail.commit")
         rejected_on_record = any(
-            entry.kind == KIND_APPROVAL and entry.state == Verdict.REJECT.value
+            entry.kind == EntryKind.APPROVAL and entry.state == Verdict.REJECT.entry_state
             for entry in self.requests.entries(request.id)
         )
         if request.state is not ApprovalState.REJECTED or not rejected_on_record:
@@ -219,16 +224,7 @@ class Opener:
         for recipient in rejection_recipients(request):
             subject, body = mail.rejection(request, recipient)
             self.prompts.prompt(recipient, subject, body)
-        for _ in range(MAX_TRIES):
-            notified = replace(request, rejection_notified_at=format_time(self.clock()))
-            try:
-                return self.requests.write([(request, notified)])[0]
-            except ChainMoved:
-                fresh = self.requests.get(request.id)
-                if fresh is None or fresh.rejection_notified_at:
-                    return fresh or request
-                request = fresh
-        return request
+        return self._noted(request, "rejection_notified_at")
 
     def ask_again(self, claim: own_events.AskAgainClaim) -> tuple[ApprovalRequest, bool]:
         """Open a new request for a commit whose request in this env was REJECTED or EXPIRED, and prompt.
@@ -246,7 +242,9 @@ class Opener:
             )
         fields.equal(claim.commit, previous.commit, "detail.commit")
         requested_on_record = any(
-            entry.kind == KIND_APPROVAL and entry.state == "REQUESTED" and entry.commit == previous.commit
+            entry.kind == EntryKind.APPROVAL
+            and entry.state == EntryState.REQUESTED
+            and entry.commit == previous.commit
             for entry in self.requests.entries(previous.id)
         )
         if not requested_on_record:
@@ -307,16 +305,36 @@ class Opener:
         for approver in request.approvers:
             subject, body = mail.prompt(request, approver, self.links.link_for(request, approver))
             self.prompts.prompt(approver, subject, body)
-        for _ in range(MAX_TRIES):
-            notified = replace(request, notified_at=format_time(self.clock()))
+        return self._noted(request, "notified_at")
+
+    def _noted(
+        self, request: ApprovalRequest, sent: Literal["notified_at", "rejection_notified_at"]
+    ) -> ApprovalRequest:
+        """`request` with the time its mails were sent written into `sent`, unless someone else wrote it
+        first. The mails are out already: should every try lose its race, the request is returned as
+        last read, and at worst the mails go again on a redelivery."""
+        latest = request
+
+        def attempt() -> ApprovalRequest:
+            nonlocal latest
+            now = format_time(self.clock())
+            if sent == "notified_at":
+                noted = replace(latest, notified_at=now)
+            else:
+                noted = replace(latest, rejection_notified_at=now)
             try:
-                return self.requests.write([(request, notified)])[0]
+                return self.requests.write([(latest, noted)])[0]
             except ChainMoved:
-                fresh = self.requests.get(request.id)
-                if fresh is None or fresh.notified_at:
-                    return fresh or request
-                request = fresh
-        return request
+                fresh = self.requests.get(latest.id)
+                if fresh is None or getattr(fresh, sent):
+                    return fresh or latest
+                latest = fresh
+                raise
+
+        try:
+            return retry_lost_races(attempt, gave_up=f"could not note the mails of {request.id}")
+        except ChainMoved:
+            return latest
 
 
 def _counts_as_newer(again_after: ApprovalRequest | None, now: datetime, known: ApprovalRequest) -> bool:

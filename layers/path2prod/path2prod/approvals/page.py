@@ -1,17 +1,17 @@
 """The approval page's HTML: what an approver sees on opening a link, after answering, and on an error.
 
-Pure functions from domain values to text, no AWS. Everything shown is escaped with `html.escape`
-(quotes too): a commit's message and author come from git, so whoever pushed to the upstream repo
-chose them, and the page must show them as text, never run them. The pages hold no script at all and
-no resource from elsewhere; the only style is inline, which `PAGE_HEADERS`' Content-Security-Policy
-allows and nothing more: even injected markup could neither run, load anything, nor post elsewhere.
+Pure functions from domain values to text, no AWS. Every fragment is `Html` (path2prod/html.py) and
+everything shown goes through its `escape` (quotes too): a commit's message and author come from git,
+so whoever pushed to the upstream repo chose them, and the page must show them as text, never run them.
+The pages hold no script at all and no resource from elsewhere; the only style is inline, which
+`PAGE_HEADERS`' Content-Security-Policy allows and nothing more: even injected markup could neither
+run, load anything, nor post elsewhere.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from html import escape
 from http import HTTPStatus
 
 from path2prod.approvals.answering import LinkView
@@ -19,13 +19,14 @@ from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,
     ApprovalState,
-    ChangedFile,
     Decision,
-    parse_time,
     same_person,
     self_approval,
 )
+from path2prod.domain.review_facts import ChangedFile
 from path2prod.domain.text import printable
+from path2prod.domain.time import parse_time
+from path2prod.html import Html, escape, join, markup
 
 # The headers every response of the page carries, set here beside the HTML they protect: the policy
 # must allow exactly what these pages use (an inline <style>, forms that post to the page itself).
@@ -44,7 +45,7 @@ PAGE_HEADERS: dict[str, str] = {
 
 REASON_MAX_LENGTH = MAX_COMMENT_LENGTH  # the form's comment, kept with the answer
 
-_STYLE = """
+_STYLE = markup("""
 body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
   background: #f4f4f4; margin: 0; padding: 2rem 1rem; }
 main { max-width: 46rem; margin: 0 auto; background: #fff; border: 1px solid #ccc; padding: 1.5rem 2rem; }
@@ -69,7 +70,7 @@ button { font: inherit; font-weight: 600; padding: .5rem 1.4rem; border: 1px sol
 button.approve { background: #1b7f3b; border-color: #14602c; color: #fff; }
 button.reject { background: #fff; border-color: #b00020; color: #b00020; }
 .fine { color: #555; font-size: .9rem; }
-"""
+""")
 
 
 def confirmation_page(view: LinkView, token: str, now: datetime) -> str:
@@ -77,39 +78,50 @@ def confirmation_page(view: LinkView, token: str, now: datetime) -> str:
     an Approve and a Reject form. Showing it decides nothing; only posting a form does."""
     request = view.request
     rows = [
-        ("Commit", f"<code>{_e(request.commit)}</code>"),
-        ("Message", f"<pre>{_e(request.message)}</pre>"),
-        ("Author", f"{_e(request.author_name)} &lt;{_e(request.author_email)}&gt;"),
+        ("Commit", markup(f"<code>{_e(request.commit)}</code>")),
+        ("Message", markup(f"<pre>{_e(request.message)}</pre>")),
+        ("Author", markup(f"{_e(request.author_name)} &lt;{_e(request.author_email)}&gt;")),
         ("Upstream", _e(_upstream(request))),
         *_promoted_rows(request),
         ("Approvals", _e(_tally(request))),
         ("Decisions", _decisions(request.decisions)),
         ("Approvers", _e(", ".join(request.approvers))),
         ("Expires", _e(f"{request.expires_at} ({_until(request.expires_at, now)})")),
-        ("Request", f"<code>{_e(request.id)}</code>"),
+        ("Request", markup(f"<code>{_e(request.id)}</code>")),
     ]
     parts = [
-        f"<h1>Promote <code>{_e(request.commit[:12])}</code> to {_e(request.env)}?</h1>",
-        f"<p>This link is <strong>{_e(view.approver)}</strong>'s. "
-        f'State: <span class="state">{_e(view.state.value)}</span></p>',
+        markup(f"<h1>Promote <code>{_e(request.commit[:12])}</code> to {_e(request.env)}?</h1>"),
+        markup(
+            f"<p>This link is <strong>{_e(view.approver)}</strong>'s. "
+            f'State: <span class="state">{_e(view.state.value)}</span></p>'
+        ),
         _table(rows),
     ]
     if same_person(view.approver, request.author_email):
         parts.append(
-            '<p class="note">You wrote this commit: approving it will be refused, because the author '
-            "cannot approve their own change. You may reject it; someone else must approve it.</p>"
+            markup(
+                '<p class="note">You wrote this commit: approving it will be refused, because the author '
+                "cannot approve their own change. You may reject it; someone else must approve it.</p>"
+            )
         )
     elif (why_not := self_approval(request, view.approver)) is not None:
         parts.append(
-            f'<p class="note">Approving this promotion will be refused: {_e(why_not)}. You may reject it.</p>'
+            markup(
+                f'<p class="note">Approving this promotion will be refused: {_e(why_not)}. '
+                "You may reject it.</p>"
+            )
         )
     if view.can_answer:
         parts.append(_forms(token))
     else:
-        parts.append(f'<p class="note">You cannot answer: {_e(view.why_not or "no reason given")}.</p>')
+        parts.append(
+            markup(f'<p class="note">You cannot answer: {_e(view.why_not or "no reason given")}.</p>')
+        )
     parts.append(
-        '<p class="fine">Opening this page changes nothing; only a button does. '
-        "The link is yours alone: please do not forward it.</p>"
+        markup(
+            '<p class="fine">Opening this page changes nothing; only a button does. '
+            "The link is yours alone: please do not forward it.</p>"
+        )
     )
     return _document(f"path2prod: promote {request.commit[:12]} to {request.env}?", parts)
 
@@ -117,22 +129,22 @@ def confirmation_page(view: LinkView, token: str, now: datetime) -> str:
 def outcome_page(request: ApprovalRequest, approver: str) -> str:
     """The page after a POST: what was recorded for `approver`, and the request's state now."""
     decision = request.decision_of(approver)
-    parts = [f"<h1>Recorded: <code>{_e(request.commit[:12])}</code> to {_e(request.env)}</h1>"]
+    parts = [markup(f"<h1>Recorded: <code>{_e(request.commit[:12])}</code> to {_e(request.env)}</h1>")]
     if decision is not None:
         recorded = f"{decision.approver} {decision.verdict.value} commit {request.commit} at {decision.at}"
         if decision.reason:
             recorded += f" (reason: {decision.reason})"
-        parts.append(f'<p class="note ok">{_e(recorded)}.</p>')
-    state = f'<span class="state">{_e(request.state.value)}</span>'
-    parts.append(f"<p>The request is now {state}: {_e(_next(request))}</p>")
+        parts.append(markup(f'<p class="note ok">{_e(recorded)}.</p>'))
+    state = markup(f'<span class="state">{_e(request.state.value)}</span>')
+    parts.append(markup(f"<p>The request is now {state}: {_e(_next(request))}</p>"))
     parts.append(
         _table(
             [
-                ("Commit", f"<code>{_e(request.commit)}</code>"),
-                ("Message", f"<pre>{_e(request.message)}</pre>"),
+                ("Commit", markup(f"<code>{_e(request.commit)}</code>")),
+                ("Message", markup(f"<pre>{_e(request.message)}</pre>")),
                 ("Approvals", _e(_tally(request))),
                 ("Decisions", _decisions(request.decisions)),
-                ("Request", f"<code>{_e(request.id)}</code>"),
+                ("Request", markup(f"<code>{_e(request.id)}</code>")),
             ]
         )
     )
@@ -142,55 +154,61 @@ def outcome_page(request: ApprovalRequest, approver: str) -> str:
 def error_page(status: int, message: str) -> str:
     """A page saying why the request cannot be served (the status and a one-line reason)."""
     title = f"{status} {_phrase(status)}"
-    parts = [f"<h1>{_e(title)}</h1>", f'<p class="note error">{_e(message)}</p>']
+    parts = [markup(f"<h1>{_e(title)}</h1>"), markup(f'<p class="note error">{_e(message)}</p>')]
     return _document(f"path2prod: {title}", parts)
 
 
 # -- pieces ---------------------------------------------------------------------------------------------
 
 
-def _e(text: object) -> str:
-    """`text` to show: HTML-escaped, and without control or bidi characters (a commit message's
-    U+202E would show its text reversed; NUL and escape codes have no business on a page)."""
-    return escape(printable(str(text), keep_newlines=True), quote=True)
+def _e(text: object) -> Html:
+    """`text` to show: without control or bidi characters (a commit message's U+202E would show its
+    text reversed; NUL and escape codes have no business on a page), then escaped."""
+    return escape(printable(str(text), keep_newlines=True))
 
 
-def _document(title: str, body: Iterable[str]) -> str:
-    return (
+def _document(title: str, body: Iterable[Html]) -> str:
+    """The whole page, as the text the response carries."""
+    page = markup(
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<meta name="robots" content="noindex, nofollow">\n'
         f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
-        "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
+        "<body>\n<main>\n"
     )
+    page += join(body, markup("\n")) + markup("\n</main>\n</body>\n</html>\n")
+    return str(page)
 
 
-def _table(rows: Iterable[tuple[str, str]]) -> str:
-    """Rows of (label, already escaped HTML)."""
-    body = "\n".join(f"<tr><th>{_e(label)}</th><td>{cell}</td></tr>" for label, cell in rows)
-    return f"<table>\n{body}\n</table>"
+def _table(rows: Iterable[tuple[str, Html]]) -> Html:
+    """Rows of (label, cell)."""
+    body = join(
+        (markup(f"<tr><th>{_e(label)}</th><td>{cell}</td></tr>") for label, cell in rows), markup("\n")
+    )
+    return markup(f"<table>\n{body}\n</table>")
 
 
-def _forms(token: str) -> str:
+def _forms(token: str) -> Html:
     # Two forms, each posting its own decision and comment: what a browser sends is then exactly what
     # the approver saw beside the button they pressed. `action=""` posts back to this very URL (its `?t=`
     # included); the token also travels in the body.
-    hidden = f'<input type="hidden" name="t" value="{_e(token)}">'
+    hidden = markup(f'<input type="hidden" name="t" value="{_e(token)}">')
 
-    def form(decision: str, label: str, button: str) -> str:
-        return (
+    def form(decision: str, label: str, button: str) -> Html:
+        name, words, pressed = escape(decision), escape(label), escape(button)
+        return markup(
             f'<form method="post" action="">{hidden}'
-            f'<label for="{decision}-reason">{label} (optional, kept in the ledger; '
+            f'<label for="{name}-reason">{words} (optional, kept in the ledger; '
             f"at most {REASON_MAX_LENGTH} characters)</label>"
-            f'<textarea id="{decision}-reason" name="reason" rows="2" maxlength="{REASON_MAX_LENGTH}" '
+            f'<textarea id="{name}-reason" name="reason" rows="2" maxlength="{REASON_MAX_LENGTH}" '
             'autocomplete="off"></textarea>'
-            f'<button type="submit" class="{decision}" name="decision" value="{decision}">{button}</button>'
+            f'<button type="submit" class="{name}" name="decision" value="{name}">{pressed}</button>'
             "</form>"
         )
 
-    return form("approve", "Comment", "Approve") + "\n" + form("reject", "Why you reject", "Reject")
+    return form("approve", "Comment", "Approve") + markup("\n") + form("reject", "Why you reject", "Reject")
 
 
 def _upstream(request: ApprovalRequest) -> str:
@@ -201,59 +219,65 @@ def _upstream(request: ApprovalRequest) -> str:
     )
 
 
-def _promoted_rows(request: ApprovalRequest) -> list[tuple[str, str]]:
+def _promoted_rows(request: ApprovalRequest) -> list[tuple[str, Html]]:
     """What the env runs now and the commits the promotion brings (nothing for a request opened before
-    promoted ranges were recorded), as (label, escaped HTML) rows."""
-    rows: list[tuple[str, str]] = []
+    promoted ranges were recorded), as (label, cell) rows."""
+    rows: list[tuple[str, Html]] = []
     if request.asked_again_after:
         rows.append(("Asked again", _e(f"by {request.asked_by or '?'} after {request.asked_again_after}")))
     if request.commit_count is None:
         return rows
-    runs_now = "nothing yet"
+    runs_now = markup("nothing yet")
     if request.target_head:
-        runs_now = f"<code>{_e(request.target_head[:12])}</code>"
+        runs_now = markup(f"<code>{_e(request.target_head[:12])}</code>")
         if request.target_subject is not None:
-            runs_now += f" {_e(request.target_subject)}"
+            runs_now += markup(f" {_e(request.target_subject)}")
     items = [
-        f"<li><code>{_e(c.sha[:12])}</code> {_e(c.author_name)} &lt;{_e(c.author_email)}&gt;: "
-        f"{_e(c.subject)}</li>"
+        markup(
+            f"<li><code>{_e(c.sha[:12])}</code> {_e(c.author_name)} &lt;{_e(c.author_email)}&gt;: "
+            f"{_e(c.subject)}</li>"
+        )
         for c in request.commits
     ]
     if (more := request.commit_count - len(request.commits)) > 0:
-        items.append(f"<li>and {_e(more)} more</li>")
+        items.append(markup(f"<li>and {_e(more)} more</li>"))
     if not request.range_complete:
-        items.append("<li>too many commits or authors to check: nobody can approve this promotion</li>")
-    promotes = f"{_e(request.commit_count)} commit(s)" + (f"<ul>{''.join(items)}</ul>" if items else "")
-    rows += [("Runs now", f"{runs_now} in {_e(request.env)}"), ("Promotes", promotes)]
+        items.append(
+            markup("<li>too many commits or authors to check: nobody can approve this promotion</li>")
+        )
+    promotes = markup(f"{_e(request.commit_count)} commit(s)")
+    if items:
+        promotes += markup(f"<ul>{join(items)}</ul>")
+    rows += [("Runs now", markup(f"{runs_now} in {_e(request.env)}")), ("Promotes", promotes)]
     return [*rows, ("Files", _files(request))]
 
 
-def _files(request: ApprovalRequest) -> str:
-    """The files the promotion changes, with their added and removed lines, as escaped HTML."""
+def _files(request: ApprovalRequest) -> Html:
+    """The files the promotion changes, with their added and removed lines."""
     if request.file_count is None:
-        return "not compared (the env runs a commit the upstream repository does not hold)"
-    summary = (
+        return markup("not compared (the env runs a commit the upstream repository does not hold)")
+    summary = markup(
         f"{_e(request.file_count)} file(s) changed, "
         f'<span class="added">+{_e(request.lines_added)}</span> '
         f'<span class="removed">-{_e(request.lines_removed)}</span>'
     )
     if not request.files_complete:
-        summary += " (some files too large or too many to count their lines)"
-    rows = "".join(f"<tr>{_file_cells(changed)}</tr>" for changed in request.files)
+        summary += markup(" (some files too large or too many to count their lines)")
+    rows = join(markup(f"<tr>{_file_cells(changed)}</tr>") for changed in request.files)
     if (more := request.file_count - len(request.files)) > 0:
-        rows += f'<tr><td colspan="3">and {_e(more)} more</td></tr>'
-    return summary + (f'<table class="files">{rows}</table>' if rows else "")
+        rows += markup(f'<tr><td colspan="3">and {_e(more)} more</td></tr>')
+    return summary + (markup(f'<table class="files">{rows}</table>') if rows else markup(""))
 
 
-def _file_cells(changed: ChangedFile) -> str:
+def _file_cells(changed: ChangedFile) -> Html:
     if changed.added is None or changed.removed is None:
-        lines = "no lines"
+        lines = markup("no lines")
     else:
-        lines = (
+        lines = markup(
             f'<span class="added">+{_e(changed.added)}</span> '
             f'<span class="removed">-{_e(changed.removed)}</span>'
         )
-    return f"<td>{_e(changed.status)}</td><td>{lines}</td><td><code>{_e(changed.path)}</code></td>"
+    return markup(f"<td>{_e(changed.status)}</td><td>{lines}</td><td><code>{_e(changed.path)}</code></td>")
 
 
 def _tally(request: ApprovalRequest) -> str:
@@ -262,16 +286,16 @@ def _tally(request: ApprovalRequest) -> str:
     return f"{len(approved)} of {request.quorum} needed{who}"
 
 
-def _decisions(decisions: tuple[Decision, ...]) -> str:
+def _decisions(decisions: tuple[Decision, ...]) -> Html:
     if not decisions:
-        return "none yet"
+        return markup("none yet")
     items = []
     for decision in decisions:
         line = f"{decision.approver} {decision.verdict.value} at {decision.at} via {decision.via}"
         if decision.reason:
             line += f": {decision.reason}"
-        items.append(f"<li>{_e(line)}</li>")
-    return "<ul>" + "".join(items) + "</ul>"
+        items.append(markup(f"<li>{_e(line)}</li>"))
+    return markup(f"<ul>{join(items)}</ul>")
 
 
 def _next(request: ApprovalRequest) -> str:

@@ -1,28 +1,23 @@
-"""What the approvals use cases need from the world, declared once: each use case takes only its own.
+"""What the approvals use cases need from the world besides the shared ports (path2prod/ports.py:
+Alerts, Bus, Clock, MainBranch), declared once: each use case takes only its own.
 
-The adapters (adapters/approval_requests.py, env_repo.py, prompts.py, alerts.py, event_bus.py) meet
-these Protocols structurally; tests pass the same adapters against moto, or fakes.
+The adapters (adapters/approval_requests.py, env_repo.py, prompts.py) meet these Protocols
+structurally; tests pass the same adapters against moto, or fakes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from path2prod.domain.approvals import ApprovalRequest, PromotedRange
+from path2prod.domain.approvals import ApprovalRequest
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.review_facts import PromotedRange
+from path2prod.ports import MainBranch
 
 if TYPE_CHECKING:
     from path2prod.adapters.git_remote import CommitInfo, PushResult
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The clock every use case reads unless a test gives its own."""
-    return datetime.now(UTC)
 
 
 class RequestHistory(Protocol):
@@ -45,12 +40,12 @@ class ApprovalStore(RequestHistory, Protocol):
     ) -> list[ApprovalRequest]: ...
 
 
-class Repository(Protocol):
-    """An env's git repository: the upstream's is read, the target's main is read and pushed."""
+class PromotionRepository(MainBranch, Protocol):
+    """An env's git repository as a promotion uses it: the upstream's is read (a candidate, the commits
+    it brings) and fetched, the target's main is read and pushed."""
 
     def fetch(self, commit: str) -> Path: ...
     def commit_info(self, commit: str) -> CommitInfo: ...
-    def main_head(self) -> str | None: ...
     def promoted_range(self, commit: str, target_head: str | None) -> PromotedRange: ...
     def push_main(self, commit: str, local_repo: Path, *, force: bool) -> PushResult: ...
 
@@ -59,15 +54,3 @@ class Prompts(Protocol):
     """Mail to one person (an approver, or the author of a rejected commit)."""
 
     def prompt(self, approver: str, subject: str, body: str) -> None: ...
-
-
-class Alerts(Protocol):
-    """The people who run the env: told when a promotion is refused or keeps failing."""
-
-    def publish(self, subject: str, body: str) -> None: ...
-
-
-class Bus(Protocol):
-    """The account's event bus: "Promotion Approved" and "Promotion Rejected" go out on it."""
-
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...

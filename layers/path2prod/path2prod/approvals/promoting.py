@@ -10,21 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from path2prod.approvals.handled import Handled
-from path2prod.approvals.ports import Alerts, ApprovalStore, Clock, Repository, utc_now
-from path2prod.approvals.records import MAX_TRIES, millis, newer_request
+from path2prod.approvals.errors import PromotionPushFailed
+from path2prod.approvals.ports import ApprovalStore, PromotionRepository
+from path2prod.approvals.service import Handled, approval_entry, newer_request
 from path2prod.domain import event_fields as fields
-from path2prod.domain.approvals import ApprovalRequest, approvals_on_record, format_time, parse_time
+from path2prod.domain.approvals import ApprovalRequest, approvals_on_record
 from path2prod.domain.domain_events import is_scheduled_event, parse_promotion_approved
-from path2prod.domain.errors import ChainMoved, InvalidEvent, Path2ProdError
-from path2prod.domain.ledger import KIND_PROMOTION, LedgerEntry
+from path2prod.domain.errors import ChainMoved, InvalidEvent
+from path2prod.domain.retry import retry_lost_races
+from path2prod.domain.time import parse_time
+from path2prod.domain.vocabulary import EntryKind, EntryState
+from path2prod.ports import Alerts, Clock, utc_now
 
 ALERT_AFTER_FAILED_PUSHES = 3
-OUTCOMES = {"SUCCEEDED": "PUSHED", "FAILED": "FAILED", "REFUSED": "REFUSED", "SKIPPED": "SKIPPED"}
-
-
-class PromotionPushFailed(Path2ProdError):
-    """The approved commit could not be pushed; raised so the event is retried (the request keeps it)."""
+# A promotion entry's state, and what its request then says of its promotion.
+OUTCOMES = {
+    EntryState.SUCCEEDED: EntryState.PUSHED,
+    EntryState.FAILED: EntryState.FAILED,
+    EntryState.REFUSED: EntryState.REFUSED,
+    EntryState.SKIPPED: EntryState.SKIPPED,
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,8 @@ class Promoter:
 
     env: str
     requests: ApprovalStore
-    upstream: Repository
-    target: Repository
+    upstream: PromotionRepository
+    target: PromotionRepository
     alerts: Alerts
     allow_non_fast_forward: bool = False
     clock: Clock = field(default=utc_now)
@@ -89,7 +94,7 @@ class Promoter:
         on_record = approvals_on_record(request, self.requests.entries(request.id))
         if len(on_record) < request.quorum:
             why = f"the ledger records {len(on_record)} of {request.quorum} approval(s): not pushed"
-            refused = self._record(request, "REFUSED", error=why)
+            refused = self._record(request, EntryState.REFUSED, error=why)
             self.alerts.publish(
                 f"path2prod {request.env}: promotion of {request.commit[:12]} refused, "
                 "approvals not on record",
@@ -100,15 +105,19 @@ class Promoter:
             return refused
         # Exact, however many requests opened since: a newer commit pushed first is on main already,
         # and pushing this one would move main back.
-        pushed_later = newer_request(request, self.requests, lambda known: known.promotion == "PUSHED")
+        pushed_later = newer_request(
+            request, self.requests, lambda known: known.promotion == EntryState.PUSHED
+        )
         if pushed_later is not None:
-            return self._record(request, "SKIPPED", error=f"{pushed_later.id} pushed a newer commit first")
+            return self._record(
+                request, EntryState.SKIPPED, error=f"{pushed_later.id} pushed a newer commit first"
+            )
         try:
             result = self.target.push_main(
                 request.commit, self.upstream.fetch(request.commit), force=self.allow_non_fast_forward
             )
         except NotFastForward as error:
-            refused = self._record(request, "REFUSED", error=str(error))
+            refused = self._record(request, EntryState.REFUSED, error=str(error))
             self.alerts.publish(
                 f"path2prod {request.env}: promotion of {request.commit[:12]} refused (not a fast-forward)",
                 f"{error}\n\nThe request {request.id} was approved, but {request.env}'s main has commits "
@@ -116,7 +125,7 @@ class Promoter:
             )
             return refused
         except GitRemoteError as error:
-            failed = self._record(request, "FAILED", error=str(error))
+            failed = self._record(request, EntryState.FAILED, error=str(error))
             if failed is not None and failed.request.promotion_attempts == ALERT_AFTER_FAILED_PUSHES:
                 self.alerts.publish(
                     f"path2prod {request.env}: promotion of {request.commit[:12]} keeps failing",
@@ -126,7 +135,7 @@ class Promoter:
             raise PromotionPushFailed(
                 f"push of {request.commit} to {request.env} main failed: {error}"
             ) from error
-        return self._record(request, "SUCCEEDED", from_commit=result.old)
+        return self._record(request, EntryState.SUCCEEDED, from_commit=result.old)
 
     def promote_waiting(self) -> dict[str, str]:
         """Push every approved commit still owed a push (the schedule's sweep); returns id -> outcome."""
@@ -145,39 +154,39 @@ class Promoter:
     def _record(
         self,
         request: ApprovalRequest,
-        state: str,
+        state: EntryState,
         *,
         error: str | None = None,
         from_commit: str | None = None,
     ) -> Promotion | None:
-        for _ in range(MAX_TRIES):
-            if not request.awaits_promotion:
-                return Promotion(request, recorded=False)  # another promoter got there first
+        latest = request
+
+        def attempt() -> Promotion | None:
+            nonlocal latest
+            if not latest.awaits_promotion:
+                return Promotion(latest, recorded=False)  # another promoter got there first
             now = self.clock()
-            attempts = request.promotion_attempts + 1
+            attempts = latest.promotion_attempts + 1
             changed = replace(
-                request, promotion=OUTCOMES[state], promotion_error=error, promotion_attempts=attempts
+                latest, promotion=OUTCOMES[state], promotion_error=error, promotion_attempts=attempts
             )
-            approved_by = ", ".join(request.approved_by)
-            entry = LedgerEntry(
-                env=request.env,
-                commit=request.commit,
-                state=state,
-                kind=KIND_PROMOTION,
-                execution_id=request.id,
-                pipeline=request.upstream.pipeline,
+            approved_by = ", ".join(latest.approved_by)
+            entry = approval_entry(
+                latest,
+                state,
+                now,
+                kind=EntryKind.PROMOTION,
                 attempt=attempts,
-                time=format_time(now),
-                start_time=millis(now),
                 from_commit=from_commit,
-                trigger="path2prod",
-                reason=error or f"pushed to {request.env} main (approved by {approved_by})",
+                reason=error or f"pushed to {latest.env} main (approved by {approved_by})",
             )
             try:
-                return Promotion(self.requests.write([(request, changed)], [entry])[0], recorded=True)
+                return Promotion(self.requests.write([(latest, changed)], [entry])[0], recorded=True)
             except ChainMoved:
-                fresh = self.requests.get(request.id)
+                fresh = self.requests.get(latest.id)
                 if fresh is None:
                     return None
-                request = fresh
-        raise ChainMoved(f"gave up recording the promotion of {request.id} after {MAX_TRIES} tries")
+                latest = fresh
+                raise
+
+        return retry_lost_races(attempt, gave_up=f"could not record the promotion of {request.id}")

@@ -24,7 +24,8 @@ from path2prod.approvals.page import (
     error_page,
     outcome_page,
 )
-from path2prod.domain.approvals import ApprovalError, BadToken, UnsupportedMediaType, Verdict
+from path2prod.domain.approvals import Verdict
+from path2prod.domain.errors import ApprovalError, BadToken, UnsupportedMediaType
 
 DECISIONS = {"approve": Verdict.APPROVE, "reject": Verdict.REJECT}
 METHODS = ("GET", "HEAD", "POST")

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from path2prod.domain.ledger import KIND_APPROVAL, KIND_PROMOTION, LedgerEntry
+from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.vocabulary import EntryKind, EntryState
 
-REQUEST_KINDS = frozenset({KIND_APPROVAL, KIND_PROMOTION})
-DECISION_STATES = frozenset({"APPROVED", "REJECTED"})
+REQUEST_KINDS = frozenset({EntryKind.APPROVAL, EntryKind.PROMOTION})
+DECISION_STATES = frozenset({EntryState.APPROVED, EntryState.REJECTED})
 
 
 def request_id_of(entry: LedgerEntry) -> str | None:

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TextIO
 
-from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.entries import REQUEST_KINDS, entry_as_dict, execution_of, request_id_of
+from path2prod.audit.ports import ChainedItems, EnvHistory
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.text import csv_cell
 
@@ -49,7 +49,7 @@ COLUMNS = (
 
 
 def export_entries(
-    ledgers: Mapping[str, LedgerTable],
+    ledgers: Mapping[str, EnvHistory],
     stream: TextIO,
     *,
     format: str,
@@ -67,7 +67,7 @@ def export_entries(
 
 
 def export_chain(
-    ledgers: Mapping[str, LedgerTable], stream: TextIO, *, format: str = "json", page_size: int = 500
+    ledgers: Mapping[str, ChainedItems], stream: TextIO, *, format: str = "json", page_size: int = 500
 ) -> int:
     """Write every chained item of each env, exactly as stored, in seq order: what an auditor needs to
     re-verify the hash chain independently (docs/ledger-integrity.md). JSON: an array of
@@ -93,7 +93,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entries(
-    ledgers: Mapping[str, LedgerTable], *, since: str | None, until: str | None, page_size: int
+    ledgers: Mapping[str, EnvHistory], *, since: str | None, until: str | None, page_size: int
 ) -> Iterator[LedgerEntry]:
     for env, ledger in ledgers.items():
         yield from ledger.history(env, oldest_first=True, since=since, until=until, page_size=page_size)
@@ -110,7 +110,7 @@ def _write_csv(entries: Iterator[LedgerEntry], stream: TextIO) -> int:
     return count
 
 
-def _write_chain_csv(ledgers: Mapping[str, LedgerTable], stream: TextIO, *, page_size: int) -> int:
+def _write_chain_csv(ledgers: Mapping[str, ChainedItems], stream: TextIO, *, page_size: int) -> int:
     writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     count = 0

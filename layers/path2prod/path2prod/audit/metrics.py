@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.ports import CommitHistory, EnvHistory
 from path2prod.domain.dora import (
-    FAILED,
-    SUCCEEDED,
     CommitLeadTime,
     DoraMetrics,
     breaks,
@@ -29,7 +27,8 @@ from path2prod.domain.dora import (
     first_success,
     succeeded_commits,
 )
-from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry
+from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.domain.window import TimeWindow, second_after, second_before
 
 # Reads that stop at the first match fetch small pages, so they stay a few items.
@@ -38,8 +37,8 @@ _PROBE_PAGE = 10
 
 def env_metrics(
     env: str,
-    ledger: LedgerTable,
-    dev_ledger: LedgerTable,
+    ledger: CommitHistory,
+    dev_ledger: CommitHistory,
     *,
     since: str | None,
     until: str | None,
@@ -53,7 +52,7 @@ def env_metrics(
     entries = [
         entry
         for entry in ledger.history(env, oldest_first=True, since=window.since, until=window.until)
-        if entry.kind == KIND_DEPLOYMENT
+        if entry.kind == EntryKind.DEPLOYMENT
     ]
     outcomes = execution_outcomes(entries, window)
     working_before = _working_before(env, ledger, window)
@@ -75,29 +74,29 @@ def env_metrics(
     )
 
 
-def _working_before(env: str, ledger: LedgerTable, window: TimeWindow) -> bool:
+def _working_before(env: str, ledger: EnvHistory, window: TimeWindow) -> bool:
     """Whether the last deployment that ended before the window SUCCEEDED."""
     before = second_before(window.since)
     if before is None:
         return False
     for entry in ledger.history(env, until=before, page_size=_PROBE_PAGE):
-        if entry.kind == KIND_DEPLOYMENT and entry.state in (SUCCEEDED, FAILED):
-            return entry.state == SUCCEEDED
+        if entry.kind == EntryKind.DEPLOYMENT and entry.state in (EntryState.SUCCEEDED, EntryState.FAILED):
+            return entry.state == EntryState.SUCCEEDED
     return False
 
 
-def _first_success_after(env: str, ledger: LedgerTable, window: TimeWindow) -> str | None:
+def _first_success_after(env: str, ledger: EnvHistory, window: TimeWindow) -> str | None:
     after = second_after(window.until)
     if after is None:
         return None
     for entry in ledger.history(env, oldest_first=True, since=after, page_size=_PROBE_PAGE):
-        if entry.kind == KIND_DEPLOYMENT and entry.state == SUCCEEDED:
+        if entry.kind == EntryKind.DEPLOYMENT and entry.state == EntryState.SUCCEEDED:
             return entry.time
     return None
 
 
 def _lead_time(
-    commit: str, ledger: LedgerTable, dev_ledger: LedgerTable, *, same_ledger: bool
+    commit: str, ledger: CommitHistory, dev_ledger: CommitHistory, *, same_ledger: bool
 ) -> CommitLeadTime | None:
     in_env: list[LedgerEntry] = ledger.commit_entries(commit, newest_first=False)
     first = first_success(in_env)

@@ -3,8 +3,8 @@ figures (pure: it renders what it is given).
 
 The page needs no network to be read: CSS is inline, the charts are inline SVG, there is no script,
 font, image or link to fetch (a Content-Security-Policy says so to the browser). Everything taken from
-the ledger or a repository is escaped with html.escape, so a hostile commit message or id is shown,
-never run.
+the ledger or a repository goes through path2prod/html.py's `escape`, and every fragment is `Html`, so a
+hostile commit message or id is shown, never run.
 
 At the top, the status of each env (audit/status.py): what runs now and since when, pending approvals
 and who is still to answer, rollbacks in flight, drift of main. Then the window's counts per env, in the
@@ -15,32 +15,16 @@ words of audit/entries.py (requests, decisions and rollbacks, not entries), the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from html import escape
 from typing import Any
 
 from path2prod import ENVS
 from path2prod.audit.entries import execution_of, request_id_of
-from path2prod.audit.report_model import (
-    Execution,
-    Mark,
-    counts_of,
-    executions_of,
-    marks_of,
-)
+from path2prod.audit.report_model import Execution, counts_of, executions_of, marks_of
 from path2prod.audit.report_style import CSS
 from path2prod.audit.report_svg import timeline_section
-from path2prod.audit.status import EnvStatus
+from path2prod.audit.status import EnvStatus, PendingApproval
 from path2prod.domain.ledger import LedgerEntry
-
-__all__ = [
-    "Execution",
-    "Mark",
-    "executions_of",
-    "format_duration",
-    "format_metric",
-    "marks_of",
-    "render_report",
-]
+from path2prod.html import EMPTY, Html, escape, join, markup
 
 METRICS = (
     ("deployment_frequency", "Deployment frequency", "deployments that ended SUCCEEDED, per day"),
@@ -79,7 +63,7 @@ def render_report(
     envs = _ordered_envs([*entries_by_env, *metrics_by_env])
     executions = {env: executions_of(entries_by_env.get(env, ())) for env in envs}
     marks = {env: marks_of(entries_by_env.get(env, ())) for env in envs}
-    head = (
+    head = markup(
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         # Nothing on this page may reach the network: no scripts, fonts, images or frames.
         '<meta http-equiv="Content-Security-Policy" '
@@ -89,18 +73,20 @@ def render_report(
         f"<style>{CSS}</style>\n</head>\n"
     )
     body = [
-        "<body>\n<main>",
+        markup("<body>\n<main>"),
         _header(envs, entries_by_env, executions, since=since, until=until, generated_at=generated_at),
-        _now_section(status_by_env) if status_by_env is not None else "",
+        _now_section(status_by_env) if status_by_env is not None else EMPTY,
         timeline_section(envs, executions, marks, since=since, until=until, generated_at=generated_at),
         _metrics_section(envs, metrics_by_env),
         _entries_section(envs, entries_by_env),
-        "<footer>Made by path2prod from each account's ledger. Check that the record was not edited with "
-        "<code>path2prod ledger verify</code>; how each metric is computed: docs/metrics.md; what each "
-        "count counts: docs/audit.md.</footer>",
-        "</main>\n</body>\n</html>\n",
+        markup(
+            "<footer>Made by path2prod from each account's ledger. Check that the record was not edited "
+            "with <code>path2prod ledger verify</code>; how each metric is computed: docs/metrics.md; what "
+            "each count counts: docs/audit.md.</footer>"
+        ),
+        markup("</main>\n</body>\n</html>\n"),
     ]
-    return head + "\n".join(part for part in body if part)
+    return str(head + join((part for part in body if part), markup("\n")))
 
 
 def format_metric(key: str, metric: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -148,7 +134,7 @@ def _header(
     since: str,
     until: str,
     generated_at: str,
-) -> str:
+) -> Html:
     items = []
     for env in envs:
         counts = counts_of(entries_by_env.get(env, ()), executions[env])
@@ -162,82 +148,96 @@ def _header(
         ]
         if counts.rollbacks_refused:
             words.append(f"{counts.rollbacks_refused} not rolled back")
-        items.append(f"<li><b>{escape(env)}</b>{escape(' · '.join(words))}</li>")
-    return (
+        items.append(markup(f"<li><b>{escape(env)}</b>{escape(' · '.join(words))}</li>"))
+    return markup(
         "<header>\n<h1>path2prod — the path to production</h1>\n"
         f'<p class="meta">Window <time>{escape(since)}</time> → <time>{escape(until)}</time> (UTC)'
         f" · generated <time>{escape(generated_at)}</time></p>\n"
-        f'<ul class="summary">{"".join(items)}</ul>\n</header>'
+        f'<ul class="summary">{join(items)}</ul>\n</header>'
     )
 
 
-def _now_section(status_by_env: Mapping[str, EnvStatus]) -> str:
+def _now_section(status_by_env: Mapping[str, EnvStatus]) -> Html:
     """What each env runs now, what waits for approval, rollbacks in flight, drift: a table."""
     rows = []
     for env in _ordered_envs(status_by_env):
         status = status_by_env[env]
         running = status.running
         runs = (
-            f'<td class="mono">{escape(running.commit[:12])}</td>'
-            f'<td class="time">{escape(running.since)}</td>'
+            markup(
+                f'<td class="mono">{escape(running.commit[:12])}</td>'
+                f'<td class="time">{escape(running.since)}</td>'
+            )
             if running
-            else '<td class="nothing">nothing SUCCEEDED recently</td><td></td>'
+            else markup('<td class="nothing">nothing SUCCEEDED recently</td><td></td>')
         )
         last = status.last_deployment
         last_cell = (
-            f'<span class="mono">{escape(last.commit[:12])}</span> '
-            f'<span class="state-{escape(last.state)}">{escape(last.state)}</span> {escape(last.time)}'
+            markup(
+                f'<span class="mono">{escape(last.commit[:12])}</span> '
+                f'<span class="state-{escape(last.state)}">{escape(last.state)}</span> {escape(last.time)}'
+            )
             if last
-            else '<span class="nothing">none</span>'
+            else _NONE
         )
         approvals = (
-            "<ul>"
-            + "".join(
-                f'<li>{escape(a.request_id)} for <span class="mono">{escape(a.commit[:12])}</span>: '
-                f"{a.approvals_needed} of {a.quorum} more, awaiting "
-                f"{escape(', '.join(a.awaiting) or 'nobody')}; expires {escape(a.expires_at)}</li>"
-                for a in status.pending_approvals
-            )
-            + "</ul>"
+            markup(f"<ul>{join(_pending_item(approval) for approval in status.pending_approvals)}</ul>")
             if status.pending_approvals
-            else '<span class="nothing">none</span>'
+            else _NONE
         )
         rollback = status.rollback_in_flight
         rollback_cell = (
-            f'to <span class="mono">{escape(rollback.target[:12])}</span> since {escape(rollback.since)}'
-            + (" (stale)" if rollback.stale else "")
+            markup(
+                f'to <span class="mono">{escape(rollback.target[:12])}</span> since {escape(rollback.since)}'
+                + (" (stale)" if rollback.stale else "")
+            )
             if rollback
-            else '<span class="nothing">none</span>'
+            else _NONE
         )
         drift = status.drift
         drift_cell = {
-            True: f'<span class="drift-yes">yes: main is {escape((status.main or "empty")[:12])}</span>',
-            False: "no",
-            None: f'<span class="nothing">unknown ({escape(status.main_error or "")})</span>',
+            True: markup(
+                f'<span class="drift-yes">yes: main is {escape((status.main or "empty")[:12])}</span>'
+            ),
+            False: markup("no"),
+            None: markup(f'<span class="nothing">unknown ({escape(status.main_error or "")})</span>'),
         }[drift]
         rows.append(
-            f'<tr data-env="{escape(env)}"><td class="env">{escape(env)}</td>{runs}<td>{last_cell}</td>'
-            f"<td>{approvals}</td><td>{rollback_cell}</td><td>{drift_cell}</td></tr>"
+            markup(
+                f'<tr data-env="{escape(env)}"><td class="env">{escape(env)}</td>{runs}<td>{last_cell}</td>'
+                f"<td>{approvals}</td><td>{rollback_cell}</td><td>{drift_cell}</td></tr>"
+            )
         )
-    return (
+    return markup(
         '<section id="now">\n<h2>Now</h2>\n<table class="now"><thead><tr><th>env</th><th>runs</th>'
         "<th>since</th><th>last deployment</th><th>pending approvals</th><th>rollback in flight</th>"
-        f"<th>main drifted</th></tr></thead><tbody>{''.join(rows)}</tbody></table>\n</section>"
+        f"<th>main drifted</th></tr></thead><tbody>{join(rows)}</tbody></table>\n</section>"
     )
 
 
-def _metrics_section(envs: Sequence[str], metrics_by_env: Mapping[str, Mapping[str, Any]]) -> str:
-    cards = [_metric_card(key, title, how, envs, metrics_by_env) for key, title, how in METRICS]
-    return (
-        '<section id="dora">\n<h2>DORA metrics</h2>\n<div class="cards">\n'
-        + "\n".join(cards)
-        + "\n</div>\n</section>"
+_NONE = markup('<span class="nothing">none</span>')
+
+
+def _pending_item(approval: PendingApproval) -> Html:
+    return markup(
+        f'<li>{escape(approval.request_id)} for <span class="mono">{escape(approval.commit[:12])}</span>: '
+        f"{approval.approvals_needed} of {approval.quorum} more, awaiting "
+        f"{escape(', '.join(approval.awaiting) or 'nobody')}; expires {escape(approval.expires_at)}</li>"
+    )
+
+
+def _metrics_section(envs: Sequence[str], metrics_by_env: Mapping[str, Mapping[str, Any]]) -> Html:
+    cards = join(
+        (_metric_card(key, title, how, envs, metrics_by_env) for key, title, how in METRICS), markup("\n")
+    )
+    return markup(
+        f'<section id="dora">\n<h2>DORA metrics</h2>\n<div class="cards">\n{cards}\n</div>\n</section>'
     )
 
 
 def _metric_card(
     key: str, title: str, how: str, envs: Sequence[str], metrics_by_env: Mapping[str, Mapping[str, Any]]
-) -> str:
+) -> Html:
     width, label_w, bar_w, row_h = 600, 52, 230, 30
     values: dict[str, float | None] = {}
     for env in envs:
@@ -255,52 +255,61 @@ def _metric_card(
         length = 0.0 if not value or top <= 0 else max(2.0, bar_w * min(value, top) / top)
         y = 6 + index * row_h
         rows.append(
-            f'<g class="metric-row" data-env="{escape(env)}">'
-            f"<title>{escape(f'{env}: {text} ({detail})')}</title>"
-            f'<text class="bar-env" x="0" y="{y + 15}">{escape(env)}</text>'
-            f'<rect class="bar-track" x="{label_w}" y="{y + 3}" width="{bar_w}" height="16" rx="3"/>'
-            f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{length:.1f}" height="16" rx="3"/>'
-            f'<text x="{label_w + bar_w + 12}" y="{y + 16}"><tspan class="bar-value">{escape(text)}</tspan>'
-            f'<tspan class="bar-detail" dx="10">{escape(detail)}</tspan></text></g>'
+            markup(
+                f'<g class="metric-row" data-env="{escape(env)}">'
+                f"<title>{escape(f'{env}: {text} ({detail})')}</title>"
+                f'<text class="bar-env" x="0" y="{y + 15}">{escape(env)}</text>'
+                f'<rect class="bar-track" x="{label_w}" y="{y + 3}" width="{bar_w}" height="16" rx="3"/>'
+                f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{length:.1f}" height="16" rx="3"/>'
+                f'<text x="{label_w + bar_w + 12}" y="{y + 16}">'
+                f'<tspan class="bar-value">{escape(text)}</tspan>'
+                f'<tspan class="bar-detail" dx="10">{escape(detail)}</tspan></text></g>'
+            )
         )
     height = 12 + row_h * len(envs)
-    return (
+    return markup(
         f'<article class="metric" data-metric="{escape(key)}"><h3>{escape(title)}</h3>'
         f'<p class="how">{escape(how)}</p>'
         f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)} per environment">'
-        + "".join(rows)
-        + "</svg></article>"
+        f"{join(rows)}</svg></article>"
     )
 
 
-def _entries_section(envs: Sequence[str], entries_by_env: Mapping[str, Sequence[LedgerEntry]]) -> str:
-    parts = ['<section id="entries">\n<h2>Ledger entries</h2>']
+def _entries_section(envs: Sequence[str], entries_by_env: Mapping[str, Sequence[LedgerEntry]]) -> Html:
+    parts = [markup('<section id="entries">\n<h2>Ledger entries</h2>')]
     for env in envs:
         entries = sorted(entries_by_env.get(env, ()), key=lambda entry: entry.order_key, reverse=True)
-        rows = "".join(
-            "<tr>"
-            f"<td>{escape(entry.time)}</td>"
-            f'<td class="state-{escape(entry.state)}">{escape(entry.state)}</td>'
-            f"<td>{escape(entry.kind)}</td>"
-            f'<td class="mono">{escape(entry.commit)}</td>'
-            f'<td class="mono">{escape(execution_of(entry) or "")}</td>'
-            f'<td class="mono">{escape(request_id_of(entry) or "")}</td>'
-            "</tr>"
-            for entry in entries
-        )
+        rows = join(_entry_row(entry) for entry in entries)
         table = (
-            "<table><thead><tr><th>time</th><th>state</th><th>kind</th><th>commit</th><th>execution</th>"
-            f"<th>request_id</th></tr></thead><tbody>{rows}</tbody></table>"
+            markup(
+                "<table><thead><tr><th>time</th><th>state</th><th>kind</th><th>commit</th><th>execution</th>"
+                f"<th>request_id</th></tr></thead><tbody>{rows}</tbody></table>"
+            )
             if entries
-            else "<p>No entries in this window.</p>"
+            else markup("<p>No entries in this window.</p>")
         )
         parts.append(
-            f"<details><summary>{escape(env)}: "
-            f"{escape(_plural(len(entries), 'ledger entry', 'ledger entries'))}, newest first</summary>"
-            f"{table}</details>"
+            markup(
+                f"<details><summary>{escape(env)}: "
+                f"{escape(_plural(len(entries), 'ledger entry', 'ledger entries'))}, newest first</summary>"
+                f"{table}</details>"
+            )
         )
-    parts.append("</section>")
-    return "\n".join(parts)
+    parts.append(markup("</section>"))
+    return join(parts, markup("\n"))
+
+
+def _entry_row(entry: LedgerEntry) -> Html:
+    return markup(
+        "<tr>"
+        f"<td>{escape(entry.time)}</td>"
+        f'<td class="state-{escape(entry.state)}">{escape(entry.state)}</td>'
+        f"<td>{escape(entry.kind)}</td>"
+        f'<td class="mono">{escape(entry.commit)}</td>'
+        f'<td class="mono">{escape(execution_of(entry) or "")}</td>'
+        f'<td class="mono">{escape(request_id_of(entry) or "")}</td>'
+        "</tr>"
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------------

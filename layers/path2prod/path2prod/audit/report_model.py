@@ -16,19 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from path2prod.audit.entries import DECISION_STATES
-from path2prod.domain.ledger import (
-    KIND_APPROVAL,
-    KIND_DEPLOYMENT,
-    KIND_PROMOTION,
-    KIND_ROLLBACK,
-    LedgerEntry,
-    outcome,
-)
+from path2prod.domain.ledger import LedgerEntry, outcome
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.domain.window import parse_utc
-
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-REFUSED = "REFUSED"
 
 
 @dataclass(frozen=True)
@@ -80,7 +70,7 @@ def executions_of(entries: Iterable[LedgerEntry]) -> list[Execution]:
     """The deployment executions among entries, each with its outcome, in order of their outcome."""
     by_execution: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
     for entry in entries:
-        if entry.kind == KIND_DEPLOYMENT and instant(entry.time) is not None:
+        if entry.kind == EntryKind.DEPLOYMENT and instant(entry.time) is not None:
             by_execution[(entry.pipeline, entry.execution_id)].append(entry)
     found: list[Execution] = []
     for group in by_execution.values():
@@ -109,24 +99,24 @@ def marks_of(entries: Iterable[LedgerEntry]) -> list[Mark]:
     found = [
         Mark(entry, at)
         for entry in entries
-        if entry.kind != KIND_DEPLOYMENT and (at := instant(entry.time)) is not None
+        if entry.kind != EntryKind.DEPLOYMENT and (at := instant(entry.time)) is not None
     ]
     return sorted(found, key=lambda mark: (mark.at, mark.entry.kind, mark.entry.execution_id))
 
 
 def counts_of(entries: Sequence[LedgerEntry], runs: Sequence[Execution]) -> EnvCounts:
     """An env's counts: executions by outcome, approval requests and decisions, rollbacks."""
-    approvals = [entry for entry in entries if entry.kind == KIND_APPROVAL]
+    approvals = [entry for entry in entries if entry.kind == EntryKind.APPROVAL]
     rollbacks: dict[str, set[str]] = defaultdict(set)
     for entry in entries:
-        if entry.kind == KIND_ROLLBACK:
+        if entry.kind == EntryKind.ROLLBACK:
             rollbacks[entry.execution_id].add(entry.state)
     # A failure whose only rollback entry is REFUSED was not rolled back (a failed rollback, say).
-    refused = sum(states == {REFUSED} for states in rollbacks.values())
+    refused = sum(states == {EntryState.REFUSED} for states in rollbacks.values())
     return EnvCounts(
         executions=len(runs),
-        succeeded=sum(run.state == SUCCEEDED for run in runs),
-        failed=sum(run.state == FAILED for run in runs),
+        succeeded=sum(run.state == EntryState.SUCCEEDED for run in runs),
+        failed=sum(run.state == EntryState.FAILED for run in runs),
         approval_requests=len({entry.execution_id for entry in approvals}),
         decisions=sum(entry.state in DECISION_STATES for entry in approvals),
         rollbacks=len(rollbacks) - refused,
@@ -139,41 +129,41 @@ def counts_of(entries: Sequence[LedgerEntry], runs: Sequence[Execution]) -> EnvC
 # Approval entries by state, each its own shape and colour (report_svg.py draws them): a request is a
 # hollow diamond, an approval a green diamond with a tick, a rejection a red square with a cross, an
 # expiry or supersession a grey dashed circle.
-_APPROVAL_STYLES = {
-    "REQUESTED": "approval-requested",
-    "APPROVED": "approval-approved",
-    "REJECTED": "approval-rejected",
-    "EXPIRED": "approval-expired",
-    "SUPERSEDED": "approval-expired",
+_APPROVAL_STYLES: dict[str, str] = {
+    EntryState.REQUESTED: "approval-requested",
+    EntryState.APPROVED: "approval-approved",
+    EntryState.REJECTED: "approval-rejected",
+    EntryState.EXPIRED: "approval-expired",
+    EntryState.SUPERSEDED: "approval-expired",
 }
-_APPROVAL_WORDS = {
-    "REQUESTED": "approval requested",
-    "APPROVED": "approved",
-    "REJECTED": "rejected",
-    "EXPIRED": "request expired",
-    "SUPERSEDED": "request superseded",
+_APPROVAL_WORDS: dict[str, str] = {
+    EntryState.REQUESTED: "approval requested",
+    EntryState.APPROVED: "approved",
+    EntryState.REJECTED: "rejected",
+    EntryState.EXPIRED: "request expired",
+    EntryState.SUPERSEDED: "request superseded",
 }
-_ROLLBACK_WORDS = {
-    "STARTED": "rollback to",
-    "SUCCEEDED": "rolled back to",
-    "FAILED": "rollback failed:",
-    REFUSED: "no rollback of",
+_ROLLBACK_WORDS: dict[str, str] = {
+    EntryState.STARTED: "rollback to",
+    EntryState.SUCCEEDED: "rolled back to",
+    EntryState.FAILED: "rollback failed:",
+    EntryState.REFUSED: "no rollback of",
 }
-_PROMOTION_WORDS = {
-    "SUCCEEDED": "pushed",
-    "FAILED": "push failed",
-    "REFUSED": "push refused",
-    "SKIPPED": "push skipped",
+_PROMOTION_WORDS: dict[str, str] = {
+    EntryState.SUCCEEDED: "pushed",
+    EntryState.FAILED: "push failed",
+    EntryState.REFUSED: "push refused",
+    EntryState.SKIPPED: "push skipped",
 }
 _MAX_WHO = 16
 
 
 def mark_style(entry: LedgerEntry) -> str:
-    if entry.kind == KIND_APPROVAL:
+    if entry.kind == EntryKind.APPROVAL:
         return _APPROVAL_STYLES.get(entry.state, "approval-requested")
-    if entry.kind == KIND_PROMOTION:
+    if entry.kind == EntryKind.PROMOTION:
         return "promotion"
-    if entry.kind == KIND_ROLLBACK:
+    if entry.kind == EntryKind.ROLLBACK:
         return "rollback"
     return "entry-other"
 
@@ -181,15 +171,15 @@ def mark_style(entry: LedgerEntry) -> str:
 def mark_label(entry: LedgerEntry) -> str:
     """A marker's words: what happened, and who or which commit, short enough to sit beside it."""
     sha = entry.commit[:7]
-    if entry.kind == KIND_APPROVAL:
+    if entry.kind == EntryKind.APPROVAL:
         words = _APPROVAL_WORDS.get(entry.state, entry.state.lower())
         if entry.state in DECISION_STATES and entry.trigger:
             return f"{words} · {_who(entry.trigger)}"
-        return f"{words} {sha}" if entry.state == "REQUESTED" else words
-    if entry.kind == KIND_PROMOTION:
+        return f"{words} {sha}" if entry.state == EntryState.REQUESTED else words
+    if entry.kind == EntryKind.PROMOTION:
         return f"{_PROMOTION_WORDS.get(entry.state, entry.state.lower())} {sha}"
-    if entry.kind == KIND_ROLLBACK:
-        if entry.state == REFUSED:
+    if entry.kind == EntryKind.ROLLBACK:
+        if entry.state == EntryState.REFUSED:
             return f"no rollback of {(entry.from_commit or entry.commit)[:7]}"
         return f"{_ROLLBACK_WORDS.get(entry.state, 'rollback ' + entry.state.lower())} {sha}"
     return f"{entry.kind} {entry.state}".lower()[:24]

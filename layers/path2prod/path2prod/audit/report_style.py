@@ -1,6 +1,8 @@
 """The report's stylesheet: inline in the page (the page reaches no network), kept apart from its words."""
 
-CSS = """
+from path2prod.html import markup
+
+CSS = markup("""
 :root { color-scheme: light; --ok: #1a7f37; --fail: #cf222e; --other: #8c959f; --approval: #8250df;
   --rollback: #bc4c00; --flow: #0969da; --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; }
 * { box-sizing: border-box; }
@@ -79,4 +81,4 @@ td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 .state-SUCCEEDED { color: var(--ok); font-weight: 600; }
 .state-FAILED { color: var(--fail); font-weight: 600; }
 footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
-"""
+""")

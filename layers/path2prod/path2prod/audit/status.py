@@ -20,28 +20,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from path2prod import ENVS
-from path2prod.domain.approvals import ApprovalRequest, ApprovalState, parse_time
+from path2prod.audit.ports import PendingRequests, StatusReads
+from path2prod.domain.approvals import ApprovalRequest, ApprovalState
 from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackLock
-
-if TYPE_CHECKING:
-    from path2prod.adapters.approval_requests import ApprovalRequests
-    from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.domain.time import parse_time
+from path2prod.domain.vocabulary import EntryKind, EntryState
+from path2prod.ports import MainBranch
 
 # Newest history entries read per env. A deployment writes 2 entries (STARTED, its outcome); approvals
 # and rollbacks write a few more: 100 entries cover the last ~30 deployments of a busy env.
 STATUS_LOOKBACK = 100
 _PAGE = 25
-
-
-class MainHead(Protocol):
-    """What status needs of an env's repository (adapters.env_repo.EnvRepository is one)."""
-
-    def main_head(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -156,8 +150,8 @@ def status_from(
 ) -> EnvStatus:
     """An env's status from what was read: its newest entries (newest first), its PENDING requests,
     its rollback lock (or None) and its repository's main (or why it could not be read)."""
-    deployments = [entry for entry in newest_entries if entry.kind == KIND_DEPLOYMENT]
-    succeeded = next((entry for entry in deployments if entry.state == "SUCCEEDED"), None)
+    deployments = [entry for entry in newest_entries if entry.kind == EntryKind.DEPLOYMENT]
+    succeeded = next((entry for entry in deployments if entry.state == EntryState.SUCCEEDED), None)
     last = deployments[0] if deployments else None
     return EnvStatus(
         env=env,
@@ -208,9 +202,9 @@ def rollback_in_flight(lock: RollbackLock, now: datetime) -> RollbackInFlight:
 
 def read_env_status(
     env: str,
-    ledger: LedgerTable,
-    approvals: ApprovalRequests | None,
-    repository: MainHead | None,
+    ledger: StatusReads,
+    approvals: PendingRequests | None,
+    repository: MainBranch | None,
     *,
     now: datetime,
     repository_error: str | None = None,

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from path2prod import ENVS
-from path2prod.adapters.approval_requests import ApprovalRequests, is_request_item
-from path2prod.adapters.checkpoints import CheckpointStore
-from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.adapters.approval_requests import is_request_item
+from path2prod.audit.ports import ChainedItems, Checkpoints, RequestItems
 from path2prod.domain.chain import ChainReport, chain_position_problem, verify
-from path2prod.domain.ledger import KIND_APPROVAL, KIND_DEPLOYMENT, KIND_PROMOTION, KIND_ROLLBACK
+from path2prod.domain.vocabulary import EntryKind
 
-ENTRY_KINDS = frozenset({KIND_DEPLOYMENT, KIND_ROLLBACK, KIND_APPROVAL, KIND_PROMOTION})
+ENTRY_KINDS = frozenset(EntryKind)
 COMMIT_RECORD = "commit"  # the kind of an execution's commit record (adapters/ledger_codec.py)
 
 
@@ -101,11 +100,12 @@ class EnvVerification:
 
 
 def verify_ledger(
-    env: str, ledger: LedgerTable, checkpoints: CheckpointStore | None = None
+    env: str, ledger: ChainedItems, checkpoints: Checkpoints | None = None, *, requests: RequestItems
 ) -> EnvVerification:
     """Walk env's chain in seq order and report the first item that does not fit, checking it also
     against the write-once checkpoints of its head when there are any; then name every item of the
-    env partitions and approval partitions that holds no valid chain position."""
+    env partitions and approval partitions (`requests`: the same table's) that holds no valid chain
+    position."""
     kept = dict(checkpoints.checkpoints(env)) if checkpoints else None
     head = ledger.chain_head()
     kinds = _KindCounter(ledger.chain_items())
@@ -115,7 +115,7 @@ def verify_ledger(
         env,
         report,
         None if kept is None else len(kept),
-        tuple(unchained_items(ledger)),
+        tuple(unchained_items(ledger, requests)),
         entries=sum(count for kind, count in counts.items() if kind in ENTRY_KINDS),
         commit_records=counts[COMMIT_RECORD],
         other_items=sum(
@@ -149,7 +149,9 @@ class _KindCounter:
         return counts
 
 
-def unchained_items(ledger: LedgerTable, envs: Iterable[str] = ENVS) -> Iterator[UnchainedItem]:
+def unchained_items(
+    ledger: ChainedItems, requests: RequestItems, envs: Iterable[str] = ENVS
+) -> Iterator[UnchainedItem]:
     """Every item of the table's env partitions (gsi1pk ENV#<env>, for every env: a forged item may
     claim any) and approval partitions (APPROVAL#<id>) without a valid chain position, page by page.
 
@@ -162,9 +164,8 @@ def unchained_items(ledger: LedgerTable, envs: Iterable[str] = ENVS) -> Iterator
         for item in ledger.env_items(env):
             if problem := chain_position_problem(item):
                 yield UnchainedItem.of(item, problem)
-    approvals = ApprovalRequests(ledger)
     for env in envs:
-        for item in approvals.stored_items(env):
+        for item in requests.stored_items(env):
             partition = item.get("gsi1pk")
             if is_request_item(item) or (isinstance(partition, str) and partition in env_partitions):
                 continue

@@ -7,18 +7,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.entries import request_id_of
-from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_DEPLOYMENT
+from path2prod.audit.errors import NotAFullCommit
+from path2prod.audit.ports import CommitHistory, EnvHistory
+from path2prod.domain.vocabulary import EntryKind, EntryState
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # `current` stops at the newest SUCCEEDED deployment, usually within the first few entries.
 _CURRENT_PAGE = 10
-
-
-class NotAFullCommit(Path2ProdError, ValueError):
-    """A commit named by anything but its full sha (the ledger keys commits by the full sha)."""
 
 
 def full_commit(value: str) -> str:
@@ -61,7 +57,7 @@ class CommitWhereabouts:
         }
 
 
-def where_is(commit: str, ledgers: Mapping[str, LedgerTable]) -> CommitWhereabouts:
+def where_is(commit: str, ledgers: Mapping[str, CommitHistory]) -> CommitWhereabouts:
     """For each env of `ledgers` (in its order): the commit's last entry there, or None if it never ran.
 
     Two small Queries per env: the commit's newest entry, then (only if there is one) the env's history
@@ -71,7 +67,7 @@ def where_is(commit: str, ledgers: Mapping[str, LedgerTable]) -> CommitWhereabou
     return CommitWhereabouts(sha, {env: _in_env(sha, env, ledger) for env, ledger in ledgers.items()})
 
 
-def _in_env(sha: str, env: str, ledger: LedgerTable) -> CommitInEnv | None:
+def _in_env(sha: str, env: str, ledger: CommitHistory) -> CommitInEnv | None:
     last = ledger.commit_entries(sha, newest_first=True, limit=1)
     if not last:
         return None
@@ -86,9 +82,9 @@ def _in_env(sha: str, env: str, ledger: LedgerTable) -> CommitInEnv | None:
     )
 
 
-def running_commit(env: str, ledger: LedgerTable) -> str | None:
+def running_commit(env: str, ledger: EnvHistory) -> str | None:
     """The commit of env's newest SUCCEEDED deployment: what runs there now."""
     for entry in ledger.history(env, page_size=_CURRENT_PAGE):
-        if entry.kind == KIND_DEPLOYMENT and entry.state == "SUCCEEDED":
+        if entry.kind == EntryKind.DEPLOYMENT and entry.state == EntryState.SUCCEEDED:
             return entry.commit
     return None

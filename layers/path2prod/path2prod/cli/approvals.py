@@ -15,7 +15,7 @@ from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals.answering import Answerer
 from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
-from path2prod.approvals.records import VIA_CLI
+from path2prod.approvals.service import VIA_CLI
 from path2prod.cli.commits import resolve_commit
 from path2prod.cli.errors import AskedTooLate, IdentityRequired
 from path2prod.cli.ledger import env_target
@@ -32,11 +32,11 @@ from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,
     ApprovalState,
-    UnknownRequest,
     Verdict,
     check_can_ask_again,
     request_id,
 )
+from path2prod.domain.errors import UnknownRequest
 from path2prod.domain.text import printable
 from path2prod.domain.time import utc_now
 from path2prod.domain.vocabulary import EntryKind, EntryState

@@ -9,6 +9,7 @@ from typing import TextIO
 import click
 
 from path2prod import ENVS
+from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.entries import entry_as_dict, execution_of, request_id_of
@@ -124,8 +125,11 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
     Counts chained items: ledger entries (what history lists) plus commit records (one per execution,
     which commit it runs), so "5 chained items: 3 ledger entries, 2 commit records"."""
     results = [
-        verify_ledger(env, open_ledger(env, home, config_file), open_checkpoints(env, home, config_file))
+        verify_ledger(
+            env, ledger, open_checkpoints(env, home, config_file), requests=ApprovalRequests(ledger)
+        )
         for env in (envs or ENVS)
+        for ledger in [open_ledger(env, home, config_file)]
     ]
     if as_json:
         echo_json({"intact": all(r.intact for r in results), "envs": [r.as_dict() for r in results]})

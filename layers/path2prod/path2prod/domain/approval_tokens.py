@@ -13,7 +13,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from path2prod.domain.approval_errors import BadToken, RequestGone
+from path2prod.domain.errors import BadToken, RequestGone
 from path2prod.domain.time import format_time, parse_time
 
 

@@ -1,4 +1,4 @@
-"""Promotion approvals: what a request is, who may answer it, when it is decided, and its links' tokens.
+"""Promotion approvals: what a request is, who may answer it, and when it is decided.
 
 Pure rules, no AWS: the clock is always passed in (`now`), so expiry is tested with any instant.
 
@@ -9,10 +9,10 @@ opens (SUPERSEDED). Nobody who wrote or committed a commit the promotion brings 
 commit between what the target runs now and the candidate) counts towards its quorum: separation of
 duties covers the whole promotion, not only its newest commit.
 
-Each approver's link carries a token: HMAC-SHA256 over (request, approver, expiry) with the stack's
-secret. A token cannot be made without the secret, names one approver of one request, and dies with the
-request's expiry; it is single-use because a decision is stored with a conditional write that fails
-once the approver has answered (see adapters/approval_requests.py).
+Each approver's link carries a token (approval_tokens.py); it is single-use because a decision is
+stored with a conditional write that fails once the approver has answered (see
+adapters/approval_requests.py). What a promotion brings is review_facts.py's; why an answer is refused,
+errors.py's (ApprovalError and below).
 """
 
 from __future__ import annotations
@@ -23,63 +23,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from path2prod.domain.approval_errors import (
-    AlreadyDecided,
-    ApprovalError,
-    BadToken,
-    NotAnApprover,
-    RequestGone,
-    SelfApproval,
-    UnknownRequest,
-    UnsupportedMediaType,
-)
-from path2prod.domain.approval_tokens import TokenClaims, make_token, read_token
-from path2prod.domain.ledger import KIND_APPROVAL, LedgerEntry
+from path2prod.domain.errors import AlreadyDecided, ApprovalError, NotAnApprover, RequestGone, SelfApproval
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.review_facts import (
-    MAX_AUTHORS,
-    MAX_COMMITS_SHOWN,
-    MAX_EMAIL_LENGTH,
-    MAX_FILES_SHOWN,
-    MAX_PATH_LENGTH,
     MAX_SUBJECT_LENGTH,
     Author,
     ChangedFile,
-    DiffStat,
     PromotedCommit,
     PromotedRange,
-    promoted_authors,
     range_fields,
 )
 from path2prod.domain.time import format_time, parse_time
-
-# Errors, tokens and times have their own modules; callers may import them from here as before.
-__all__ = [
-    "MAX_AUTHORS",
-    "MAX_COMMITS_SHOWN",
-    "MAX_EMAIL_LENGTH",
-    "MAX_FILES_SHOWN",
-    "MAX_PATH_LENGTH",
-    "MAX_SUBJECT_LENGTH",
-    "AlreadyDecided",
-    "ApprovalError",
-    "Author",
-    "BadToken",
-    "ChangedFile",
-    "DiffStat",
-    "NotAnApprover",
-    "PromotedCommit",
-    "PromotedRange",
-    "RequestGone",
-    "SelfApproval",
-    "TokenClaims",
-    "UnknownRequest",
-    "UnsupportedMediaType",
-    "format_time",
-    "make_token",
-    "parse_time",
-    "promoted_authors",
-    "read_token",
-]
+from path2prod.domain.vocabulary import EntryKind, EntryState
 
 DEFAULT_EXPIRY = timedelta(hours=72)
 
@@ -87,18 +42,30 @@ DEFAULT_EXPIRY = timedelta(hours=72)
 MAX_COMMENT_LENGTH = 500
 MAX_IDENTITY_LENGTH = 2048  # an IAM ARN's limit: who asked again
 
+# A promotion that ended for good: the promoter owes its request nothing more (FAILED is retried).
+_PROMOTED_FOR_GOOD = frozenset({EntryState.PUSHED, EntryState.REFUSED, EntryState.SKIPPED})
+
 
 class ApprovalState(StrEnum):
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
-    SUPERSEDED = "SUPERSEDED"
+    """A request's state: the ledger's words (EntryState) for it."""
+
+    PENDING = EntryState.PENDING
+    APPROVED = EntryState.APPROVED
+    REJECTED = EntryState.REJECTED
+    EXPIRED = EntryState.EXPIRED
+    SUPERSEDED = EntryState.SUPERSEDED
 
 
 class Verdict(StrEnum):
-    APPROVE = "APPROVED"
-    REJECT = "REJECTED"
+    """An approver's answer, named as the entry recording it names its state."""
+
+    APPROVE = EntryState.APPROVED
+    REJECT = EntryState.REJECTED
+
+    @property
+    def entry_state(self) -> EntryState:
+        """The state of the approval entry recording this answer."""
+        return EntryState(self.value)
 
 
 # -- the request ----------------------------------------------------------------------------------------
@@ -193,7 +160,7 @@ class ApprovalRequest:
     @property
     def awaits_promotion(self) -> bool:
         """APPROVED and not yet pushed (nor refused or skipped for good): the promoter owes a push."""
-        return self.state is ApprovalState.APPROVED and self.promotion not in ("PUSHED", "REFUSED", "SKIPPED")
+        return self.state is ApprovalState.APPROVED and self.promotion not in _PROMOTED_FOR_GOOD
 
 
 def request_id(env: str, upstream: Upstream, commit: str, *, again_after: str | None = None) -> str:
@@ -350,7 +317,9 @@ def approvals_on_record(request: ApprovalRequest, entries: Iterable[LedgerEntry]
     commits, each person once. Any REJECTED entry, or a range too long to know every author, means
     nobody's approval counts.
     """
-    decisions = [entry for entry in entries if entry.kind == KIND_APPROVAL and entry.commit == request.commit]
+    decisions = [
+        entry for entry in entries if entry.kind == EntryKind.APPROVAL and entry.commit == request.commit
+    ]
     if any(entry.state == Verdict.REJECT.value for entry in decisions) or not request.range_complete:
         return ()  # rejected, or authors not all known: nobody's approval could count
     authors = [request.author_email, *(author.email for author in request.authors)]
