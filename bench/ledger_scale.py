@@ -92,8 +92,9 @@ from path2prod.audit.metrics import env_metrics  # noqa: E402
 from path2prod.audit.verify import verify_ledger  # noqa: E402
 from path2prod.audit.where import where_is  # noqa: E402
 from path2prod.domain.chain import ChainHead, link  # noqa: E402
-from path2prod.domain.ledger import KIND_DEPLOYMENT, CommitFact, LedgerEntry  # noqa: E402
-from path2prod.domain.window import format_utc  # noqa: E402
+from path2prod.domain.ledger import CommitFact, LedgerEntry  # noqa: E402
+from path2prod.domain.time import format_time  # noqa: E402
+from path2prod.domain.vocabulary import EntryKind  # noqa: E402
 from path2prod.sandbox.template import table_definition  # noqa: E402
 
 
@@ -147,17 +148,17 @@ def appends(runs: Sequence[Execution]) -> list[tuple[LedgerEntry, bool]]:
             env=ENV,
             commit=run.commit,
             state="STARTED",
-            kind=KIND_DEPLOYMENT,
+            kind=EntryKind.DEPLOYMENT,
             execution_id=run.execution_id,
             pipeline=PIPELINE,
             attempt=1,
-            time=format_utc(run.started),
-            start_time=format_utc(run.started),
+            time=format_time(run.started),
+            start_time=format_time(run.started),
             account=ACCOUNT,
             region=REGION,
         )
         events.append((started, True))
-        events.append((replace(started, state=run.state, time=format_utc(run.ended)), False))
+        events.append((replace(started, state=run.state, time=format_time(run.ended)), False))
     events.sort(key=lambda event: event[0].order_key)
     return events
 
@@ -472,9 +473,9 @@ class Windows:
         day = END - timedelta(days=10)
         second = timedelta(seconds=1)
         return cls(
-            day=(format_utc(day), format_utc(day + timedelta(days=1) - second)),
-            week=(format_utc(END - timedelta(days=14)), format_utc(END - timedelta(days=7) - second)),
-            metrics=(format_utc(END - timedelta(days=30)), format_utc(END - second)),
+            day=(format_time(day), format_time(day + timedelta(days=1) - second)),
+            week=(format_time(END - timedelta(days=14)), format_time(END - timedelta(days=7) - second)),
+            metrics=(format_time(END - timedelta(days=30)), format_time(END - second)),
             commit=recent[len(recent) // 2].commit,
         )
 
@@ -846,7 +847,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "runs": args.runs,
         "partition_index": not args.plain_moto,
-        "end": format_utc(END),
+        "end": format_time(END),
         "windows": asdict(windows),
     }
     with mock_aws(), index.installed(), moto_keeps_no_copies():

@@ -19,7 +19,8 @@ from click.testing import CliRunner, Result
 
 from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
-from path2prod.adapters.ledger_table import LedgerTable, serialize_item
+from path2prod.adapters.ledger_codec import serialize_item
+from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.export import export_chain, export_entries
 from path2prod.audit.where import where_is
 from path2prod.cli.main import cli

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from path2prod.audit.where import NotAFullCommit, full_commit
-from path2prod.domain.window import InvalidTime, TimeWindow, parse_bound
+from path2prod.domain.errors import InvalidTime
+from path2prod.domain.window import TimeWindow, parse_bound
 
 
 @pytest.mark.parametrize(

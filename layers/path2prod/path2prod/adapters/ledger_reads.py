@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from path2prod.adapters.errors import LedgerTampered
 from path2prod.adapters.ledger_codec import deserialize_item, entry_from_data, head_from_item
 from path2prod.adapters.ledger_errors import ledger_errors
 from path2prod.adapters.ledger_keys import (
@@ -247,15 +248,20 @@ class LedgerReads:
             query = {**query, "ExclusiveStartKey": cursor}
 
     def chained_entries(self, items: Iterable[dict[str, Any]]) -> Iterator[LedgerEntry]:
-        """The entries of `items` (typed attribute values) that hold a valid chain position; every
-        other item is skipped, with one warning naming its key."""
+        """The entries of `items` (typed attribute values) that hold a valid chain position and a kind
+        and state of the vocabulary; every other item is skipped, with one warning naming its key."""
         for item in items:
             data = deserialize_item(item)
             problem = chain_position_problem(data)
-            if problem is None:
-                yield entry_from_data(data)
-            else:
+            if problem is not None:
                 self._skipped(data, problem)
+                continue
+            try:
+                entry = entry_from_data(data)
+            except LedgerTampered as tampered:  # chained, yet not an entry path2prod writes: as unbelievable
+                self._skipped(data, str(tampered))
+                continue
+            yield entry
 
     def _skipped(self, data: dict[str, Any], problem: str) -> None:
         self.skipped_unchained += 1

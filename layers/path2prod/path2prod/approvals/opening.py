@@ -41,7 +41,7 @@ from path2prod.domain.errors import ChainMoved, InvalidEvent, Path2ProdError
 from path2prod.domain.ledger import DEPLOYMENT_SUCCEEDED, KIND_APPROVAL
 
 if TYPE_CHECKING:
-    from path2prod.adapters.git_remote import CommitInfo
+    from path2prod.domain.git import CommitInfo
 
 
 class NoUpstreamEnv(Path2ProdError):
@@ -290,7 +290,7 @@ class Opener:
         may find it back).
         """
         # Imported here: the module imports no git code for the functions that need none.
-        from path2prod.adapters.git_remote import CommitNotFound, InvalidCommitId
+        from path2prod.adapters.errors import CommitNotFound, InvalidCommitId
 
         try:
             info = self.upstream.commit_info(commit)

@@ -15,7 +15,7 @@ from path2prod.domain.approvals import ApprovalRequest, PromotedRange
 from path2prod.domain.ledger import LedgerEntry
 
 if TYPE_CHECKING:
-    from path2prod.adapters.git_remote import CommitInfo, PushResult
+    from path2prod.domain.git import CommitInfo, PushResult
 
 Clock = Callable[[], datetime]
 

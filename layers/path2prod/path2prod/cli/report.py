@@ -23,7 +23,8 @@ from path2prod.cli.options import (
 )
 from path2prod.cli.status import env_status
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow, format_utc
+from path2prod.domain.time import format_time
+from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow
 
 
 @click.command()
@@ -73,7 +74,7 @@ def report(
         metrics,
         since=window.since,
         until=window.until,
-        generated_at=format_utc(now),
+        generated_at=format_time(now),
         status_by_env=status,
     )
     _write_atomically(out, page)

@@ -17,7 +17,7 @@ from path2prod.cli.ledger import env_target
 from path2prod.cli.options import config_option, echo_json, env_option, home_option, json_option
 from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.text import printable
-from path2prod.domain.window import format_utc
+from path2prod.domain.time import format_time
 
 
 @click.command()
@@ -32,7 +32,7 @@ def status(home: Path | None, config_file: str | None, envs: tuple[str, ...], as
     now = datetime.now(UTC)
     statuses = {env: env_status(env, home, config_file, now) for env in ENVS if not envs or env in envs}
     if as_json:
-        echo_json(statuses_as_dict(statuses, generated_at=format_utc(now)))
+        echo_json(statuses_as_dict(statuses, generated_at=format_time(now)))
         return
     click.echo(format_statuses(statuses))
 

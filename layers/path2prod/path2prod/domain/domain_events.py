@@ -23,9 +23,10 @@ from path2prod.domain.ledger import (
     PROMOTION_APPROVED,
 )
 from path2prod.domain.time import format_time
+from path2prod.domain.vocabulary import EntryState
 
 # The state each deployment event must carry: a "Succeeded" saying FAILED is a forgery or a bug.
-DEPLOYMENT_STATES = {DEPLOYMENT_SUCCEEDED: "SUCCEEDED", DEPLOYMENT_FAILED: "FAILED"}
+DEPLOYMENT_STATES = {DEPLOYMENT_SUCCEEDED: EntryState.SUCCEEDED, DEPLOYMENT_FAILED: EntryState.FAILED}
 REQUEST_ID = re.compile(r"apr-[0-9a-f]{20}")  # domain/approvals.request_id
 SCHEDULER_SOURCE = "aws.scheduler"
 SCHEDULED_EVENT = "Scheduled Event"
@@ -43,7 +44,7 @@ class DeploymentOutcome:
     execution_id: str
     attempt: int
     commit: str
-    state: str
+    state: EntryState
     time: datetime
 
     @property
@@ -66,8 +67,8 @@ def parse_deployment_event(
     """The checked fields of a deployment event whose detail-type is one of `detail_types`."""
     now = now or datetime.now(UTC)
     detail_type, detail = _envelope(event, detail_types)
-    state = fields.text(detail, "state", "detail.state", max_length=20)
-    fields.equal(state, DEPLOYMENT_STATES[detail_type], "detail.state")
+    state = DEPLOYMENT_STATES[detail_type]
+    fields.equal(fields.text(detail, "state", "detail.state", max_length=20), state.value, "detail.state")
     return DeploymentOutcome(
         detail_type=detail_type,
         env=fields.one_of(fields.text(detail, "env", "detail.env", max_length=10), ENVS, "detail.env"),

@@ -15,6 +15,7 @@ from path2prod.domain import event_fields as fields
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.time import format_time
+from path2prod.domain.vocabulary import EntryState
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
 ACTION_EXECUTION = "CodePipeline Action Execution State Change"
@@ -22,14 +23,29 @@ STAGE_EXECUTION = "CodePipeline Stage Execution State Change"
 DETAIL_TYPES = (PIPELINE_EXECUTION, ACTION_EXECUTION, STAGE_EXECUTION)
 SOURCE = "aws.codepipeline"
 # The states AWS documents for each detail-type ("CodePipeline events" in the CodePipeline User Guide).
-STATES: dict[str, frozenset[str]] = {
-    PIPELINE_EXECUTION: frozenset(
-        {"CANCELED", "FAILED", "RESUMED", "STARTED", "STOPPED", "STOPPING", "SUCCEEDED", "SUPERSEDED"}
+_STAGE_STATES = frozenset(
+    {
+        EntryState.CANCELED,
+        EntryState.FAILED,
+        EntryState.RESUMED,
+        EntryState.STARTED,
+        EntryState.STOPPED,
+        EntryState.STOPPING,
+        EntryState.SUCCEEDED,
+    }
+)
+STATES: dict[str, frozenset[EntryState]] = {
+    PIPELINE_EXECUTION: _STAGE_STATES | {EntryState.SUPERSEDED},
+    STAGE_EXECUTION: _STAGE_STATES,
+    ACTION_EXECUTION: frozenset(
+        {
+            EntryState.ABANDONED,
+            EntryState.CANCELED,
+            EntryState.FAILED,
+            EntryState.STARTED,
+            EntryState.SUCCEEDED,
+        }
     ),
-    STAGE_EXECUTION: frozenset(
-        {"CANCELED", "FAILED", "RESUMED", "STARTED", "STOPPED", "STOPPING", "SUCCEEDED"}
-    ),
-    ACTION_EXECUTION: frozenset({"ABANDONED", "CANCELED", "FAILED", "STARTED", "SUCCEEDED"}),
 }
 
 
@@ -40,7 +56,7 @@ class PipelineStateChange:
     detail_type: str
     pipeline: str
     execution_id: str
-    state: str
+    state: EntryState
     time: str  # ISO-8601 UTC, second precision, as EventBridge stamps it
     attempt: int
     account: str | None
@@ -86,8 +102,10 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
         "detail.pipeline",
     )
     execution_id = fields.text(detail, "execution-id", "detail.execution-id", pattern=fields.UUID)
-    state = fields.one_of(
-        fields.text(detail, "state", "detail.state", max_length=20), STATES[detail_type], "detail.state"
+    state = EntryState(
+        fields.one_of(
+            fields.text(detail, "state", "detail.state", max_length=20), STATES[detail_type], "detail.state"
+        )
     )
     time = fields.instant(event, "time", "time", now=now)
     attempt = fields.attempt(
@@ -107,7 +125,7 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
         action = fields.text(detail, "action", "detail.action", pattern=fields.NAME)
         action_type = fields.mapping(detail, "type", "detail.type")
         category = fields.text(action_type, "category", "detail.type.category", pattern=fields.NAME)
-        if category == "Source" and state == "SUCCEEDED":
+        if category == "Source" and state == EntryState.SUCCEEDED:
             result = fields.mapping(detail, "execution-result", "detail.execution-result")
             commit = fields.commit(
                 result, "external-execution-id", "detail.execution-result.external-execution-id"
