@@ -92,7 +92,7 @@ class ApprovalRequests:
             "TableName": self.table_name,
             "IndexName": BY_COMMIT_TIME,
             "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk > :since",
-            "ExpressionAttributeValues": {":pk": {"S": f"APPROVALS#{env}"}, ":since": {"S": since}},
+            "ExpressionAttributeValues": {":pk": {"S": requests_pk(env)}, ":since": {"S": since}},
             "ScanIndexForward": False,
             "Limit": page_size,
         }

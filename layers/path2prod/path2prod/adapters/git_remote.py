@@ -34,6 +34,7 @@ from path2prod.adapters.errors import (
     RemoteUnavailable,
 )
 from path2prod.domain.git import PushResult
+from path2prod.domain.time import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Set
@@ -88,7 +89,7 @@ def codecommit_git_credentials(
     )
     if not frozen.access_key or not frozen.secret_key:
         raise ValueError("AWS credentials without an access key or secret key")
-    instant = now or datetime.now(UTC)
+    instant = now or utc_now()
     if instant.tzinfo is not None:
         instant = instant.astimezone(UTC)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from path2prod import ENVS
@@ -22,7 +22,7 @@ from path2prod.domain.ledger import (
     DOMAIN_EVENT_SOURCE,
     PROMOTION_APPROVED,
 )
-from path2prod.domain.time import format_time
+from path2prod.domain.time import format_time, utc_now
 from path2prod.domain.vocabulary import EntryState
 
 # The state each deployment event must carry: a "Succeeded" saying FAILED is a forgery or a bug.
@@ -65,7 +65,7 @@ def parse_deployment_event(
     event: Any, *, detail_types: tuple[str, ...], now: datetime | None = None
 ) -> DeploymentOutcome:
     """The checked fields of a deployment event whose detail-type is one of `detail_types`."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     detail_type, detail = _envelope(event, detail_types)
     state = DEPLOYMENT_STATES[detail_type]
     fields.equal(fields.text(detail, "state", "detail.state", max_length=20), state.value, "detail.state")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from path2prod.domain import event_fields as fields
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
-from path2prod.domain.time import format_time
+from path2prod.domain.time import format_time, utc_now
 from path2prod.domain.vocabulary import EntryState
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
@@ -85,7 +85,7 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
     for type, range and format, and the event must name this stack's account, region and pipeline:
     anything else raises InvalidEvent naming the field, before anything is written.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     if not isinstance(event, dict):
         raise InvalidEvent("event", f"must be a JSON object, got {type(event).__name__}")
     fields.one_of(fields.text(event, "source", "source", max_length=100), (SOURCE,), "source")

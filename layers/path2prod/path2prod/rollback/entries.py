@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import Failure, RollbackLock, RollbackState, Via, has_ended
-from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.time import format_time, parse_time, utc_now
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.ports import Rollbacks
 
@@ -22,7 +22,8 @@ def now_text() -> str:
 
 
 def second_of(now: str) -> str:
-    return now[:19] + "Z"
+    """The ledger `time` of an instant written to the millisecond: the same instant, to the second."""
+    return format_time(parse_time(now))
 
 
 def acquire_lock(
