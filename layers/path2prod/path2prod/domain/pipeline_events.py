@@ -23,6 +23,7 @@ STAGE_EXECUTION = "CodePipeline Stage Execution State Change"
 DETAIL_TYPES = (PIPELINE_EXECUTION, ACTION_EXECUTION, STAGE_EXECUTION)
 SOURCE = "aws.codepipeline"
 # The states AWS documents for each detail-type ("CodePipeline events" in the CodePipeline User Guide).
+# A pipeline execution may be in any state a stage may, and also SUPERSEDED.
 _STAGE_STATES = frozenset(
     {
         EntryState.CANCELED,
