@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from path2prod.checkpointer.wiring import dependencies, handle
+from path2prod.checkpointer.wiring import checkpointer, handle
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])
 metrics = Metrics()
-__all__ = ["dependencies", "handler"]  # dependencies: the cached composition root, which tests reset
+__all__ = ["checkpointer", "handler"]  # checkpointer: the cached composition root, which tests reset
 
 
 @logger.inject_lambda_context

@@ -55,8 +55,8 @@ from path2prod.domain.ledger import (
     domain_event_for,
 )
 from path2prod.domain.time import format_time
+from path2prod.errors import MissingSetting
 from path2prod.sandbox.template import parameter_default, project_root, rule_pattern
-from path2prod.settings import MissingSetting
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo
 from tests.support.handlers import function_module

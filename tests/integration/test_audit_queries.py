@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from path2prod import ENVS
-from path2prod.adapters.ledger_table import LedgerTable, LedgerUnavailable
+from path2prod.adapters.errors import LedgerUnavailable
+from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.export import export_entries
 from path2prod.audit.metrics import env_metrics
 from path2prod.audit.where import where_is

@@ -11,7 +11,8 @@ from boto3.dynamodb.types import TypeSerializer
 
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.checkpoints import CheckpointStore
-from path2prod.adapters.ledger_table import LedgerTable, execution_pk
+from path2prod.adapters.ledger_keys import execution_pk
+from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.chain import ChainHead, link
 from path2prod.domain.ledger import LedgerEntry
@@ -48,7 +49,7 @@ def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "checkpointer")
     module = fresh_function_module("checkpointer")
     # The composition root is cached per container (checkpointer/wiring.py): built anew for this test.
-    module.dependencies.cache_clear()
+    module.checkpointer.cache_clear()
     return module
 
 

@@ -18,18 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from path2prod.adapters.git_history import commit_info, promoted_range
-from path2prod.adapters.git_remote import (
-    CommitInfo,
+from path2prod.adapters.errors import (
     CommitNotFound,
-    GitRemote,
     InvalidCommitId,
     NotFastForward,
     PushRejected,
-    PushResult,
     RemoteUnavailable,
 )
+from path2prod.adapters.git_history import commit_info, promoted_range
+from path2prod.adapters.git_remote import GitRemote
 from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.git import CommitInfo, PushResult
 from path2prod.domain.review_facts import PromotedCommit
 from tests.support.git import GIT_ENV, Repo, git, make_repo
 

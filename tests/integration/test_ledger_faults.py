@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from path2prod.adapters.ledger_errors import LedgerThrottled, LedgerWriteRejected
+from path2prod.adapters.errors import LedgerThrottled, LedgerWriteRejected
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.domain.errors import ChainMoved
-from path2prod.domain.ledger import KIND_ROLLBACK, LedgerEntry
+from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.vocabulary import EntryKind
 
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
 PIPELINE = "path2prod-app"
@@ -66,7 +67,7 @@ def _rollback_entry(state: str = "STARTED") -> LedgerEntry:
         env="prd",
         commit=COMMIT,
         state=state,
-        kind=KIND_ROLLBACK,
+        kind=EntryKind.ROLLBACK,
         execution_id="e2f2be32-9236-44a0-b8b9-3c08d80a0f74",
         pipeline=PIPELINE,
         attempt=1,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from path2prod.adapters.ledger_table import LedgerConflict, LedgerTable, LedgerUnavailable
+from path2prod.adapters.errors import LedgerUnavailable
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.domain.errors import CommitMismatch
 from path2prod.domain.ledger import LedgerEntry
 from tests.support.entries import in_account, ledger_entry
 
@@ -42,9 +44,9 @@ def test_another_commit_for_a_known_execution_is_a_conflict(ledger) -> None:
     ledger.remember_commit("path2prod-app", _entry("STARTED").execution_id, COMMIT)
 
     # WHEN / THEN neither the commit alone nor an entry remembering it may change what the execution ran
-    with pytest.raises(LedgerConflict):
+    with pytest.raises(CommitMismatch):
         ledger.remember_commit("path2prod-app", _entry("STARTED").execution_id, OTHER_COMMIT)
-    with pytest.raises(LedgerConflict):
+    with pytest.raises(CommitMismatch):
         ledger.append_entry(_entry("SUCCEEDED", OTHER_COMMIT), remember_commit=True)
     assert ledger.execution_entries("path2prod-app", _entry("STARTED").execution_id) == []
     assert ledger.known_commit("path2prod-app", _entry("STARTED").execution_id) == COMMIT

@@ -32,13 +32,15 @@ from path2prod.domain.ledger import (
     DEPLOYMENT_FAILED,
     DEPLOYMENT_SUCCEEDED,
     DOMAIN_EVENT_SOURCE,
-    KIND_ROLLBACK,
     LedgerEntry,
     domain_event_for,
 )
 from path2prod.domain.rollback import Verdict
-from path2prod.rollback.manual import NotRollbackable, manual_rollback
-from path2prod.rollback.service import MAX_PUSH_ATTEMPTS, RollbackPushFailed, Rollbacks
+from path2prod.domain.vocabulary import EntryKind
+from path2prod.rollback.errors import NotRollbackable, RollbackPushFailed
+from path2prod.rollback.manual import manual_rollback
+from path2prod.rollback.ports import Rollbacks
+from path2prod.rollback.service import MAX_PUSH_ATTEMPTS
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo
 from tests.support.handlers import function_module
@@ -103,7 +105,9 @@ class Prd:
         return result
 
     def rollback_entries(self) -> list[LedgerEntry]:
-        return [entry for entry in self.ledger.history(ENV, oldest_first=True) if entry.kind == KIND_ROLLBACK]
+        return [
+            entry for entry in self.ledger.history(ENV, oldest_first=True) if entry.kind == EntryKind.ROLLBACK
+        ]
 
     def rollbacks(self) -> Rollbacks:
         """The service's wiring, as the CLI builds it for a manual rollback."""

@@ -32,19 +32,13 @@ from test_rollback import (  # the prd harness: fixtures and helpers, no tests
     prd,
 )
 
+from path2prod.adapters.errors import PipelineNotFound
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.adapters.pipelines import PipelineNotFound
 from path2prod.cli.main import cli
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackState, Verdict, Via
-from path2prod.rollback.manual import (
-    NothingToTakeOver,
-    NotRollbackable,
-    RollbackInFlight,
-    manual_rollback,
-    redeploy,
-    take_over,
-)
+from path2prod.rollback.errors import NothingToTakeOver, NotRollbackable, RollbackInFlight
+from path2prod.rollback.manual import manual_rollback, redeploy, take_over
 from path2prod.rollback.ports import Rollbacks
 from path2prod.sandbox.provisioning import create_pipeline
 from tests.support.entries import ledger_entry

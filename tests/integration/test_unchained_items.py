@@ -19,10 +19,13 @@ from click.testing import CliRunner, Result
 
 from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
-from path2prod.adapters.ledger_table import LedgerTable, serialize_item
+from path2prod.adapters.errors import LedgerTampered
+from path2prod.adapters.ledger_codec import entry_from_data, serialize_item
+from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.export import export_chain, export_entries
 from path2prod.audit.where import where_is
 from path2prod.cli.main import cli
+from path2prod.domain.chain import item_hash
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.sandbox.template import table_definition
 from tests.support.entries import in_account, ledger_entry
@@ -341,3 +344,26 @@ def test_pages_of_skipped_items_are_followed_not_taken_for_the_end(
     warned = [record.getMessage() for record in caplog.records if "ignored item" in record.getMessage()]
     assert len(warned) == len(keys)
     assert all(any(f"pk={pk!r} sk={sk!r}" in message for message in warned) for pk, sk in keys)
+
+
+def test_a_chained_item_whose_state_is_no_word_of_the_ledger_is_skipped_and_refused_on_decoding(
+    ledgers: dict[str, LedgerTable], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN A deployed, then a copy of its SUCCEEDED item saying EXPLODED, rehashed so that its chain
+    # position is valid: only its state is not one of the vocabulary's (domain/vocabulary.py)
+    dev = ledgers["dev"]
+    _deploy(dev, A, "dev-1", "2026-11-01")
+    odd = {**_chained(dev, A), "state": "EXPLODED", "sk": "ENTRY#0001#3#EXPLODED"}
+    odd["hash"] = item_hash(odd)
+    dev.client.put_item(TableName=dev.table_name, Item=serialize_item(odd))
+    caplog.set_level(logging.WARNING, logger="path2prod.adapters.ledger_reads")
+
+    # WHEN the env's history is read, and the item is decoded on its own
+    history = list(dev.history("dev"))
+    with pytest.raises(LedgerTampered) as refused:
+        entry_from_data(odd)
+
+    # THEN readers skip it as they skip an unchained item, naming its key; decoding it alone refuses it
+    assert [(e.execution_id, e.state) for e in history] == [("dev-1", "SUCCEEDED"), ("dev-1", "STARTED")]
+    assert any(f"sk={odd['sk']!r}" in record.getMessage() for record in caplog.records)
+    assert odd["pk"] in str(refused.value) and odd["sk"] in str(refused.value)

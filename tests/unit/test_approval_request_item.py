@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from path2prod.adapters.approval_requests import request_from_item, request_item
-from path2prod.adapters.ledger_table import serialize_item
+from path2prod.adapters.ledger_codec import serialize_item
 from path2prod.domain.approvals import (
     MAX_COMMENT_LENGTH,
     ApprovalRequest,

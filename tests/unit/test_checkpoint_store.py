@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from path2prod.adapters.checkpoints import Checkpoint, CheckpointStore
+from path2prod.adapters.checkpoints import CheckpointStore
+from path2prod.domain.checkpoints import Checkpoint
 
 CHECKPOINT = Checkpoint(env="dev", seq=7, hash="ab" * 32, time="2024-05-14T09:00:00Z")
 

@@ -11,7 +11,6 @@ from path2prod.domain.ledger import (
     DEPLOYMENT_FAILED,
     DEPLOYMENT_SUCCEEDED,
     DOMAIN_EVENT_SOURCE,
-    TERMINAL_STATES,
     LedgerEntry,
     deployment_entry,
     domain_event_for,
@@ -21,6 +20,7 @@ from path2prod.domain.ledger import (
     state_rank,
 )
 from path2prod.domain.pipeline_events import parse_pipeline_event
+from path2prod.domain.vocabulary import TERMINAL_STATES
 from tests.support.entries import in_account, ledger_entry
 
 STACK = ThisStack(env="dev", account="111111111111", region="eu-west-1", pipeline="path2prod-app")

@@ -8,7 +8,8 @@ import pytest
 
 from path2prod.audit.errors import NotAFullCommit
 from path2prod.audit.where import full_commit
-from path2prod.domain.window import InvalidTime, TimeWindow, parse_bound
+from path2prod.domain.errors import InvalidTime
+from path2prod.domain.window import TimeWindow, parse_bound
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,8 @@ import os
 
 from path2prod import ENVS
 from path2prod.domain import event_fields
-from path2prod.domain.errors import Path2ProdError
 from path2prod.domain.event_fields import ThisStack
-
-
-class MissingSetting(Path2ProdError):
-    """A function was started without an environment variable it needs."""
+from path2prod.errors import MissingSetting
 
 
 def required(name: str) -> str:

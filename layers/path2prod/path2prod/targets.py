@@ -25,14 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from path2prod import ENVS
-from path2prod.domain.errors import Path2ProdError, UnknownEnvironment
+from path2prod.domain.errors import UnknownEnvironment
+from path2prod.errors import TargetNotConfigured
 
 if TYPE_CHECKING:
     import boto3
-
-
-class TargetNotConfigured(Path2ProdError):
-    """No way to reach an environment's account is configured."""
 
 
 @dataclass(frozen=True)

@@ -84,17 +84,12 @@ class ApprovalRequests:
             "TableName": self.table_name,
             "IndexName": BY_COMMIT_TIME,
             "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk > :since",
-            "ExpressionAttributeValues": {":pk": {"S": f"APPROVALS#{env}"}, ":since": {"S": since}},
+            "ExpressionAttributeValues": {":pk": {"S": requests_pk(env)}, ":since": {"S": since}},
             "ScanIndexForward": False,
             "Limit": page_size,
         }
-        while True:
-            response = self.ledger.query(query)
-            yield from (request_from_item(item) for item in response.get("Items", []))
-            cursor = response.get("LastEvaluatedKey")
-            if cursor is None:
-                return
-            query["ExclusiveStartKey"] = cursor
+        for page in self.ledger.pages(query):
+            yield from (request_from_item(item) for item in page)
 
     def pending(self, env: str) -> list[ApprovalRequest]:
         """The env's PENDING requests (expired ones included: expiry is judged by the caller's clock)."""
@@ -173,13 +168,10 @@ class ApprovalRequests:
         if limit:
             query["Limit"] = limit
         found: list[ApprovalRequest] = []
-        while True:
-            response = self.ledger.query(query)
-            found.extend(request_from_item(item) for item in response.get("Items", []))
-            cursor = response.get("LastEvaluatedKey")
-            if cursor is None or (limit and len(found) >= limit):
+        for page in self.ledger.pages(query):
+            found.extend(request_from_item(item) for item in page)
+            if limit and len(found) >= limit:
                 break
-            query["ExclusiveStartKey"] = cursor
         return found[:limit] if limit else found
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+from path2prod.domain.checkpoints import Checkpoint
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -19,14 +21,6 @@ if TYPE_CHECKING:
 
 # HeadObject's error codes for a key that is not there (403: the caller may not s3:ListBucket).
 _ABSENT = frozenset({"404", "NoSuchKey", "NotFound", "403", "Forbidden", "AccessDenied"})
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    env: str
-    seq: int
-    hash: str
-    time: str
 
 
 class CheckpointStore:

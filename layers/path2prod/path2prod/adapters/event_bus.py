@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from path2prod.domain.errors import Path2ProdError
+from path2prod.adapters.errors import PublishFailed
 from path2prod.domain.ledger import DOMAIN_EVENT_SOURCE
 
 if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
-
-
-class PublishFailed(Path2ProdError):
-    """EventBridge refused a domain event; raising lets Lambda retry the whole record."""
 
 
 class EventBus:

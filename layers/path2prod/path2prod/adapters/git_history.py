@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from path2prod.adapters.git_remote import CommitInfo, CommitNotFound, commit_id, is_commit
+from path2prod.adapters.errors import CommitNotFound
+from path2prod.adapters.git_remote import commit_id, is_commit
+from path2prod.domain.git import CommitInfo
 from path2prod.domain.review_facts import ChangedFile, DiffStat, PromotedCommit, PromotedRange
+from path2prod.domain.time import format_time
 
 if TYPE_CHECKING:
     from dulwich.objects import Commit, ObjectID
@@ -57,7 +60,7 @@ def commit_info(local_repo: Path, commit: str) -> CommitInfo:
         author_name=name,
         author_email=email,
         message=message.strip().split("\n", 1)[0].strip(),
-        authored_at=authored.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        authored_at=format_time(authored),
     )
 
 

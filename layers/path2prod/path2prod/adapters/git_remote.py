@@ -20,13 +20,21 @@ import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from path2prod.domain.errors import Path2ProdError
+from path2prod.adapters.errors import (
+    CommitNotFound,
+    GitRemoteError,
+    InvalidCommitId,
+    NotFastForward,
+    PushRejected,
+    RemoteUnavailable,
+)
+from path2prod.domain.git import PushResult
+from path2prod.domain.time import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Set
@@ -37,64 +45,6 @@ if TYPE_CHECKING:
     from dulwich.pack import UnpackedObject
     from dulwich.refs import Ref
     from dulwich.repo import Repo
-
-
-class GitRemoteError(Path2ProdError):
-    """Base of the errors this adapter raises; catch it to treat every git failure alike."""
-
-
-class InvalidCommitId(GitRemoteError, ValueError):
-    """Not a full hexadecimal commit id (abbreviations are not resolved here)."""
-
-
-class CommitNotFound(GitRemoteError, LookupError):
-    """The commit is not in the repository (after fetching everything its refs reach)."""
-
-
-class NotFastForward(GitRemoteError):
-    """The remote branch has commits the pushed commit does not contain, and force was not given."""
-
-    def __init__(self, branch: str, remote_head: str, commit: str) -> None:
-        super().__init__(f"pushing {commit} to {branch!r} is not a fast-forward of its head {remote_head}")
-        self.branch = branch
-        self.remote_head = remote_head
-        self.commit = commit
-
-
-class PushRejected(GitRemoteError):
-    """The remote refused the push (a hook, a branch protection, a concurrent update, a bad pack)."""
-
-    def __init__(self, branch: str, reason: str) -> None:
-        super().__init__(f"the remote refused the update of {branch!r}: {reason}")
-        self.branch = branch
-        self.reason = reason
-
-
-class RemoteUnavailable(GitRemoteError):
-    """The remote could not be reached, refused the credentials, or is not a git repository."""
-
-
-@dataclass(frozen=True)
-class PushResult:
-    """What a push did to the remote branch: `old` is None when the branch did not exist."""
-
-    old: str | None
-    new: str
-
-    @property
-    def changed(self) -> bool:
-        return self.old != self.new
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    """The facts about a commit that approvals and alerts show people."""
-
-    sha: str
-    author_name: str
-    author_email: str
-    message: str  # first line only
-    authored_at: str  # ISO-8601 UTC, seconds, "Z"
 
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -139,7 +89,7 @@ def codecommit_git_credentials(
     )
     if not frozen.access_key or not frozen.secret_key:
         raise ValueError("AWS credentials without an access key or secret key")
-    instant = now or datetime.now(UTC)
+    instant = now or utc_now()
     if instant.tzinfo is not None:
         instant = instant.astimezone(UTC)
 

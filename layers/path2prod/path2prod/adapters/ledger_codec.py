@@ -6,6 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from path2prod.adapters.errors import LedgerTampered
 from path2prod.adapters.ledger_keys import (
     CHAIN,
     COMMIT_SK,
@@ -19,7 +20,10 @@ from path2prod.adapters.ledger_keys import (
 )
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import CommitFact, LedgerEntry
+from path2prod.domain.vocabulary import EntryKind, EntryState
 
+# The kind of an execution's commit record: a chained item, but no entry (audit/verify.py counts them apart).
+COMMIT_KIND = "commit"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -40,7 +44,7 @@ def record_item(record: LedgerEntry | CommitFact) -> dict[str, Any]:
         return {
             "pk": execution_pk(record.pipeline, record.execution_id),
             "sk": COMMIT_SK,
-            "kind": "commit",
+            "kind": COMMIT_KIND,
             "pipeline": record.pipeline,
             "execution_id": record.execution_id,
             "commit": record.commit,
@@ -66,11 +70,20 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
 
 
 def entry_from_data(data: dict[str, Any]) -> LedgerEntry:
-    """A ledger entry from its item as plain values."""
+    """A ledger entry from its item as plain values; LedgerTampered, naming the item's key, when its
+    kind or state is not a word of the ledger's vocabulary (path2prod never writes such an item)."""
     data = dict(data)
     for key in ("attempt", "seq"):
         if data.get(key) is not None:
             data[key] = int(data[key])
+    try:
+        data["kind"] = EntryKind(str(data.get("kind")))
+        data["state"] = EntryState(str(data.get("state")))
+    except ValueError as error:
+        raise LedgerTampered(
+            f"{data.get('pk')} {data.get('sk')} is not a ledger entry path2prod wrote ({error}): "
+            "written outside path2prod; see path2prod ledger verify"
+        ) from None
     return LedgerEntry.from_dict(data)
 
 

@@ -1,4 +1,4 @@
-"""The ledger's named errors, and the one place DynamoDB's ClientErrors become them.
+"""The one place DynamoDB's ClientErrors become the ledger's named errors (adapters/errors.py).
 
 Every call of the ledger adapters runs inside `ledger_errors(table)`, as git_remote.py's calls run
 inside `_remote_errors()`: a lost race is ChainMoved (read again, retry), a missing table or permission
@@ -10,41 +10,18 @@ LedgerWriteRejected, which no retry from a fresh read can fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from botocore.exceptions import ClientError
 
-from path2prod.domain.errors import ChainMoved, Path2ProdError
+from path2prod.adapters.errors import LedgerThrottled, LedgerUnavailable, LedgerWriteRejected
+from path2prod.domain.errors import ChainMoved
 
-# Lost races in a row before an append gives up: each one means another writer appended meanwhile.
-MAX_CHAIN_RETRIES = 8
 _UNAVAILABLE = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 # CancellationReasons' codes (TransactWriteItems' documentation); "None" marks an item that did not fail.
 _RACE = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
-
-
-class LedgerConflict(Path2ProdError):
-    """The ledger already holds a different fact for the same key (for example another commit)."""
-
-
-class LedgerTampered(Path2ProdError):
-    """An item where path2prod would read or append one is not a valid link of the chain."""
-
-
-class LedgerUnavailable(Path2ProdError):
-    """The ledger table cannot be read or written (missing table, no permission)."""
-
-
-class LedgerThrottled(Path2ProdError):
-    """DynamoDB throttled a transaction: nothing was written; retry later (a handler raises, so
-    Lambda retries the event), not at once as after a lost race."""
-
-
-class LedgerWriteRejected(Path2ProdError):
-    """DynamoDB refused a transaction for what it holds (a validation error, an item collection past
-    its size limit): nothing was written, and reading again and retrying would fail the same way."""
 
 
 @contextmanager
@@ -63,15 +40,6 @@ def ledger_errors(
         if translated is error:
             raise
         raise translated from error
-
-
-def retry_lost_races[T](table_name: str, attempt: Callable[[], T]) -> T:
-    """`attempt()` (read afresh, then write on condition) again after each lost race (ChainMoved), at
-    most MAX_CHAIN_RETRIES times; then ChainMoved, saying it gave up."""
-    for _ in range(MAX_CHAIN_RETRIES):
-        with suppress(ChainMoved):
-            return attempt()
-    raise ChainMoved(f"gave up appending to {table_name} after {MAX_CHAIN_RETRIES} tries")
 
 
 def cancellation_reasons(error: BaseException | None) -> list[str]:

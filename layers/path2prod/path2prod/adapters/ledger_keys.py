@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from path2prod.domain.chain import CHAIN_NAME
-from path2prod.domain.ledger import KIND_APPROVAL, KIND_PROMOTION, KIND_ROLLBACK, LedgerEntry, state_rank
+from path2prod.domain.ledger import LedgerEntry, state_rank
+from path2prod.domain.vocabulary import EntryKind
 
 BY_ENV_TIME = "by-env-time"
 BY_COMMIT_TIME = "by-commit-time"
@@ -51,9 +52,9 @@ def approval_pk(request_id: str) -> str:
 
 
 def entry_pk(entry: LedgerEntry) -> str:
-    if entry.kind == KIND_ROLLBACK:
+    if entry.kind == EntryKind.ROLLBACK:
         return rollback_pk(entry.pipeline, entry.execution_id)
-    if entry.kind in (KIND_APPROVAL, KIND_PROMOTION):
+    if entry.kind in (EntryKind.APPROVAL, EntryKind.PROMOTION):
         return approval_pk(entry.execution_id)
     return execution_pk(entry.pipeline, entry.execution_id)
 
@@ -64,7 +65,7 @@ def entry_sk(attempt: int, state: str) -> str:
 
 def entry_sk_of(entry: LedgerEntry) -> str:
     """An entry's sort key. Approval entries name who decided: each approver's answer is its own entry."""
-    if entry.kind in (KIND_APPROVAL, KIND_PROMOTION):
+    if entry.kind in (EntryKind.APPROVAL, EntryKind.PROMOTION):
         return f"{ENTRY_PREFIX}{entry.kind}#{entry.attempt:04d}#{entry.state}#{entry.trigger or ''}"
     return entry_sk(entry.attempt, entry.state)
 

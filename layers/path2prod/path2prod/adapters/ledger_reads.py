@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from path2prod.adapters.errors import LedgerTampered
 from path2prod.adapters.ledger_codec import deserialize_item, entry_from_data, head_from_item
 from path2prod.adapters.ledger_errors import ledger_errors
 from path2prod.adapters.ledger_keys import (
@@ -158,12 +159,11 @@ class LedgerReads:
         if limit:
             query["Limit"] = limit
         entries: list[LedgerEntry] = []
-        while True:
-            response = self.query(query)
-            entries.extend(self.chained_entries(response.get("Items", [])))
-            if "LastEvaluatedKey" not in response or (limit and len(entries) >= limit):
-                return entries[:limit] if limit else entries
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in self.pages(query):
+            entries.extend(self.chained_entries(page))
+            if limit and len(entries) >= limit:
+                break
+        return entries[:limit] if limit else entries
 
     def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         """Every entry of one pipeline execution, oldest state first (strongly consistent: a handler
@@ -224,38 +224,42 @@ class LedgerReads:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def items(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item a Query answers, as plain dicts, following LastEvaluatedKey page by page."""
+    def pages(self, query: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """The items (typed attribute values) of each page a Query answers, following LastEvaluatedKey;
+        the next page is read only when asked for."""
         query = dict(query)
         while True:
             response = self.query(query)
-            yield from (deserialize_item(item) for item in response.get("Items", []))
+            yield response.get("Items", [])
             cursor = response.get("LastEvaluatedKey")
             if cursor is None:
                 return
             query["ExclusiveStartKey"] = cursor
 
+    def items(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item a Query answers, as plain dicts, page by page."""
+        for page in self.pages(query):
+            yield from (deserialize_item(item) for item in page)
+
     def entries_of(self, query: dict[str, Any]) -> list[LedgerEntry]:
         """The chained entries of every page a Query answers (a small partition: one execution's)."""
-        entries: list[LedgerEntry] = []
-        while True:
-            response = self.query(query)
-            entries.extend(self.chained_entries(response.get("Items", [])))
-            cursor = response.get("LastEvaluatedKey")
-            if cursor is None:
-                return entries
-            query = {**query, "ExclusiveStartKey": cursor}
+        return [entry for page in self.pages(query) for entry in self.chained_entries(page)]
 
     def chained_entries(self, items: Iterable[dict[str, Any]]) -> Iterator[LedgerEntry]:
-        """The entries of `items` (typed attribute values) that hold a valid chain position; every
-        other item is skipped, with one warning naming its key."""
+        """The entries of `items` (typed attribute values) that hold a valid chain position and a kind
+        and state of the vocabulary; every other item is skipped, with one warning naming its key."""
         for item in items:
             data = deserialize_item(item)
             problem = chain_position_problem(data)
-            if problem is None:
-                yield entry_from_data(data)
-            else:
+            if problem is not None:
                 self._skipped(data, problem)
+                continue
+            try:
+                entry = entry_from_data(data)
+            except LedgerTampered as tampered:  # chained, yet not an entry path2prod writes: as unbelievable
+                self._skipped(data, str(tampered))
+                continue
+            yield entry
 
     def _skipped(self, data: dict[str, Any], problem: str) -> None:
         self.skipped_unchained += 1

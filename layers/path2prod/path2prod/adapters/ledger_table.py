@@ -1,7 +1,7 @@
 """Appending to the DynamoDB ledger, and the ledger adapter as a whole (`LedgerTable`).
 
 The ledger adapter is split by job: key layouts in ledger_keys.py, the item codec in ledger_codec.py,
-named errors (and the one place ClientErrors become them) in ledger_errors.py, the queries in
+named errors in errors.py (and the one place ClientErrors become them in ledger_errors.py), the queries in
 ledger_reads.py, the rollback lock in rollback_lock.py; this module appends.
 
 Entries and commits are written once, by a conditional put of a new key, in the same transaction as a
@@ -15,28 +15,15 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from path2prod.adapters.errors import LedgerTampered, LedgerThrottled
 from path2prod.adapters.ledger_codec import (
     deserialize_item,
-    entry_from_data,
-    entry_from_item,
     head_from_item,
     head_item,
     record_item,
     serialize_item,
 )
-from path2prod.adapters.ledger_errors import (
-    MAX_CHAIN_RETRIES,
-    LedgerConflict,
-    LedgerTampered,
-    LedgerThrottled,
-    LedgerUnavailable,
-    LedgerWriteRejected,
-    retry_lost_races,
-)
 from path2prod.adapters.ledger_keys import (
-    BY_CHAIN,
-    BY_COMMIT_TIME,
-    BY_ENV_TIME,
     COMMIT_SK,
     HEAD_KEY,
     entry_pk,
@@ -44,31 +31,14 @@ from path2prod.adapters.ledger_keys import (
     entry_sk_of,
     execution_pk,
 )
-from path2prod.adapters.ledger_reads import ChainPage, HistoryPage, LedgerReads
+from path2prod.adapters.ledger_reads import LedgerReads
 from path2prod.adapters.rollback_lock import RollbackLocks
 from path2prod.domain.chain import ChainHead, chain_position_problem, link
-from path2prod.domain.ledger import KIND_DEPLOYMENT, CommitFact, LedgerContext, LedgerEntry, last_good_commit
+from path2prod.domain.errors import CommitMismatch
+from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry, last_good_commit
+from path2prod.domain.retry import MAX_TRIES, retry_lost_races
 from path2prod.domain.rollback import RollbackLock
-
-# The names callers have imported from here since before the split.
-__all__ = [
-    "BY_CHAIN",
-    "BY_COMMIT_TIME",
-    "BY_ENV_TIME",
-    "ChainPage",
-    "HistoryPage",
-    "LedgerConflict",
-    "LedgerTable",
-    "LedgerTampered",
-    "LedgerThrottled",
-    "LedgerUnavailable",
-    "LedgerWriteRejected",
-    "deserialize_item",
-    "entry_from_data",
-    "entry_from_item",
-    "execution_pk",
-    "serialize_item",
-]
+from path2prod.domain.vocabulary import EntryKind
 
 
 class LedgerTable(LedgerReads):
@@ -144,15 +114,15 @@ class LedgerTable(LedgerReads):
         """Append one entry (and, for a deployment, its execution's commit); False when already there."""
 
         def attempt() -> bool:
-            if entry.kind != KIND_DEPLOYMENT:
+            if entry.kind != EntryKind.DEPLOYMENT:
                 context = self.entry_context(entry)
             else:
                 context = self.read_context(
                     entry.pipeline, entry.execution_id, attempt=entry.attempt, state=entry.state
                 )
             if context.commit is not None and context.commit != entry.commit:
-                raise LedgerConflict(
-                    f"execution {entry.execution_id} already has another commit than {entry.commit}"
+                raise CommitMismatch(
+                    "commit", f"execution {entry.execution_id} already has another commit than {entry.commit}"
                 )
             if context.entry_exists:
                 return False
@@ -162,7 +132,7 @@ class LedgerTable(LedgerReads):
             self.append(records, context.head)
             return True
 
-        return retry_lost_races(self.table_name, attempt)
+        return retry_lost_races(attempt, gave_up=f"could not append to {self.table_name}")
 
     def entry_context(self, entry: LedgerEntry) -> LedgerContext:
         """The chain head and whether `entry` exists (entries whose key is not their execution's)."""
@@ -178,10 +148,10 @@ class LedgerTable(LedgerReads):
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The items of `keys` that exist, strongly consistent. Keys DynamoDB left unprocessed (it does
         so when throttled) are asked for again after a pause, so an item missing from the answer is
-        not there; LedgerThrottled when some are still unprocessed after MAX_CHAIN_RETRIES rounds."""
+        not there; LedgerThrottled when some are still unprocessed after MAX_TRIES rounds."""
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
         found: list[dict[str, Any]] = []
-        for round_ in range(MAX_CHAIN_RETRIES):
+        for round_ in range(MAX_TRIES):
             if round_:
                 # DynamoDB's advice for unprocessed keys: back off exponentially (3.55 s in all, at most).
                 time.sleep(min(0.05 * 2 ** (round_ - 1), 1.0))
@@ -192,7 +162,7 @@ class LedgerTable(LedgerReads):
             if not request:
                 return found
         raise LedgerThrottled(
-            f"ledger table {self.table_name!r}: keys still unprocessed after {MAX_CHAIN_RETRIES} reads"
+            f"ledger table {self.table_name!r}: keys still unprocessed after {MAX_TRIES} reads"
         )
 
     # -- the rollback lock: one rollback per env in flight (rollback_lock.py) ------------------------------
@@ -249,18 +219,20 @@ class LedgerTable(LedgerReads):
         return last_good_commit(self.history(env, page_size=25), other_than=other_than)
 
     def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool:
-        """Store which commit an execution runs; False if already known, LedgerConflict if different."""
+        """Store which commit an execution runs; False if already known, CommitMismatch if different."""
 
         def attempt() -> bool:
             context = self.read_context(pipeline, execution_id)
             if context.commit is not None:
                 if context.commit != commit:
-                    raise LedgerConflict(f"execution {execution_id} already has another commit than {commit}")
+                    raise CommitMismatch(
+                        "commit", f"execution {execution_id} already has another commit than {commit}"
+                    )
                 return False
             self.append([CommitFact(pipeline, execution_id, commit)], context.head)
             return True
 
-        return retry_lost_races(self.table_name, attempt)
+        return retry_lost_races(attempt, gave_up=f"could not append to {self.table_name}")
 
     # -- reads ----------------------------------------------------------------------------------------
 

@@ -6,18 +6,11 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from path2prod.domain.errors import ExecutionNotFound, Path2ProdError
+from path2prod.adapters.errors import PipelineNotFound, PipelineStartRefused
+from path2prod.domain.errors import ExecutionNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.client import CodePipelineClient
-
-
-class PipelineNotFound(Path2ProdError):
-    """The pipeline named by an event does not exist in this account (or this role may not see it)."""
-
-
-class PipelineStartRefused(Path2ProdError):
-    """CodePipeline would not start the execution (a conflict, a limit, or a request it rejects)."""
 
 
 # The Source action's name in template.yaml's pipeline; a pipeline watched but not created by the

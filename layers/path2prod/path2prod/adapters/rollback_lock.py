@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, suppress
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from path2prod.adapters.ledger_codec import deserialize_item
-from path2prod.adapters.ledger_errors import first_condition_failed, ledger_errors, retry_lost_races
+from path2prod.adapters.ledger_errors import first_condition_failed, ledger_errors
 from path2prod.adapters.ledger_keys import LOCK_KEY
 from path2prod.domain.errors import ChainMoved
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.retry import retry_lost_races
 from path2prod.domain.rollback import RollbackLock, has_ended, lock_is_free
+from path2prod.domain.time import utc_now
 
 if TYPE_CHECKING:
     from path2prod.adapters.ledger_table import LedgerTable
@@ -92,14 +93,14 @@ class RollbackLocks:
                 raise
             return True
 
-        return retry_lost_races(self.ledger.table_name, attempt)
+        return retry_lost_races(attempt, gave_up=f"could not append to {self.ledger.table_name}")
 
     def current(self) -> RollbackLock | None:
         """The lock of the rollback in flight, or None when the env is free: no lock item, or one whose
         rollback has ended (SUCCEEDED, FAILED, ABANDONED) or whose time ran out."""
         held = self.item()
         if held is None or lock_is_free(
-            expires_at=held.expires_at, now=datetime.now(UTC), rollback_states=self._states(held)
+            expires_at=held.expires_at, now=utc_now(), rollback_states=self._states(held)
         ):
             return None
         return held

@@ -44,7 +44,7 @@ from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.ports import Clock, MainBranch, utc_now
 
 if TYPE_CHECKING:
-    from path2prod.adapters.git_remote import CommitInfo
+    from path2prod.domain.git import CommitInfo
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ class Opener:
         may find it back).
         """
         # Imported here: the module imports no git code for the functions that need none.
-        from path2prod.adapters.git_remote import CommitNotFound, InvalidCommitId
+        from path2prod.adapters.errors import CommitNotFound, InvalidCommitId
 
         try:
             info = self.upstream.commit_info(commit)

@@ -17,7 +17,7 @@ from path2prod.domain.review_facts import PromotedRange
 from path2prod.ports import MainBranch
 
 if TYPE_CHECKING:
-    from path2prod.adapters.git_remote import CommitInfo, PushResult
+    from path2prod.domain.git import CommitInfo, PushResult
 
 
 class RequestHistory(Protocol):

@@ -81,7 +81,7 @@ class Promoter:
         recorded, and raises PromotionPushFailed so the event is retried; the schedule retries it too.
         """
         # Imported here: only the promoter pushes, the page and the opener need no git errors.
-        from path2prod.adapters.git_remote import GitRemoteError, NotFastForward
+        from path2prod.adapters.errors import GitRemoteError, NotFastForward
 
         request = self.requests.get(request_id)
         if request is not None and claimed_commit is not None:

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from path2prod.domain.approvals import same_person
 from path2prod.domain.event_fields import ACCOUNT
-from path2prod.settings import MissingSetting, optional, required, required_env_name
+from path2prod.errors import MissingSetting
+from path2prod.settings import optional, required, required_env_name
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class RequestItems(Protocol):
     def stored_items(self, env: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]: ...
 
 
-class Checkpoints(Protocol):
+class CheckpointReads(Protocol):
     """The write-once checkpoints of each env's chain head: (seq, hash)."""
 
     def checkpoints(self, env: str) -> Iterator[tuple[int, str]]: ...

@@ -22,7 +22,7 @@ from typing import Any
 
 from path2prod import ENVS
 from path2prod.adapters.approval_requests import is_request_item
-from path2prod.audit.ports import ChainedItems, Checkpoints, RequestItems
+from path2prod.audit.ports import ChainedItems, CheckpointReads, RequestItems
 from path2prod.domain.chain import ChainReport, chain_position_problem, verify
 from path2prod.domain.vocabulary import EntryKind
 
@@ -100,7 +100,7 @@ class EnvVerification:
 
 
 def verify_ledger(
-    env: str, ledger: ChainedItems, checkpoints: Checkpoints | None = None, *, requests: RequestItems
+    env: str, ledger: ChainedItems, checkpoints: CheckpointReads | None = None, *, requests: RequestItems
 ) -> EnvVerification:
     """Walk env's chain in seq order and report the first item that does not fit, checking it also
     against the write-once checkpoints of its head when there are any; then name every item of the

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from path2prod.adapters.checkpoints import Checkpoint
-from path2prod.checkpointer.ports import Chain, Store
+from dataclasses import dataclass
+
+from path2prod.checkpointer.ports import ChainHeads, Checkpoints
+from path2prod.domain.checkpoints import Checkpoint
 
 
-def checkpoint_head(env: str, chain: Chain, store: Store, *, now: str) -> Checkpoint | None:
+@dataclass(frozen=True)
+class Checkpointer:
+    env: str  # the env whose ledger it checkpoints
+    chain: ChainHeads
+    store: Checkpoints
+
+
+def checkpoint_head(env: str, chain: ChainHeads, store: Checkpoints, *, now: str) -> Checkpoint | None:
     """Copy the chain's head to the store; None when the chain is empty or already checkpointed."""
     head = chain.chain_head()
     if head is None or head.seq == 0:

@@ -27,9 +27,10 @@ from path2prod.cli.options import (
     since_option,
     until_option,
 )
+from path2prod.domain.errors import InvalidTime
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.text import printable
-from path2prod.domain.window import InvalidTime, parse_bound
+from path2prod.domain.window import parse_bound
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
 

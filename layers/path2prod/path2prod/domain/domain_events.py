@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from path2prod import ENVS
@@ -22,10 +22,11 @@ from path2prod.domain.ledger import (
     DOMAIN_EVENT_SOURCE,
     PROMOTION_APPROVED,
 )
-from path2prod.domain.time import format_time
+from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.vocabulary import EntryState
 
 # The state each deployment event must carry: a "Succeeded" saying FAILED is a forgery or a bug.
-DEPLOYMENT_STATES = {DEPLOYMENT_SUCCEEDED: "SUCCEEDED", DEPLOYMENT_FAILED: "FAILED"}
+DEPLOYMENT_STATES = {DEPLOYMENT_SUCCEEDED: EntryState.SUCCEEDED, DEPLOYMENT_FAILED: EntryState.FAILED}
 REQUEST_ID = re.compile(r"apr-[0-9a-f]{20}")  # domain/approvals.request_id
 SCHEDULER_SOURCE = "aws.scheduler"
 SCHEDULED_EVENT = "Scheduled Event"
@@ -43,7 +44,7 @@ class DeploymentOutcome:
     execution_id: str
     attempt: int
     commit: str
-    state: str
+    state: EntryState
     time: datetime
 
     @property
@@ -64,10 +65,10 @@ def parse_deployment_event(
     event: Any, *, detail_types: tuple[str, ...], now: datetime | None = None
 ) -> DeploymentOutcome:
     """The checked fields of a deployment event whose detail-type is one of `detail_types`."""
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     detail_type, detail = _envelope(event, detail_types)
-    state = fields.text(detail, "state", "detail.state", max_length=20)
-    fields.equal(state, DEPLOYMENT_STATES[detail_type], "detail.state")
+    state = DEPLOYMENT_STATES[detail_type]
+    fields.equal(fields.text(detail, "state", "detail.state", max_length=20), state.value, "detail.state")
     return DeploymentOutcome(
         detail_type=detail_type,
         env=fields.one_of(fields.text(detail, "env", "detail.env", max_length=10), ENVS, "detail.env"),

@@ -21,11 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry, outcome
+from path2prod.domain.ledger import LedgerEntry, outcome
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.domain.window import TimeWindow, parse_utc
 
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
 SECONDS = "seconds"
 
 
@@ -115,7 +114,7 @@ def execution_outcomes(entries: Iterable[LedgerEntry], window: TimeWindow) -> li
     oldest first."""
     by_execution: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
     for entry in entries:
-        if entry.kind == KIND_DEPLOYMENT and window.contains(entry.time):
+        if entry.kind == EntryKind.DEPLOYMENT and window.contains(entry.time):
             by_execution[(entry.pipeline, entry.execution_id)].append(entry)
     outcomes = [outcome(execution) for execution in by_execution.values()]
     return sorted((entry for entry in outcomes if entry is not None), key=lambda entry: entry.order_key)
@@ -123,25 +122,25 @@ def execution_outcomes(entries: Iterable[LedgerEntry], window: TimeWindow) -> li
 
 def succeeded_commits(outcomes: Iterable[LedgerEntry]) -> list[str]:
     """Commits with an execution that ended SUCCEEDED, each once, in the order they first did."""
-    return list(dict.fromkeys(entry.commit for entry in outcomes if entry.state == SUCCEEDED))
+    return list(dict.fromkeys(entry.commit for entry in outcomes if entry.state == EntryState.SUCCEEDED))
 
 
 def first_success(entries: Iterable[LedgerEntry]) -> LedgerEntry | None:
     """The earliest SUCCEEDED deployment entry among entries."""
-    successes = (e for e in entries if e.kind == KIND_DEPLOYMENT and e.state == SUCCEEDED)
+    successes = (e for e in entries if e.kind == EntryKind.DEPLOYMENT and e.state == EntryState.SUCCEEDED)
     return min(successes, key=lambda entry: entry.order_key, default=None)
 
 
 def entered_path(dev_entries: Iterable[LedgerEntry]) -> str | None:
     """When a commit entered the path: the time of its earliest deployment entry in dev's ledger."""
-    deployments = (entry for entry in dev_entries if entry.kind == KIND_DEPLOYMENT)
+    deployments = (entry for entry in dev_entries if entry.kind == EntryKind.DEPLOYMENT)
     earliest = min(deployments, key=lambda entry: entry.order_key, default=None)
     return earliest.time if earliest else None
 
 
 def deployment_frequency(outcomes: Sequence[LedgerEntry], window: TimeWindow) -> Metric:
     """SUCCEEDED executions per day of the window (None for a window of no length)."""
-    deployments = sum(1 for entry in outcomes if entry.state == SUCCEEDED)
+    deployments = sum(1 for entry in outcomes if entry.state == EntryState.SUCCEEDED)
     days = window.days
     value = round(deployments / days, 4) if days > 0 else None
     return Metric(value, "deployments per day", {"deployments": deployments, "days": round(days, 4)})
@@ -168,8 +167,8 @@ def lead_time_for_changes(lead_times: Iterable[CommitLeadTime], window: TimeWind
 
 def change_failure_rate(outcomes: Sequence[LedgerEntry]) -> Metric:
     """FAILED executions / (SUCCEEDED + FAILED) executions (None when there were none)."""
-    failed = sum(1 for entry in outcomes if entry.state == FAILED)
-    succeeded = sum(1 for entry in outcomes if entry.state == SUCCEEDED)
+    failed = sum(1 for entry in outcomes if entry.state == EntryState.FAILED)
+    succeeded = sum(1 for entry in outcomes if entry.state == EntryState.SUCCEEDED)
     value = round(failed / (failed + succeeded), 4) if failed + succeeded else None
     return Metric(value, "ratio", {"failed": failed, "succeeded": succeeded})
 
@@ -183,10 +182,10 @@ def breaks(outcomes: Iterable[LedgerEntry], *, working_before: bool) -> list[Bre
     found: list[Break] = []
     working = working_before
     for entry in outcomes:
-        if entry.state == FAILED and working:
+        if entry.state == EntryState.FAILED and working:
             found.append(Break(failed=entry.time))
             working = False
-        elif entry.state == SUCCEEDED:
+        elif entry.state == EntryState.SUCCEEDED:
             if found and found[-1].restored is None:
                 found[-1] = Break(found[-1].failed, restored=entry.time)
             working = True

@@ -10,7 +10,7 @@ class DomainError(Path2ProdError):
     """A rule of the domain refused something."""
 
 
-class InvalidEvent(Path2ProdError, ValueError):
+class InvalidEvent(DomainError, ValueError):
     """An event that is malformed, or claims what path2prod cannot confirm; it names the field.
 
     The one error every handler raises for bad input (domain/event_fields.py checks each field), always
@@ -22,18 +22,18 @@ class InvalidEvent(Path2ProdError, ValueError):
         self.field = field
 
 
-class CommitNotYetKnown(Path2ProdError):
+class CommitNotYetKnown(DomainError):
     """The execution's commit cannot be learnt yet (its Source action has not reported).
 
     Raising it makes Lambda retry the event later instead of writing an entry without a commit.
     """
 
 
-class UnknownEnvironment(Path2ProdError, ValueError):
+class UnknownEnvironment(DomainError, ValueError):
     """An environment name that is not one of dev, stg, prd (or not configured)."""
 
 
-class ExecutionNotFound(Path2ProdError):
+class ExecutionNotFound(DomainError):
     """CodePipeline does not know the execution (yet): its commit may still come, so retry.
 
     Told apart from an execution CodePipeline knows without a source revision: one that ended so has
@@ -41,11 +41,20 @@ class ExecutionNotFound(Path2ProdError):
     """
 
 
-class ChainMoved(Path2ProdError):
+class CommitMismatch(InvalidEvent):
+    """An execution runs one commit: something names another commit than the ledger already holds for
+    it. The ledger is the truth, so the claim (an event, an entry to append) is refused."""
+
+
+class InvalidTime(DomainError, ValueError):
+    """A time bound that is not an ISO-8601 date or date-time, or a window that ends before it starts."""
+
+
+class ChainMoved(DomainError):
     """Another writer appended first (or the item exists already): read again and retry."""
 
 
-class Uncanonical(Path2ProdError, ValueError):
+class Uncanonical(DomainError, ValueError):
     """An item holds a value the canonical form cannot write (bytes of a DynamoDB Binary, a binary set,
     a number that is not whole, ...): it cannot be hashed, so it cannot be a chained item."""
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from path2prod.domain.errors import InvalidEvent
-from path2prod.domain.time import format_time
+from path2prod.domain.time import format_time, parse_time
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -130,7 +130,7 @@ def instant(
     if not _TIME.fullmatch(value):
         raise InvalidEvent(path, f"is not an ISO-8601 time with a zone: {_shown(value)}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        parsed = parse_time(value).astimezone(UTC)
     except (ValueError, OverflowError):
         raise InvalidEvent(path, f"is not a valid time: {_shown(value)}") from None
     if parsed < not_before:

@@ -13,16 +13,10 @@ from typing import Any
 
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.pipeline_events import PipelineStateChange
+from path2prod.domain.vocabulary import TERMINAL_STATES, EntryKind, EntryState
 
-KIND_DEPLOYMENT = "deployment"
-KIND_ROLLBACK = "rollback"
-# A promotion approval's request, decisions and supersession; then the push it led to.
-KIND_APPROVAL = "approval"
-KIND_PROMOTION = "promotion"
-
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "SUPERSEDED", "CANCELED"})
 # Within one attempt a terminal state outranks everything, so a late STARTED never hides a SUCCEEDED.
-_STATE_RANK = {"STARTED": 0, "RESUMED": 1, "STOPPING": 2}
+_STATE_RANK: dict[str, int] = {EntryState.STARTED: 0, EntryState.RESUMED: 1, EntryState.STOPPING: 2}
 _TERMINAL_RANK = 3
 
 DOMAIN_EVENT_SOURCE = "path2prod"
@@ -42,8 +36,8 @@ class LedgerEntry:
 
     env: str
     commit: str
-    state: str
-    kind: str
+    state: EntryState
+    kind: EntryKind
     execution_id: str
     pipeline: str
     attempt: int
@@ -70,7 +64,7 @@ class LedgerEntry:
     @property
     def entry_id(self) -> str:
         """Stable identity: the same state change always names the same entry."""
-        if self.kind in (KIND_APPROVAL, KIND_PROMOTION):
+        if self.kind in (EntryKind.APPROVAL, EntryKind.PROMOTION):
             return f"{self.execution_id}/{self.kind}/{self.attempt}/{self.state}/{self.trigger or ''}"
         return f"{self.pipeline}/{self.execution_id}/{self.attempt}/{self.state}"
 
@@ -117,7 +111,7 @@ def deployment_entry(change: PipelineStateChange, *, env: str, commit: str) -> L
         env=env,
         commit=commit,
         state=change.state,
-        kind=KIND_DEPLOYMENT,
+        kind=EntryKind.DEPLOYMENT,
         execution_id=change.execution_id,
         pipeline=change.pipeline,
         attempt=change.attempt,
@@ -137,7 +131,11 @@ def last_good_commit(history: Iterable[LedgerEntry], *, other_than: str | None =
     """The newest commit whose deployment SUCCEEDED in `history` (an env's entries, newest first),
     other than `other_than`: what a rollback brings back. Reads `history` only as far as it must."""
     for entry in history:
-        if entry.kind == KIND_DEPLOYMENT and entry.state == "SUCCEEDED" and entry.commit != other_than:
+        if (
+            entry.kind == EntryKind.DEPLOYMENT
+            and entry.state == EntryState.SUCCEEDED
+            and entry.commit != other_than
+        ):
             return entry.commit
     return None
 
@@ -148,7 +146,9 @@ def domain_event_for(entry: LedgerEntry) -> tuple[str, dict[str, Any]] | None:
     The detail carries everything a downstream account needs, because EventBridge drops the original
     account and resources when it forwards an event to another bus.
     """
-    detail_type = {"SUCCEEDED": DEPLOYMENT_SUCCEEDED, "FAILED": DEPLOYMENT_FAILED}.get(entry.state)
+    detail_type = {EntryState.SUCCEEDED: DEPLOYMENT_SUCCEEDED, EntryState.FAILED: DEPLOYMENT_FAILED}.get(
+        entry.state
+    )
     if detail_type is None:
         return None
     detail = {

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from path2prod.domain import event_fields as fields
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
-from path2prod.domain.time import format_time
+from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.vocabulary import EntryState
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
 ACTION_EXECUTION = "CodePipeline Action Execution State Change"
@@ -22,14 +23,30 @@ STAGE_EXECUTION = "CodePipeline Stage Execution State Change"
 DETAIL_TYPES = (PIPELINE_EXECUTION, ACTION_EXECUTION, STAGE_EXECUTION)
 SOURCE = "aws.codepipeline"
 # The states AWS documents for each detail-type ("CodePipeline events" in the CodePipeline User Guide).
-STATES: dict[str, frozenset[str]] = {
-    PIPELINE_EXECUTION: frozenset(
-        {"CANCELED", "FAILED", "RESUMED", "STARTED", "STOPPED", "STOPPING", "SUCCEEDED", "SUPERSEDED"}
+# A pipeline execution may be in any state a stage may, and also SUPERSEDED.
+_STAGE_STATES = frozenset(
+    {
+        EntryState.CANCELED,
+        EntryState.FAILED,
+        EntryState.RESUMED,
+        EntryState.STARTED,
+        EntryState.STOPPED,
+        EntryState.STOPPING,
+        EntryState.SUCCEEDED,
+    }
+)
+STATES: dict[str, frozenset[EntryState]] = {
+    PIPELINE_EXECUTION: _STAGE_STATES | {EntryState.SUPERSEDED},
+    STAGE_EXECUTION: _STAGE_STATES,
+    ACTION_EXECUTION: frozenset(
+        {
+            EntryState.ABANDONED,
+            EntryState.CANCELED,
+            EntryState.FAILED,
+            EntryState.STARTED,
+            EntryState.SUCCEEDED,
+        }
     ),
-    STAGE_EXECUTION: frozenset(
-        {"CANCELED", "FAILED", "RESUMED", "STARTED", "STOPPED", "STOPPING", "SUCCEEDED"}
-    ),
-    ACTION_EXECUTION: frozenset({"ABANDONED", "CANCELED", "FAILED", "STARTED", "SUCCEEDED"}),
 }
 
 
@@ -40,7 +57,7 @@ class PipelineStateChange:
     detail_type: str
     pipeline: str
     execution_id: str
-    state: str
+    state: EntryState
     time: str  # ISO-8601 UTC, second precision, as EventBridge stamps it
     attempt: int
     account: str | None
@@ -69,7 +86,7 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
     for type, range and format, and the event must name this stack's account, region and pipeline:
     anything else raises InvalidEvent naming the field, before anything is written.
     """
-    now = now or datetime.now(UTC)
+    now = now or utc_now()
     if not isinstance(event, dict):
         raise InvalidEvent("event", f"must be a JSON object, got {type(event).__name__}")
     fields.one_of(fields.text(event, "source", "source", max_length=100), (SOURCE,), "source")
@@ -86,8 +103,10 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
         "detail.pipeline",
     )
     execution_id = fields.text(detail, "execution-id", "detail.execution-id", pattern=fields.UUID)
-    state = fields.one_of(
-        fields.text(detail, "state", "detail.state", max_length=20), STATES[detail_type], "detail.state"
+    state = EntryState(
+        fields.one_of(
+            fields.text(detail, "state", "detail.state", max_length=20), STATES[detail_type], "detail.state"
+        )
     )
     time = fields.instant(event, "time", "time", now=now)
     attempt = fields.attempt(
@@ -107,7 +126,7 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
         action = fields.text(detail, "action", "detail.action", pattern=fields.NAME)
         action_type = fields.mapping(detail, "type", "detail.type")
         category = fields.text(action_type, "category", "detail.type.category", pattern=fields.NAME)
-        if category == "Source" and state == "SUCCEEDED":
+        if category == "Source" and state == EntryState.SUCCEEDED:
             result = fields.mapping(detail, "execution-result", "detail.execution-result")
             commit = fields.commit(
                 result, "external-execution-id", "detail.execution-result.external-execution-id"

@@ -19,17 +19,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from path2prod.domain.time import parse_time
+from path2prod.domain.vocabulary import EntryState
 
 
 class RollbackState(StrEnum):
     """The states of a `rollback` ledger entry (one rollback: STARTED, then exactly one ending)."""
 
-    STARTED = "STARTED"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    ABANDONED = "ABANDONED"
+    STARTED = EntryState.STARTED
+    SUCCEEDED = EntryState.SUCCEEDED
+    FAILED = EntryState.FAILED
+    ABANDONED = EntryState.ABANDONED
     # A decision not to roll back a failure: nothing was started, so nothing has to end.
-    REFUSED = "REFUSED"
+    REFUSED = EntryState.REFUSED
 
 
 ENDINGS = frozenset({RollbackState.SUCCEEDED, RollbackState.FAILED, RollbackState.ABANDONED})

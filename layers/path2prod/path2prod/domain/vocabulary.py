@@ -1,7 +1,7 @@
 """The ledger's words, spelled once: what kind of thing an entry records, and the state it is in.
 
-Both are StrEnums, so a member equals its text: an item read back from DynamoDB ("SUCCEEDED") compares
-equal to `EntryState.SUCCEEDED`, and JSON, CSV and the table hold the same words as before.
+Both are StrEnums, so a member equals its text: a state read back from DynamoDB as plain text compares
+equal to its member (`EntryState.SUCCEEDED`), and JSON, CSV and the table hold the same words as before.
 """
 
 from __future__ import annotations

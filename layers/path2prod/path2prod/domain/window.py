@@ -10,23 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from path2prod.domain.errors import Path2ProdError
+from path2prod.domain.errors import InvalidTime
+from path2prod.domain.time import format_time, parse_time, utc_now
 
 DEFAULT_WINDOW_DAYS = 30
 
 
-class InvalidTime(Path2ProdError, ValueError):
-    """A time bound that is not an ISO-8601 date or date-time, or a window that ends before it starts."""
-
-
-def format_utc(instant: datetime) -> str:
-    """`instant` as the ledger writes times: ISO-8601 UTC to the second, ending in Z."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
 def parse_utc(text: str) -> datetime:
-    """A ledger time (or any ISO-8601 time with a zone) as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """A ledger time (or any ISO-8601 time with a zone) as an aware datetime in UTC."""
+    return parse_time(text).astimezone(UTC)
 
 
 def parse_bound(value: str, option: str) -> str:
@@ -44,7 +36,7 @@ def parse_bound(value: str, option: str) -> str:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     try:
-        return format_utc(instant)
+        return format_time(instant)
     except OverflowError:
         raise InvalidTime(f"{option} {value!r} is out of range") from None
 
@@ -77,8 +69,8 @@ class TimeWindow:
         days: int = DEFAULT_WINDOW_DAYS,
     ) -> TimeWindow:
         """The window of `--since` / `--until`: until defaults to now, since to `days` before until."""
-        end = parse_bound(until, "--until") if until else format_utc(now or datetime.now(UTC))
-        start = parse_bound(since, "--since") if since else format_utc(parse_utc(end) - timedelta(days=days))
+        end = parse_bound(until, "--until") if until else format_time(now or utc_now())
+        start = parse_bound(since, "--since") if since else format_time(parse_utc(end) - timedelta(days=days))
         if start > end:
             raise InvalidTime(f"--since {start} is after --until {end}")
         return cls(start, end)
@@ -87,7 +79,7 @@ class TimeWindow:
 def second_before(time: str) -> str | None:
     """The ledger time one second earlier (None before the first representable second)."""
     try:
-        return format_utc(parse_utc(time) - timedelta(seconds=1))
+        return format_time(parse_utc(time) - timedelta(seconds=1))
     except OverflowError:
         return None
 
@@ -95,6 +87,6 @@ def second_before(time: str) -> str | None:
 def second_after(time: str) -> str | None:
     """The ledger time one second later (None after the last representable second)."""
     try:
-        return format_utc(parse_utc(time) + timedelta(seconds=1))
+        return format_time(parse_utc(time) + timedelta(seconds=1))
     except OverflowError:
         return None

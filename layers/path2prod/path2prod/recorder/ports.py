@@ -1,15 +1,18 @@
-"""What the recorder needs from the world, as Protocols: the ledger, CodePipeline, the event bus."""
+"""What the recorder needs from the world, as Protocols: the ledger and CodePipeline (the event bus is
+path2prod/ports.py's Bus)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 
 
-class Ledger(Protocol):
+class RecorderLedger(Protocol):
+    """The ledger as the recorder writes it: one read of an execution's context, one append."""
+
     def read_context(
         self, pipeline: str, execution_id: str, *, attempt: int | None = None, state: str | None = None
     ) -> LedgerContext: ...
@@ -17,8 +20,6 @@ class Ledger(Protocol):
 
 
 class Executions(Protocol):
+    """CodePipeline, asked which commit an execution runs when its events do not say."""
+
     def commit_of(self, pipeline: str, execution_id: str) -> str | None: ...
-
-
-class Bus(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...

@@ -11,13 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from path2prod.domain.errors import (
-    ChainMoved,
-    CommitNotYetKnown,
-    ExecutionNotFound,
-    InvalidEvent,
-    Path2ProdError,
-)
+from path2prod.domain.errors import CommitMismatch, CommitNotYetKnown, ExecutionNotFound, InvalidEvent
 from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
     CommitFact,
@@ -27,27 +21,20 @@ from path2prod.domain.ledger import (
     records_entry,
 )
 from path2prod.domain.pipeline_events import PipelineStateChange, parse_pipeline_event
-from path2prod.recorder.ports import Bus, Executions, Ledger
+from path2prod.domain.retry import retry_lost_races
+from path2prod.domain.vocabulary import EntryState
+from path2prod.ports import Bus
+from path2prod.recorder.ports import Executions, RecorderLedger
 
-MAX_APPEND_TRIES = 8
 # An execution that ended in one of these before its Source action reported a commit (the first run on
 # an empty repository, a stop before the Source stage) will never have one: retrying cannot help.
-ENDED_WITHOUT_COMMIT = frozenset({"FAILED", "STOPPED", "CANCELED"})
-
-
-class CommitMismatch(InvalidEvent):
-    """An event names another commit than the ledger already holds for its execution: the ledger is
-    the truth, so the event is refused (an execution runs one commit)."""
-
-
-class LedgerBusy(Path2ProdError):
-    """The chain kept moving under this append; raising lets Lambda retry the event later."""
+ENDED_WITHOUT_COMMIT = frozenset({EntryState.FAILED, EntryState.STOPPED, EntryState.CANCELED})
 
 
 @dataclass
 class Recorder:
     stack: ThisStack  # the only env, account, region and pipeline whose events it records
-    ledger: Ledger
+    ledger: RecorderLedger
     executions: Executions
     bus: Bus
 
@@ -111,7 +98,8 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
 
 def _learn_commit(change: PipelineStateChange, commit: str, recorder: Recorder) -> None:
     """Chain which commit the execution runs, once; an event naming another commit is refused."""
-    for _ in range(MAX_APPEND_TRIES):
+
+    def attempt() -> None:
         context = recorder.ledger.read_context(change.pipeline, change.execution_id)
         if context.commit is not None:
             if context.commit != commit:
@@ -120,19 +108,18 @@ def _learn_commit(change: PipelineStateChange, commit: str, recorder: Recorder) 
                     f"execution {change.execution_id}: event says {commit}, ledger {context.commit}",
                 )
             return
-        try:
-            recorder.ledger.append([CommitFact(change.pipeline, change.execution_id, commit)], context.head)
-            return
-        except ChainMoved:
-            continue
-    raise LedgerBusy(f"the ledger kept changing while recording {change.execution_id}; retry later")
+        recorder.ledger.append([CommitFact(change.pipeline, change.execution_id, commit)], context.head)
+
+    retry_lost_races(attempt, gave_up=_gave_up(change))
 
 
 def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple[LedgerEntry, bool] | None:
     """Append the entry of `change` (and its commit, if newly learnt); is_new False for a duplicate.
     None when the execution ended without ever knowing a commit (see ENDED_WITHOUT_COMMIT)."""
     asked_codepipeline: str | None = None
-    for _ in range(MAX_APPEND_TRIES):
+
+    def attempt() -> tuple[LedgerEntry, bool] | None:
+        nonlocal asked_codepipeline
         context = recorder.ledger.read_context(
             change.pipeline, change.execution_id, attempt=change.attempt, state=change.state
         )
@@ -172,9 +159,11 @@ def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple
         records: list[LedgerEntry | CommitFact] = [entry]
         if context.commit is None:
             records.append(CommitFact(change.pipeline, change.execution_id, commit))
-        try:
-            recorder.ledger.append(records, context.head)
-            return entry, True
-        except ChainMoved:
-            continue
-    raise LedgerBusy(f"the ledger kept changing while recording {change.execution_id}; retry later")
+        recorder.ledger.append(records, context.head)
+        return entry, True
+
+    return retry_lost_races(attempt, gave_up=_gave_up(change))
+
+
+def _gave_up(change: PipelineStateChange) -> str:
+    return f"the ledger kept changing while recording {change.execution_id}"

@@ -5,10 +5,12 @@ Shared by the automatic rollback (service.py) and the manual ones (manual.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from path2prod.domain.ledger import KIND_ROLLBACK, LedgerEntry
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import Failure, RollbackLock, RollbackState, Via, has_ended
+from path2prod.domain.time import format_time, parse_time, utc_now
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.ports import Rollbacks
 
 LOCK_LIFETIME = timedelta(hours=2)  # a lost release (no deployment event ever came) expires
@@ -16,11 +18,12 @@ LOCK_LIFETIME = timedelta(hours=2)  # a lost release (no deployment event ever c
 
 def now_text() -> str:
     # Milliseconds: a rollback's entries must sort among deployments of the same second.
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_time(utc_now(), millis=True)
 
 
 def second_of(now: str) -> str:
-    return now[:19] + "Z"
+    """The ledger `time` of an instant written to the millisecond: the same instant, to the second."""
+    return format_time(parse_time(now))
 
 
 def acquire_lock(
@@ -36,7 +39,7 @@ def acquire_lock(
         end_rollback(
             rollbacks, stale, RollbackState.ABANDONED, "automatic", "its lock expired with no outcome"
         )
-    expires = (datetime.now(UTC) + LOCK_LIFETIME).isoformat(timespec="seconds").replace("+00:00", "Z")
+    expires = format_time(utc_now() + LOCK_LIFETIME)
     details = {
         "pipeline": failure.pipeline,
         "from_commit": failure.commit,
@@ -59,13 +62,13 @@ def end_rollback(
     if has_ended(entry.state for entry in entries):
         rollbacks.ledger.release_rollback_lock(holder)
         return None
-    started = next((entry for entry in entries if entry.state == RollbackState.STARTED), None)
+    started = next((entry for entry in entries if entry.state == EntryState.STARTED), None)
     now = now_text()
     ended = LedgerEntry(
         env=rollbacks.env,
         commit=lock.target,
-        state=state.value,
-        kind=KIND_ROLLBACK,
+        state=EntryState(state),
+        kind=EntryKind.ROLLBACK,
         execution_id=holder,
         pipeline=pipeline,
         attempt=1,
@@ -82,7 +85,7 @@ def end_rollback(
 def rollback_entry(
     failure: Failure,
     env: str,
-    state: str,
+    state: RollbackState,
     target: str,
     trigger: str,
     now: str,
@@ -93,8 +96,8 @@ def rollback_entry(
     return LedgerEntry(
         env=env,
         commit=target,
-        state=state,
-        kind=KIND_ROLLBACK,
+        state=EntryState(state),
+        kind=EntryKind.ROLLBACK,
         execution_id=failure.execution_id,
         pipeline=failure.pipeline,
         attempt=1,

@@ -10,30 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from path2prod.adapters.git_remote import GitRemoteError
-from path2prod.adapters.pipelines import PipelineNotFound, PipelineStartRefused
-from path2prod.domain.errors import Path2ProdError
-from path2prod.domain.ledger import KIND_DEPLOYMENT, LedgerEntry
+from path2prod.adapters.errors import GitRemoteError, PipelineNotFound, PipelineStartRefused
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import Failure, RollbackState, Via, via_for
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.entries import (
     acquire_lock,
     end_rollback,
     now_text,
     rollback_entry,
 )
+from path2prod.rollback.errors import NothingToTakeOver, NotRollbackable, RollbackInFlight
 from path2prod.rollback.ports import Rollbacks
-
-
-class NotRollbackable(Path2ProdError, ValueError):
-    """A manual rollback target that never SUCCEEDED in the env (or nothing to roll back to)."""
-
-
-class RollbackInFlight(Path2ProdError):
-    """A manual rollback while another rollback of the env is in flight."""
-
-
-class NothingToTakeOver(Path2ProdError):
-    """A take-over while no rollback of the env is in flight."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +109,7 @@ def take_over(rollbacks: Rollbacks, *, trigger: str, reason: str | None) -> Ledg
 
 def _good_commit(rollbacks: Rollbacks, commit: str) -> str:
     succeeded = any(
-        entry.kind == KIND_DEPLOYMENT and entry.state == "SUCCEEDED"
+        entry.kind == EntryKind.DEPLOYMENT and entry.state == EntryState.SUCCEEDED
         for entry in rollbacks.ledger.commit_entries(commit)
         if entry.env == rollbacks.env
     )
@@ -145,7 +133,9 @@ def _run_manually(
     # The lock makes the loop guard cover a manual rollback too, and records its completion.
     if acquire_lock(rollbacks, failure, target, trigger, via, now) is None:
         raise RollbackInFlight(_in_flight_message(rollbacks))
-    entry = rollback_entry(failure, rollbacks.env, "STARTED", target, trigger, now, reason=reason, via=via)
+    entry = rollback_entry(
+        failure, rollbacks.env, RollbackState.STARTED, target, trigger, now, reason=reason, via=via
+    )
     rollbacks.ledger.append_entry(entry)
     run: str | None = None
     try:
@@ -159,7 +149,7 @@ def _run_manually(
         failed = rollback_entry(
             failure,
             rollbacks.env,
-            "FAILED",
+            RollbackState.FAILED,
             target,
             trigger,
             now_text(),

@@ -1,17 +1,21 @@
-"""The rollback's ports: what its use cases need from the ledger, the repo, CodePipeline and SNS."""
+"""The rollback's ports: what its use cases need from the ledger, the repo and CodePipeline (the alerts
+topic is path2prod/ports.py's Alerts)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-from path2prod.adapters.git_remote import PushResult
 from path2prod.domain.event_fields import ThisStack
+from path2prod.domain.git import PushResult
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.rollback import RollbackLock
+from path2prod.ports import Alerts, MainBranch
 
 
 class RollbackLedger(Protocol):
+    """The env's ledger as rollbacks read and write it: entries, and the env's rollback lock."""
+
     def append_entry(self, entry: LedgerEntry, *, remember_commit: bool = False) -> bool: ...
     def rollback_lock(self) -> RollbackLock | None: ...
     def rollback_lock_item(self) -> RollbackLock | None: ...
@@ -30,16 +34,15 @@ class RollbackLedger(Protocol):
     ) -> list[LedgerEntry]: ...
 
 
-class Repository(Protocol):
-    def main_head(self) -> str | None: ...
+class RollbackRepository(MainBranch, Protocol):
+    """The env's repository as a rollback moves it: its `main` forced back to a good commit."""
+
     def force_main(self, commit: str) -> PushResult: ...
 
 
-class Alerts(Protocol):
-    def publish(self, subject: str, body: str) -> None: ...
-
-
 class Pipelines(Protocol):
+    """CodePipeline, asked to run a commit again (a rollback to what `main` names already)."""
+
     def start(self, pipeline: str, commit: str) -> str: ...
 
 
@@ -47,7 +50,7 @@ class Pipelines(Protocol):
 class Rollbacks:
     stack: ThisStack  # the env (and its account, region, pipeline) this rolls back
     ledger: RollbackLedger
-    repository: Repository
+    repository: RollbackRepository
     alerts: Alerts
     auto_rollback: bool
     pipelines: Pipelines

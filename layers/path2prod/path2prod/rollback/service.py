@@ -14,20 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from path2prod.adapters.git_remote import GitRemoteError
+from path2prod.adapters.errors import GitRemoteError
 from path2prod.domain import event_fields as fields
 from path2prod.domain.domain_events import DeploymentOutcome, parse_deployment_event
-from path2prod.domain.errors import InvalidEvent, Path2ProdError
-from path2prod.domain.ledger import (
-    DEPLOYMENT_FAILED,
-    DEPLOYMENT_SUCCEEDED,
-    KIND_DEPLOYMENT,
-    KIND_ROLLBACK,
-    LedgerEntry,
-    outcome,
-)
+from path2prod.domain.errors import InvalidEvent
+from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED, LedgerEntry, outcome
 from path2prod.domain.rollback import Failure, RollbackDecision, RollbackState, Verdict, Via, decide
 from path2prod.domain.time import parse_time
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.entries import (
     acquire_lock,
     alert_body,
@@ -36,15 +30,11 @@ from path2prod.rollback.entries import (
     rollback_entry,
     second_of,
 )
+from path2prod.rollback.errors import RollbackPushFailed
 from path2prod.rollback.ports import RollbackLedger, Rollbacks
 
-__all__ = ["MAX_PUSH_ATTEMPTS", "OutcomeHandled", "RollbackPushFailed", "Rollbacks", "on_deployment_outcome"]
-
+# Pushes a rollback tries (one per delivery of its failure event) before it ends FAILED and alerts.
 MAX_PUSH_ATTEMPTS = 3
-
-
-class RollbackPushFailed(Path2ProdError):
-    """The push of a rollback failed; raised so the event is retried (alerted after the last try)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +86,7 @@ def _confirm_in_ledger(claim: DeploymentOutcome, ledger: RollbackLedger) -> Ledg
     entries = [
         entry
         for entry in ledger.execution_entries(claim.pipeline, claim.execution_id)
-        if entry.kind == KIND_DEPLOYMENT and entry.env == claim.env
+        if entry.kind == EntryKind.DEPLOYMENT and entry.env == claim.env
     ]
     ended = outcome(entries)
     recorded = next(
@@ -160,7 +150,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
     # main names the failing commit (else the failure is superseded): a push brings the target back
     # and starts the pipeline; a retry whose earlier push landed pushes nothing (git: up to date).
     started = rollback_entry(
-        failure, rollbacks.env, "STARTED", decision.target, "automatic", now, via=Via.PUSH
+        failure, rollbacks.env, RollbackState.STARTED, decision.target, "automatic", now, via=Via.PUSH
     )
     first_time = rollbacks.ledger.append_entry(started)
     try:
@@ -173,7 +163,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
         gave_up = rollback_entry(
             failure,
             rollbacks.env,
-            "FAILED",
+            RollbackState.FAILED,
             decision.target,
             "automatic",
             now,
@@ -220,8 +210,8 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
     done = LedgerEntry(
         env=rollbacks.env,
         commit=commit,
-        state="SUCCEEDED",
-        kind=KIND_ROLLBACK,
+        state=EntryState.SUCCEEDED,
+        kind=EntryKind.ROLLBACK,
         execution_id=holder,
         pipeline="",
         attempt=1,
@@ -234,7 +224,7 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
     if lock.pipeline:
         done = LedgerEntry(**{**done.content, "pipeline": lock.pipeline, "from_commit": lock.from_commit})
     elif started := [
-        e for e in rollbacks.ledger.commit_entries(commit, limit=20) if e.kind == KIND_ROLLBACK
+        e for e in rollbacks.ledger.commit_entries(commit, limit=20) if e.kind == EntryKind.ROLLBACK
     ]:  # a lock taken before locks kept their rollback's pipeline
         done = LedgerEntry(
             **{**done.content, "pipeline": started[0].pipeline, "from_commit": started[0].from_commit}
@@ -258,16 +248,22 @@ _REFUSAL_SUBJECTS = {
 
 def _decided(entries: list[LedgerEntry]) -> RollbackDecision:
     """What was decided about a failure, as its rollback entries record it."""
-    started = next((entry for entry in entries if entry.state == "STARTED"), None)
+    started = next((entry for entry in entries if entry.state == EntryState.STARTED), None)
     if started is None:
         return RollbackDecision(Verdict(entries[0].reason or Verdict.IN_FLIGHT))
-    gave_up = any(entry.state == "FAILED" for entry in entries)
+    gave_up = any(entry.state == EntryState.FAILED for entry in entries)
     return RollbackDecision(Verdict.FAILED_ROLLBACK if gave_up else Verdict.ROLL_BACK, started.commit)
 
 
 def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, now: str) -> None:
     refused = rollback_entry(
-        failure, rollbacks.env, "REFUSED", failure.commit, "automatic", now, reason=decision.verdict.value
+        failure,
+        rollbacks.env,
+        RollbackState.REFUSED,
+        failure.commit,
+        "automatic",
+        now,
+        reason=decision.verdict.value,
     )
     if rollbacks.ledger.append_entry(refused):
         subject = _REFUSAL_SUBJECTS[decision.verdict].format(env=rollbacks.env, sha=failure.commit[:12])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from path2prod.domain.event_fields import ThisStack
-from path2prod.settings import MissingSetting, required, this_stack
+from path2prod.errors import MissingSetting
+from path2prod.settings import required, this_stack
 
 
 @dataclass(frozen=True)

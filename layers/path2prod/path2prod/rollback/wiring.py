@@ -13,7 +13,8 @@ from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.refusals import refusals_counted
-from path2prod.rollback.service import Rollbacks, on_deployment_outcome
+from path2prod.rollback.ports import Rollbacks
+from path2prod.rollback.service import on_deployment_outcome
 from path2prod.rollback.settings import load_settings
 
 
