@@ -47,21 +47,17 @@ from path2prod.audit.verify import verify_ledger
 from path2prod.domain.approval_tokens import make_token, read_token
 from path2prod.domain.approvals import DEFAULT_EXPIRY, ApprovalRequest, ApprovalState, Verdict
 from path2prod.domain.errors import AlreadyDecided, InvalidEvent, RequestGone, SelfApproval
-from path2prod.domain.ledger import (
-    DOMAIN_EVENT_SOURCE,
-    KIND_APPROVAL,
-    KIND_PROMOTION,
-    PROMOTION_APPROVED,
-    domain_event_for,
-)
+from path2prod.domain.ledger import DOMAIN_EVENT_SOURCE, PROMOTION_APPROVED, domain_event_for
 from path2prod.domain.time import format_time
+from path2prod.domain.vocabulary import EntryKind
 from path2prod.errors import MissingSetting
-from path2prod.sandbox.template import parameter_default, project_root, rule_pattern
+from path2prod.sandbox.template import parameter_default, rule_pattern
 from tests.support.entries import ledger_entry
 from tests.support.git import Repo, git, make_repo
 from tests.support.handlers import function_module
 from tests.support.inbox import EventQueue, Mail, Mailbox, new_queue
 from tests.support.lambda_context import LambdaContext
+from tests.support.samples import load_event
 
 # A handler that raises has added no metric; Powertools warns about that, which is expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -172,7 +168,7 @@ class Stg:
 
     def succeeded_in_dev(self, commit: str, execution_id: str, time: str) -> dict[str, Any]:
         """dev's "Deployment Succeeded" of `commit`, as stg's bus receives it (the sample's shape)."""
-        event = load_sample("deployment-succeeded-forwarded")
+        event = load_event("deployment-succeeded-forwarded")
         event["id"] = str(uuid.uuid4())
         event["time"] = time
         # A label ("execution-1") stands for a UUID, the shape of CodePipeline's execution ids.
@@ -182,7 +178,7 @@ class Stg:
         return event
 
     def approved(self, request: ApprovalRequest) -> dict[str, Any]:
-        event = load_sample("promotion-approved")
+        event = load_event("promotion-approved")
         event["detail"].update(request_id=request.id, commit=request.commit)
         return event
 
@@ -197,7 +193,7 @@ class Stg:
         assert request is not None
         return request
 
-    def entries(self, request_id: str, kind: str = KIND_APPROVAL) -> list[tuple[str, str | None]]:
+    def entries(self, request_id: str, kind: str = EntryKind.APPROVAL) -> list[tuple[str, str | None]]:
         """(state, trigger) of a request's ledger entries of `kind`, in order."""
         return [(e.state, e.trigger) for e in self.requests.entries(request_id) if e.kind == kind]
 
@@ -215,11 +211,6 @@ class Stg:
     def assert_chain_intact(self) -> None:
         verification = verify_ledger(ENV, self.ledger, requests=ApprovalRequests(self.ledger))
         assert verification.report.intact, verification.as_dict()
-
-
-def load_sample(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((project_root() / "events" / f"{name}.json").read_text())
-    return event
 
 
 def link_token(body: str) -> str:
@@ -322,7 +313,7 @@ def feature(stg: Stg) -> str:
 @pytest.fixture
 def pending(stg: Stg, feature: str) -> ApprovalRequest:
     """The PENDING request the sample's dev success (of `feature`) opened; the prompts were sent."""
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
     opened = stg.open(event)
     return stg.request(opened["request_id"])
@@ -356,7 +347,7 @@ def test_the_samples_match_the_rules_of_the_functions_they_feed() -> None:
     refs = {"Environment": ENV, "AWS::AccountId": STG_ACCOUNT, "PreviousAccountId": DEV_ACCOUNT}
     opener = rule_pattern("ApprovalsFunction", "UpstreamSucceeded", refs)
     promoter = rule_pattern("PromoterFunction", "PromotionApproved", refs)
-    forwarded = load_sample("deployment-succeeded-forwarded")
+    forwarded = load_event("deployment-succeeded-forwarded")
     stg_own_success = copy.deepcopy(forwarded)
     stg_own_success["detail"]["env"] = ENV
     # A dev-env event that another account put on stg's bus (the bus policy admits only dev's forwarder).
@@ -370,9 +361,9 @@ def test_the_samples_match_the_rules_of_the_functions_they_feed() -> None:
     assert not matches(opener, from_elsewhere)
     # THEN "Promotion Approved" reaches the promoter only from stg's own account, and the sweep is no
     # rule's event (a schedule)
-    assert matches(promoter, load_sample("promotion-approved"))
-    assert not matches(promoter, {**load_sample("promotion-approved"), "account": DEV_ACCOUNT})
-    assert not matches(promoter, load_sample("scheduled-promoter-sweep"))
+    assert matches(promoter, load_event("promotion-approved"))
+    assert not matches(promoter, {**load_event("promotion-approved"), "account": DEV_ACCOUNT})
+    assert not matches(promoter, load_event("scheduled-promoter-sweep"))
 
     # THEN the forwarded sample's detail is what dev's recorder publishes for that execution's success
     detail = forwarded["detail"]
@@ -397,7 +388,7 @@ def test_a_forwarded_success_opens_one_request_and_mails_each_approver_their_own
     stg: Stg, feature: str
 ) -> None:
     # GIVEN dev's success of Alice's commit, forwarded to stg (the sample, with a real commit)
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
 
     # WHEN it arrives three times (EventBridge delivers at least once)
@@ -524,7 +515,7 @@ def test_a_duplicated_success_counts_one_approval_request(
     stg: Stg, feature: str, counted: dict[str, list[str]]
 ) -> None:
     # GIVEN dev's success of Alice's commit, forwarded to stg
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
 
     # WHEN it arrives three times (EventBridge delivers at least once)
@@ -651,7 +642,7 @@ def test_an_approval_decides_once_records_who_when_how_and_announces_the_promoti
 def test_a_quorum_of_two_needs_two_approvers(stg: Stg, feature: str) -> None:
     # GIVEN stg needs two approvals
     stg.setting("APPROVAL_QUORUM", "2")
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
     request = stg.request(stg.open(event)["request_id"])
     assert request.quorum == 2
@@ -688,7 +679,7 @@ def test_a_rejection_rejects_and_nothing_is_promoted(stg: Stg, pending: Approval
 
     # WHEN the promoter's sweep runs, or a stray "Promotion Approved" of it arrives
     untouched = stg.stg.main_ref_version()
-    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
     stray = stg.promote(stg.approved(pending))
 
     # THEN nothing is pushed or recorded
@@ -696,7 +687,7 @@ def test_a_rejection_rejects_and_nothing_is_promoted(stg: Stg, pending: Approval
     assert stray == {"request_id": pending.id, "promotion": None}
     assert stg.stg.main == stg.base
     assert stg.stg.main_ref_version() == untouched
-    assert stg.entries(pending.id, KIND_PROMOTION) == []
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == []
     # THEN nobody else can approve it afterwards
     with pytest.raises(AlreadyDecided):
         stg.page().answer_link(stg.token(BOB, pending.id), Verdict.APPROVE)
@@ -782,7 +773,7 @@ def _race(stg: Stg, answers: list[tuple[str, Verdict]], request_id: str) -> tupl
 def test_two_approvers_answering_at_once_both_land(stg: Stg, feature: str) -> None:
     # GIVEN a request needing two approvals
     stg.setting("APPROVAL_QUORUM", "2")
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
     request_id = stg.open(event)["request_id"]
 
@@ -803,7 +794,7 @@ def test_two_approvers_answering_at_once_both_land(stg: Stg, feature: str) -> No
 def test_the_same_approver_posting_twice_at_once_lands_once(stg: Stg, feature: str) -> None:
     # GIVEN a request needing two approvals
     stg.setting("APPROVAL_QUORUM", "2")
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
     request_id = stg.open(event)["request_id"]
 
@@ -847,8 +838,8 @@ def test_an_approved_commit_is_pushed_to_stg_once(stg: Stg, pending: ApprovalReq
         "PUSHED",
         1,
     )
-    assert stg.entries(pending.id, KIND_PROMOTION) == [("SUCCEEDED", "path2prod")]
-    [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == KIND_PROMOTION]
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("SUCCEEDED", "path2prod")]
+    [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == EntryKind.PROMOTION]
     assert (pushed.commit, pushed.from_commit, pushed.env) == (pending.commit, stg.base, ENV)
     assert BOB in (pushed.reason or "")
     assert stg.requests.awaiting_promotion(ENV) == []
@@ -857,7 +848,7 @@ def test_an_approved_commit_is_pushed_to_stg_once(stg: Stg, pending: ApprovalReq
     moved = stg.stg.main_ref_version()
     head = stg.ledger.chain_head()
     again = stg.promote(event)
-    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
 
     # THEN nothing changes
     assert again == result
@@ -887,13 +878,13 @@ def test_a_promotion_that_is_not_a_fast_forward_is_refused_and_alerted(
     refused = stg.request(pending.id)
     assert (refused.promotion, refused.state) == ("REFUSED", ApprovalState.APPROVED)
     assert refused.promotion_error and "not a fast-forward" in refused.promotion_error
-    assert stg.entries(pending.id, KIND_PROMOTION) == [("REFUSED", "path2prod")]
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("REFUSED", "path2prod")]
     [alert] = stg.alerts.read()
     assert "refused" in alert.subject and pending.commit[:12] in alert.subject
     assert pending.id in alert.body
 
     # WHEN the sweep runs, THEN it does not try again
-    assert stg.promote(load_sample("scheduled-promoter-sweep")) == {"swept": {}}
+    assert stg.promote(load_event("scheduled-promoter-sweep")) == {"swept": {}}
     assert stg.stg.main == hotfix
     assert stg.alerts.read() == []
     stg.assert_chain_intact()
@@ -912,7 +903,7 @@ def test_a_non_fast_forward_is_pushed_when_the_env_allows_it(stg: Stg, pending: 
     # THEN main is the approved commit, and the ledger says from what it moved
     assert result == {"request_id": pending.id, "promotion": "PUSHED"}
     assert stg.stg.main == pending.commit
-    [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == KIND_PROMOTION]
+    [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == EntryKind.PROMOTION]
     assert (pushed.state, pushed.from_commit) == ("SUCCEEDED", hotfix)
     assert stg.alerts.read() == []
     stg.assert_chain_intact()
@@ -944,18 +935,18 @@ def test_a_push_to_an_unreachable_repo_fails_is_kept_and_the_sweep_pushes_it_lat
     # THEN people hear of it once, on the third failure
     [alert] = stg.alerts.read()
     assert "keeps failing" in alert.subject
-    assert stg.entries(pending.id, KIND_PROMOTION) == [("FAILED", "path2prod")] * 3
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("FAILED", "path2prod")] * 3
 
     # WHEN the repository is back and the scheduler's sweep runs
     away.rename(stg.stg.bare)
-    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
 
     # THEN the commit is pushed: the approval was never lost
     assert swept == {"swept": {pending.id: "PUSHED"}}
     assert stg.stg.main == pending.commit
     pushed = stg.request(pending.id)
     assert (pushed.promotion, pushed.promotion_attempts, pushed.promotion_error) == ("PUSHED", 4, None)
-    assert stg.entries(pending.id, KIND_PROMOTION)[-1] == ("SUCCEEDED", "path2prod")
+    assert stg.entries(pending.id, EntryKind.PROMOTION)[-1] == ("SUCCEEDED", "path2prod")
     assert stg.requests.awaiting_promotion(ENV) == []
     stg.assert_chain_intact()
 
@@ -982,7 +973,7 @@ def test_the_sweep_never_moves_main_back_to_an_older_approved_commit(stg: Stg, f
     assert len(stg.requests.awaiting_promotion(ENV)) == 2
 
     # WHEN the repository is reachable and the sweep runs
-    stg.promote(load_sample("scheduled-promoter-sweep"))
+    stg.promote(load_event("scheduled-promoter-sweep"))
 
     # THEN stg's main names the newest approved commit, not the older one
     assert stg.stg.main == newer
@@ -1046,7 +1037,7 @@ def test_the_sweep_never_moves_main_back_however_many_requests_opened_since_the_
         assert stale["state"] == "SUPERSEDED"
 
     # WHEN the sweep finds the older approval still owed a push
-    swept = stg.promote(load_sample("scheduled-promoter-sweep"))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
 
     # THEN it is skipped: stg's main stays at the newer commit
     assert swept == {"swept": {older.id: "SKIPPED"}}
@@ -1130,7 +1121,7 @@ def test_nobody_who_wrote_a_promoted_commit_can_approve_and_main_does_not_move(
     assert stg.ledger.chain_head() == head
     assert stg.request(request.id).state is ApprovalState.PENDING
     assert stg.announced.take() == []
-    assert stg.promote(load_sample("scheduled-promoter-sweep")) == {"swept": {}}
+    assert stg.promote(load_event("scheduled-promoter-sweep")) == {"swept": {}}
     assert _main_or_none(target) == before
 
     # WHEN Bob, who wrote none of them, approves, THEN B is promoted
@@ -1201,7 +1192,7 @@ def _assumed_roles(account: str) -> list[Any]:
 
 def test_dev_s_repository_is_read_through_the_upstream_role_when_one_is_set(stg: Stg, feature: str) -> None:
     # GIVEN no upstream role: nothing is assumed
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
     without_role = stg.open(event)
     assert _assumed_roles(DEV_ACCOUNT) == []
@@ -1236,7 +1227,7 @@ def test_an_upstream_role_arn_sts_rejects_stops_the_opener_before_anything_is_wr
 ) -> None:
     # GIVEN an upstream role ARN too short to be one (STS's own RoleArn constraint, checked by botocore)
     stg.setting("UPSTREAM_READ_ROLE_ARN", "arn:aws:iam::1:role")
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
 
     # WHEN the success arrives, THEN the opener fails (so EventBridge retries) and nothing is written
@@ -1270,7 +1261,7 @@ def test_a_missing_or_invalid_setting_stops_the_function_naming_it(
 ) -> None:
     # GIVEN the function's stack sets the variable wrong (or not at all)
     stg.setting(variable, value)
-    event = load_sample("deployment-succeeded-forwarded" if function == "approvals" else "promotion-approved")
+    event = load_event("deployment-succeeded-forwarded" if function == "approvals" else "promotion-approved")
 
     # WHEN the function starts on an event, THEN it fails naming the variable, having done nothing
     with pytest.raises(MissingSetting) as missing:
@@ -1284,7 +1275,7 @@ def test_the_same_approver_listed_twice_does_not_make_a_quorum_of_two(stg: Stg, 
     # GIVEN Bob listed twice (as people type addresses), and a quorum of 2: only one person could answer
     stg.setting("APPROVERS", f"{BOB},Bob@Example.com")
     stg.setting("APPROVAL_QUORUM", "2")
-    event = load_sample("deployment-succeeded-forwarded")
+    event = load_event("deployment-succeeded-forwarded")
     event["detail"]["commit"] = feature
 
     # WHEN the approvals function starts, THEN it refuses a quorum nobody could reach

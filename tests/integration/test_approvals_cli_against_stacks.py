@@ -19,7 +19,7 @@ from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.cli.main import cli
 from path2prod.domain.approvals import ApprovalRequest, Upstream, open_request, request_id
-from path2prod.domain.ledger import KIND_APPROVAL
+from path2prod.domain.vocabulary import EntryKind
 from path2prod.sandbox.template import rule_pattern, table_definition
 from tests.support.entries import ledger_entry
 from tests.support.moto_server import session_in
@@ -77,7 +77,7 @@ class Stack:
             env="stg",
             commit=commit,
             state="REQUESTED",
-            kind=KIND_APPROVAL,
+            kind=EntryKind.APPROVAL,
             execution_id=request.id,
             time=request.requested_at,
             trigger="path2prod",

@@ -26,15 +26,12 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
     ENV,
     PAGE_URL,
     REGION,
-    EventQueue,
     Stg,
     _main_or_none,
     _open_for,
     _page,
-    _queue,
     counted,
     feature,
-    load_sample,
     pending,
     stg,
 )
@@ -46,6 +43,8 @@ from path2prod.domain.approvals import MAX_COMMENT_LENGTH, ApprovalRequest, Appr
 from path2prod.domain.errors import ApprovalError, InvalidEvent
 from path2prod.sandbox.template import rule_pattern
 from tests.support.git import git
+from tests.support.inbox import EventQueue, new_queue
+from tests.support.samples import load_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 FIXTURES = (stg, feature, pending, counted)  # test_approvals.py's, which pytest finds here by these names
@@ -55,7 +54,7 @@ FIXTURES = (stg, feature, pending, counted)  # test_approvals.py's, which pytest
 def own_bus(stg: Stg) -> EventQueue:
     """What stg's bus routes to the approvals function by the template's OwnRequests rule."""
     sqs = boto3.client("sqs", region_name=REGION)
-    url, arn = _queue(sqs)
+    url, arn = new_queue(sqs)
     pattern = rule_pattern(
         "ApprovalsFunction", "OwnRequests", {"Environment": ENV, "AWS::AccountId": DEFAULT_ACCOUNT_ID}
     )
@@ -264,7 +263,7 @@ def test_the_sample_rejection_event_of_a_request_that_is_not_rejected_is_refused
     stg: Stg, pending: ApprovalRequest
 ) -> None:
     # GIVEN the sample "Promotion Rejected", naming the pending request (a forgery: nobody rejected it)
-    event = load_sample("promotion-rejected")
+    event = load_event("promotion-rejected")
     event["detail"].update(request_id=pending.id, commit=pending.commit)
     stg.read_mail()
 
@@ -278,7 +277,7 @@ def test_the_sample_rejection_event_of_a_request_that_is_not_rejected_is_refused
 
 
 def _ask_again(request: ApprovalRequest, by: str = CAROL) -> dict[str, Any]:
-    event = load_sample("approval-requested-again")
+    event = load_event("approval-requested-again")
     event["id"] = str(uuid.uuid4())
     event["detail"].update(commit=request.commit, previous_request_id=request.id, requested_by=by)
     return event

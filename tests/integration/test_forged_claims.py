@@ -16,7 +16,7 @@ from test_approvals import DEV_ACCOUNT, Stg, _approve, feature, pending, stg  # 
 
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState
 from path2prod.domain.errors import InvalidEvent
-from path2prod.domain.ledger import KIND_PROMOTION
+from path2prod.domain.vocabulary import EntryKind
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -95,7 +95,7 @@ def test_a_request_flipped_to_approved_outside_the_ledger_is_not_pushed(
     # THEN it is refused for the record, alerted, and stg's main does not move
     assert swept["promotion"] == "REFUSED"
     assert stg.stg.main == main
-    assert stg.entries(pending.id, KIND_PROMOTION) == [("REFUSED", "path2prod")]
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("REFUSED", "path2prod")]
     [alert] = stg.alerts.read()
     assert "approvals not on record" in alert.subject
     assert stg.requests.awaiting_promotion("stg") == []

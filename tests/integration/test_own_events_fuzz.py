@@ -15,12 +15,13 @@ import pytest
 from event_mutations import FUZZ_SETTINGS, Mutation, Tally, classify, mutations
 from hypothesis import given
 from hypothesis import strategies as st
-from test_approvals import BOB, Stg, feature, load_sample, pending, stg
+from test_approvals import BOB, Stg, feature, pending, stg
 
 from path2prod.approvals import events as own_events
 from path2prod.domain.approvals import ApprovalRequest, Verdict
 from path2prod.domain.approvals import request_id as request_id_of
 from path2prod.domain.errors import InvalidEvent
+from tests.support.samples import load_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 FUZZED = (stg, feature, pending)  # fixtures pytest finds here by name
@@ -56,7 +57,7 @@ def test_a_rejection_is_told_only_for_the_request_the_ledger_rejected(
     stg: Stg, rejected: ApprovalRequest, data: Any
 ) -> None:
     # GIVEN the rejection event of bob's rejection, with one thing changed
-    base = load_sample("promotion-rejected")
+    base = load_event("promotion-rejected")
     base["detail"].update(request_id=rejected.id, commit=rejected.commit)
     mutation: Mutation = data.draw(mutations(base))
     event = mutation.apply(base)
@@ -84,7 +85,7 @@ def test_asking_again_opens_only_for_the_request_the_ledger_rejected(
     stg: Stg, rejected: ApprovalRequest, data: Any
 ) -> None:
     # GIVEN an "ask again" of the rejected request, with one thing changed
-    base = load_sample("approval-requested-again")
+    base = load_event("approval-requested-again")
     base["detail"].update(commit=rejected.commit, previous_request_id=rejected.id)
     mutation: Mutation = data.draw(mutations(base))
     event = mutation.apply(base)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from path2prod.audit.report import render_report
-from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackInFlight, Running
+from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackUnderway, Running
 from path2prod.domain.ledger import LedgerEntry
 from tests.support.entries import ledger_entry, started_then
 
@@ -175,7 +175,7 @@ def status() -> dict[str, EnvStatus]:
             "stg",
             Running(last, _time(4 * 1440 + 78), "stg-exec-008"),
             LastDeployment(last, "SUCCEEDED", _time(4 * 1440 + 78), "stg-exec-008"),
-            rollback_in_flight=RollbackInFlight(
+            rollback_in_flight=RollbackUnderway(
                 "1" * 40, _time(4 * 1440 + 80), "stg-exec-008", None, 1, False
             ),
             main="1" * 40,

@@ -10,7 +10,7 @@ import pytest
 
 from path2prod.audit.report import render_report
 from path2prod.audit.report_model import assign_rows, counts_of, executions_of, mark_label, mark_style, spread
-from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackInFlight, Running
+from path2prod.audit.status import EnvStatus, LastDeployment, PendingApproval, RollbackUnderway, Running
 from path2prod.domain.ledger import LedgerEntry
 from tests.support.entries import ledger_entry
 
@@ -214,7 +214,7 @@ def test_the_status_heads_the_page_escaped() -> None:
                     "apr-9", SHA, "2026-11-21T09:00:00Z", "2026-11-24T09:00:00Z", (hostile,), (), 1
                 ),
             ),
-            rollback_in_flight=RollbackInFlight(SHA, "2026-11-21T10:06:00Z", "e2", None, 0, False),
+            rollback_in_flight=RollbackUnderway(SHA, "2026-11-21T10:06:00Z", "e2", None, 0, False),
             main=SHA,
         )
     }

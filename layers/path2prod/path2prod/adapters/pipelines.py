@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -11,6 +13,29 @@ from path2prod.domain.errors import ExecutionNotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.client import CodePipelineClient
+
+
+# StartPipelineExecution's refusals that name a reason a person can act on (a V1 pipeline, a revision the
+# source cannot find, too many executions, a missing permission): reported as PipelineStartRefused.
+_START_REFUSALS = frozenset(
+    {
+        "ValidationException",
+        "ConflictException",
+        "ConcurrentPipelineExecutionsLimitExceededException",
+        "AccessDeniedException",
+    }
+)
+
+
+@contextmanager
+def _pipeline_errors(pipeline: str) -> Iterator[None]:
+    """Either call's missing pipeline as PipelineNotFound; any other ClientError as it is."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "PipelineNotFoundException":
+            raise PipelineNotFound(f"pipeline {pipeline!r} not found in this account") from error
+        raise
 
 
 # The Source action's name in template.yaml's pipeline; a pipeline watched but not created by the
@@ -36,15 +61,13 @@ class PipelineExecutions:
         """The source revision of an execution, None while it has none (its Source action has not
         succeeded), ExecutionNotFound while CodePipeline does not know the execution."""
         try:
-            response = self.client.get_pipeline_execution(
-                pipelineName=pipeline, pipelineExecutionId=execution_id
-            )
+            with _pipeline_errors(pipeline):
+                response = self.client.get_pipeline_execution(
+                    pipelineName=pipeline, pipelineExecutionId=execution_id
+                )
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "PipelineExecutionNotFoundException":
+            if error.response["Error"]["Code"] == "PipelineExecutionNotFoundException":
                 raise ExecutionNotFound(f"{pipeline} has no execution {execution_id} (yet)") from error
-            if code == "PipelineNotFoundException":
-                raise PipelineNotFound(f"pipeline {pipeline!r} not found in this account") from error
             raise
         for revision in response["pipelineExecution"].get("artifactRevisions", []):
             if revision.get("revisionId"):
@@ -62,22 +85,16 @@ class PipelineExecutions:
         artifactRevisions then name that commit, so the recorder learns it as for a push.
         """
         try:
-            response = self.client.start_pipeline_execution(
-                name=pipeline,
-                sourceRevisions=[
-                    {"actionName": source_action, "revisionType": "COMMIT_ID", "revisionValue": commit}
-                ],
-            )
+            with _pipeline_errors(pipeline):
+                response = self.client.start_pipeline_execution(
+                    name=pipeline,
+                    sourceRevisions=[
+                        {"actionName": source_action, "revisionType": "COMMIT_ID", "revisionValue": commit}
+                    ],
+                )
         except ClientError as error:
             code = error.response["Error"]["Code"]
-            if code == "PipelineNotFoundException":
-                raise PipelineNotFound(f"pipeline {pipeline!r} not found in this account") from error
-            if code in (
-                "ValidationException",
-                "ConflictException",
-                "ConcurrentPipelineExecutionsLimitExceededException",
-                "AccessDeniedException",
-            ):
+            if code in _START_REFUSALS:
                 message = error.response["Error"].get("Message") or code
                 raise PipelineStartRefused(
                     f"CodePipeline did not start {pipeline} on {commit}: {code}: {message}"

@@ -86,7 +86,7 @@ class PendingApproval:
 
 
 @dataclass(frozen=True)
-class RollbackInFlight:
+class RollbackUnderway:
     """The env's rollback lock: a rollback to `target` started at `since` for a failed execution.
 
     `stale` when the lock outlived its expiry (the rollback never finished; the next one takes over)."""
@@ -107,7 +107,7 @@ class EnvStatus:
     running: Running | None
     last_deployment: LastDeployment | None
     pending_approvals: tuple[PendingApproval, ...] = ()
-    rollback_in_flight: RollbackInFlight | None = None
+    rollback_in_flight: RollbackUnderway | None = None
     main: str | None = None
     main_error: str | None = None  # why `main` could not be read (then drift is None)
     lookback: int = STATUS_LOOKBACK
@@ -184,13 +184,13 @@ def pending_approval(request: ApprovalRequest) -> PendingApproval:
     )
 
 
-def rollback_in_flight(lock: RollbackLock, now: datetime) -> RollbackInFlight:
+def rollback_in_flight(lock: RollbackLock, now: datetime) -> RollbackUnderway:
     expires_at = lock.expires_at or None
     try:
         stale = expires_at is not None and parse_time(expires_at) <= now
     except ValueError:
         stale = False  # an unreadable expiry is shown as it is, not judged
-    return RollbackInFlight(
+    return RollbackUnderway(
         target=lock.target,
         since=lock.since,
         failed_execution_id=lock.holder,

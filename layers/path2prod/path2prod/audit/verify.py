@@ -22,12 +22,13 @@ from typing import Any
 
 from path2prod import ENVS
 from path2prod.adapters.approval_requests import is_request_item
+from path2prod.adapters.ledger_codec import COMMIT_KIND
+from path2prod.adapters.ledger_keys import env_pk
 from path2prod.audit.ports import ChainedItems, CheckpointReads, RequestItems
 from path2prod.domain.chain import ChainReport, chain_position_problem, verify
 from path2prod.domain.vocabulary import EntryKind
 
 ENTRY_KINDS = frozenset(EntryKind)
-COMMIT_RECORD = "commit"  # the kind of an execution's commit record (adapters/ledger_codec.py)
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,9 @@ def verify_ledger(
         None if kept is None else len(kept),
         tuple(unchained_items(ledger, requests)),
         entries=sum(count for kind, count in counts.items() if kind in ENTRY_KINDS),
-        commit_records=counts[COMMIT_RECORD],
+        commit_records=counts[COMMIT_KIND],
         other_items=sum(
-            count for kind, count in counts.items() if kind not in ENTRY_KINDS and kind != COMMIT_RECORD
+            count for kind, count in counts.items() if kind not in ENTRY_KINDS and kind != COMMIT_KIND
         ),
     )
 
@@ -159,7 +160,7 @@ def unchained_items(
     partition is named once, by the env walk.
     """
     envs = tuple(envs)
-    env_partitions = {f"ENV#{env}" for env in envs}
+    env_partitions = {env_pk(env) for env in envs}
     for env in envs:
         for item in ledger.env_items(env):
             if problem := chain_position_problem(item):
