@@ -140,37 +140,40 @@ def _answer_options[F: Callable[..., Any]](reason_help: str, as_help: str) -> Ca
     return decorate
 
 
-@click.command()
-@_answer_options("A comment kept with the approval (its ledger entry, approvals list).", "Who is approving")
-def approve(
-    request_id: str,
-    reason: str | None,
-    as_who: str | None,
-    env: str | None,
-    home: Path | None,
-    config_file: str | None,
-    as_json: bool,
-) -> None:
-    """Approve promotion request REQUEST_ID; once its quorum approves, the commit is pushed."""
-    _answer(request_id, Verdict.APPROVE, reason, as_who, env, home, config_file, as_json)
+def _answer_command(name: str, verdict: Verdict, summary: str, comment_help: str, who: str) -> click.Command:
+    """`approve` or `reject`: the same options and the same answer, told apart by the verdict."""
+
+    @click.command(name=name, help=summary)
+    @_answer_options(comment_help, who)
+    def command(
+        request_id: str,
+        reason: str | None,
+        as_who: str | None,
+        env: str | None,
+        home: Path | None,
+        config_file: str | None,
+        as_json: bool,
+    ) -> None:
+        _answer(request_id, verdict, reason, as_who, env, home, config_file, as_json)
+
+    return command
 
 
-@click.command()
-@_answer_options(
-    "Why: kept in the ledger, and mailed to the commit's author and the other approvers.", "Who is rejecting"
+approve = _answer_command(
+    "approve",
+    Verdict.APPROVE,
+    "Approve promotion request REQUEST_ID; once its quorum approves, the commit is pushed.",
+    "A comment kept with the approval (its ledger entry, approvals list).",
+    "Who is approving",
 )
-def reject(
-    request_id: str,
-    reason: str | None,
-    as_who: str | None,
-    env: str | None,
-    home: Path | None,
-    config_file: str | None,
-    as_json: bool,
-) -> None:
-    """Reject promotion request REQUEST_ID: it is closed, nothing is pushed, and the commit's author and the
-    other approvers are mailed. `path2prod approvals request ENV SHA` asks again later."""
-    _answer(request_id, Verdict.REJECT, reason, as_who, env, home, config_file, as_json)
+reject = _answer_command(
+    "reject",
+    Verdict.REJECT,
+    "Reject promotion request REQUEST_ID: it is closed, nothing is pushed, and the commit's author and the "
+    "other approvers are mailed. `path2prod approvals request ENV SHA` asks again later.",
+    "Why: kept in the ledger, and mailed to the commit's author and the other approvers.",
+    "Who is rejecting",
+)
 
 
 def _answer(
