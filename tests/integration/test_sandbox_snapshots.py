@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,15 @@ TABLE = "path2prod-ledger-dev"
 BUCKET = "path2prod-checkpoints-dev"
 
 
+@dataclass
 class World:
-    def __init__(self, account: str, dynamodb: Any, s3: Any, snapshots: Snapshots, data_dir: Path) -> None:
-        self.account, self.dynamodb, self.s3, self.snapshots, self.data_dir = (
-            account,
-            dynamodb,
-            s3,
-            snapshots,
-            data_dir,
-        )
-        self.table_reads = 0
-        self.listings = 0
+    account: str
+    dynamodb: Any
+    s3: Any
+    snapshots: Snapshots
+    data_dir: Path
+    table_reads: int = 0  # moto's Table.all_items calls: what a save's read of the table costs
+    listings: int = 0  # ListObjectsV2 requests of the bucket
 
     def saved_items(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads(
@@ -44,8 +43,8 @@ class World:
         return items
 
     def put(self, pk: str, sk: str, **attributes: str) -> None:
-        item = {"pk": {"S": pk}, "sk": {"S": sk}, **{name: {"S": value} for name, value in attributes.items()}}
-        self.dynamodb.put_item(TableName=TABLE, Item=item)
+        values = {name: {"S": value} for name, value in attributes.items()}
+        self.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": sk}, **values})
 
 
 @pytest.fixture
