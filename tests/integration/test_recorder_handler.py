@@ -7,11 +7,13 @@ import json
 
 import boto3
 import pytest
+from moto.events.models import EventPattern
 
 from path2prod.domain.errors import CommitNotYetKnown, InvalidEvent
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED
 from path2prod.domain.pipeline_events import parse_pipeline_event
+from path2prod.sandbox.template import rule_pattern
 
 REGION = "eu-west-1"
 ENV = "dev"
@@ -36,6 +38,40 @@ EXPECTED = {
 }
 
 
+def rule_admits(event: dict) -> bool:
+    """Whether the template's rule for the recorder delivers `event` to it, matched as moto's buses do
+    (moto's TestEventPattern API is not implemented)."""
+    pattern = rule_pattern("RecorderFunction", "PipelineStateChange", {"PipelineName": PIPELINE})
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
+
+
+def test_the_rule_delivers_pipeline_changes_and_the_source_actions_success_only(load_event) -> None:
+    # GIVEN this pipeline's events, and the same events of another pipeline
+    source_succeeded = load_event("action-source-succeeded")
+    source_started = copy.deepcopy(source_succeeded)
+    source_started["detail"]["state"] = "STARTED"
+    del source_started["detail"]["execution-result"]
+    deploy = copy.deepcopy(load_event("action-build-failed"))
+    deploy["detail"]["stage"] = deploy["detail"]["action"] = "Deploy"
+    deploy["detail"]["type"].update(category="Deploy", provider="CodeDeploy")
+    elsewhere = copy.deepcopy(load_event("pipeline-started"))
+    elsewhere["detail"]["pipeline"] = "another-pipeline"
+    source_elsewhere = copy.deepcopy(source_succeeded)
+    source_elsewhere["detail"]["pipeline"] = "another-pipeline"
+
+    # WHEN / THEN the Source action's success (the commit) and every pipeline state change reach the
+    # recorder
+    assert rule_admits(source_succeeded)
+    for name in ("pipeline-started", "pipeline-succeeded", "pipeline-failed", "pipeline-stopped"):
+        assert rule_admits(load_event(name)), name
+    # THEN a Build or Deploy action's events, the Source action's start, and other pipelines' do not
+    assert not rule_admits(load_event("action-build-failed"))
+    assert not rule_admits(deploy)
+    assert not rule_admits(source_started)
+    assert not rule_admits(elsewhere)
+    assert not rule_admits(source_elsewhere)
+
+
 def test_every_project_event_goes_through_the_handler(
     invoke_recorder, ledger, load_event, project_event_name
 ) -> None:
@@ -49,6 +85,8 @@ def test_every_project_event_goes_through_the_handler(
     # THEN
     assert handled["result"] == result
     assert handled["published"] == published
+    # AND the template's rule delivers exactly the events the recorder does something with
+    assert rule_admits(load_event(project_event_name)) == (result != "ignored")
     entries = ledger.execution_entries(PIPELINE, EXECUTION)
     assert [entry.state for entry in entries] == ([state] if state else [])
     assert all(entry.commit == COMMIT and entry.env == ENV for entry in entries)
@@ -80,6 +118,8 @@ def test_every_aws_sample_event_is_accepted(
     # WHEN
     handled = invoke_recorder(event)
 
+    # THEN the template's rule delivers exactly the events the recorder does something with
+    assert rule_admits(event) == (handled["result"] != "ignored")
     # THEN pipeline changes become entries, the Source action teaches the commit, the rest is ignored
     if change.is_pipeline_execution:
         assert handled["result"] == "recorded"

@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Lambda's event source mapping long-polls for 20 s; moto answers a long poll as soon as a message
+# arrives, so no event waits longer. Polls of 1 s from the sandbox's ~15 runtimes kept the daemon (moto's
+# server, and its IAM check of every request) busy while nothing happened.
+LONG_POLL_SECONDS = 20
+
 
 @dataclass
 class SandboxLambdaContext:
@@ -78,11 +83,13 @@ def main() -> None:
         aws_secret_access_key=poller["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=poller["AWS_SESSION_TOKEN"],
     )
-    stopping = False
+    stopping = handling = False
 
     def stop(*_: Any) -> None:
         nonlocal stopping
         stopping = True
+        if not handling:
+            raise SystemExit(0)  # waiting in a long poll: leave now, not when it ends
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -90,9 +97,10 @@ def main() -> None:
         messages = sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=LONG_POLL_SECONDS,
             AttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
+        handling = True
         for message in messages:
             event = json.loads(message["Body"])
             if isinstance(event, dict):
@@ -116,6 +124,7 @@ def main() -> None:
                 continue
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             sys.stdout.flush()
+        handling = False
 
 
 if __name__ == "__main__":

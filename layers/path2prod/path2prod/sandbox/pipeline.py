@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import shutil
 import subprocess
 import tarfile
@@ -44,8 +45,38 @@ ACTION_EXECUTION = "CodePipeline Action Execution State Change"
 POLL_SECONDS = 0.3
 
 
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
 def read_main(repo: Path) -> str | None:
-    """The sha `main` points at, or None while the repo has no main."""
+    """The sha `main` points at, or None while the repo has no main.
+
+    Each env's pipeline asks every POLL_SECONDS, so it reads the files git and dulwich move a branch
+    with, as git does (the loose ref first, else packed-refs) instead of starting `git rev-parse`: ten
+    processes a second in an idle sandbox. Both write a loose ref to a lock file and rename it into
+    place, and `git pack-refs` writes packed-refs before it deletes the loose ref, so a read never sees
+    a half-written ref nor neither file. Anything else (a symbolic ref, a reftable repository) asks git.
+    """
+    try:
+        loose: str | None = (repo / "refs" / "heads" / "main").read_text().strip()
+    except FileNotFoundError:
+        loose = None
+    if loose is not None:
+        return loose if _SHA.fullmatch(loose) else _rev_parse_main(repo)
+    if (repo / "reftable").exists():
+        return _rev_parse_main(repo)
+    try:
+        packed = (repo / "packed-refs").read_text()
+    except FileNotFoundError:
+        return None
+    for line in packed.splitlines():
+        sha, _, name = line.partition(" ")
+        if name == "refs/heads/main":
+            return sha if _SHA.fullmatch(sha) else _rev_parse_main(repo)
+    return None
+
+
+def _rev_parse_main(repo: Path) -> str | None:
     completed = subprocess.run(
         ["git", "--git-dir", str(repo), "rev-parse", "--verify", "--quiet", "refs/heads/main^{commit}"],
         capture_output=True,
