@@ -1,7 +1,8 @@
 """Benchmark of the Lambda handlers against the product brief's quality bars.
 
-1. Cold import: each `functions/*/app.py` must import in at most 1.6x the time of a bare `import boto3`
-   (median of 5 fresh interpreters each, baseline and handler runs interleaved).
+1. Cold import: each `functions/*/app.py` must import in at most 1.5x the CPU time of a bare
+   `import boto3`, as Lambda would see it (median of 15 fresh interpreters each, baseline and handler
+   runs interleaved; bench/imports.py says how).
 2. AWS API calls: a recorded event costs at most 4 AWS API calls (the recorder, in-process under moto).
    The approval flow's functions (approvals, approval page, promoter) are counted the same way, against
    moto and real bare git repositories; their figures are documented budgets, reported, not gated.
@@ -36,6 +37,7 @@ from bench.approval_flow import (
 )
 from bench.common import FUNCTIONS_DIR, ROOT, machine, patched_env
 from bench.imports import (
+    GATED_MODES,
     MODES,
     NOT_IN_LAMBDA,
     RUNS,
@@ -95,7 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--aws-events", type=Path, default=DEFAULT_AWS_EVENTS, help="AWS's samples (../shared/aws-events)"
     )
+    parser.add_argument(
+        "--modes",
+        default=",".join(GATED_MODES),
+        help=f"import modes to measure, of {', '.join(MODES)} (default: {', '.join(GATED_MODES)})",
+    )
     args = parser.parse_args(argv)
+    modes = tuple(mode.strip() for mode in args.modes.split(",") if mode.strip())
+    if not modes or any(mode not in MODES for mode in modes):
+        parser.error(f"--modes takes some of {', '.join(MODES)}")
     if not (args.aws_events / "pipeline-succeeded.json").is_file():
         parser.error(f"no AWS sample events in {args.aws_events} (pass --aws-events DIR)")
 
@@ -106,17 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     tracing = tracing_available()
     hidden = tuple(name for name in NOT_IN_LAMBDA if importlib.util.find_spec(name) is not None)
 
-    imports = measure_imports(functions, runs=args.runs, tracing=tracing, hidden=hidden)
+    imports = measure_imports(functions, runs=args.runs, tracing=tracing, hidden=hidden, modes=modes)
     importtimes = [
         importtime_report(Subject(path.name, "app", path, mode), tracing=tracing, hidden=hidden)
         for path in functions
-        for mode in MODES
+        for mode in modes
     ]
     api_calls, without = measure_api_calls(functions, args.aws_events)
 
     report = {
         "machine": machine(),
         "runs": args.runs,
+        "modes": list(modes),
         "tracing": (
             "enabled (aws_xray_sdk importable, LAMBDA_TASK_ROOT set: Tracer patches like in Lambda)"
             if tracing

@@ -1,6 +1,7 @@
 """approval page: the Function URL that approvers' links open. GET and HEAD show, only a POST decides.
 
 The routes and their answers live in path2prod.approvals.web; this handler wires and resolves.
+The router is path2prod's own, not Powertools' event_handler: web.py says why (cold import).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from path2prod.approvals import wiring
-from path2prod.approvals.web import page_resolver
+from path2prod.approvals.web import page_router
 
 logger = Logger()
 tracer = Tracer(patch_modules=["boto3"])
@@ -24,7 +25,7 @@ approvals = wiring.page
 
 
 # Looked up on each request (not captured), so tests and benchmarks can replace `approvals`.
-app = page_resolver(lambda: approvals(), logger=logger, metrics=metrics)
+app = page_router(lambda: approvals(), logger=logger, metrics=metrics)
 
 
 # Never log the event (whatever POWERTOOLS_LOGGER_LOG_EVENT says): its query and body hold the link's

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import re
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
 
 from path2prod.approvals.answering import LinkView
 from path2prod.approvals.page import PAGE_HEADERS, confirmation_page, error_page, outcome_page
+from path2prod.approvals.web import page_router
 from path2prod.domain.approvals import (
     ApprovalRequest,
     ApprovalState,
@@ -16,6 +22,7 @@ from path2prod.domain.approvals import (
     decide,
     open_request,
 )
+from path2prod.domain.errors import RequestGone
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 COMMIT = "dfd3156a8ff6bb46709b2bf6cf4a210833cb1948"
@@ -235,3 +242,145 @@ def test_the_pages_need_nothing_the_security_policy_forbids() -> None:
         assert not re.search(r"<(script|link|img|iframe|object|embed)\b", page)
         assert not re.search(r"\b(src|href)=", page)
         assert page.startswith("<!DOCTYPE html>")
+
+
+# -- the router (web.py): the page's three routes on the Function URL, without Powertools' event_handler --
+
+
+@dataclass
+class _Answerer:
+    """The LinkAnswerer's two calls, answering from `req` (or raising `fails` when set)."""
+
+    req: ApprovalRequest
+    fails: Exception | None = None
+    shown: list[str] = field(default_factory=list)
+
+    def clock(self) -> datetime:
+        return NOW
+
+    def show_link(self, token: str) -> LinkView:
+        if self.fails:
+            raise self.fails
+        self.shown.append(token)
+        return view(self.req)
+
+    def answer_link(self, token: str, verdict: Verdict, *, reason: str | None = None) -> ApprovalRequest:
+        return decide(self.req, "bob@example.com", verdict, now=NOW, via="approval page", reason=reason)
+
+
+class _Counted:
+    """Powertools' Metrics and Logger as the router uses them: what it counts and logs, kept."""
+
+    def __init__(self) -> None:
+        self.metrics: list[str] = []
+        self.logged: list[str] = []
+
+    def add_metric(self, *, name: str, unit: Any, value: float) -> None:
+        self.metrics.append(name)
+
+    def info(self, message: str, **_: Any) -> None:
+        self.logged.append(message)
+
+    def exception(self, message: str) -> None:
+        self.logged.append(message)
+
+
+class _Context:
+    aws_request_id = "c91f4a6e-request"
+
+
+def _route(
+    load_event: Callable[[str], dict[str, Any]],
+    answerer: _Answerer,
+    *,
+    method: str,
+    path: str = "/",
+    body: str | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> tuple[dict[str, Any], _Counted]:
+    event = load_event("approval-page-post" if method == "POST" else "approval-page-get")
+    event["requestContext"]["http"]["method"] = method
+    event["rawPath"] = path
+    event["queryStringParameters"] = {"t": TOKEN}
+    event["headers"]["content-type"] = content_type
+    if body is not None:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body.encode()).decode(), True
+    counted = _Counted()
+    router = page_router(lambda: answerer, logger=cast(Any, counted), metrics=cast(Any, counted))
+    return router.resolve(event, cast(Any, _Context())), counted
+
+
+def test_router_answers_get_and_head_alike_but_head_has_no_body(load_event: Callable[..., Any]) -> None:
+    # GIVEN a link's request
+    answerer = _Answerer(request())
+
+    # WHEN the link is opened, then fetched with HEAD (as mail scanners do)
+    shown, _ = _route(load_event, answerer, method="GET")
+    head, _ = _route(load_event, answerer, method="head")
+
+    # THEN both show it, with the same status and headers, in the Function URL's response shape
+    assert list(shown) == ["statusCode", "body", "isBase64Encoded", "headers", "cookies"]
+    assert (shown["statusCode"], shown["headers"], shown["cookies"]) == (200, PAGE_HEADERS, [])
+    assert shown["isBase64Encoded"] is False and "<form" in shown["body"]
+    assert {**head, "body": shown["body"]} == shown and head["body"] == ""
+    assert answerer.shown == [TOKEN, TOKEN]
+
+
+def test_router_records_a_posted_answer_and_counts_it(load_event: Callable[..., Any]) -> None:
+    # WHEN Bob posts the page's Approve form
+    response, counted = _route(
+        load_event, _Answerer(request()), method="POST", body=f"t={TOKEN}&decision=approve&reason=ok"
+    )
+
+    # THEN the outcome page says what was recorded
+    assert response["statusCode"] == 200
+    assert "bob@example.com APPROVED commit" in response["body"] and "(reason: ok)" in response["body"]
+    assert counted.metrics == ["AnswerApproved"] and counted.logged == ["answer recorded"]
+
+
+def test_router_refuses_other_methods_with_405_and_other_paths_with_404(
+    load_event: Callable[..., Any],
+) -> None:
+    # WHEN the page is asked with PUT, and another path with GET
+    put, _ = _route(load_event, _Answerer(request()), method="PUT")
+    elsewhere, counted = _route(load_event, _Answerer(request()), method="GET", path="/favicon.ico")
+
+    # THEN 405 naming the methods it answers, and 404; both pages carry the page's headers
+    assert (put["statusCode"], put["headers"]) == (405, {**PAGE_HEADERS, "Allow": "GET, HEAD, POST"})
+    assert (elsewhere["statusCode"], elsewhere["headers"]) == (404, PAGE_HEADERS)
+    assert counted.metrics == ["NotRouted"]
+
+
+def test_router_maps_refusals_to_their_status_and_anything_else_to_a_500_page(
+    load_event: Callable[..., Any],
+) -> None:
+    # WHEN the rules refuse a link, a form is not urlencoded, and the wiring breaks
+    gone, refused = _route(load_event, _Answerer(request(), fails=RequestGone("it expired")), method="GET")
+    json_post, _ = _route(
+        load_event, _Answerer(request()), method="POST", body="{}", content_type="text/json"
+    )
+    broken, failed = _route(load_event, _Answerer(request(), fails=RuntimeError("arn:secret")), method="GET")
+
+    # THEN each refusal has its own status and page; the failure a 500 page without its detail
+    assert (gone["statusCode"], refused.metrics) == (410, ["Refused410"])
+    assert "it expired" in gone["body"]
+    assert json_post["statusCode"] == 415
+    assert (broken["statusCode"], failed.metrics, failed.logged) == (
+        500,
+        ["Failed"],
+        ["the approval page failed"],
+    )
+    assert "arn:secret" not in broken["body"] and "c91f4a6e-request" in broken["body"]
+
+
+def test_router_lets_an_event_that_is_no_function_url_request_raise(load_event: Callable[..., Any]) -> None:
+    # GIVEN an event without its request context (not what a Function URL sends)
+    event = load_event("approval-page-get")
+    del event["requestContext"]
+    router = page_router(
+        lambda: _Answerer(request()), logger=cast(Any, _Counted()), metrics=cast(Any, _Counted())
+    )
+
+    # WHEN / THEN it raises, as Powertools' resolver did: Lambda reports the invocation as failed
+    with pytest.raises(KeyError):
+        router.resolve(event, cast(Any, _Context()))
