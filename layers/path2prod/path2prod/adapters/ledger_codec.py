@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from path2prod.adapters.errors import LedgerTampered
 from path2prod.adapters.ledger_keys import (
@@ -22,20 +21,32 @@ from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import CommitFact, LedgerEntry
 from path2prod.domain.vocabulary import EntryKind, EntryState
 
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
 # The kind of an execution's commit record: a chained item, but no entry (audit/verify.py counts them apart).
 COMMIT_KIND = "commit"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+
+@cache
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    # Imported on first use, not at import: no handler's import pays for boto3's type modules (and
+    # `decimal`) before its first event needs them (issue 13, cold import).
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
     """Plain values -> DynamoDB's typed attribute values."""
-    return {key: _serializer.serialize(value) for key, value in item.items()}
+    serializer = _codec()[0]
+    return {key: serializer.serialize(value) for key, value in item.items()}
 
 
 def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB's typed attribute values -> plain values."""
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    deserializer = _codec()[1]
+    return {key: deserializer.deserialize(value) for key, value in item.items()}
 
 
 def record_item(record: LedgerEntry | CommitFact) -> dict[str, Any]:

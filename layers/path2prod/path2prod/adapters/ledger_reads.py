@@ -16,6 +16,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+# boto3 itself at import, deliberately: every function reads or appends to the ledger on every event, so
+# its first event would import boto3 anyway (importing it lazily would move the time, not save it), and
+# SDK set-up belongs in the function's init. It is also what `make bench` measures handlers against: the
+# ratio is what path2prod, Powertools and X-Ray add on top of boto3, not what a lazy import hides.
+import boto3
+
 from path2prod.adapters.errors import LedgerTampered
 from path2prod.adapters.ledger_codec import deserialize_item, entry_from_data, head_from_item
 from path2prod.adapters.ledger_errors import ledger_errors
@@ -68,8 +74,6 @@ class LedgerReads:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            import boto3
-
             self._client = boto3.client("dynamodb")
         return self._client
 
