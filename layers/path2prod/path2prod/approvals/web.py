@@ -7,9 +7,10 @@ The function's handler (functions/approval_page/app.py) builds this router once 
 
 Why not Powertools' event_handler (the team's rule is to prefer the library): importing any of it runs
 the package's `__init__`, which imports every resolver (API Gateway, AppSync, Bedrock, VPC Lattice...)
-and its data classes: 50-60 ms of a cold start, a third of a bare `import boto3`, and the reason the page
-imported in 1.5-1.6x boto3 against a bar of 1.5x (docs/benchmarks.md, "Cold import"). Importing only
-`event_handler.lambda_function_url` costs the same, since Python runs the package's `__init__` first.
+and its data classes: about 40 ms of CPU, a fifth of a bare `import boto3`, and the reason the page
+imported in 1.74-1.78x boto3 against a bar of 1.5x (1.44-1.55x without it: docs/benchmarks.md, "Cold
+import"). Importing only `event_handler.lambda_function_url` costs the same, since Python runs the
+package's `__init__` first.
 The page has one path and three methods, so `PageRouter` below does what the resolver did for it, answer
 for answer: the same status codes, headers (no cookies) and bodies, in the same response shape
 (statusCode, body, isBase64Encoded, headers, cookies), the same event fields read the same way, errors

@@ -1,7 +1,7 @@
 """CodePipeline EventBridge events, parsed into what the ledger needs.
 
 Hand-written instead of Powertools' pydantic parser: pydantic alone costs more import time than the
-whole cold-start budget of a handler (1.6x a bare `import boto3`), and the shape checked here is small.
+whole cold-start budget of a handler (1.5x a bare `import boto3`), and the shape checked here is small.
 """
 
 from __future__ import annotations
