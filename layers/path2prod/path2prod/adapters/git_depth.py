@@ -1,0 +1,111 @@
+"""Git by need: how much history a local copy holds, and the bound on Lambda's /tmp cache of copies.
+
+A decision needs a commit and its ancestry down to what the other side has, never the whole
+repository: a promotion needs the candidate's commits that the target's main lacks (the range shown to
+approvers, the objects pushed), a commit's facts need that commit alone. git_remote.fetch_commit
+fetches shallow (`depth`) and deepens until `history_reaches` says the copy holds that much, so a cold
+Lambda reads a few commits and one tree, not years of history (issue 13: 11.5 s and a full copy in
+/tmp at 2,000 commits). dulwich is imported inside the functions, as in git_remote.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dulwich.objects import Commit, ObjectID
+    from dulwich.repo import Repo
+
+# The first depth of a fetch down to a known commit, and the factor each deepening multiplies it by.
+# A promotion brings a handful of commits (what ran upstream since the last promotion): 32 covers it
+# in one round trip, and x8 reaches 16,384 in four more, past promoted_range's bound of 10,000.
+FIRST_DEPTH = 32
+DEPTH_GROWTH = 8
+
+# Lambda's /tmp is 512 MB unless configured: the cache of fetched copies takes at most half of it, and a
+# copy unused for a day (a repository no longer promoted from) goes. Least recently used go first.
+MAX_CACHE_BYTES = 256 * 1024 * 1024
+MAX_CACHE_AGE_S = 24 * 3600
+_USED_MARK = "path2prod-used"
+
+
+def shallow_parents(repo: Repo) -> object:
+    """A Walker's `get_parents` that stops at the copy's shallow boundary (whose parents are absent)."""
+    shallow = repo.get_shallow()
+
+    def parents(commit: Commit) -> list[ObjectID]:
+        return [] if commit.id in shallow else list(commit.parents)
+
+    return parents
+
+
+def history_reaches(repo: Repo, sha: ObjectID, base: ObjectID | None) -> bool:
+    """Whether `repo` holds `sha` with all its history down to `base` (None: all of it).
+
+    A complete (not shallow) copy holds the whole history of every commit in it. A shallow one must
+    hold `base`, and no commit between `sha` and `base` may sit on the shallow boundary: a merge's
+    other parent could otherwise lead below the boundary, to commits the copy lacks.
+    """
+    from dulwich.walk import Walker
+
+    from path2prod.adapters.git_remote import is_commit
+
+    if not is_commit(repo, sha):
+        return False
+    shallow = repo.get_shallow()
+    if not shallow:
+        return True
+    if base is None or not is_commit(repo, base):
+        return False
+    walker = Walker(repo.object_store, [sha], exclude=[base], get_parents=shallow_parents(repo))  # type: ignore[arg-type]
+    return not any(entry.commit.id in shallow for entry in walker)
+
+
+def mark_used(repo_path: Path) -> None:
+    """Record that a copy was used now (its age for the cache bound)."""
+    (repo_path / _USED_MARK).touch()
+
+
+def cache_bytes(path: Path) -> int:
+    """The bytes the files under `path` take."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):  # removed meanwhile by a concurrent eviction
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
+
+
+def bound_cache(
+    cache_dir: Path,
+    *,
+    max_bytes: int = MAX_CACHE_BYTES,
+    max_age_s: float = MAX_CACHE_AGE_S,
+    now: float | None = None,
+) -> list[Path]:
+    """Remove copies from `cache_dir` until what is left is younger than `max_age_s` and takes at most
+    `max_bytes`, least recently used first; return the removed copies. Run before a fetch: a copy
+    that alone is over the bound goes too, and the fetch starts again shallow."""
+    if not cache_dir.is_dir():
+        return []
+    instant = time.time() if now is None else now
+    copies = []
+    for repo_path in cache_dir.glob("*.git"):
+        mark = repo_path / _USED_MARK
+        used = mark.stat().st_mtime if mark.exists() else repo_path.stat().st_mtime
+        copies.append((used, repo_path, cache_bytes(repo_path)))
+    copies.sort()  # least recently used first
+    total = sum(size for _, _, size in copies)
+    removed = []
+    for used, repo_path, size in copies:
+        if instant - used <= max_age_s and total <= max_bytes:
+            continue
+        shutil.rmtree(repo_path, ignore_errors=True)
+        total -= size
+        removed.append(repo_path)
+    return removed
