@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from path2prod.adapters.errors import RemoteUnavailable
+from path2prod.adapters.git_depth import cached_repo
 from path2prod.adapters.git_history import commit_info, promoted_range
-from path2prod.adapters.git_remote import GitRemote, cached_repo, codecommit_git_credentials
+from path2prod.adapters.git_remote import GitRemote, codecommit_git_credentials
 from path2prod.domain.git import CommitInfo, PushResult
 from path2prod.domain.review_facts import PromotedRange
 

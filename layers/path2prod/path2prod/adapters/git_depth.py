@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from dulwich.client import GitClient
     from dulwich.objects import Commit, ObjectID
+    from dulwich.refs import Ref
     from dulwich.repo import Repo
 
 # The first depth of a fetch down to a known commit, and the factor each deepening multiplies it by.
@@ -109,3 +113,61 @@ def bound_cache(
         total -= size
         removed.append(repo_path)
     return removed
+
+
+def cached_repo(url: str, commit: str, cache_dir: Path, down_to: str | None = None) -> Path | None:
+    """The repo `GitRemote(url).fetch_commit` keeps under `cache_dir`, if it holds `commit` already
+    with its history down to `down_to` (as fetch_commit's `down_to`).
+
+    No network and no credentials: a warm Lambda skips assuming a role and signing a request when
+    the commit it needs was fetched by an earlier invocation.
+    """
+    from dulwich.repo import Repo
+
+    from path2prod.adapters.git_remote import cache_name, commit_id
+
+    repo_path = cache_dir / cache_name(url)
+    if not (repo_path / "objects").is_dir():
+        return None
+    base = commit_id(down_to) if down_to else None
+    with Repo(str(repo_path)) as repo:
+        if not history_reaches(repo, commit_id(commit), base):
+            return None
+    mark_used(repo_path)
+    return repo_path
+
+
+def is_local(client: GitClient) -> bool:
+    from dulwich.client import LocalGitClient
+
+    return isinstance(client, LocalGitClient)
+
+
+def wants(client: GitClient, sha: ObjectID) -> Callable[..., list[ObjectID]]:
+    """The fetch's wants: the commit itself where the server serves any commit it holds (dulwich
+    serving a local repository) or advertises it (a branch's head, the usual candidate); else every
+    branch head, since git's protocol v0 serves only advertised commits unless the server allows more
+    (uploadpack.allowReachableSHA1InWant), and the deepening then reaches the commit in their history.
+    """
+
+    def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        if is_local(client) or sha in refs.values():
+            return [sha]
+        heads = {value for name, value in refs.items() if name.startswith(b"refs/heads/")}
+        return sorted(heads) or [sha]
+
+    return determine_wants
+
+
+def keep_refs(repo: Repo, refs: Mapping[Ref, ObjectID | None], sha: ObjectID) -> None:
+    """Keep the remote's branches and tags whose commits arrived, and the fetched commit, as refs: the
+    next fetch negotiates from them (only new objects travel), and what was fetched stays reachable.
+    A head that did not arrive (the fetch wanted one commit) would be a ref to a missing object."""
+    from dulwich.refs import Ref
+
+    for name, value in refs.items():
+        branch_or_tag = name.startswith((b"refs/heads/", b"refs/tags/"))
+        if value is not None and branch_or_tag and not name.endswith(b"^{}") and value in repo.object_store:
+            repo.refs[name] = value
+    if sha in repo.object_store:
+        repo.refs[Ref(b"refs/path2prod/fetched")] = sha

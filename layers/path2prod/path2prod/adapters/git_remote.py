@@ -37,7 +37,7 @@ from path2prod.domain.git import PushResult
 from path2prod.domain.time import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Set
+    from collections.abc import Callable, Set
 
     from botocore.credentials import Credentials, ReadOnlyCredentials
     from dulwich.client import GitClient
@@ -148,13 +148,15 @@ class GitRemote:
             MAX_CACHE_BYTES,
             bound_cache,
             history_reaches,
+            keep_refs,
             mark_used,
+            wants,
         )
 
         sha = commit_id(commit)
         base = commit_id(down_to) if down_to else None
         bound_cache(cache_dir, max_bytes=MAX_CACHE_BYTES if max_cache_bytes is None else max_cache_bytes)
-        repo_path = cache_dir / _cache_name(self.url)
+        repo_path = cache_dir / cache_name(self.url)
         repo = _open_or_init_bare(repo_path)
         with repo:
             mark_used(repo_path)
@@ -168,11 +170,11 @@ class GitRemote:
                 k.startswith(b"refs/") for k in repo.refs.allkeys()
             )
             depth: int | None = None if base is None or complete_copy else 1 if base == sha else FIRST_DEPTH
-            wanted = _wants(client, sha)
+            wanted = wants(client, sha)
             while True:
                 with _remote_errors():
                     result = client.fetch(path.encode(), repo, determine_wants=wanted, depth=depth)
-                _keep_refs(repo, result.refs, sha)
+                keep_refs(repo, result.refs, sha)
                 if depth is None or history_reaches(repo, sha, base) or not repo.get_shallow():
                     break
                 depth *= DEPTH_GROWTH
@@ -292,8 +294,10 @@ class GitRemote:
 
     def _check_local_holds(self, sha: ObjectID) -> None:
         """A local remote (the sandbox's) lacking `sha`: CommitNotFound, as git's server would say."""
+        from path2prod.adapters.git_depth import is_local
+
         client, path = self._client()
-        if _is_local(client):
+        if is_local(client):
             from dulwich.repo import Repo
 
             with _remote_errors(), Repo(path) as remote:
@@ -305,64 +309,6 @@ class GitRemote:
 
         with _remote_errors():
             return get_transport_and_path(self.url, username=self._username, password=self._password)
-
-
-def cached_repo(url: str, commit: str, cache_dir: Path, down_to: str | None = None) -> Path | None:
-    """The repo `GitRemote(url).fetch_commit` keeps under `cache_dir`, if it holds `commit` already
-    with its history down to `down_to` (as fetch_commit's `down_to`).
-
-    No network and no credentials: a warm Lambda skips assuming a role and signing a request when
-    the commit it needs was fetched by an earlier invocation.
-    """
-    from dulwich.repo import Repo
-
-    repo_path = cache_dir / _cache_name(url)
-    if not (repo_path / "objects").is_dir():
-        return None
-    from path2prod.adapters.git_depth import history_reaches, mark_used
-
-    base = commit_id(down_to) if down_to else None
-    with Repo(str(repo_path)) as repo:
-        if not history_reaches(repo, commit_id(commit), base):
-            return None
-    mark_used(repo_path)
-    return repo_path
-
-
-def _is_local(client: GitClient) -> bool:
-    from dulwich.client import LocalGitClient
-
-    return isinstance(client, LocalGitClient)
-
-
-def _wants(client: GitClient, sha: ObjectID) -> Callable[..., list[ObjectID]]:
-    """The fetch's wants: the commit itself where the server serves any commit it holds (dulwich
-    serving a local repository) or advertises it (a branch's head, the usual candidate); else every
-    branch head, since git's protocol v0 serves only advertised commits unless the server allows more
-    (uploadpack.allowReachableSHA1InWant), and the deepening then reaches the commit in their history.
-    """
-
-    def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
-        if _is_local(client) or sha in refs.values():
-            return [sha]
-        heads = {value for name, value in refs.items() if name.startswith(b"refs/heads/")}
-        return sorted(heads) or [sha]
-
-    return determine_wants
-
-
-def _keep_refs(repo: Repo, refs: Mapping[Ref, ObjectID | None], sha: ObjectID) -> None:
-    """Keep the remote's branches and tags whose commits arrived, and the fetched commit, as refs: the
-    next fetch negotiates from them (only new objects travel), and what was fetched stays reachable.
-    A head that did not arrive (the fetch wanted one commit) would be a ref to a missing object."""
-    from dulwich.refs import Ref
-
-    for name, value in refs.items():
-        branch_or_tag = name.startswith((b"refs/heads/", b"refs/tags/"))
-        if value is not None and branch_or_tag and not name.endswith(b"^{}") and value in repo.object_store:
-            repo.refs[name] = value
-    if sha in repo.object_store:
-        repo.refs[Ref(b"refs/path2prod/fetched")] = sha
 
 
 def commit_id(commit: str) -> ObjectID:
@@ -380,7 +326,7 @@ def _branch_ref(branch: str) -> Ref:
     return Ref(f"refs/heads/{branch.removeprefix('refs/heads/')}".encode())
 
 
-def _cache_name(url: str) -> str:
+def cache_name(url: str) -> str:
     """A directory name per remote: readable tail, plus a digest so two remotes never share one."""
     tail = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "repo"
     digest = hashlib.sha256(url.encode()).hexdigest()[:16]
