@@ -234,3 +234,27 @@ def test_the_cache_evicts_copies_unused_past_their_age(long_history: Repo, cache
     # THEN it stays within its age and goes past it
     assert kept == []
     assert removed == [copy] and not copy.exists()
+
+
+def test_over_http_a_promotion_fetches_shallow_and_pushes(
+    long_history: Repo, recording_server: RecordingServer, tmp_path: Path, cache_dir: Path
+) -> None:
+    # GIVEN the target's main is 5 commits behind the upstream's head, both served by git http-backend
+    target = make_repo(tmp_path, "target")
+    behind = git("rev-parse", "HEAD~5", cwd=long_history.work)
+    git("push", "--quiet", str(target.bare), f"{behind}:refs/heads/main", cwd=long_history.work)
+    head = long_history.main
+    source = GitRemote(recording_server.url(long_history), username=served.USERNAME, password=served.PASSWORD)
+    sink = GitRemote(recording_server.url(target), username=served.USERNAME, password=served.PASSWORD)
+
+    # WHEN the head is fetched over HTTP down to the target's main and pushed there
+    local = source.fetch_commit(head, cache_dir, down_to=sink.branch_head())
+    result = sink.push_commit(head, local, force=False)
+
+    # THEN the copy is shallow (a depth the server honoured), the range exact, the target complete
+    assert commits_in(local, head) <= FIRST_DEPTH
+    assert [c.sha for c in promoted_range(local, head, behind).commits] == git(
+        "rev-list", f"{behind}..{head}", cwd=long_history.work
+    ).splitlines()
+    assert result == PushResult(old=behind, new=head)
+    served.assert_complete(target.bare)

@@ -137,10 +137,11 @@ class GitRemote:
         git_depth.bound_cache's bound (`max_cache_bytes`, default MAX_CACHE_BYTES).
         Raises CommitNotFound when the commit is still missing after the fetch.
 
-        Shallow fetches need nothing of the server beyond git's smart protocol: `git http-backend`
-        and AWS CodeCommit ("CodeCommit supports ... shallow clone", per the CodeCommit User Guide's
-        Git compatibility notes) answer `deepen`; a local repository (the sandbox) is served by
-        dulwich itself.
+        Shallow fetches need the server's `shallow` capability of git's smart protocol: `git
+        http-backend` has it (tests/integration), dulwich serving a local repository (the sandbox)
+        too. For CodeCommit no page of its own guide says so; AWS's CodeBuild clones CodeCommit
+        sources shallow (`clone_depth`, aws_cdk.aws_codebuild.CodeCommitSourceProps), which it could
+        not without it. Not tried against CodeCommit itself here.
         """
         from path2prod.adapters.git_depth import (
             DEPTH_GROWTH,
