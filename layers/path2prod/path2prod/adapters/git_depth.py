@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Set
 
     from dulwich.client import GitClient
     from dulwich.objects import Commit, ObjectID
+    from dulwich.pack import UnpackedObject
     from dulwich.refs import Ref
     from dulwich.repo import Repo
 
@@ -36,6 +37,17 @@ DEPTH_GROWTH = 8
 MAX_CACHE_BYTES = 256 * 1024 * 1024
 MAX_CACHE_AGE_S = 24 * 3600
 _USED_MARK = "path2prod-used"
+
+
+def no_objects(
+    have: Set[ObjectID],
+    want: Set[ObjectID],
+    *,
+    ofs_delta: bool = False,
+    progress: Callable[[bytes], None] | None = None,
+) -> tuple[int, Iterator[UnpackedObject]]:
+    """A send_pack's pack data with no object: a ref update alone (the remote holds the commit)."""
+    return 0, iter(())
 
 
 def shallow_parents(repo: Repo) -> object:
@@ -171,3 +183,25 @@ def keep_refs(repo: Repo, refs: Mapping[Ref, ObjectID | None], sha: ObjectID) ->
             repo.refs[name] = value
     if sha in repo.object_store:
         repo.refs[Ref(b"refs/path2prod/fetched")] = sha
+
+
+def fetch_local(
+    source_path: str, repo: Repo, determine_wants: Callable[..., list[ObjectID]], depth: int | None
+) -> dict[Ref, ObjectID]:
+    """What dulwich's LocalGitClient.fetch does (the sandbox's repositories are local), without
+    reusing the source's deltas: to find reusable ones dulwich reads every object of the source's packs
+    (pack.find_reusable_deltas), which made a 30-commit fetch take 12 s from a 6,000-commit
+    repository here, linear in its size. Objects are copied whole instead; the few a decision needs
+    cost less than that scan. Returns the source's refs."""
+    from dulwich.pack import generate_unpacked_objects
+    from dulwich.repo import Repo
+
+    with Repo(source_path) as source:
+        missing = source.find_missing_objects(determine_wants, repo.get_graph_walker(), None, depth=depth)
+        if missing is not None:
+            object_ids = list(missing)
+            repo.object_store.add_pack_data(
+                len(object_ids),
+                generate_unpacked_objects(source.object_store, object_ids, reuse_deltas=False),
+            )
+        return dict(source.get_refs())

@@ -37,7 +37,7 @@ from path2prod.domain.git import PushResult
 from path2prod.domain.time import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Set
+    from collections.abc import Callable, Mapping, Set
 
     from botocore.credentials import Credentials, ReadOnlyCredentials
     from dulwich.client import GitClient
@@ -137,18 +137,18 @@ class GitRemote:
         git_depth.bound_cache's bound (`max_cache_bytes`, default MAX_CACHE_BYTES).
         Raises CommitNotFound when the commit is still missing after the fetch.
 
-        Shallow fetches need the server's `shallow` capability of git's smart protocol: `git
-        http-backend` has it (tests/integration), dulwich serving a local repository (the sandbox)
-        too. For CodeCommit no page of its own guide says so; AWS's CodeBuild clones CodeCommit
-        sources shallow (`clone_depth`, aws_cdk.aws_codebuild.CodeCommitSourceProps), which it could
-        not without it. Not tried against CodeCommit itself here.
+        Shallow fetches need the server's `shallow` capability: `git http-backend` has it, so does
+        dulwich serving the sandbox's local repos. CodeCommit's guide does not say; CodeBuild clones
+        CodeCommit shallow (`clone_depth`, aws_cdk.aws_codebuild.CodeCommitSourceProps). Untried there.
         """
         from path2prod.adapters.git_depth import (
             DEPTH_GROWTH,
             FIRST_DEPTH,
             MAX_CACHE_BYTES,
             bound_cache,
+            fetch_local,
             history_reaches,
+            is_local,
             keep_refs,
             mark_used,
             wants,
@@ -173,9 +173,13 @@ class GitRemote:
             depth: int | None = None if base is None or complete_copy else 1 if base == sha else FIRST_DEPTH
             wanted = wants(client, sha)
             while True:
+                refs: Mapping[Ref, ObjectID | None]
                 with _remote_errors():
-                    result = client.fetch(path.encode(), repo, determine_wants=wanted, depth=depth)
-                keep_refs(repo, result.refs, sha)
+                    if is_local(client):
+                        refs = fetch_local(path, repo, wanted, depth)
+                    else:
+                        refs = client.fetch(path.encode(), repo, determine_wants=wanted, depth=depth).refs
+                keep_refs(repo, refs, sha)
                 if depth is None or history_reaches(repo, sha, base) or not repo.get_shallow():
                     break
                 depth *= DEPTH_GROWTH
@@ -187,21 +191,13 @@ class GitRemote:
         """Point the remote's `branch` at `commit`, a commit the remote holds already: a ref update with
         an empty pack, nothing fetched (a rollback: an env's repo holds every commit that ran there).
 
-        A local remote is checked first (CommitNotFound when it lacks the commit). A remote over HTTPS
-        checks it itself: git's receive-pack verifies that an updated ref reaches only objects it
-        holds, and refuses the update otherwise (PushRejected).
+        A local remote is checked first (CommitNotFound if it lacks the commit); over HTTPS git's
+        receive-pack checks the new ref's connectivity itself and refuses otherwise (PushRejected).
         """
         sha = commit_id(commit)
         self._check_local_holds(sha)
 
-        def no_objects(
-            have: Set[ObjectID],
-            want: Set[ObjectID],
-            *,
-            ofs_delta: bool = False,
-            progress: Callable[[bytes], None] | None = None,
-        ) -> tuple[int, Iterator[UnpackedObject]]:
-            return 0, iter(())
+        from path2prod.adapters.git_depth import no_objects
 
         return self._send(sha, branch, no_objects, lambda old: None)
 
