@@ -163,8 +163,8 @@ class GitRemote:
             mark_used(repo_path)
             if history_reaches(repo, sha, base):
                 return repo_path
-            self._check_local_holds(sha)
             client, path = self._client()
+            self._check_local_holds(client, path, sha)
             # A copy with complete history stays complete: a fetch without depth, negotiated from its
             # refs, brings only what is new. An empty or shallow copy fetches (or deepens) shallow.
             complete_copy = not repo.get_shallow() and any(
@@ -195,7 +195,7 @@ class GitRemote:
         receive-pack checks the new ref's connectivity itself and refuses otherwise (PushRejected).
         """
         sha = commit_id(commit)
-        self._check_local_holds(sha)
+        self._check_local_holds(*self._client(), sha)
 
         from path2prod.adapters.git_depth import no_objects
 
@@ -289,11 +289,10 @@ class GitRemote:
         old = advertised.get("old")
         return PushResult(old=old.decode("ascii") if old else None, new=sha.decode("ascii"))
 
-    def _check_local_holds(self, sha: ObjectID) -> None:
+    def _check_local_holds(self, client: GitClient, path: str, sha: ObjectID) -> None:
         """A local remote (the sandbox's) lacking `sha`: CommitNotFound, as git's server would say."""
         from path2prod.adapters.git_depth import is_local
 
-        client, path = self._client()
         if is_local(client):
             from dulwich.repo import Repo
 
