@@ -258,3 +258,33 @@ def test_over_http_a_promotion_fetches_shallow_and_pushes(
     ).splitlines()
     assert result == PushResult(old=behind, new=head)
     served.assert_complete(target.bare)
+
+
+def test_a_target_with_commits_upstream_never_had_gets_the_whole_history(
+    long_history: Repo, tmp_path: Path, cache_dir: Path
+) -> None:
+    # GIVEN the target's main is a commit upstream never had (a forced promotion's case)
+    own = make_repo(tmp_path, "own").commit("only in the target")
+    head = long_history.main
+
+    # WHEN the head is fetched down to it
+    local = GitRemote(str(long_history.bare)).fetch_commit(head, cache_dir, down_to=own)
+
+    # THEN the deepening ends with the whole history, no longer shallow
+    assert commits_in(local, head) == HISTORY + 1
+    assert not (local / "shallow").exists() or not (local / "shallow").read_text().strip()
+
+
+def test_an_empty_target_after_a_commit_alone_gets_the_whole_range(
+    long_history: Repo, cache_dir: Path
+) -> None:
+    # GIVEN a copy holding the head alone (a commit's facts were read first)
+    head = long_history.main
+    env_repo = EnvRepository(str(long_history.bare), cache_dir=cache_dir)
+    env_repo.commit_info(head)
+
+    # WHEN the range promoting it to an empty branch is read
+    promoted = env_repo.promoted_range(head, None)
+
+    # THEN it is the whole history, complete
+    assert len(promoted.commits) == HISTORY + 1 and not promoted.truncated

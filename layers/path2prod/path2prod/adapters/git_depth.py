@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # in one round trip, and x8 reaches 16,384 in four more, past promoted_range's bound of 10,000.
 FIRST_DEPTH = 32
 DEPTH_GROWTH = 8
+# The depth git's `fetch --unshallow` asks for (INFINITE_DEPTH in git's shallow.h): all of the history.
+UNSHALLOW = 0x7FFFFFFF
 
 # Lambda's /tmp is 512 MB unless configured: the cache of fetched copies takes at most half of it, and a
 # copy unused for a day (a repository no longer promoted from) goes. Least recently used go first.
@@ -80,6 +82,22 @@ def history_reaches(repo: Repo, sha: ObjectID, base: ObjectID | None) -> bool:
         return False
     walker = Walker(repo.object_store, [sha], exclude=[base], get_parents=shallow_parents(repo))  # type: ignore[arg-type]
     return not any(entry.commit.id in shallow for entry in walker)
+
+
+def first_depth(repo: Repo, sha: ObjectID, base: ObjectID | None) -> int | None:
+    """The depth of the first fetch of `sha`'s history down to `base` into `repo` (None: no limit).
+
+    A complete copy stays complete: a fetch without depth, negotiated from its refs, brings only what
+    is new. An empty or shallow one fetches shallow (the commit alone when `base` is the commit); the
+    whole history (`base` None) of a shallow copy is git's `--unshallow`.
+    """
+    shallow = bool(repo.get_shallow())
+    if base is None:
+        return UNSHALLOW if shallow else None
+    empty = not any(name.startswith(b"refs/") for name in repo.refs.allkeys())
+    if not (shallow or empty):
+        return None
+    return 1 if base == sha else FIRST_DEPTH
 
 
 def mark_used(repo_path: Path) -> None:

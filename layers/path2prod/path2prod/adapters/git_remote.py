@@ -143,10 +143,11 @@ class GitRemote:
         """
         from path2prod.adapters.git_depth import (
             DEPTH_GROWTH,
-            FIRST_DEPTH,
             MAX_CACHE_BYTES,
+            UNSHALLOW,
             bound_cache,
             fetch_local,
+            first_depth,
             history_reaches,
             is_local,
             keep_refs,
@@ -165,12 +166,7 @@ class GitRemote:
                 return repo_path
             client, path = self._client()
             self._check_local_holds(client, path, sha)
-            # A copy with complete history stays complete: a fetch without depth, negotiated from its
-            # refs, brings only what is new. An empty or shallow copy fetches (or deepens) shallow.
-            complete_copy = not repo.get_shallow() and any(
-                k.startswith(b"refs/") for k in repo.refs.allkeys()
-            )
-            depth: int | None = None if base is None or complete_copy else 1 if base == sha else FIRST_DEPTH
+            depth = first_depth(repo, sha, base)
             wanted = wants(client, sha)
             while True:
                 refs: Mapping[Ref, ObjectID | None]
@@ -180,9 +176,9 @@ class GitRemote:
                     else:
                         refs = client.fetch(path.encode(), repo, determine_wants=wanted, depth=depth).refs
                 keep_refs(repo, refs, sha)
-                if depth is None or history_reaches(repo, sha, base) or not repo.get_shallow():
+                if depth in (None, UNSHALLOW) or not repo.get_shallow() or history_reaches(repo, sha, base):
                     break
-                depth *= DEPTH_GROWTH
+                depth = min(depth * DEPTH_GROWTH, UNSHALLOW)
             if not is_commit(repo, sha):
                 raise CommitNotFound(f"commit {commit} is not in {self.url} (no ref reaches it)")
         return repo_path
