@@ -83,7 +83,8 @@ def story(home: Path, commits: int, blob_bytes: int) -> dict[str, Any]:
     git("clone", "--quiet", str(home / "repos" / "dev.git"), str(clone))
     git("checkout", "--quiet", "-B", "main", cwd=clone)
     started = time.monotonic()
-    load_history(clone, commits, blob_bytes=blob_bytes)
+    if commits:  # 0: a fresh repository, the figure to compare with
+        load_history(clone, commits, blob_bytes=blob_bytes)
     loaded_s = time.monotonic() - started
     good = commit(clone, PASSING, "G")
     promote(home, clone, good, ("dev", "stg", "prd"))
