@@ -136,20 +136,14 @@ def main() -> None:
     except subprocess.CalledProcessError as error:
         raise SystemExit(f"{error.cmd} failed: {error.stderr}") from error
     finally:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "path2prod.cli.main",
-                "local",
-                "down",
-                "--home",
-                str(home),
-                "--timeout",
-                "30",
-            ],
+        down = subprocess.run(
+            [sys.executable, "-c", CLI, "local", "down", "--home", str(home), "--timeout", "120"],
             capture_output=True,
+            text=True,
             check=False,
+        )
+        print(
+            f"local down: exit {down.returncode} {down.stdout.strip()} {down.stderr.strip()}", file=sys.stderr
         )
         shutil.rmtree(root, ignore_errors=True)
     figures["load_before_after"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
