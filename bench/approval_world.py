@@ -185,7 +185,7 @@ def counting_git(operations: list[str], names: dict[str, str]) -> Iterator[None]
     from path2prod.adapters.git_remote import GitRemote
 
     original = GitRemote._client
-    verbs = {"branch_head": "ls-remote", "fetch_commit": "fetch", "push_commit": "push"}
+    verbs = {"branch_head": "ls-remote", "fetch_commit": "fetch", "_send": "push", "move_branch": "check"}
 
     def client(self: Any) -> Any:
         caller = sys._getframe(1).f_code.co_name

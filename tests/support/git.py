@@ -19,16 +19,17 @@ GIT_ENV = {
 }
 
 
-def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True) -> str:
     """Run the git CLI with a fixed identity and none of the developer's configuration (`env` adds to
-    or overrides it); return its stripped stdout. Raises CalledProcessError when git fails."""
+    or overrides it); return its stripped stdout. Raises CalledProcessError when git fails (unless
+    not `check`)."""
     completed = subprocess.run(
         ["git", *args],
         cwd=cwd,
         env={**os.environ, **GIT_ENV, **(env or {})},
         capture_output=True,
         text=True,
-        check=True,
+        check=check,
     )
     return completed.stdout.strip()
 
@@ -74,3 +75,37 @@ def make_repo(root: Path, name: str) -> Repo:
     git("init", "--quiet", "--initial-branch=main", str(work))
     git("remote", "add", "origin", str(bare), cwd=work)
     return Repo(bare, work)
+
+
+def load_history(work: Path, commits: int, *, files: int = 200, blob_bytes: int = 4096) -> str:
+    """Append `commits` generated commits to the clone `work`'s main with `git fast-import`, and check
+    them out; returns the new head. Each commit rewrites one of `files` text files (round robin) with
+    `blob_bytes` of fresh random hex, so the history grows by about blob_bytes/2 per commit packed,
+    as a repository of years does, and a checkout holds files * blob_bytes. Seconds for 20,000
+    commits, where one `git commit` each would take minutes."""
+    import random
+
+    rng = random.Random(commits * 7919 + files)
+    parent = git("rev-parse", "--verify", "--quiet", "refs/heads/main", cwd=work, check=False)
+    stamp = 1_600_000_000
+    stream = bytearray()
+    for number in range(commits):
+        body = rng.randbytes(blob_bytes // 2).hex().encode()
+        lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64)) + b"\n"
+        message = f"change {number}\n".encode()
+        stream += b"commit refs/heads/main\n"
+        stream += f"committer Alice Example <alice@example.com> {stamp + number * 600} +0000\n".encode()
+        stream += b"data %d\n%s" % (len(message), message)
+        if number == 0 and parent:
+            stream += f"from {parent}\n".encode()
+        stream += b"M 100644 inline src/module_%03d.txt\n" % (number % files)
+        stream += b"data %d\n%s\n" % (len(lines), lines)
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=work,
+        env={**os.environ, **GIT_ENV},
+        input=bytes(stream),
+        check=True,
+    )
+    git("reset", "--quiet", "--hard", "refs/heads/main", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)

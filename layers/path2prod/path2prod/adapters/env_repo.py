@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from path2prod.adapters.errors import RemoteUnavailable
+from path2prod.adapters.git_depth import cached_repo
 from path2prod.adapters.git_history import commit_info, promoted_range
-from path2prod.adapters.git_remote import GitRemote, cached_repo, codecommit_git_credentials
+from path2prod.adapters.git_remote import GitRemote, codecommit_git_credentials
 from path2prod.domain.git import CommitInfo, PushResult
 from path2prod.domain.review_facts import PromotedRange
 
@@ -74,24 +75,29 @@ class EnvRepository:
         """The commit `main` names now."""
         return self._remote().branch_head("main")
 
-    def fetch(self, commit: str) -> Path:
-        """A local bare repository holding `commit` (fetched from this repository if not cached)."""
-        return cached_repo(self.url, commit, self.cache_dir) or self._remote().fetch_commit(
-            commit, self.cache_dir
+    def fetch(self, commit: str, down_to: str | None) -> Path:
+        """A local bare repository holding `commit` and its history down to `down_to` (what the other
+        side has, e.g. a target's main; None: all of it), fetched from this repository unless cached:
+        only what is missing travels (GitRemote.fetch_commit)."""
+        return cached_repo(self.url, commit, self.cache_dir, down_to) or self._remote().fetch_commit(
+            commit, self.cache_dir, down_to=down_to
         )
 
     def commit_info(self, commit: str) -> CommitInfo:
-        """Author, message and author time of `commit`, as this repository has it."""
-        return commit_info(self.fetch(commit), commit)
+        """Author, message and author time of `commit`, as this repository has it (that commit alone
+        is fetched)."""
+        return commit_info(self.fetch(commit, commit), commit)
 
     def promoted_range(self, commit: str, target_head: str | None) -> PromotedRange:
         """The commits of this repository that promoting `commit` brings to a branch at `target_head`
-        (another env's main): reachable from `commit`, not from `target_head` (see git_remote)."""
-        return promoted_range(self.fetch(commit), commit, target_head)
+        (another env's main): reachable from `commit`, not from `target_head` (see git_remote). The
+        history is fetched down to `target_head` only."""
+        return promoted_range(self.fetch(commit, target_head), commit, target_head)
 
     def force_main(self, commit: str) -> PushResult:
-        """Point `main` at `commit` (a force push: the commit ran here before, so the repo has it)."""
-        return self.push_main(commit, self.fetch(commit), force=True)
+        """Point `main` at `commit`, which ran here before, so this repository holds it: a ref update
+        with an empty pack, nothing fetched (GitRemote.move_branch)."""
+        return self._remote().move_branch(commit, "main")
 
     def push_main(self, commit: str, local_repo: Path, *, force: bool) -> PushResult:
         """Point `main` at `commit`, sending what it lacks from `local_repo`; without `force`, only as

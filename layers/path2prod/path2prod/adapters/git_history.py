@@ -77,6 +77,8 @@ def promoted_range(
     from dulwich.repo import Repo
     from dulwich.walk import Walker
 
+    from path2prod.adapters.git_depth import shallow_parents
+
     sha = commit_id(commit)
     head = commit_id(target_head) if target_head else None
     commits: list[PromotedCommit] = []
@@ -94,11 +96,15 @@ def promoted_range(
             target_subject = _subject(head_commit) if head_commit is not None else None
             old_tree = head_commit.tree if head_commit is not None else None
             stat = diffstat(repo, old_tree, _commit(repo, sha).tree)
-        for entry in Walker(repo.object_store, [sha], exclude=exclude):
+        # A shallow copy (git_depth) ends at its boundary: a range that reaches it is not complete.
+        shallow = repo.get_shallow()
+        walker = Walker(repo.object_store, [sha], exclude=exclude, get_parents=shallow_parents(repo))  # type: ignore[arg-type]
+        for entry in walker:
             if len(commits) == limit:
                 truncated = True
                 break
             found = entry.commit
+            truncated = truncated or found.id in shallow
             encoding = found.encoding or "utf-8"
             author_name, author_email = _split_identity(found.author.decode(encoding, "replace"))
             _, committer_email = _split_identity(found.committer.decode(encoding, "replace"))

@@ -37,7 +37,7 @@ from path2prod.domain.git import PushResult
 from path2prod.domain.time import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Set
+    from collections.abc import Callable, Mapping, Set
 
     from botocore.credentials import Credentials, ReadOnlyCredentials
     from dulwich.client import GitClient
@@ -123,31 +123,79 @@ class GitRemote:
         head = refs.get(_branch_ref(branch))
         return head.decode("ascii") if head else None
 
-    def fetch_commit(self, commit: str, cache_dir: Path) -> Path:
-        """Fetch the remote's refs into a bare repo under `cache_dir` and return that repo's path.
+    def fetch_commit(
+        self, commit: str, cache_dir: Path, *, down_to: str | None = None, max_cache_bytes: int | None = None
+    ) -> Path:
+        """Fetch `commit` with its history down to `down_to` into a bare repo under `cache_dir`, and
+        return that repo's path.
 
-        The repo is named after the URL and kept, so a warm Lambda's /tmp fetches only what is new,
-        and a commit it already holds is not fetched again (a commit id names its whole history).
+        `down_to` is the commit the other side of the decision has (a target's main): the fetch is
+        shallow and deepens (git_depth.FIRST_DEPTH, x DEPTH_GROWTH) until the copy holds every commit
+        between the two, or the whole history when the remote has no path to `down_to`. `down_to`
+        equal to `commit` fetches that commit alone (depth 1), None its whole history. The repo is
+        named after the URL and kept, so a warm Lambda's /tmp fetches only what is new, within
+        git_depth.bound_cache's bound (`max_cache_bytes`, default MAX_CACHE_BYTES).
         Raises CommitNotFound when the commit is still missing after the fetch.
+
+        Shallow fetches need the server's `shallow` capability: `git http-backend` has it, so does
+        dulwich serving the sandbox's local repos. CodeCommit's guide does not say; CodeBuild clones
+        CodeCommit shallow (`clone_depth`, aws_cdk.aws_codebuild.CodeCommitSourceProps). Untried there.
         """
+        from path2prod.adapters.git_depth import (
+            DEPTH_GROWTH,
+            MAX_CACHE_BYTES,
+            UNSHALLOW,
+            bound_cache,
+            fetch_local,
+            first_depth,
+            history_reaches,
+            is_local,
+            keep_refs,
+            mark_used,
+            wants,
+        )
+
         sha = commit_id(commit)
-        repo_path = cache_dir / _cache_name(self.url)
+        base = commit_id(down_to) if down_to else None
+        bound_cache(cache_dir, max_bytes=MAX_CACHE_BYTES if max_cache_bytes is None else max_cache_bytes)
+        repo_path = cache_dir / cache_name(self.url)
         repo = _open_or_init_bare(repo_path)
         with repo:
-            if is_commit(repo, sha):
+            mark_used(repo_path)
+            if history_reaches(repo, sha, base):
                 return repo_path
             client, path = self._client()
-            with _remote_errors():
-                result = client.fetch(path.encode(), repo)
-            for name, value in result.refs.items():
-                # Keeping the remote's branches and tags as refs makes the next fetch negotiate from
-                # them (only new objects travel) and keeps what was fetched reachable.
-                branch_or_tag = name.startswith((b"refs/heads/", b"refs/tags/"))
-                if value is not None and branch_or_tag and not name.endswith(b"^{}"):
-                    repo.refs[name] = value
+            self._check_local_holds(client, path, sha)
+            depth = first_depth(repo, sha, base)
+            wanted = wants(client, sha)
+            while True:
+                refs: Mapping[Ref, ObjectID | None]
+                with _remote_errors():
+                    if is_local(client):
+                        refs = fetch_local(path, repo, wanted, depth)
+                    else:
+                        refs = client.fetch(path.encode(), repo, determine_wants=wanted, depth=depth).refs
+                keep_refs(repo, refs, sha)
+                if depth in (None, UNSHALLOW) or not repo.get_shallow() or history_reaches(repo, sha, base):
+                    break
+                depth = min(depth * DEPTH_GROWTH, UNSHALLOW)
             if not is_commit(repo, sha):
                 raise CommitNotFound(f"commit {commit} is not in {self.url} (no ref reaches it)")
         return repo_path
+
+    def move_branch(self, commit: str, branch: str = "main") -> PushResult:
+        """Point the remote's `branch` at `commit`, a commit the remote holds already: a ref update with
+        an empty pack, nothing fetched (a rollback: an env's repo holds every commit that ran there).
+
+        A local remote is checked first (CommitNotFound if it lacks the commit); over HTTPS git's
+        receive-pack checks the new ref's connectivity itself and refuses otherwise (PushRejected).
+        """
+        sha = commit_id(commit)
+        self._check_local_holds(*self._client(), sha)
+
+        from path2prod.adapters.git_depth import no_objects
+
+        return self._send(sha, branch, no_objects, lambda old: None)
 
     def push_commit(self, commit: str, local_repo: Path, branch: str = "main", *, force: bool) -> PushResult:
         """Point the remote's `branch` at `commit`, sending the objects it lacks from `local_repo`.
@@ -159,30 +207,25 @@ class GitRemote:
         refuse (PushRejected) instead of losing that move. Pushing the commit the branch already
         names changes nothing and returns old == new.
         """
-        # The client's send_pack, not porcelain.push: porcelain wants a local ref name on the left of
-        # the refspec (a bare commit id is a KeyError) and signals a non-fast-forward with
-        # porcelain.DivergedBranches. In dulwich 1.2 there is no UpdateRefsError any more: a remote's
-        # refusal of a ref comes back in SendPackResult.ref_status, a refused pack as SendPackError.
-        from dulwich.errors import SendPackError
-        from dulwich.file import FileLocked
         from dulwich.repo import Repo
 
-        sha = commit_id(commit)
-        ref = _branch_ref(branch)
-        client, path = self._client()
-        remote_output = bytearray()
-        advertised: dict[str, ObjectID | None] = {}
+        from path2prod.adapters.git_depth import history_reaches
 
+        sha = commit_id(commit)
         with Repo(str(local_repo)) as repo:
             if not is_commit(repo, sha):
                 raise CommitNotFound(f"commit {commit} is not in {local_repo}; fetch it first")
 
-            def update_refs(remote_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
-                old = remote_refs.get(ref)
-                advertised["old"] = old
-                if old is not None and not force and not _contains(repo, sha, old):
+            def check_old(old: ObjectID) -> None:
+                if not force and not _contains(repo, sha, old):
                     raise NotFastForward(branch, old.decode("ascii"), commit)
-                return {ref: sha}
+                if not history_reaches(repo, sha, old):
+                    # A shallow copy that does not reach the remote's head cannot tell which objects
+                    # the remote lacks; a pack short of them would leave the branch on a broken history.
+                    raise CommitNotFound(
+                        f"the copy of {commit} in {local_repo} does not reach {old.decode('ascii')}, "
+                        f"the head of {branch}; fetch it down to that head first"
+                    )
 
             def generate_pack_data(
                 have: Set[ObjectID],
@@ -193,19 +236,48 @@ class GitRemote:
             ) -> tuple[int, Iterator[UnpackedObject]]:
                 return repo.generate_pack_data(set(have), set(want), ofs_delta=ofs_delta)
 
-            try:
-                with _remote_errors():
-                    result = client.send_pack(
-                        path.encode(),
-                        update_refs,
-                        generate_pack_data=generate_pack_data,
-                        progress=remote_output.extend,
-                    )
-            except SendPackError as error:
-                raise PushRejected(branch, _reason(error.args, remote_output)) from error
-            except FileLocked as error:
-                # A local remote's ref held by another update (git: "cannot lock ref").
-                raise PushRejected(branch, f"cannot lock {ref.decode()}: another update holds it") from error
+            return self._send(sha, branch, generate_pack_data, check_old)
+
+    def _send(
+        self,
+        sha: ObjectID,
+        branch: str,
+        generate_pack_data: Callable[..., tuple[int, Iterator[UnpackedObject]]],
+        check_old: Callable[[ObjectID], None],
+    ) -> PushResult:
+        """send_pack: `branch` from the head the remote advertises to `sha`; `check_old` may refuse."""
+        # The client's send_pack, not porcelain.push: porcelain wants a local ref name on the left of
+        # the refspec (a bare commit id is a KeyError) and signals a non-fast-forward with
+        # porcelain.DivergedBranches. In dulwich 1.2 there is no UpdateRefsError any more: a remote's
+        # refusal of a ref comes back in SendPackResult.ref_status, a refused pack as SendPackError.
+        from dulwich.errors import SendPackError
+        from dulwich.file import FileLocked
+
+        ref = _branch_ref(branch)
+        client, path = self._client()
+        remote_output = bytearray()
+        advertised: dict[str, ObjectID | None] = {}
+
+        def update_refs(remote_refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
+            old = remote_refs.get(ref)
+            advertised["old"] = old
+            if old is not None and old != sha:
+                check_old(old)
+            return {ref: sha}
+
+        try:
+            with _remote_errors():
+                result = client.send_pack(
+                    path.encode(),
+                    update_refs,
+                    generate_pack_data=generate_pack_data,
+                    progress=remote_output.extend,
+                )
+        except SendPackError as error:
+            raise PushRejected(branch, _reason(error.args, remote_output)) from error
+        except FileLocked as error:
+            # A local remote's ref held by another update (git: "cannot lock ref").
+            raise PushRejected(branch, f"cannot lock {ref.decode()}: another update holds it") from error
 
         status = (result.ref_status or {}).get(ref)
         if status is not None:
@@ -213,26 +285,22 @@ class GitRemote:
         old = advertised.get("old")
         return PushResult(old=old.decode("ascii") if old else None, new=sha.decode("ascii"))
 
+    def _check_local_holds(self, client: GitClient, path: str, sha: ObjectID) -> None:
+        """A local remote (the sandbox's) lacking `sha`: CommitNotFound, as git's server would say."""
+        from path2prod.adapters.git_depth import is_local
+
+        if is_local(client):
+            from dulwich.repo import Repo
+
+            with _remote_errors(), Repo(path) as remote:
+                if not is_commit(remote, sha):
+                    raise CommitNotFound(f"commit {sha.decode('ascii')} is not in {self.url}")
+
     def _client(self) -> tuple[GitClient, str]:
         from dulwich.client import get_transport_and_path
 
         with _remote_errors():
             return get_transport_and_path(self.url, username=self._username, password=self._password)
-
-
-def cached_repo(url: str, commit: str, cache_dir: Path) -> Path | None:
-    """The repo `GitRemote(url).fetch_commit` keeps under `cache_dir`, if it holds `commit` already.
-
-    No network and no credentials: a warm Lambda skips assuming a role and signing a request when
-    the commit it needs was fetched by an earlier invocation.
-    """
-    from dulwich.repo import Repo
-
-    repo_path = cache_dir / _cache_name(url)
-    if not (repo_path / "objects").is_dir():
-        return None
-    with Repo(str(repo_path)) as repo:
-        return repo_path if is_commit(repo, commit_id(commit)) else None
 
 
 def commit_id(commit: str) -> ObjectID:
@@ -250,7 +318,7 @@ def _branch_ref(branch: str) -> Ref:
     return Ref(f"refs/heads/{branch.removeprefix('refs/heads/')}".encode())
 
 
-def _cache_name(url: str) -> str:
+def cache_name(url: str) -> str:
     """A directory name per remote: readable tail, plus a digest so two remotes never share one."""
     tail = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "repo"
     digest = hashlib.sha256(url.encode()).hexdigest()[:16]

@@ -113,9 +113,9 @@ class Promoter:
                 request, EntryState.SKIPPED, error=f"{pushed_later.id} pushed a newer commit first"
             )
         try:
-            result = self.target.push_main(
-                request.commit, self.upstream.fetch(request.commit), force=self.allow_non_fast_forward
-            )
+            # Fetched down to the target's head only: the objects the push sends (git by need).
+            local = self.upstream.fetch(request.commit, self.target.main_head())
+            result = self.target.push_main(request.commit, local, force=self.allow_non_fast_forward)
         except NotFastForward as error:
             refused = self._record(request, EntryState.REFUSED, error=str(error))
             self.alerts.publish(
