@@ -195,6 +195,26 @@ def test_export_csv_streams_every_entry_page_by_page(
     assert len(set(written_at_each_query)) > 2
 
 
+def test_export_reads_full_pages_and_history_asks_for_what_it_shows(
+    ledgers: dict[str, LedgerTable], queries: list[dict[str, Any]]
+) -> None:
+    # GIVEN 30 executions in prd (60 entries)
+    for n in range(30):
+        _deploy(ledgers["prd"], "prd", f"{n:040x}", f"prd-{n}", "SUCCEEDED", f"2026-11-{n + 1:02d}")
+    queries.clear()
+
+    # WHEN prd is exported, then its newest 7 entries are listed
+    count = export_entries({"prd": ledgers["prd"]}, io.StringIO(), format="csv")
+    exported = list(queries)
+    queries.clear()
+    newest = list(ledgers["prd"].history("prd", limit=7))
+
+    # THEN the export is one Query without a Limit (DynamoDB's 1 MB page holds all 60), and history one
+    # Query of Limit 7
+    assert count == 60 and len(exported) == 1 and "Limit" not in exported[0]
+    assert len(newest) == 7 and [q["Limit"] for q in queries] == [7]
+
+
 def test_export_json_is_one_array_of_the_window(ledgers: dict[str, LedgerTable]) -> None:
     # GIVEN executions on 1, 2, 3 and 4 November in stg
     for day in range(1, 5):
