@@ -15,6 +15,7 @@ from path2prod.adapters.ledger_keys import execution_pk
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.chain import ChainHead, link
+from path2prod.domain.checkpoints import Checkpoint
 from path2prod.domain.ledger import LedgerEntry
 from tests.support.entries import ledger_entry
 from tests.support.handlers import fresh_function_module
@@ -237,3 +238,23 @@ def test_an_edit_after_the_checkpoint_is_caught_by_default_one_before_it_by_full
     # THEN the default (from checkpoint #3) names entry 4; --full names entry 2, the first break
     assert since.from_checkpoint == 3 and since.report.broken is not None and since.report.broken.seq == 4
     assert full.report.broken is not None and full.report.broken.seq == 2
+
+
+def test_two_checkpoints_of_one_seq_that_disagree_are_a_finding(
+    checkpointer: Any, ledger: LedgerTable, load_event: Any
+) -> None:
+    # GIVEN a checkpoint of the head, and another of the same seq with another hash (the chain was
+    # rewritten between two runs of the checkpointer, and the ledger matches one of them)
+    for n in (1, 2):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    store = CheckpointStore(BUCKET, boto3.client("s3"))
+    store.put(Checkpoint(env="dev", seq=2, hash="f" * 64, time="2026-11-02T10:00:00Z"))
+
+    # WHEN
+    result = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger))
+
+    # THEN it is not intact, naming seq 2, and the whole chain was walked
+    assert not result.intact and result.from_checkpoint is None
+    assert result.whole_chain_because == "two checkpoints of #2 disagree"
+    assert result.report.broken is not None and result.report.broken.seq == 2

@@ -36,7 +36,7 @@ from path2prod.adapters.approval_requests import is_request_item
 from path2prod.adapters.ledger_codec import COMMIT_KIND
 from path2prod.adapters.ledger_keys import env_pk
 from path2prod.audit.ports import ChainedItems, CheckpointReads, RequestItems
-from path2prod.domain.chain import ChainHead, ChainReport, chain_position_problem, verify
+from path2prod.domain.chain import ChainBreak, ChainHead, ChainReport, chain_position_problem, verify
 from path2prod.domain.vocabulary import EntryKind
 
 ENTRY_KINDS = frozenset(EntryKind)
@@ -139,9 +139,15 @@ def verify_ledger(
     By default the walk starts at the newest checkpoint at or below the head (see the module's
     docstring); `full` walks from entry 1 and then names every item of the env partitions and approval
     partitions (`requests`: the same table's) that holds no valid chain position."""
-    kept = dict(checkpoints.checkpoints(env)) if checkpoints else None
+    listed = list(checkpoints.checkpoints(env)) if checkpoints else None
+    kept = dict(listed) if listed is not None else None
+    # Two checkpoints of one seq with different hashes: the ledger can match one at most (the dict keeps
+    # one), so the other is a finding of its own.
+    disagree = min((seq for seq, digest in listed or () if kept and kept[seq] != digest), default=None)
     head = ledger.chain_head()
     start, because = (None, "--full") if full else _start(kept, head)
+    if disagree is not None:
+        start, because = None, f"two checkpoints of #{disagree} disagree"
     report, counts = _walk(ledger, head, kept, start)
     if start is not None and report.broken is not None and report.broken.seq == start:
         # The checkpoint does not match what the ledger holds at its seq: tampering, never skipped. The
@@ -149,6 +155,9 @@ def verify_ledger(
         because = f"checkpoint #{start} does not match the ledger"
         start = None
         report, counts = _walk(ledger, head, kept, None)
+    if disagree is not None and report.broken is None:
+        reason = "two checkpoints kept of it disagree (the chain was rewritten between them)"
+        report = ChainReport(report.checked, head, ChainBreak(disagree, reason, None))
     return EnvVerification(
         env,
         report,
