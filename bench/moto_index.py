@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import inspect
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 
 from bench.common import REGION
 
@@ -23,20 +24,22 @@ from bench.common import REGION
 class Partition:
     items: list[Any]  # moto Items of one index partition, in moto's own sort order
     keys: list[Any]  # their index sort key values (str or Decimal), for bisect
+    sizes: list[int]  # sizes[i]: moto's size of items[:i] (sizes[0] = 0), to bound a 1 MB page
 
 
 class PartitionIndex:
     """Gives moto's `Table.query` on an index only the items that can be part of the answer.
 
-    moto answers a Query on a GSI by walking every item of the table, sorting the matches and skipping
-    to the exclusive start key, all per request. DynamoDB seeks in a sorted partition instead. After
-    loading, `build` sorts each index partition once, with moto's own `sorted_items`. A query then runs
-    moto's unchanged `Table.query`, over (through `all_items`) the slice of the partition between the key
-    condition's bounds, from the exclusive start key, and at most Limit + 1 items past it: a superset
-    of the items moto would look at before it stops, so moto still applies the key condition, the start
-    key, Limit, the 1 MB page limit, Count, ScannedCount and LastEvaluatedKey itself. Anything else (a
-    table query, a Scan, begins_with, a table not indexed) goes to moto as is. Build after the last
-    write: the index does not follow later writes. `compare_plain` checks that the answers are identical.
+        moto answers a Query on a GSI by walking every item of the table, sorting the matches and skipping
+        to the exclusive start key, all per request. DynamoDB seeks in a sorted partition instead. After
+        loading, `build` sorts each index partition once, with moto's own `sorted_items`. A query then runs
+        moto's unchanged `Table.query`, over (through `all_items`) the slice of the partition between the key
+        condition's bounds, from the exclusive start key, and at most Limit + 1 items past it: a superset
+        of the items moto would look at before it stops, so moto still applies the key condition, the start
+        key, Limit, the 1 MB page limit, Count, ScannedCount and LastEvaluatedKey itself. (At most Limit + 1
+    items, and at most 1 MB and two items more: a Query without a Limit reads 1 MB pages.) Anything else (a
+        table query, a Scan, begins_with, a table not indexed) goes to moto as is. Build after the last
+        write: the index does not follow later writes. `compare_plain` checks that the answers are identical.
     """
 
     _RANGE_BOUNDS: ClassVar[frozenset[str]] = frozenset(
@@ -71,7 +74,8 @@ class PartitionIndex:
                     [hash_key, table.hash_key_attr], [range_key, table.range_key_attr], members
                 )
                 keys = [item.attrs[range_key].cast_value for item in ordered]
-                self._partitions[(table_name, gsi.name, value)] = Partition(ordered, keys)
+                sizes = list(itertools.accumulate((item.size() for item in ordered), initial=0))
+                self._partitions[(table_name, gsi.name, value)] = Partition(ordered, keys, sizes)
             self._indexes[(table_name, gsi.name)] = (hash_key, range_key)
         return time.perf_counter() - began
 
@@ -148,6 +152,13 @@ class PartitionIndex:
                 high = min(high, first_new + limit + 1)
             else:
                 low = max(low, last_new - limit - 1)
+        # With or without a Limit moto stops once a page passes 1 MB (RESULT_SIZE_LIMIT): give it the
+        # items up to there and two more, not the rest of the partition (which it would sort per page).
+        sizes = partition.sizes
+        if forward:
+            high = min(high, bisect.bisect_right(sizes, sizes[first_new] + RESULT_SIZE_LIMIT) + 2)
+        else:
+            low = max(low, bisect.bisect_left(sizes, sizes[last_new] - RESULT_SIZE_LIMIT) - 3)
         return partition.items[low:high] if low < high else []
 
 

@@ -152,10 +152,14 @@ def print_scale_report(report: dict[str, Any]) -> None:
         )
     print()
     for label, verify in report["verify"].items():
-        print(
-            f"ledger verify ({label}): intact={verify['intact']}, {verify['checked']:,} chained items, "
-            f"{verify['requests']:,} requests, read {verify['read']:,}, {verify['seconds']:.1f} s"
-        )
+        for mode in ("since_checkpoint", "full"):
+            found = verify[mode]
+            start = f"from checkpoint #{found['from_checkpoint']:,}" if found["from_checkpoint"] else "whole"
+            print(
+                f"ledger verify ({label}, {mode.replace('_', '-')}, {start}): intact={found['intact']}, "
+                f"{found['checked']:,} chained items, {found['requests']:,} requests, "
+                f"read {found['read']:,}, {found['seconds']:.1f} s"
+            )
     check = report["loader_check"]
     print(
         f"loader check: {check['entries']} entries via append_entry and via batches -> identical items "

@@ -104,7 +104,7 @@ def measure_memory(label: str, ledger: LedgerTable, meter: Meter, *, traced: boo
         counts.append(traced_rows)
         if label == "small":
             entries, figures.list_traced_peak_bytes = _traced(
-                lambda: list(ledger.history(ENV, oldest_first=True))  # pages of 100, as the export
+                lambda: list(ledger.history(ENV, oldest_first=True))  # 1 MB pages, as the export
             )
             counts.append(len(entries))
             del entries

@@ -135,7 +135,7 @@ def test_verify_passes_then_names_an_edited_entry(sandbox: Path, promoted: str) 
     )
 
     # THEN verify fails and names that entry
-    result = run_cli("ledger", "verify", "--home", str(sandbox), "--json", check=False)
+    result = run_cli("ledger", "verify", "--full", "--home", str(sandbox), "--json", check=False)
     report = json.loads(result.stdout)
     assert result.returncode == 1
     stg = next(env for env in report["envs"] if env["env"] == "stg")
@@ -153,6 +153,6 @@ def test_verify_names_a_deleted_entry(sandbox: Path, promoted: str) -> None:
     )
 
     # THEN
-    result = run_cli("ledger", "verify", "--env", "prd", "--home", str(sandbox), check=False)
+    result = run_cli("ledger", "verify", "--full", "--env", "prd", "--home", str(sandbox), check=False)
     assert result.returncode == 1
     assert f"entry #{int(victim['seq'])}" in result.stdout and "deleted" in result.stdout

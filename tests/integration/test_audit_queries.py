@@ -195,6 +195,26 @@ def test_export_csv_streams_every_entry_page_by_page(
     assert len(set(written_at_each_query)) > 2
 
 
+def test_export_reads_full_pages_and_history_asks_for_what_it_shows(
+    ledgers: dict[str, LedgerTable], queries: list[dict[str, Any]]
+) -> None:
+    # GIVEN 30 executions in prd (60 entries)
+    for n in range(30):
+        _deploy(ledgers["prd"], "prd", f"{n:040x}", f"prd-{n}", "SUCCEEDED", f"2026-11-{n + 1:02d}")
+    queries.clear()
+
+    # WHEN prd is exported, then its newest 7 entries are listed
+    count = export_entries({"prd": ledgers["prd"]}, io.StringIO(), format="csv")
+    exported = list(queries)
+    queries.clear()
+    newest = list(ledgers["prd"].history("prd", limit=7))
+
+    # THEN the export is one Query without a Limit (DynamoDB's 1 MB page holds all 60), and history one
+    # Query of Limit 7
+    assert count == 60 and len(exported) == 1 and "Limit" not in exported[0]
+    assert len(newest) == 7 and [q["Limit"] for q in queries] == [7]
+
+
 def test_export_json_is_one_array_of_the_window(ledgers: dict[str, LedgerTable]) -> None:
     # GIVEN executions on 1, 2, 3 and 4 November in stg
     for day in range(1, 5):
@@ -313,9 +333,77 @@ def test_metrics_of_prd_over_a_window(ledgers: dict[str, LedgerTable], queries: 
         "change_failure_rate": {"value": 0.25, "unit": "ratio", "failed": 1, "succeeded": 3},
         "time_to_restore": {"value": 86400.0, "unit": "seconds", "restored": 1, "unrestored": 0},
     }
-    # the window, a look before it, and per commit that succeeded (A, C) its entries in prd and in dev
-    assert len(queries) == 6
+    # the window and the 30 days before it, in prd and in dev, joined in memory: two Queries in all
+    assert [(q["TableName"], q["ExpressionAttributeValues"][":pk"]["S"]) for q in queries] == [
+        ("ledger-prd", "ENV#prd"),
+        ("ledger-dev", "ENV#dev"),
+    ]
     assert all(q["ScannedCount"] == q["Count"] for q in queries)
+
+
+def test_metrics_make_the_same_requests_for_a_window_of_many_commits(
+    ledgers: dict[str, LedgerTable], dynamodb: Any
+) -> None:
+    # GIVEN 40 commits, each entering dev 2 hours before it succeeds in prd, one a day in November
+    dev, prd = ledgers["dev"], ledgers["prd"]
+    for n in range(40):
+        day = f"2026-{10 + (n + 1) // 31:02d}-{(n % 30) + 1:02d}"
+        dev.append_entry(_entry("dev", f"{n:040x}", f"dev-{n}", "STARTED", f"{day}T08:05:00Z"))
+        _deploy(prd, "prd", f"{n:040x}", f"prd-{n}", "SUCCEEDED", day)
+    requests: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: requests.append(model.name))
+
+    # WHEN metrics over 12 days, then over 40
+    few = env_metrics("prd", prd, dev, since="2026-10-01", until="2026-10-12T23:59:59Z")
+    requests_for_few = list(requests)
+    requests.clear()
+    many = env_metrics("prd", prd, dev, since="2026-10-01", until="2026-11-10T23:59:59Z")
+
+    # THEN every lead time is measured (2 h), and the requests do not grow with the commits: one Query
+    # of prd's entries and one of dev's, whatever the window holds, and one look before the lookback
+    # (no deployment ended in it: was prd working when the window opened?)
+    assert few.lead_time_for_changes.details["commits"] == 12
+    assert many.lead_time_for_changes.details["commits"] == 40
+    assert many.lead_time_for_changes.value == few.lead_time_for_changes.value == 2 * 3600.0
+    assert requests_for_few == requests == ["Query", "Query", "Query"]
+
+
+def test_metrics_read_by_commit_what_the_lookback_cannot_settle(
+    ledgers: dict[str, LedgerTable], queries: list[dict[str, Any]]
+) -> None:
+    # GIVEN A entered dev in July and first succeeded in prd in November; B was deployed to prd in August
+    # and is redeployed in the window by a rollback (in dev too: its dev entries alone would look new)
+    dev, prd = ledgers["dev"], ledgers["prd"]
+    dev.append_entry(_entry("dev", A, "dev-a", "STARTED", "2026-07-01T10:00:00Z"))
+    dev.append_entry(_entry("dev", B, "dev-b", "STARTED", "2026-08-01T10:00:00Z"))
+    dev.append_entry(_entry("dev", B, "dev-b2", "STARTED", "2026-11-03T08:00:00Z"))
+    _deploy(prd, "prd", B, "prd-b", "SUCCEEDED", "2026-08-02")
+    _deploy(prd, "prd", A, "prd-a", "SUCCEEDED", "2026-11-02")
+    prd.append_entry(
+        ledger_entry(
+            env="prd",
+            commit=B,
+            state="STARTED",
+            kind="rollback",
+            execution_id="prd-a",
+            time="2026-11-03T09:00:00Z",
+            from_commit=A,
+            trigger="manual",
+            **in_account("prd"),
+        )
+    )
+    _deploy(prd, "prd", B, "prd-b2", "SUCCEEDED", "2026-11-03")
+    queries.clear()
+
+    # WHEN
+    metrics = env_metrics("prd", prd, dev, since="2026-11-01", until="2026-11-11")
+
+    # THEN A's lead time runs from July (read by commit), and B is no new change (its first SUCCEEDED
+    # in prd was in August, before the lookback)
+    assert metrics.lead_time_for_changes.details["commits"] == 1
+    assert metrics.lead_time_for_changes.value == (124 * 86400.0 + 5 * 60)
+    by_commit = [q for q in queries if q["IndexName"] == "by-commit-time"]
+    assert len(by_commit) == 4  # A and B, each in prd and in dev
 
 
 def test_metrics_read_the_window_not_the_table(

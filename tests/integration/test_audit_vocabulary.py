@@ -78,7 +78,8 @@ def test_verify_counts_what_history_lists_plus_commit_records(stg_story: LedgerT
     assert len(history) == 4 == stg["entries"]
     assert (stg["checked"], stg["chained_items"], stg["commit_records"], stg["other_items"]) == (5, 5, 1, 0)
     assert text.output.strip() == (
-        "stg: intact (5 chained items: 4 ledger entries, 1 commit record; no checkpoints configured)"
+        "stg: intact (5 chained items: 4 ledger entries, 1 commit record; walked the whole chain: no "
+        "checkpoints configured; items outside the chain not looked for (--full does))"
     )
 
 

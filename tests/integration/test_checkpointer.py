@@ -15,6 +15,7 @@ from path2prod.adapters.ledger_keys import execution_pk
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.chain import ChainHead, link
+from path2prod.domain.checkpoints import Checkpoint
 from path2prod.domain.ledger import LedgerEntry
 from tests.support.entries import ledger_entry
 from tests.support.handlers import fresh_function_module
@@ -115,3 +116,145 @@ def test_a_consistently_rewritten_chain_is_caught_only_by_the_checkpoints(
 
 def _typed(item: dict[str, Any]) -> dict[str, Any]:
     return {key: TypeSerializer().serialize(value) for key, value in item.items()}
+
+
+def _chain_queries(ledger: LedgerTable) -> list[dict[str, Any]]:
+    """The by-chain Queries the ledger's client makes from now on (their key condition values)."""
+    seen: list[dict[str, Any]] = []
+    ledger.client.meta.events.register(
+        "provide-client-params.dynamodb.Query",
+        lambda params, **_: seen.append(params) if params.get("IndexName") == "by-chain" else None,
+    )
+    return seen
+
+
+def test_verify_walks_from_the_newest_checkpoint_that_matches(
+    checkpointer: Any, ledger: LedgerTable, load_event: Any
+) -> None:
+    # GIVEN checkpoints after entries 3 and 6, then 3 more entries
+    for n in (1, 2, 3):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    for n in (4, 5, 6):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    for n in (7, 8, 9):
+        ledger.append_entry(_entry(n))
+    store = CheckpointStore(BUCKET, boto3.client("s3"))
+    chain_queries = _chain_queries(ledger)
+
+    # WHEN verify runs by default, then with --full
+    since = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger))
+    walked_since = list(chain_queries)
+    full = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger), full=True)
+
+    # THEN the default walked from checkpoint #6 (that item and the 3 after it), in one Query of seq >= 6;
+    # --full walked all 9 and looked for items outside the chain
+    assert since.intact and since.from_checkpoint == 6 and since.report.checked == 4
+    assert since.as_dict()["start_seq"] == 6 and since.as_dict()["unchained"] is None
+    assert [q["ExpressionAttributeValues"][":from"] for q in walked_since] == [{"N": "6"}]
+    assert "Limit" not in walked_since[0]
+    assert full.intact and full.from_checkpoint is None and full.report.checked == 9
+    assert full.whole_chain_because == "--full" and full.unchained == ()
+
+
+def test_a_checkpoint_that_does_not_match_the_ledger_is_reported_never_skipped(
+    checkpointer: Any, ledger: LedgerTable, load_event: Any
+) -> None:
+    # GIVEN a checkpoint after entry 3, then entry 2 is edited and every hash after it rewritten (the head
+    # too), so the links and hashes alone look intact
+    for n in (1, 2, 3):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    ledger.append_entry(_entry(4))
+    items = list(ledger.chain_items())
+    content = [{k: v for k, v in item.items() if k not in ("seq", "prev_hash", "hash")} for item in items]
+    content[1]["reason"] = "rewritten"
+    relinked, head = link(content, ChainHead())
+    for item in relinked:
+        ledger.client.put_item(TableName=ledger.table_name, Item=_typed(item))
+    ledger.client.put_item(
+        TableName=ledger.table_name,
+        Item={
+            "pk": {"S": "CHAIN"},
+            "sk": {"S": "HEAD"},
+            "seq": {"N": str(head.seq)},
+            "hash": {"S": head.hash},
+        },
+    )
+    store = CheckpointStore(BUCKET, boto3.client("s3"))
+
+    # WHEN verify runs by default
+    result = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger))
+
+    # THEN checkpoint #3 is named as not matching, and the walk went back to entry 1 to find the break
+    assert not result.intact and result.from_checkpoint is None
+    assert result.whole_chain_because == "checkpoint #3 does not match the ledger"
+    assert result.report.broken is not None and result.report.broken.seq == 3
+    assert "checkpoint" in result.report.broken.reason
+
+
+def test_without_a_checkpoint_yet_verify_walks_from_entry_1_and_says_so(
+    checkpointer: Any, ledger: LedgerTable
+) -> None:
+    # GIVEN a bucket that holds no checkpoint yet
+    for n in (1, 2):
+        ledger.append_entry(_entry(n))
+
+    # WHEN
+    result = verify_ledger(
+        "dev", ledger, CheckpointStore(BUCKET, boto3.client("s3")), requests=ApprovalRequests(ledger)
+    )
+
+    # THEN
+    assert result.intact and result.report.checked == 2 and result.from_checkpoint is None
+    assert result.as_dict()["whole_chain_because"] == "no checkpoint yet"
+    assert result.as_dict()["start_seq"] == 1
+
+
+def test_an_edit_after_the_checkpoint_is_caught_by_default_one_before_it_by_full(
+    checkpointer: Any, ledger: LedgerTable, load_event: Any
+) -> None:
+    # GIVEN a checkpoint after entry 3, one more entry, then entries 2 and 4 edited in place
+    for n in (1, 2, 3):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    ledger.append_entry(_entry(4))
+    for item in list(ledger.chain_items()):
+        if item["seq"] in (2, 4):
+            ledger.client.update_item(
+                TableName=ledger.table_name,
+                Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}},
+                UpdateExpression="SET #r = :r",
+                ExpressionAttributeNames={"#r": "reason"},
+                ExpressionAttributeValues={":r": {"S": "edited"}},
+            )
+    store = CheckpointStore(BUCKET, boto3.client("s3"))
+
+    # WHEN
+    since = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger))
+    full = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger), full=True)
+
+    # THEN the default (from checkpoint #3) names entry 4; --full names entry 2, the first break
+    assert since.from_checkpoint == 3 and since.report.broken is not None and since.report.broken.seq == 4
+    assert full.report.broken is not None and full.report.broken.seq == 2
+
+
+def test_two_checkpoints_of_one_seq_that_disagree_are_a_finding(
+    checkpointer: Any, ledger: LedgerTable, load_event: Any
+) -> None:
+    # GIVEN a checkpoint of the head, and another of the same seq with another hash (the chain was
+    # rewritten between two runs of the checkpointer, and the ledger matches one of them)
+    for n in (1, 2):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    store = CheckpointStore(BUCKET, boto3.client("s3"))
+    store.put(Checkpoint(env="dev", seq=2, hash="f" * 64, time="2026-11-02T10:00:00Z"))
+
+    # WHEN
+    result = verify_ledger("dev", ledger, store, requests=ApprovalRequests(ledger))
+
+    # THEN it is not intact, naming seq 2, and the whole chain was walked
+    assert not result.intact and result.from_checkpoint is None
+    assert result.whole_chain_because == "two checkpoints of #2 disagree"
+    assert result.report.broken is not None and result.report.broken.seq == 2

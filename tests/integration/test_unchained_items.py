@@ -117,8 +117,8 @@ def test_verify_names_an_item_put_without_chain_fields(forged: dict[str, Any]) -
 
     # WHEN
     runner = CliRunner(mix_stderr=False)
-    text = runner.invoke(cli, ["ledger", "verify"])
-    as_json = runner.invoke(cli, ["ledger", "verify", "--json"])
+    text = runner.invoke(cli, ["ledger", "verify", "--full"])
+    as_json = runner.invoke(cli, ["ledger", "verify", "--full", "--json"])
 
     # THEN it exits non-zero naming the item by pk and sk, one line for it, no traceback
     assert text.exit_code == 1, text.output
@@ -148,7 +148,7 @@ def test_verify_of_untouched_ledgers_exits_0(ledgers: dict[str, LedgerTable]) ->
     _deploy(ledgers["dev"], A, "dev-1", "2026-11-01")
 
     # WHEN
-    result = CliRunner(mix_stderr=False).invoke(cli, ["ledger", "verify", "--json"])
+    result = CliRunner(mix_stderr=False).invoke(cli, ["ledger", "verify", "--full", "--json"])
 
     # THEN
     assert result.exit_code == 0, result.output
@@ -177,8 +177,8 @@ def test_verify_names_an_item_with_a_binary_attribute_without_a_traceback(
 
     # WHEN
     runner = CliRunner(mix_stderr=False)
-    text = runner.invoke(cli, ["ledger", "verify", "--env", "dev"])
-    as_json = runner.invoke(cli, ["ledger", "verify", "--env", "dev", "--json"])
+    text = runner.invoke(cli, ["ledger", "verify", "--full", "--env", "dev"])
+    as_json = runner.invoke(cli, ["ledger", "verify", "--full", "--env", "dev", "--json"])
 
     # THEN both are named by key, with the attribute, and nothing crashed
     assert text.exit_code == 1 and as_json.exit_code == 1, text.output
@@ -238,7 +238,7 @@ def test_verify_names_a_forged_approval_entry_but_never_a_request(ledgers: dict[
     stg.client.put_item(TableName=stg.table_name, Item=serialize_item(approval))
 
     # WHEN
-    result = CliRunner(mix_stderr=False).invoke(cli, ["ledger", "verify", "--env", "stg", "--json"])
+    result = CliRunner(mix_stderr=False).invoke(cli, ["ledger", "verify", "--full", "--env", "stg", "--json"])
     entries = ApprovalRequests(stg).entries("r-1")
 
     # THEN only the forged approval is named; the request and the chained entry are not

@@ -1,5 +1,8 @@
 """Export ledger entries with their hash fields, streamed page by page (never the whole ledger in memory).
 
+Pages are DynamoDB's own (no Limit: up to 1 MB each, about 75 Queries for 100,000 entries instead of
+1,000 at 100 a page); one page is the most the export holds.
+
 CSV: one header row, then one row per entry; empty cells for absent values. JSON: one array of entry
 objects, written as it is read. Either way the entries go env by env (in the order given), oldest first.
 
@@ -55,7 +58,7 @@ def export_entries(
     format: str,
     since: str | None = None,
     until: str | None = None,
-    page_size: int = 100,
+    page_size: int | None = None,
 ) -> int:
     """Write every entry of each env's ledger in [since, until] to stream; return how many."""
     entries = _entries(ledgers, since=since, until=until, page_size=page_size)
@@ -67,7 +70,7 @@ def export_entries(
 
 
 def export_chain(
-    ledgers: Mapping[str, ChainedItems], stream: TextIO, *, format: str = "json", page_size: int = 500
+    ledgers: Mapping[str, ChainedItems], stream: TextIO, *, format: str = "json", page_size: int | None = None
 ) -> int:
     """Write every chained item of each env, exactly as stored, in seq order: what an auditor needs to
     re-verify the hash chain independently (docs/ledger-integrity.md). JSON: an array of
@@ -93,7 +96,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entries(
-    ledgers: Mapping[str, EnvHistory], *, since: str | None, until: str | None, page_size: int
+    ledgers: Mapping[str, EnvHistory], *, since: str | None, until: str | None, page_size: int | None
 ) -> Iterator[LedgerEntry]:
     for env, ledger in ledgers.items():
         yield from ledger.history(env, oldest_first=True, since=since, until=until, page_size=page_size)
@@ -110,7 +113,7 @@ def _write_csv(entries: Iterator[LedgerEntry], stream: TextIO) -> int:
     return count
 
 
-def _write_chain_csv(ledgers: Mapping[str, ChainedItems], stream: TextIO, *, page_size: int) -> int:
+def _write_chain_csv(ledgers: Mapping[str, ChainedItems], stream: TextIO, *, page_size: int | None) -> int:
     writer = csv.DictWriter(stream, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     count = 0

@@ -17,7 +17,8 @@ from path2prod.domain.rollback import RollbackLock
 
 
 class EnvHistory(Protocol):
-    """An env's ledger entries by time (the by-env-time index), page by page."""
+    """An env's ledger entries by time (the by-env-time index), page by page (`page_size` None: as
+    many as DynamoDB puts in a 1 MB page)."""
 
     def history(
         self,
@@ -27,7 +28,7 @@ class EnvHistory(Protocol):
         oldest_first: bool = False,
         since: str | None = None,
         until: str | None = None,
-        page_size: int = 100,
+        page_size: int | None = None,
     ) -> Iterator[LedgerEntry]: ...
 
 
@@ -43,8 +44,8 @@ class ChainedItems(EnvHistory, Protocol):
     """The chain as stored: its head, every chained item in seq order, every item of an env partition."""
 
     def chain_head(self) -> ChainHead | None: ...
-    def chain_items(self, *, page_size: int = 500) -> Iterator[dict[str, Any]]: ...
-    def env_items(self, env: str, *, page_size: int = 500) -> Iterator[dict[str, Any]]: ...
+    def chain_items(self, *, page_size: int | None = None, from_seq: int = 1) -> Iterator[dict[str, Any]]: ...
+    def env_items(self, env: str, *, page_size: int | None = None) -> Iterator[dict[str, Any]]: ...
 
 
 class StatusReads(EnvHistory, Protocol):

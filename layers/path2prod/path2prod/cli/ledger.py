@@ -14,7 +14,7 @@ from path2prod.adapters.checkpoints import CheckpointStore
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.entries import entry_as_dict, execution_of, request_id_of
 from path2prod.audit.export import FORMATS, export_chain, export_entries
-from path2prod.audit.verify import counted, verify_ledger
+from path2prod.audit.verify import EnvVerification, counted, verify_ledger
 from path2prod.audit.where import CommitWhereabouts, where_is
 from path2prod.cli.commits import resolve_commit
 from path2prod.cli.errors import ExportOptionsConflict
@@ -116,18 +116,36 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
 
 @ledger.command("verify")
 @env_option
+@click.option(
+    "--since-checkpoint/--full",
+    "since_checkpoint",
+    default=True,
+    show_default=True,
+    help="--since-checkpoint: walk the chain from the newest checkpoint that matches the ledger (entry 1 "
+    "when there is none). --full: the whole chain from entry 1, then every env and approval partition "
+    "for items outside the chain.",
+)
 @home_option(sandbox_only=False)
 @config_option
 @json_option
-def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | None, as_json: bool) -> None:
+def verify_command(
+    envs: tuple[str, ...], since_checkpoint: bool, home: Path | None, config_file: str | None, as_json: bool
+) -> None:
     """Check each account's hash chain; exit 1 naming the first entry that was edited, deleted,
-    inserted or reordered, and every item (by pk and sk) that holds no valid chain position.
+    inserted or reordered (and, with --full, every item, by pk and sk, that holds no valid chain
+    position).
 
-    Counts chained items: ledger entries (what history lists) plus commit records (one per execution,
-    which commit it runs), so "5 chained items: 3 ledger entries, 2 commit records"."""
+    By default the walk starts at the newest S3 checkpoint whose seq and hash match the stored item, and
+    says which; a checkpoint that does not match is reported as tampering. Counts chained items: ledger
+    entries (what history lists) plus commit records (one per execution, which commit it runs), so
+    "5 chained items: 3 ledger entries, 2 commit records"."""
     results = [
         verify_ledger(
-            env, ledger, open_checkpoints(env, home, config_file), requests=ApprovalRequests(ledger)
+            env,
+            ledger,
+            open_checkpoints(env, home, config_file),
+            requests=ApprovalRequests(ledger),
+            full=not since_checkpoint,
         )
         for env in (envs or ENVS)
         for ledger in [open_ledger(env, home, config_file)]
@@ -135,24 +153,34 @@ def verify_command(envs: tuple[str, ...], home: Path | None, config_file: str | 
     if as_json:
         echo_json({"intact": all(r.intact for r in results), "envs": [r.as_dict() for r in results]})
     else:
-        for result in results:
-            report = result.report
-            kept = (
-                "no checkpoints configured"
-                if result.checkpoints is None
-                else f"{counted(result.checkpoints, 'checkpoint matches', 'checkpoints match')}"
-            )
-            if report.broken is None:
-                chain = "intact" if not result.unchained else "chain intact"
-                click.echo(f"{result.env}: {chain} ({result.counted()}; {kept})")
-            else:
-                item = report.broken.item
-                key = f" [pk={item.get('pk')!r} sk={item.get('sk')!r}]" if item else ""
-                click.echo(printable(f"{result.env}: BROKEN at {report.broken.describe()}{key}"))
-            for unchained in result.unchained:
-                click.echo(printable(f"{result.env}: NOT CHAINED {unchained.describe()}"))
+        click.echo("\n".join(line for result in results for line in verification_lines(result)))
     if not all(r.intact for r in results):
         raise SystemExit(1)
+
+
+def verification_lines(result: EnvVerification) -> list[str]:
+    """What verify found in one env, for people: a summary line, then one line per unchained item."""
+    report = result.report
+    walk = [result.started()]
+    if result.checkpoints is not None:
+        walk.append(counted(result.checkpoints, "checkpoint kept", "checkpoints kept"))
+    elif result.whole_chain_because != "no checkpoints configured":
+        walk.append("no checkpoints configured")
+    if result.unchained is None:
+        walk.append("items outside the chain not looked for (--full does)")
+    if report.broken is None:
+        chain = "intact" if not result.unchained else "chain intact"
+        lines = [f"{result.env}: {chain} ({result.counted()}; {'; '.join(walk)})"]
+    else:
+        item = report.broken.item
+        key = f" [pk={item.get('pk')!r} sk={item.get('sk')!r}]" if item else ""
+        lines = [
+            printable(f"{result.env}: BROKEN at {report.broken.describe()}{key}"),
+            f"{result.env}: {result.counted()}; {'; '.join(walk)}",
+        ]
+    for unchained in result.unchained or ():
+        lines.append(printable(f"{result.env}: NOT CHAINED {unchained.describe()}"))
+    return lines
 
 
 @ledger.command("where")

@@ -148,15 +148,24 @@ class ChainReport:
 
 
 def verify(
-    items: Iterable[Mapping[str, Any]], head: ChainHead | None, checkpoints: Mapping[int, str] | None = None
+    items: Iterable[Mapping[str, Any]],
+    head: ChainHead | None,
+    checkpoints: Mapping[int, str] | None = None,
+    *,
+    after: ChainHead | None = None,
 ) -> ChainReport:
     """Walk items in seq order and report the first one that breaks the chain.
 
     `checkpoints` ({seq: hash}, copies of the head kept out of the ledger's reach) also catch a chain
     rewritten consistently from some point on, which links and hashes alone cannot.
+
+    `after` (default: the empty chain, so items start at #1): the position the items follow, taken as
+    given; a walk from a checkpoint passes the checkpointed item's own predecessor (its seq - 1 and
+    prev_hash) and starts at that item, which the checkpoint then vouches for.
     """
     checkpoints = checkpoints or {}
-    expected_seq, previous, checked = 1, GENESIS_HASH, 0
+    start = after or ChainHead()
+    expected_seq, previous, checked = start.seq + 1, start.hash, 0
     for item in items:
         seq = _as_int(item.get("seq"))
         if seq is None:
@@ -184,20 +193,19 @@ def verify(
             reason = "differs from the checkpoint kept of it (the chain was rewritten from here)"
             return ChainReport(checked, head, ChainBreak(seq, reason, item))
         previous, expected_seq, checked = str(item["hash"]), expected_seq + 1, checked + 1
-    beyond = [seq for seq in checkpoints if seq > checked]
+    last = start.seq + checked  # the seq of the last item that fit
+    beyond = [seq for seq in checkpoints if seq > last]
     if beyond:
         reason = f"is missing: a checkpoint says the chain reached #{max(beyond)} (entries were deleted)"
-        return ChainReport(checked, head, ChainBreak(checked + 1, reason, None))
+        return ChainReport(checked, head, ChainBreak(last + 1, reason, None))
     if head is None:
-        if checked:
-            return ChainReport(
-                checked, head, ChainBreak(checked, "the chain head is missing (deleted)", None)
-            )
+        if last:
+            return ChainReport(checked, head, ChainBreak(last, "the chain head is missing (deleted)", None))
         return ChainReport(checked, head, None)
-    if head.seq > checked:
+    if head.seq > last:
         reason = f"is missing (deleted): the head says the chain has {head.seq} entries"
-        return ChainReport(checked, head, ChainBreak(checked + 1, reason, None))
-    if head.seq != checked or head.hash != previous:
+        return ChainReport(checked, head, ChainBreak(last + 1, reason, None))
+    if head.seq != last or head.hash != previous:
         return ChainReport(
             checked, head, ChainBreak(head.seq, "the chain head does not match the last entry", None)
         )
