@@ -19,7 +19,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e bench bench-scale bench-sandbox bench-git fuzz deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e quick bench bench-scale bench-sandbox bench-git fuzz deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -77,17 +77,35 @@ preflight: $(STAMP) $(CHECKOV_STAMP) ## SAM-translate template.yaml per samconfi
 build: $(STAMP) ## sam build (no Docker needed)
 	PATH="$(SAM_PATH)" $(BIN)/sam build --parallel
 
+# The suite mostly waits (sandboxes starting, pipelines running): pytest-xdist runs it on more workers
+# than cores, each test module kept on one worker (tests/conftest.py's scheduler).
+TEST_WORKERS ?= 6
+PARALLEL := -n $(TEST_WORKERS)
+
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 integration: $(STAMP)
-	$(BIN)/pytest tests/integration -q
+	$(BIN)/pytest tests/integration -q $(PARALLEL)
 
 e2e: $(STAMP)
-	$(BIN)/pytest tests/e2e -q
+	$(BIN)/pytest tests/e2e -q $(PARALLEL)
 
-test: lint typecheck validate preflight build chromium ## everything CI runs: lint, types, sam validate, preflight, sam build, all tests
-	$(BIN)/pytest -q
+quick: $(STAMP) ## the tests without those marked slow (an inner loop; make test runs them all)
+	$(BIN)/pytest -q $(PARALLEL) -m 'not slow'
+
+# The checks are CPU-bound and the tests mostly wait, so they run side by side: the checks in the
+# background (their output shown once the tests end), then pytest's closing line again, last, where a
+# reader (and CI) looks for it. Either failing fails the target.
+test: $(STAMP) $(CHECKOV_STAMP) chromium ## everything CI runs: lint, types, sam validate, preflight, sam build, all tests
+	@set -o pipefail; logs=$$(mktemp -d); \
+	$(MAKE) --no-print-directory -j --output-sync=target lint typecheck validate preflight build >$$logs/checks 2>&1 & checks=$$!; \
+	$(BIN)/pytest -q $(PARALLEL) 2>&1 | tee $$logs/tests; tests=$$?; \
+	wait $$checks; checked=$$?; \
+	echo "==> lint, typecheck, validate, preflight, build (ran alongside the tests):"; cat $$logs/checks; \
+	[ $$checked = 0 ] && echo "==> the checks passed" || echo "==> a check failed (above)"; \
+	tail -n 1 $$logs/tests; rm -rf $$logs; \
+	[ $$tests = 0 ] && [ $$checked = 0 ]
 
 bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchmarks.md)
 	$(BIN)/python bench/handlers.py

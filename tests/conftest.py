@@ -60,6 +60,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("aws_sample_name", params)
 
 
+# The e2e modules that run one after the other in one sandbox (tests/e2e/conftest.py's `sandbox`): their
+# tests pick their own commits and entries out of what the others left. The others start their own: one
+# restarts it, one tampers with its ledger, one forges events on its buses, one changes its template.
+SHARED_SANDBOX_MODULES = frozenset(
+    f"tests/e2e/test_sandbox_{name}.py"
+    for name in ("approvals", "promotion_review", "rollback", "rollback_retry")
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (`make test`), a test module's tests stay on one worker, so a module-scoped
+    fixture (a moto server, a browser, a sandbox) starts once, and the shared-sandbox modules form one
+    unit. Our own scheduler, since xdist 3.8's `--dist loadgroup` marks do nothing under pytest 9 (it
+    rewrites `item._nodeid`, which pytest 9 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling  # only when xdist runs the suite
+
+    class ByModule(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "shared-sandbox" if module in SHARED_SANDBOX_MODULES else module
+
+    return ByModule(config, log)
+
+
 @pytest.fixture(name="load_event")
 def load_event_fixture() -> Callable[[str], dict[str, Any]]:
     """`load_event(name)` as a fixture, so test modules need not import conftest."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SHARED_SANDBOX_MODULES
 from tests.support.git import git
 
 PATH2PROD = str(Path(sys.executable).parent / "path2prod")
@@ -71,12 +72,33 @@ def eventually(check: Callable[[], Any], timeout: float, message: str) -> Any:
     raise AssertionError(f"not within {timeout:.0f} s: {message}")
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def _started_sandbox(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     if shutil.which("git") is None:
         pytest.fail("git is needed for the sandbox e2e tests")
-    home = tmp_path_factory.mktemp("sandbox")
+    home = tmp_path_factory.mktemp(name)
     run_cli("local", "up", "--home", str(home), "--json")
+    return home
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One sandbox for the modules of SHARED_SANDBOX_MODULES (under xdist they run on one worker, one
+    after the other). A start costs 30-40 s on a loaded two-core machine."""
+    home = _started_sandbox(tmp_path_factory, "shared-sandbox")
+    yield home
+    run_cli("local", "down", "--home", str(home), "--timeout", "30", check=False)
+
+
+@pytest.fixture(scope="module")
+def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The module's sandbox: the session's for the modules of SHARED_SANDBOX_MODULES, else one of its own."""
+    if request.node.nodeid in SHARED_SANDBOX_MODULES:
+        home: Path = request.getfixturevalue("shared_sandbox")
+        yield home
+        # The next module starts from a settled sandbox, as it would from a fresh one.
+        run_cli("local", "wait", "--home", str(home), "--timeout", "120", check=False)
+        return
+    home = _started_sandbox(tmp_path_factory, "sandbox")
     yield home
     run_cli("local", "down", "--home", str(home), "--timeout", "30", check=False)
 
@@ -124,6 +146,12 @@ def push_to(home: Path, clone: Path, sha: str, env: str) -> None:
 def main_of(home: Path, env: str) -> str:
     """The commit env's repo's main points at."""
     return git("--git-dir", str(home / "repos" / f"{env}.git"), "rev-parse", "main")
+
+
+def promoter_sweeps(home: Path, env: str) -> int:
+    """How many scheduled sweeps env's promoter has finished (one line each in its log)."""
+    log = home / "logs" / f"{env}-promoter.log"
+    return log.read_text(errors="replace").count("swept approvals owed a push") if log.is_file() else 0
 
 
 def http(method: str, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:

@@ -8,7 +8,8 @@ import pytest
 
 from .conftest import run_cli
 
-pytestmark = pytest.mark.e2e
+# Among the slowest: a sandbox of its own (or two); `make quick` leaves it out, `make test` runs it.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_demo_carries_a_commit_to_prd_on_approvals_and_rolls_back_a_bad_one() -> None:

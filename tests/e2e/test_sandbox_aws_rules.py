@@ -14,7 +14,8 @@ import pytest
 
 from .conftest import PATH2PROD, clone_of, commit_and_push, history
 
-pytestmark = pytest.mark.e2e
+# Among the slowest: a sandbox of its own (or two); `make quick` leaves it out, `make test` runs it.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CALLER_AWS = {

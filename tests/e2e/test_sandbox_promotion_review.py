@@ -75,6 +75,9 @@ def two_ahead(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     run_cli("approve", request_a["id"], "--as", BOB, "--home", str(sandbox))
     eventually(lambda: _stg_main(sandbox) == a, 90, f"stg main at A {a[:12]}")
     b = commit_and_push(clone, PASSING_BUILDSPEC, "B: the first step after A")
+    # B's request first: requests are ordered by their upstream success, to the second, so B and C
+    # succeeding in dev in one second (a busy machine) left which one supersedes the other to chance
+    eventually(lambda: _pending_for(sandbox, b), 90, f"a PENDING stg request for B {b[:12]}")
     c = commit_and_push(clone, PASSING_BUILDSPEC, "C: the second step after A")
     request_c = eventually(lambda: _pending_for(sandbox, c), 90, f"a PENDING stg request for C {c[:12]}")
     mail = eventually(lambda: _mail_about(sandbox, BOB, request_c["id"]), 30, "bob's mail about C")

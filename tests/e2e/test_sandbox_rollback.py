@@ -15,6 +15,7 @@ from .conftest import (
     eventually,
     history,
     main_of,
+    promoter_sweeps,
     push_to,
     run_cli,
 )
@@ -67,9 +68,13 @@ def test_a_commit_failing_only_in_prd_is_rolled_back_to_the_last_good_one(sandbo
     subjects = [mail["subject"] for mail in _mail(sandbox)]
     assert any("rolled back" in subject and bad[:12] in subject for subject in subjects)
 
-    # AND nothing more is rolled back in the following minute
+    # AND nothing more is rolled back once everything that could act has acted: a second rollback could
+    # only come from an event (a deployment outcome: `local wait` returns when none is pending or
+    # running) or from the promoter's scheduled sweep (every 15 s): wait for one sweep after the rollback
+    # rather than a fixed minute
     count = len([e for e in history(sandbox, "prd") if e["kind"] == "rollback"])
-    time.sleep(60)
+    sweeps = promoter_sweeps(sandbox, "prd")
+    eventually(lambda: promoter_sweeps(sandbox, "prd") > sweeps, 60, "a scheduled promoter sweep in prd")
     run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
     assert len([e for e in history(sandbox, "prd") if e["kind"] == "rollback"]) == count
     assert main_of(sandbox, "prd") == good
@@ -91,7 +96,8 @@ def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: 
         eventually(
             lambda: _has(sandbox, "prd", kind="rollback", state="REFUSED", from_commit=good), 90, "refusal"
         )
-        time.sleep(10)
+        # the refusal's mail and the failed rollback's outcome follow it: waited for, not slept for
+        eventually(lambda: len(_mail(sandbox)) >= mails_before + 2, 60, "the two mails about C")
         run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
         rollbacks = [
             e for e in history(sandbox, "prd") if e["kind"] == "rollback" and e["from_commit"] == bad
