@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: bench/ is on sys.path, the che
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine
+from tests.support.git import commit_app as commit
 from tests.support.git import git, load_history
 
 # path2prod.cli.main has no __main__ guard: call its entry point as the `path2prod` script does.
@@ -55,14 +56,6 @@ def cli(home: Path, *args: str) -> str:
 def history(home: Path, env: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = json.loads(cli(home, "ledger", "history", env, "--json"))
     return entries
-
-
-def commit(clone: Path, buildspec: str, message: str) -> str:
-    (clone / "buildspec.yml").write_text(buildspec)
-    (clone / "app.txt").write_text(message + "\n")
-    git("add", "--all", cwd=clone)
-    git("commit", "--quiet", "-m", message, cwd=clone)
-    return git("rev-parse", "HEAD", cwd=clone)
 
 
 def promote(home: Path, clone: Path, sha: str, envs: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SHARED_SANDBOX_MODULES
+from tests.support.git import commit_app as commit
 from tests.support.git import git
 
 PATH2PROD = str(Path(sys.executable).parent / "path2prod")
@@ -120,15 +121,6 @@ def clone_of(remote: str | Path, clone: Path) -> Path:
     git("clone", "--quiet", str(remote), str(clone))
     git("checkout", "--quiet", "-B", "main", cwd=clone)
     return clone
-
-
-def commit(clone: Path, buildspec: str, message: str) -> str:
-    """A commit in the clone with this buildspec (not pushed); returns its sha."""
-    (clone / "buildspec.yml").write_text(buildspec)
-    (clone / "app.txt").write_text(message + "\n")
-    git("add", "--all", cwd=clone)
-    git("commit", "--quiet", "-m", message, cwd=clone)
-    return git("rev-parse", "HEAD", cwd=clone)
 
 
 def commit_and_push(clone: Path, buildspec: str, message: str) -> str:

@@ -109,3 +109,12 @@ def load_history(work: Path, commits: int, *, files: int = 200, blob_bytes: int 
     )
     git("reset", "--quiet", "--hard", "refs/heads/main", cwd=work)
     return git("rev-parse", "HEAD", cwd=work)
+
+
+def commit_app(clone: Path, buildspec: str, message: str) -> str:
+    """A commit of the sample app in `clone`: this buildspec and a one-line app.txt (not pushed); its sha."""
+    (clone / "buildspec.yml").write_text(buildspec)
+    (clone / "app.txt").write_text(message + "\n")
+    git("add", "--all", cwd=clone)
+    git("commit", "--quiet", "-m", message, cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone)
