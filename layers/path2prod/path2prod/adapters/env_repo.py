@@ -4,6 +4,7 @@ sandbox would: CodeCommit over HTTPS with SigV4-derived credentials, or a local 
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ from path2prod.adapters.git_history import commit_info, promoted_range
 from path2prod.adapters.git_remote import GitRemote, codecommit_git_credentials
 from path2prod.domain.git import CommitInfo, PushResult
 from path2prod.domain.review_facts import PromotedRange
+from path2prod.domain.time import utc_now
+
+# An assumed role's session is reused until this close to its expiry (it lives 15 minutes).
+_REUSE_MARGIN = timedelta(minutes=2)
 
 
 class EnvRepository:
@@ -35,6 +40,7 @@ class EnvRepository:
         self.region = region
         self.role_arn = role_arn
         self._session = session
+        self._assumed: tuple[Any, datetime] | None = None  # the role's session and when it expires
         # Lambda's /tmp survives warm invocations: the fetched objects are reused.
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "path2prod-git"
 
@@ -44,16 +50,22 @@ class EnvRepository:
         session = self._session or boto3.Session()
         if not self.role_arn:
             return session
-        # Assumed anew for each use, like the git password below: both expire.
+        # The role's session is reused while it has a while to live: one promotion reads the upstream
+        # repository twice (the commit's facts, then its history down to the target's main), and a
+        # warm container keeps reading it. Past that margin it is assumed anew (the credentials expire).
+        if self._assumed is not None and self._assumed[1] - utc_now() > _REUSE_MARGIN:
+            return self._assumed[0]
         credentials = session.client("sts", region_name=self.region or session.region_name).assume_role(
             RoleArn=self.role_arn, RoleSessionName="path2prod-promotion", DurationSeconds=900
         )["Credentials"]
-        return boto3.Session(
+        assumed = boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
             region_name=self.region or session.region_name,
         )
+        self._assumed = (assumed, credentials["Expiration"])
+        return assumed
 
     def _remote(self) -> GitRemote:
         if not self.url.startswith("https://"):
