@@ -54,6 +54,22 @@ def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch
     return module
 
 
+def _write_relinked(ledger: LedgerTable, content: list[dict[str, Any]]) -> None:
+    """What someone with write access does to hide an edit: link every item anew and move the head."""
+    relinked, head = link(content, ChainHead())
+    for item in relinked:
+        ledger.client.put_item(TableName=ledger.table_name, Item=_typed(item))
+    ledger.client.put_item(
+        TableName=ledger.table_name,
+        Item={
+            "pk": {"S": "CHAIN"},
+            "sk": {"S": "HEAD"},
+            "seq": {"N": str(head.seq)},
+            "hash": {"S": head.hash},
+        },
+    )
+
+
 def test_the_head_is_checkpointed_once(checkpointer: Any, ledger: LedgerTable, load_event: Any) -> None:
     # GIVEN three entries
     for n in (1, 2, 3):
@@ -93,18 +109,7 @@ def test_a_consistently_rewritten_chain_is_caught_only_by_the_checkpoints(
         client.delete_item(
             TableName=ledger.table_name, Key={"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}}
         )
-    relinked, head = link(kept, ChainHead())
-    for item in relinked:
-        client.put_item(TableName=ledger.table_name, Item=_typed(item))
-    client.put_item(
-        TableName=ledger.table_name,
-        Item={
-            "pk": {"S": "CHAIN"},
-            "sk": {"S": "HEAD"},
-            "seq": {"N": str(head.seq)},
-            "hash": {"S": head.hash},
-        },
-    )
+    _write_relinked(ledger, kept)
 
     # THEN the chain alone looks intact, and the checkpoint shows the rewrite
     assert verify_ledger("dev", ledger, requests=ApprovalRequests(ledger)).report.intact
@@ -170,18 +175,7 @@ def test_a_checkpoint_that_does_not_match_the_ledger_is_reported_never_skipped(
     items = list(ledger.chain_items())
     content = [{k: v for k, v in item.items() if k not in ("seq", "prev_hash", "hash")} for item in items]
     content[1]["reason"] = "rewritten"
-    relinked, head = link(content, ChainHead())
-    for item in relinked:
-        ledger.client.put_item(TableName=ledger.table_name, Item=_typed(item))
-    ledger.client.put_item(
-        TableName=ledger.table_name,
-        Item={
-            "pk": {"S": "CHAIN"},
-            "sk": {"S": "HEAD"},
-            "seq": {"N": str(head.seq)},
-            "hash": {"S": head.hash},
-        },
-    )
+    _write_relinked(ledger, content)
     store = CheckpointStore(BUCKET, boto3.client("s3"))
 
     # WHEN verify runs by default

@@ -45,6 +45,7 @@ _DYNAMODB_READS = frozenset(
         "ListTables",
         "ListTagsOfResource",
         "Query",
+        # Not path2prod's (it never scans): someone looking into the sandbox with `aws dynamodb scan`.
         "Scan",
         "TransactGetItems",
     }
