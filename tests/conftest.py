@@ -60,28 +60,75 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("aws_sample_name", params)
 
 
-# The e2e modules that run one after the other in one sandbox (tests/e2e/conftest.py's `sandbox`): their
-# tests pick their own commits and entries out of what the others left. The others start their own: one
-# restarts it, one tampers with its ledger, one forges events on its buses, one changes its template.
-SHARED_SANDBOX_MODULES = frozenset(
-    f"tests/e2e/test_sandbox_{name}.py"
-    for name in ("approvals", "promotion_review", "rollback", "rollback_retry")
+# The e2e modules that run one after the other in one sandbox (tests/e2e/conftest.py's `sandbox`), by
+# the sandbox's name, in this order: their tests pick their own commits and entries out of what the
+# others left. "demo" is the sandbox `path2prod demo --keep` leaves: the story is told once, test_demo
+# checks its output and the rollback modules start from its end (G running in prd after B's automatic
+# rollback). In "records", the ledger module (which wants a fresh sandbox and restarts it) goes before
+# the audit module, whose last tests break the ledgers on purpose. The forgery module starts its own
+# (its forged items break dev's chain, and its waits for dead letters are long), and so does each test
+# of aws_rules (each changes how the sandbox starts).
+SHARED_SANDBOXES = {
+    "tests/e2e/test_demo.py": "demo",
+    "tests/e2e/test_sandbox_rollback.py": "demo",
+    "tests/e2e/test_sandbox_rollback_retry.py": "demo",
+    "tests/e2e/test_sandbox_approvals.py": "shared",
+    "tests/e2e/test_sandbox_promotion_review.py": "shared",
+    "tests/e2e/test_sandbox_ledger.py": "records",
+    "tests/e2e/test_sandbox_audit.py": "records",
+}
+_MODULE_ORDER = list(SHARED_SANDBOXES)
+# Modules whose every test starts a sandbox of its own: their tests may run on different workers.
+SANDBOX_PER_TEST_MODULES = frozenset({"tests/e2e/test_sandbox_aws_rules.py"})
+
+
+# The units that take longest, longest first (docs/benchmarks.md, "Test suite time"): collected first, so
+# under xdist each starts at once on a worker of its own, and the short modules fill in around them.
+LONGEST_FIRST = (
+    "tests/e2e/test_sandbox_forgery.py",
+    "shared-sandbox",
+    "demo-sandbox",
+    "tests/e2e/test_sandbox_aws_rules.py::test_a_permission_missing_from_the_template_fails_in_the_sandbox",
+    "records-sandbox",
+    "tests/e2e/test_sandbox_aws_rules.py::test_a_build_gets_the_sandbox_endpoint_and_none_of_the_callers_aws_settings",
 )
 
 
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: the tests of one unit run on one worker, in collection order."""
+    module = nodeid.split("::", 1)[0]
+    if module in SANDBOX_PER_TEST_MODULES:
+        return nodeid
+    return f"{SHARED_SANDBOXES[module]}-sandbox" if module in SHARED_SANDBOXES else module
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest units first, the modules sharing a sandbox in SHARED_SANDBOXES' order (a stable sort:
+    each module's tests keep theirs)."""
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        unit, module = unit_of(item.nodeid), item.nodeid.split("::", 1)[0]
+        unit_rank = LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
+        return unit_rank, _MODULE_ORDER.index(module) if module in SHARED_SANDBOXES else 0
+
+    items.sort(key=rank)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under pytest-xdist (`make test`), a test module's tests stay on one worker, so a module-scoped
-    fixture (a moto server, a browser, a sandbox) starts once, and the shared-sandbox modules form one
-    unit. Our own scheduler, since xdist 3.8's `--dist loadgroup` marks do nothing under pytest 9 (it
-    rewrites `item._nodeid`, which pytest 9 no longer reads)."""
+    """Under pytest-xdist (`make test`), a unit's tests stay on one worker (unit_of), so a module-scoped
+    fixture (a moto server, a browser, a sandbox) starts once, and the modules sharing a sandbox run one
+    after the other. Our own scheduler, since xdist 3.8's `--dist loadgroup` marks do nothing under
+    pytest 9 (it rewrites `item._nodeid`, which pytest 9 no longer reads). Units are handed out in
+    collection order (LONGEST_FIRST), not xdist's default of the most tests first."""
     from xdist.scheduler import LoadScopeScheduling  # only when xdist runs the suite
 
-    class ByModule(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "shared-sandbox" if module in SHARED_SANDBOX_MODULES else module
+    config.option.loadscopereorder = False
 
-    return ByModule(config, log)
+    class ByUnit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return ByUnit(config, log)
 
 
 @pytest.fixture(name="load_event")

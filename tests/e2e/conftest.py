@@ -11,12 +11,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED_SANDBOX_MODULES
+from tests.conftest import SHARED_SANDBOXES
 from tests.support.git import commit_app as commit
 from tests.support.git import git
 
@@ -48,8 +49,10 @@ phases:
 """
 
 
-def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    completed = subprocess.run([PATH2PROD, *args], capture_output=True, text=True, timeout=180, check=False)
+def run_cli(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [PATH2PROD, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
     if check and completed.returncode != 0:
         raise AssertionError(f"path2prod {' '.join(args)} exited {completed.returncode}: {completed.stderr}")
     return completed
@@ -63,13 +66,18 @@ def history(home: Path, env: str) -> list[dict[str, Any]]:
 
 
 def eventually(check: Callable[[], Any], timeout: float, message: str) -> Any:
-    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds.
+
+    The pause between checks grows from 0.5 s to 2 s: most checks run the CLI, a Python process of about
+    0.4 s of CPU, and six workers polling twice a second held much of this two-core machine."""
     deadline = time.monotonic() + timeout
+    pause = 0.5
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
-        time.sleep(0.5)
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        pause = min(pause * 2, 2.0)
     raise AssertionError(f"not within {timeout:.0f} s: {message}")
 
 
@@ -81,20 +89,52 @@ def _started_sandbox(tmp_path_factory: pytest.TempPathFactory, name: str) -> Pat
     return home
 
 
+@dataclass(frozen=True)
+class DemoRun:
+    home: Path  # the sandbox the demo kept running
+    output: str  # what it printed
+
+
 @pytest.fixture(scope="session")
-def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One sandbox for the modules of SHARED_SANDBOX_MODULES (under xdist they run on one worker, one
-    after the other). A start costs 30-40 s on a loaded two-core machine."""
-    home = _started_sandbox(tmp_path_factory, "shared-sandbox")
-    yield home
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    """`path2prod demo --keep`: the story told once (test_demo checks what it printed), and its sandbox,
+    where the modules SHARED_SANDBOXES names "demo" go on: G runs in prd after B's automatic rollback."""
+    if shutil.which("git") is None:
+        pytest.fail("git is needed for the sandbox e2e tests")
+    home = tmp_path_factory.mktemp("demo") / "sandbox"
+    told = run_cli("demo", "--keep", str(home), timeout=900)
+    yield DemoRun(home, told.stdout)
     run_cli("local", "down", "--home", str(home), "--timeout", "30", check=False)
+
+
+@pytest.fixture(scope="session")
+def shared_sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
+    """Sandboxes by name (SHARED_SANDBOXES), each started on first use and stopped at the session's end.
+    Under xdist a name's modules run on one worker, one after the other. A start costs 10 s, 30-40 s on
+    a loaded two-core machine."""
+    homes: dict[str, Path] = {}
+
+    def shared(name: str) -> Path:
+        if name not in homes:
+            homes[name] = _started_sandbox(tmp_path_factory, f"{name}-sandbox")
+        return homes[name]
+
+    yield shared
+    for home in homes.values():
+        run_cli("local", "down", "--home", str(home), "--timeout", "30", check=False)
 
 
 @pytest.fixture(scope="module")
 def sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The module's sandbox: the session's for the modules of SHARED_SANDBOX_MODULES, else one of its own."""
-    if request.node.nodeid in SHARED_SANDBOX_MODULES:
-        home: Path = request.getfixturevalue("shared_sandbox")
+    """The module's sandbox: the demo's or the shared one for the modules of SHARED_SANDBOXES, else one of
+    its own."""
+    shared = SHARED_SANDBOXES.get(request.node.nodeid)
+    if shared is not None:
+        home: Path = (
+            request.getfixturevalue("demo_run").home
+            if shared == "demo"
+            else request.getfixturevalue("shared_sandboxes")(shared)
+        )
         yield home
         # The next module starts from a settled sandbox, as it would from a fresh one.
         run_cli("local", "wait", "--home", str(home), "--timeout", "120", check=False)

@@ -31,7 +31,7 @@ CAROL = {
     "GIT_COMMITTER_NAME": "Carol Example",
     "GIT_COMMITTER_EMAIL": "carol@example.com",
 }
-DEAD_LETTER_WAIT = 150  # every retry of the sandbox's Lambda runtime (backing off to 30 s), then the DLQ
+DEAD_LETTER_WAIT = 150  # every retry of the sandbox's Lambda runtime (about 30 s of back-off), then the DLQ
 
 
 def _commit(clone: Path, message: str, env: dict[str, str] | None = None) -> str:
@@ -90,14 +90,21 @@ def _dead_lettered(sandbox: Path, env: str, function: str, markers: set[str]) ->
     return seen == markers
 
 
-def test_forged_failures_on_stg_s_bus_move_nothing(sandbox: Path, app: Path, malformed_on_dev: Any) -> None:
+@pytest.fixture(scope="module")
+def two_good_in_stg(sandbox: Path, app: Path) -> str:
+    """Two good commits deployed in stg, pushed straight to it (what dev recorded plays no part in stg's
+    rollback); returns the second, which stg's main names."""
+    for message in ("first good", "second good"):
+        sha = _commit(app, message)
+        _push(sandbox, app, sha, "stg")
+    return sha
+
+
+def test_forged_failures_on_stg_s_bus_move_nothing(
+    sandbox: Path, two_good_in_stg: str, malformed_on_dev: Any
+) -> None:
     # GIVEN two good commits deployed in stg; main names the second
-    first = _commit(app, "first good")
-    _push(sandbox, app, first, "dev")
-    _push(sandbox, app, first, "stg")
-    second = _commit(app, "second good")
-    _push(sandbox, app, second, "dev")
-    _push(sandbox, app, second, "stg")
+    second = two_good_in_stg
     succeeded = [e for e in history(sandbox, "stg") if e["commit"] == second and e["state"] == "SUCCEEDED"]
     assert succeeded and main_of(sandbox, "stg") == second
     status = json.loads(run_cli("local", "status", "--home", str(sandbox), "--json").stdout)
@@ -205,38 +212,40 @@ def test_malformed_pipeline_events_on_dev_s_bus_leave_no_entry(
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def test_an_item_put_into_the_ledger_without_its_chain_fails_verify(sandbox: Path) -> None:
-    # GIVEN a copy of one of dev's chained entries, its chain attributes removed, put straight into the
+def test_an_item_put_into_the_ledger_without_its_chain_fails_verify(
+    sandbox: Path, two_good_in_stg: str
+) -> None:
+    # GIVEN a copy of one of stg's chained entries, its chain attributes removed, put straight into the
     # table under another key (as someone with write access to the table could)
     config = SandboxHome(sandbox).load_config()
-    dynamodb = _client(sandbox, "dev", "dynamodb")
-    table = config.ledger_table("dev")
+    dynamodb = _client(sandbox, "stg", "dynamodb")
+    table = config.ledger_table("stg")
     [item] = dynamodb.query(
         TableName=table,
         IndexName="by-env-time",
         KeyConditionExpression="gsi1pk = :env",
-        ExpressionAttributeValues={":env": {"S": "ENV#dev"}},
+        ExpressionAttributeValues={":env": {"S": "ENV#stg"}},
         ScanIndexForward=False,
         Limit=1,
     )["Items"]
     forged = {key: value for key, value in item.items() if key not in ("seq", "prev_hash", "hash", "chain")}
     forged["pk"] = {"S": item["pk"]["S"] + "-forged"}
 
-    before = history(sandbox, "dev")
+    before = history(sandbox, "stg")
     dynamodb.put_item(TableName=table, Item=forged)
 
-    # WHEN an auditor verifies dev's ledger, every partition (--full)
-    verified = run_cli("ledger", "verify", "--full", "--env", "dev", "--home", str(sandbox), check=False)
+    # WHEN an auditor verifies stg's ledger, every partition (--full)
+    verified = run_cli("ledger", "verify", "--full", "--env", "stg", "--home", str(sandbox), check=False)
 
     # THEN it fails naming the item; history does not count it
     assert verified.returncode != 0
     assert forged["pk"]["S"] in verified.stdout
     assert "Traceback" not in verified.stdout + verified.stderr
-    assert history(sandbox, "dev") == before
+    assert history(sandbox, "stg") == before
 
 
 def test_promoting_a_range_needs_someone_who_wrote_none_of_it_and_output_stays_clean(
-    sandbox: Path, app: Path
+    sandbox: Path, app: Path, two_good_in_stg: str
 ) -> None:
     # GIVEN alice commits A, carol commits B on top (with ESC and BEL in its message); both reach dev
     stg_main = main_of(sandbox, "stg")

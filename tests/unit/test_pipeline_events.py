@@ -70,6 +70,22 @@ def test_source_action_names_its_commit_and_message(load_event) -> None:
     assert (change.stage, change.action, change.action_category) == ("Source", "Source", "Source")
 
 
+def test_a_source_action_whose_commit_message_holds_control_characters_is_read_not_refused(
+    load_event,
+) -> None:
+    # GIVEN the Source action's SUCCEEDED event for a commit whose message holds ESC and BEL (git takes
+    # anything a developer types; CodePipeline passes it on as the action's summary)
+    event = load_event("action-source-succeeded")
+    event["detail"]["execution-result"]["external-execution-summary"] = "B: \x1b[31mred\x07 on top"
+
+    # WHEN
+    change = parse_pipeline_event(event, STACK)
+
+    # THEN the commit is learnt; the message is kept as typed (what shows it strips control characters)
+    assert change.commit == COMMIT
+    assert change.commit_summary == "B: \x1b[31mred\x07 on top"
+
+
 def test_build_action_is_no_source_and_names_no_commit(load_event) -> None:
     # GIVEN a failed CodeBuild action, whose external execution id is a build id, not a commit
     event = load_event("action-build-failed")

@@ -131,9 +131,9 @@ def parse_pipeline_event(event: Any, stack: ThisStack, *, now: datetime | None =
             commit = fields.commit(
                 result, "external-execution-id", "detail.execution-result.external-execution-id"
             )
-            summary = fields.optional_text(
-                result, "external-execution-summary", "detail.execution-result.external-execution-summary"
-            )
+            # The action's summary is the commit message too: free text, as in the trigger (a message
+            # with an ESC in it is still a deployment to record; what shows it strips control characters).
+            summary = _free_text(result.get("external-execution-summary"))
 
     return PipelineStateChange(
         detail_type=detail_type,
@@ -163,7 +163,9 @@ def _commit_from_trigger(detail: Mapping[str, Any]) -> tuple[str | None, str | N
     if trigger.get("commit-id") is None:
         return None, None
     commit = fields.commit(trigger, "commit-id", "detail.execution-trigger.commit-id")
-    # A commit message may hold anything a developer typed; it is free text, kept short.
-    message = trigger.get("commit-message")
-    summary = message[: fields.MAX_TEXT] if isinstance(message, str) else None
-    return commit, summary
+    return commit, _free_text(trigger.get("commit-message"))
+
+
+def _free_text(message: object) -> str | None:
+    """A commit message may hold anything a developer typed: kept as free text, short."""
+    return message[: fields.MAX_TEXT] if isinstance(message, str) else None

@@ -28,6 +28,9 @@ from typing import Any
 # arrives, so no event waits longer. Polls of 1 s from the sandbox's ~15 runtimes kept the daemon (moto's
 # server, and its IAM check of every request) busy while nothing happened.
 LONG_POLL_SECONDS = 20
+# A failing event is received this many times (retried with a growing back-off: 2, 4, 8, 16 s), then the
+# queue's redrive policy (provisioning.py) dead-letters it, as Lambda does an async event's last retry.
+MAX_RECEIVES = 5
 
 
 @dataclass
@@ -119,7 +122,9 @@ def main() -> None:
                 sqs.change_message_visibility(
                     QueueUrl=queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=min(2**attempts, 30),
+                    # After the last attempt, visible at once: the next receive dead-letters it, rather
+                    # than after one more back-off that no attempt follows.
+                    VisibilityTimeout=0 if attempts >= MAX_RECEIVES else min(2**attempts, 30),
                 )
                 continue
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -17,6 +17,7 @@ from path2prod import ENVS
 from path2prod.sandbox.accounts import Account, function_role_name
 from path2prod.sandbox.functions import FUNCTIONS
 from path2prod.sandbox.home import SandboxConfig, SandboxHome, write_json
+from path2prod.sandbox.lambda_runtime import MAX_RECEIVES
 from path2prod.sandbox.roles import StackNames, function_policy, lambda_trust_policy, role_definition
 from path2prod.sandbox.snapshots import Snapshots
 from path2prod.sandbox.template import load_template, table_definition
@@ -24,7 +25,6 @@ from path2prod.sandbox.template import load_template, table_definition
 log = logging.getLogger("path2prod.sandbox")
 SIGNING_SECRET_NAME = "path2prod-approval-signing-key"  # noqa: S105 - a name, not the key
 APPROVALS_TOPIC = "path2prod-approvals"
-MAX_RECEIVES = 5  # a function's failing event is retried, then dead-lettered, as with Lambda
 
 
 class Provisioning:
