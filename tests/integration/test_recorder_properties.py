@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from path2prod.domain.chain import verify
+from path2prod.domain.chain_verify import verify
 from path2prod.domain.errors import CommitNotYetKnown
 from path2prod.domain.ledger import LedgerEntry, outcome
 

@@ -25,7 +25,7 @@ from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
-from path2prod.domain.chain import verify
+from path2prod.domain.chain_verify import verify
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.ledger import (

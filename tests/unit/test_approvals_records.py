@@ -10,8 +10,7 @@ from typing import Any
 
 from path2prod.approvals.service import Handled, newer_request
 from path2prod.domain.approvals import ApprovalRequest, Upstream, open_request
-from path2prod.domain.event_fields import CLOCK_SKEW
-from path2prod.domain.time import format_time
+from path2prod.domain.time import CLOCK_SKEW, format_time
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

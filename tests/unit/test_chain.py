@@ -18,8 +18,8 @@ from path2prod.domain.chain import (
     chain_position_valid,
     item_hash,
     link,
-    verify,
 )
+from path2prod.domain.chain_verify import verify
 from path2prod.domain.errors import Path2ProdError, Uncanonical
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from path2prod.adapters.errors import RemoteUnavailable
 from path2prod.adapters.git_depth import cached_repo
-from path2prod.adapters.git_history import commit_info, promoted_range
 from path2prod.adapters.git_remote import GitRemote, codecommit_git_credentials
 from path2prod.domain.git import CommitInfo, PushResult
-from path2prod.domain.review_facts import PromotedRange
 from path2prod.domain.time import utc_now
+
+if TYPE_CHECKING:
+    from path2prod.domain.review_facts import PromotedRange
 
 # An assumed role's session is reused until this close to its expiry (it lives 15 minutes).
 _REUSE_MARGIN = timedelta(minutes=2)
@@ -98,13 +99,20 @@ class EnvRepository:
     def commit_info(self, commit: str) -> CommitInfo:
         """Author, message and author time of `commit`, as this repository has it (that commit alone
         is fetched)."""
-        return commit_info(self.fetch(commit, commit), commit)
+        # Reading commits' facts (git_history.py, and the review facts it builds) is the approvals
+        # function's alone, which imports this module on its first event anyway: the rollback, which
+        # imports it at init, and the promoter never load them (cold import, docs/benchmarks.md).
+        from path2prod.adapters import git_history
+
+        return git_history.commit_info(self.fetch(commit, commit), commit)
 
     def promoted_range(self, commit: str, target_head: str | None) -> PromotedRange:
         """The commits of this repository that promoting `commit` brings to a branch at `target_head`
         (another env's main): reachable from `commit`, not from `target_head` (see git_remote). The
         history is fetched down to `target_head` only."""
-        return promoted_range(self.fetch(commit, target_head), commit, target_head)
+        from path2prod.adapters import git_history  # the approvals function's alone (commit_info)
+
+        return git_history.promoted_range(self.fetch(commit, target_head), commit, target_head)
 
     def force_main(self, commit: str) -> PushResult:
         """Point `main` at `commit`, which ran here before, so this repository holds it: a ref update

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from path2prod.adapters.errors import LedgerTampered, LedgerThrottled
 from path2prod.adapters.ledger_codec import (
@@ -32,13 +32,15 @@ from path2prod.adapters.ledger_keys import (
     execution_pk,
 )
 from path2prod.adapters.ledger_reads import LedgerReads
-from path2prod.adapters.rollback_lock import RollbackLocks
 from path2prod.domain.chain import ChainHead, chain_position_problem, link
 from path2prod.domain.errors import CommitMismatch
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry, last_good_commit
 from path2prod.domain.retry import MAX_TRIES, retry_lost_races
-from path2prod.domain.rollback import RollbackLock
 from path2prod.domain.vocabulary import EntryKind
+
+if TYPE_CHECKING:
+    from path2prod.adapters.rollback_lock import RollbackLocks
+    from path2prod.domain.rollback import RollbackLock
 
 
 class LedgerTable(LedgerReads):
@@ -169,6 +171,12 @@ class LedgerTable(LedgerReads):
 
     @cached_property
     def locks(self) -> RollbackLocks:
+        # Imported here, not with the module: of the functions only the rollback takes the lock (its
+        # wiring imports rollback_lock at init), and the recorder, the approval functions and the
+        # checkpointer would otherwise load its code and domain/rollback.py for nothing (cold import,
+        # docs/benchmarks.md). The CLI's `status` and `rollback` read it on demand.
+        from path2prod.adapters.rollback_lock import RollbackLocks
+
         return RollbackLocks(self)
 
     def acquire_rollback_lock(

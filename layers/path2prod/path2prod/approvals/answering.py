@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from path2prod.approvals import events as own_events
+from path2prod.approvals.event_shapes import PROMOTION_REJECTED, rejection_detail
 from path2prod.approvals.ports import ApprovalStore
 from path2prod.approvals.service import VIA_PAGE, approval_entry, record_expiry
 from path2prod.domain.approval_tokens import read_token
@@ -103,10 +103,7 @@ class Answerer:
         """Ask the approvals function (the one part that mails people) to tell the author and the other
         approvers. If this fails the rejection stands and is in the ledger; only the mail is missing."""
         try:
-            self.bus.publish(
-                own_events.PROMOTION_REJECTED,
-                own_events.rejection_detail(request.env, request.id, request.commit),
-            )
+            self.bus.publish(PROMOTION_REJECTED, rejection_detail(request.env, request.id, request.commit))
         except Exception:
             log.exception("announcing the rejection of %s failed; nobody is mailed about it", request.id)
 

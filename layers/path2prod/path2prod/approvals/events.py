@@ -10,7 +10,8 @@ stack that may sign links and mail approvers) takes two events from its own acco
   by a genuine upstream success (its chained REQUESTED entry), and nobody can answer it any more.
 
 Anyone allowed to put events on the bus can put these shapes: a parser checks every field, and the
-use case (approvals/opening.py) confirms the claim against the ledger before acting.
+use case (approvals/opening.py) confirms the claim against the ledger before acting. How they are
+written (detail-types, details) is approvals/event_shapes.py's.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from path2prod import ENVS
+
+# Re-exported: the CLI and the approvals function (opening.py) name the events' shapes from here.
+from path2prod.approvals.event_shapes import APPROVAL_ASKED_AGAIN as APPROVAL_ASKED_AGAIN
+from path2prod.approvals.event_shapes import PROMOTION_REJECTED as PROMOTION_REJECTED
+from path2prod.approvals.event_shapes import ask_again_detail as ask_again_detail
 from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import MAX_IDENTITY_LENGTH
 from path2prod.domain.domain_events import REQUEST_ID
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.ledger import DOMAIN_EVENT_SOURCE
-
-PROMOTION_REJECTED = "Promotion Rejected"
-APPROVAL_ASKED_AGAIN = "Approval Requested Again"
 
 
 @dataclass(frozen=True)
@@ -80,21 +83,6 @@ def parse_ask_again(event: Any) -> AskAgainClaim:
             detail, "requested_by", "detail.requested_by", max_length=MAX_IDENTITY_LENGTH
         ),
     )
-
-
-def rejection_detail(env: str, request_id: str, commit: str) -> dict[str, Any]:
-    """The detail of a "Promotion Rejected" event (what parse_rejection reads)."""
-    return {"env": env, "request_id": request_id, "commit": commit}
-
-
-def ask_again_detail(env: str, commit: str, previous_request_id: str, requested_by: str) -> dict[str, Any]:
-    """The detail of an "Approval Requested Again" event (what parse_ask_again reads)."""
-    return {
-        "env": env,
-        "commit": commit,
-        "previous_request_id": previous_request_id,
-        "requested_by": requested_by,
-    }
 
 
 def _detail(event: Any, expected: str) -> dict[str, Any]:

@@ -33,9 +33,8 @@ from typing import Any
 from path2prod.approvals.ports import ApprovalStore, RequestHistory
 from path2prod.domain.approvals import ApprovalRequest, ApprovalState, supersedes
 from path2prod.domain.errors import ChainMoved
-from path2prod.domain.event_fields import CLOCK_SKEW
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.time import format_time, parse_time
+from path2prod.domain.time import CLOCK_SKEW, format_time, parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 
 VIA_PAGE = "approval page"

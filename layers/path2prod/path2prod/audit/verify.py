@@ -36,7 +36,8 @@ from path2prod.adapters.approval_requests import is_request_item
 from path2prod.adapters.ledger_codec import COMMIT_KIND
 from path2prod.adapters.ledger_keys import env_pk
 from path2prod.audit.ports import ChainedItems, CheckpointReads, RequestItems
-from path2prod.domain.chain import ChainBreak, ChainHead, ChainReport, chain_position_problem, verify
+from path2prod.domain.chain import ChainHead, chain_position_problem
+from path2prod.domain.chain_verify import ChainBreak, ChainReport, verify
 from path2prod.domain.vocabulary import EntryKind
 
 ENTRY_KINDS = frozenset(EntryKind)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from path2prod.domain.errors import InvalidEvent
-from path2prod.domain.time import format_time, parse_time
+from path2prod.domain.time import CLOCK_SKEW, format_time, parse_time
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -34,8 +34,6 @@ _TIME = re.compile(
 
 # CodePipeline became available on 2015-07-09: no execution is older.
 EARLIEST = datetime(2015, 7, 9, tzinfo=UTC)
-# How far ahead of this function's clock an event's time may be (clocks of AWS hosts drift little).
-CLOCK_SKEW = timedelta(minutes=5)
 MAX_ATTEMPT = 100  # a stage retried more than this is not a pipeline AWS runs
 MAX_TEXT = 1024  # free text kept from an event (a commit's summary); well below DynamoDB's 400 KB item
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from path2prod.domain.chain import ChainHead
-from path2prod.domain.pipeline_events import PipelineStateChange
 from path2prod.domain.vocabulary import TERMINAL_STATES, EntryKind, EntryState
+
+if TYPE_CHECKING:
+    # A type here only: the recorder, the one function that parses pipeline events, imports the module
+    # itself; the other functions never load it (cold import, docs/benchmarks.md).
+    from path2prod.domain.pipeline_events import PipelineStateChange
 
 # Within one attempt a terminal state outranks everything, so a late STARTED never hides a SUCCEEDED.
 _STATE_RANK: dict[str, int] = {EntryState.STARTED: 0, EntryState.RESUMED: 1, EntryState.STOPPING: 2}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+# How far ahead of this function's clock an event's time may be (clocks of AWS hosts drift little).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def format_time(instant: datetime, *, millis: bool = False) -> str:

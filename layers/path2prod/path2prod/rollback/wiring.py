@@ -8,6 +8,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+# LedgerTable loads its rollback lock's code when first asked (only this function uses it): this
+# function reads or takes the lock on every event, so it loads it at init, with the rest of its code.
+import path2prod.adapters.rollback_lock  # noqa: F401
 from path2prod.adapters.alerts import AlertTopic
 from path2prod.adapters.env_repo import EnvRepository
 from path2prod.adapters.ledger_table import LedgerTable
