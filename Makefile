@@ -64,7 +64,23 @@ typecheck: $(STAMP) ## mypy on the shared package
 	$(BIN)/mypy
 
 validate: $(STAMP) ## sam validate --lint
-	PATH="$(SAM_PATH)" $(BIN)/sam validate --lint
+	$(VALIDATE)
+
+# make test runs the template checks only when what they read changed since they last passed (a stamp
+# each): they give the same verdict on the same files, and preflight is ~25 s of CPU a warm suite needs.
+# `make validate` and `make preflight` always run.
+VALIDATE = PATH="$(SAM_PATH)" $(BIN)/sam validate --lint
+VALIDATED := .aws-sam/validate.passed
+PREFLIGHT = AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-west-1} $(BIN)/python tools/preflight.py --checkov $(CHECKOV_VENV)/bin/checkov
+PREFLIGHT_PASSED := .aws-sam/preflight.passed
+
+$(VALIDATED): template.yaml samconfig.toml $(STAMP)
+	$(VALIDATE)
+	@mkdir -p $(@D) && touch $@
+
+$(PREFLIGHT_PASSED): template.yaml samconfig.toml tools/preflight.py tools/checkov-skips.yaml $(STAMP) $(CHECKOV_STAMP)
+	$(PREFLIGHT)
+	@mkdir -p $(@D) && touch $@
 
 $(CHECKOV_STAMP): pyproject.toml
 	@[ -x $(CHECKOV_VENV)/bin/python ] || $(PYTHON313) -m venv $(CHECKOV_VENV)
@@ -72,7 +88,7 @@ $(CHECKOV_STAMP): pyproject.toml
 	@touch $@
 
 preflight: $(STAMP) $(CHECKOV_STAMP) ## SAM-translate template.yaml per samconfig env; cfn-lint (+serverless rules) and checkov it
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-west-1} $(BIN)/python tools/preflight.py --checkov $(CHECKOV_VENV)/bin/checkov
+	$(PREFLIGHT)
 
 build: $(STAMP) ## sam build (no Docker needed)
 	PATH="$(SAM_PATH)" $(BIN)/sam build --parallel
@@ -99,10 +115,10 @@ quick: $(STAMP) ## the tests without those marked slow (an inner loop; make test
 # reader (and CI) looks for it. Either failing fails the target.
 test: $(STAMP) $(CHECKOV_STAMP) chromium ## everything CI runs: lint, types, sam validate, preflight, sam build, all tests
 	@set -o pipefail; logs=$$(mktemp -d); \
-	$(MAKE) --no-print-directory -j --output-sync=target lint typecheck validate preflight build >$$logs/checks 2>&1 & checks=$$!; \
+	$(MAKE) --no-print-directory -j --output-sync=target lint typecheck $(VALIDATED) $(PREFLIGHT_PASSED) build >$$logs/checks 2>&1 & checks=$$!; \
 	$(BIN)/pytest -q $(PARALLEL) 2>&1 | tee $$logs/tests; tests=$$?; \
 	wait $$checks; checked=$$?; \
-	echo "==> lint, typecheck, validate, preflight, build (ran alongside the tests):"; cat $$logs/checks; \
+	echo "==> lint, typecheck, build, and validate and preflight if their inputs changed (ran alongside the tests):"; cat $$logs/checks; \
 	[ $$checked = 0 ] && echo "==> the checks passed" || echo "==> a check failed (above)"; \
 	tail -n 1 $$logs/tests; rm -rf $$logs; \
 	[ $$tests = 0 ] && [ $$checked = 0 ]

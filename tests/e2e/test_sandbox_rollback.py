@@ -21,7 +21,8 @@ from .conftest import (
     run_cli,
 )
 
-pytestmark = pytest.mark.e2e
+# Slow: the module goes on in the demo's sandbox (tests/e2e/test_demo.py), so it runs the demo first.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _has(sandbox: Path, env: str, **fields: str) -> bool:

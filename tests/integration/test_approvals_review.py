@@ -37,7 +37,7 @@ from test_approvals import (  # the same stg world; fixtures are imported by nam
 )
 
 from path2prod.adapters import git_history
-from path2prod.approvals.events import PROMOTION_REJECTED
+from path2prod.approvals.event_shapes import PROMOTION_REJECTED
 from path2prod.approvals.service import VIA_CLI
 from path2prod.domain.approvals import MAX_COMMENT_LENGTH, ApprovalRequest, ApprovalState, Verdict
 from path2prod.domain.errors import ApprovalError, InvalidEvent

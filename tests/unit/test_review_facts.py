@@ -12,6 +12,7 @@ import pytest
 
 from path2prod.approvals import events as own_events
 from path2prod.approvals.answering import LinkView
+from path2prod.approvals.event_shapes import PROMOTION_REJECTED
 from path2prod.approvals.mail import prompt, rejection
 from path2prod.approvals.page import confirmation_page
 from path2prod.domain.approvals import (
@@ -229,7 +230,7 @@ def test_a_malformed_ask_again_is_refused_naming_its_field(load_event: Any, fiel
 def test_an_event_of_another_source_is_refused() -> None:
     # WHEN / THEN
     with pytest.raises(InvalidEvent, match="source"):
-        own_events.detail_type({"source": "aws.events", "detail-type": own_events.PROMOTION_REJECTED})
+        own_events.detail_type({"source": "aws.events", "detail-type": PROMOTION_REJECTED})
 
 
 # -- the page and the mail ------------------------------------------------------------------------------

@@ -20,11 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from path2prod import ENVS
-
-# Re-exported: the CLI and the approvals function (opening.py) name the events' shapes from here.
-from path2prod.approvals.event_shapes import APPROVAL_ASKED_AGAIN as APPROVAL_ASKED_AGAIN
-from path2prod.approvals.event_shapes import PROMOTION_REJECTED as PROMOTION_REJECTED
-from path2prod.approvals.event_shapes import ask_again_detail as ask_again_detail
+from path2prod.approvals.event_shapes import APPROVAL_ASKED_AGAIN, PROMOTION_REJECTED
 from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import MAX_IDENTITY_LENGTH
 from path2prod.domain.domain_events import REQUEST_ID

@@ -14,8 +14,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from path2prod import ENVS
+from path2prod.approvals import event_shapes, mail
 from path2prod.approvals import events as own_events
-from path2prod.approvals import mail
 from path2prod.approvals.errors import NoUpstreamEnv
 from path2prod.approvals.ports import ApprovalStore, PromotionRepository, Prompts
 from path2prod.approvals.service import Handled, approval_entry, newer_request, record_expiry
@@ -88,9 +88,9 @@ class Opener:
         commit is asked again. Anything else raises InvalidEvent. Only a request opened now is counted:
         a duplicated event finds its request and counts nothing."""
         kind = own_events.detail_type(event)
-        if kind == own_events.PROMOTION_REJECTED:
+        if kind == event_shapes.PROMOTION_REJECTED:
             request, opened = self.notify_rejection(own_events.parse_rejection(event)), False
-        elif kind == own_events.APPROVAL_ASKED_AGAIN:
+        elif kind == event_shapes.APPROVAL_ASKED_AGAIN:
             request, opened = self.ask_again(own_events.parse_ask_again(event))
         else:
             request, opened = self.open(*self.upstream_from_event(event))

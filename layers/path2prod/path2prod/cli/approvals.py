@@ -14,7 +14,7 @@ from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.approvals.answering import Answerer
-from path2prod.approvals.events import APPROVAL_ASKED_AGAIN, ask_again_detail
+from path2prod.approvals.event_shapes import APPROVAL_ASKED_AGAIN, ask_again_detail
 from path2prod.approvals.service import VIA_CLI
 from path2prod.cli.commits import resolve_commit
 from path2prod.cli.errors import AskedTooLate, IdentityRequired
