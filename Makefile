@@ -126,7 +126,7 @@ test: $(STAMP) $(CHECKOV_STAMP) chromium ## everything CI runs: lint, types, sam
 bench: $(STAMP) ## cold-start and API-call benchmark (figures go in docs/benchmarks.md)
 	$(BIN)/python bench/handlers.py
 
-bench-scale: $(STAMP) ## ledger reads at 100,000 entries vs 1,000 (about 9 min)
+bench-scale: $(STAMP) ## ledger reads at 100,000 entries vs 1,000 (about 15 min)
 	$(BIN)/python bench/ledger_scale.py
 
 bench-git: $(STAMP) ## git by need: rollback and promotion pushes at 100 to 20,000 commits; the sandbox rollback at 3,000 (about 5 min)

@@ -19,7 +19,7 @@ gives moto a sorted partition index (see `PartitionIndex`) and checks on every r
 measured requests identically with and without it. `--plain-moto` turns the index off.
 
 Run it with `make bench-scale` or `.venv/bin/python bench/ledger_scale.py [--entries N] [--json]` (about
-9 minutes on 2 cores, plus BIG's `verify --full`, which reads every item twice). docs/benchmarks.md
+15 minutes on 2 cores, 6 of them BIG's `verify --full`, which reads every item twice). docs/benchmarks.md
 ("Ledger at scale", "Reads in few requests") explains the method and keeps the figures.
 The parts: bench/scale_workload.py (the ledgers), scale_loading.py, moto_index.py, scale.py (the reads
 measured), scale_memory.py, scale_verify.py, and report.py (the tables).

@@ -80,7 +80,9 @@ class SandboxFunction:
 
 FUNCTIONS = (
     SandboxFunction(name="recorder", logical_id="RecorderFunction", rule_event="PipelineStateChange"),
-    SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=10),
+    # Hourly in AWS; every minute here, so a checkpoint follows a change soon, while an idle sandbox stays
+    # idle: every 10 s in three envs it was most of what an idle sandbox did (docs/benchmarks.md).
+    SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=60),
     SandboxFunction(name="rollback", logical_id="RollbackFunction", rule_event="DeploymentOutcome"),
     SandboxFunction(
         name="approvals",
