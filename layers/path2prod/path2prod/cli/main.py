@@ -42,6 +42,7 @@ def cli() -> None:
 
 def _register_commands() -> None:
     from path2prod.cli.approvals import approvals, approve, reject
+    from path2prod.cli.audit import audit
     from path2prod.cli.demo import demo
     from path2prod.cli.ledger import ledger
     from path2prod.cli.local import local
@@ -50,7 +51,20 @@ def _register_commands() -> None:
     from path2prod.cli.rollback import redeploy, rollback
     from path2prod.cli.status import status
 
-    commands = (local, status, ledger, approvals, approve, reject, rollback, redeploy, metrics, report, demo)
+    commands = (
+        local,
+        status,
+        ledger,
+        approvals,
+        approve,
+        reject,
+        rollback,
+        redeploy,
+        metrics,
+        report,
+        audit,
+        demo,
+    )
     for command in commands:
         cli.add_command(command)
 

@@ -1,0 +1,246 @@
+"""`audit provenance` against moto: three ledgers (one table per env, as one per account), filled through
+LedgerTable.append_entry so every entry carries its chain; what it answers, and what it reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from path2prod import ENVS
+from path2prod.adapters.ledger_table import LedgerTable
+from path2prod.audit.provenance import provenance_report
+from path2prod.cli.main import cli
+from path2prod.domain.vocabulary import EntryKind
+from path2prod.sandbox.template import table_definition
+from tests.support.entries import in_account, ledger_entry
+
+REGION = "eu-west-1"
+A = "a" * 40
+B = "b" * 40
+C = "c" * 40
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def ledgers(dynamodb: Any) -> dict[str, LedgerTable]:
+    """An empty ledger table per env."""
+    tables = {}
+    for env in ENVS:
+        dynamodb.create_table(**table_definition(table_name=f"ledger-{env}"))
+        tables[env] = LedgerTable(f"ledger-{env}", dynamodb)
+    return tables
+
+
+@pytest.fixture
+def requests(dynamodb: Any) -> list[dict[str, Any]]:
+    """Every DynamoDB request made, by operation (and the index and table of a Query); clear it once the
+    test's data is in."""
+    log: list[dict[str, Any]] = []
+
+    def sent(model: Any, params: dict[str, Any], **_: Any) -> None:
+        log.append(
+            {"operation": model.name, "table": params.get("TableName"), "index": params.get("IndexName")}
+        )
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb", sent)
+    return log
+
+
+def deploy(
+    ledger: LedgerTable, env: str, commit: str, execution: str, at: str, state: str = "SUCCEEDED"
+) -> None:
+    """One execution of `commit`: STARTED at `at` (HH:00:00), its outcome five minutes later."""
+    fields = {"env": env, "commit": commit, "execution_id": execution, **in_account(env)}
+    ledger.append_entry(ledger_entry(**fields, state="STARTED", time=at), remember_commit=True)
+    ledger.append_entry(ledger_entry(**fields, state=state, time=at.replace(":00:00Z", ":05:00Z")))
+
+
+def promote(ledger: LedgerTable, env: str, commit: str, request: str, at: str) -> None:
+    """A request for `commit` opened and approved by bob at `at`, and pushed by the promoter."""
+    fields = {"env": env, "commit": commit, "execution_id": request, "time": at}
+    ledger.append_entry(
+        ledger_entry(**fields, kind=EntryKind.APPROVAL, state="REQUESTED", trigger="path2prod")
+    )
+    ledger.append_entry(
+        ledger_entry(**fields, kind=EntryKind.APPROVAL, state="APPROVED", trigger="bob@x.com")
+    )
+    ledger.append_entry(
+        ledger_entry(**fields, kind=EntryKind.PROMOTION, state="SUCCEEDED", trigger="path2prod")
+    )
+
+
+def roll_back(ledger: LedgerTable, env: str, target: str, failed: str, at: str) -> None:
+    ledger.append_entry(
+        ledger_entry(
+            env=env,
+            commit=target,
+            kind=EntryKind.ROLLBACK,
+            state="STARTED",
+            execution_id=failed,
+            time=at,
+            from_commit=C,
+            trigger="automatic",
+            **in_account(env),
+        )
+    )
+
+
+def path_of(ledgers: dict[str, LedgerTable], commit: str, day: str, n: int = 0) -> None:
+    """`commit` through dev (at 08:00 on `day`, YYYY-MM-DD), stg (10:00) and prd (12:00), approved twice."""
+    deploy(ledgers["dev"], "dev", commit, f"dev-{n}", f"{day}T08:00:00Z")
+    promote(ledgers["stg"], "stg", commit, f"apr-stg-{n}", f"{day}T09:00:00Z")
+    deploy(ledgers["stg"], "stg", commit, f"stg-{n}", f"{day}T10:00:00Z")
+    promote(ledgers["prd"], "prd", commit, f"apr-prd-{n}", f"{day}T11:00:00Z")
+    deploy(ledgers["prd"], "prd", commit, f"prd-{n}", f"{day}T12:00:00Z")
+
+
+def test_complete_promotions_rollbacks_and_a_push_straight_to_prd(
+    ledgers: dict[str, LedgerTable], requests: list[dict[str, Any]]
+) -> None:
+    # GIVEN A promoted dev -> stg -> prd on 2 November; B pushed straight to prd on the 3rd; C promoted,
+    # failing in prd on the 4th, and prd rolled back to A
+    path_of(ledgers, A, "2026-11-02", 1)
+    deploy(ledgers["prd"], "prd", B, "prd-b", "2026-11-03T12:00:00Z")
+    deploy(ledgers["dev"], "dev", C, "dev-c", "2026-11-04T08:00:00Z")
+    promote(ledgers["stg"], "stg", C, "apr-stg-c", "2026-11-04T09:00:00Z")
+    deploy(ledgers["stg"], "stg", C, "stg-c", "2026-11-04T10:00:00Z")
+    promote(ledgers["prd"], "prd", C, "apr-prd-c", "2026-11-04T11:00:00Z")
+    deploy(ledgers["prd"], "prd", C, "prd-c", "2026-11-04T12:00:00Z", state="FAILED")
+    roll_back(ledgers["prd"], "prd", A, "prd-c", "2026-11-04T12:06:00Z")
+    deploy(ledgers["prd"], "prd", A, "prd-a2", "2026-11-04T13:00:00Z")
+    requests.clear()
+
+    # WHEN
+    report = provenance_report(["prd"], ledgers, since="2026-11-01", until="2026-11-10")
+
+    # THEN prd's three deployments, B's broken with why
+    rows = report.as_rows()
+    assert [(r["execution_id"], r["complete"], r["via"], r["reason"]) for r in rows] == [
+        ("prd-1", True, "promotion", None),
+        ("prd-b", False, None, f"no approval in prd for {B[:12]}; never SUCCEEDED in stg"),
+        ("prd-a2", True, "rollback", None),
+    ]
+    assert [(s["env"], s["what"], s["ref"]) for s in rows[0]["chain"]] == [
+        ("dev", "SUCCEEDED", "dev-1"),
+        ("stg", "APPROVED", "apr-stg-1"),
+        ("stg", "PUSHED", "apr-stg-1"),
+        ("stg", "SUCCEEDED", "stg-1"),
+        ("prd", "APPROVED", "apr-prd-1"),
+        ("prd", "PUSHED", "apr-prd-1"),
+        ("prd", "SUCCEEDED", "prd-1"),
+    ]
+    assert rows[0]["time"] == "2026-11-02T12:05:00Z" and rows[0]["commit"] == A
+    # and it read with Queries only: the three ledgers' window (and lookback), then B by commit in each
+    assert {r["operation"] for r in requests} == {"Query"}
+    assert [(r["table"], r["index"]) for r in requests] == [
+        ("ledger-dev", "by-env-time"),
+        ("ledger-stg", "by-env-time"),
+        ("ledger-prd", "by-env-time"),
+        ("ledger-dev", "by-commit-time"),
+        ("ledger-stg", "by-commit-time"),
+        ("ledger-prd", "by-commit-time"),
+    ]
+
+
+def test_the_reads_do_not_grow_with_the_deployments_of_the_window(
+    ledgers: dict[str, LedgerTable], requests: list[dict[str, Any]]
+) -> None:
+    # GIVEN 24 commits, each promoted properly through the three envs, one a day
+    for n in range(24):
+        path_of(ledgers, f"{n:040x}", f"2026-11-{n + 1:02d}", n)
+    requests.clear()
+
+    # WHEN over 3 days, then over the whole month
+    few = provenance_report(["prd"], ledgers, since="2026-11-01", until="2026-11-03T23:59:59Z")
+    for_few = list(requests)
+    requests.clear()
+    many = provenance_report(["prd"], ledgers, since="2026-11-01", until="2026-11-30")
+
+    # THEN every one is complete, and both are one Query per ledger
+    assert len(few.rows) == 3 and len(many.rows) == 24
+    assert not few.broken and not many.broken
+    assert [r["operation"] for r in for_few] == [r["operation"] for r in requests] == ["Query"] * 3
+
+
+def test_evidence_older_than_the_lookback_is_read_by_commit(
+    ledgers: dict[str, LedgerTable], requests: list[dict[str, Any]]
+) -> None:
+    # GIVEN A promoted in September, and run again in prd in November (nothing else ran in between)
+    path_of(ledgers, A, "2026-09-01", 1)
+    deploy(ledgers["prd"], "prd", A, "prd-again", "2026-11-05T12:00:00Z")
+    requests.clear()
+
+    # WHEN
+    report = provenance_report(["prd"], ledgers, since="2026-11-01", until="2026-11-10")
+
+    # THEN the window's read did not reach September: A's own entries, read by commit, back it
+    assert [(r.deployment.execution_id, r.complete) for r in report.rows] == [("prd-again", True)]
+    assert [r["index"] for r in requests].count("by-commit-time") == 3
+
+
+def test_stg_and_dev_are_listed_when_asked(ledgers: dict[str, LedgerTable]) -> None:
+    # GIVEN A's path, and B pushed straight to stg
+    path_of(ledgers, A, "2026-11-02", 1)
+    deploy(ledgers["stg"], "stg", B, "stg-b", "2026-11-03T10:00:00Z")
+
+    # WHEN
+    report = provenance_report(["dev", "stg"], ledgers, since="2026-11-01", until="2026-11-10")
+
+    # THEN dev's deployment is the entry point; stg's B is broken
+    assert [(r.deployment.env, r.deployment.execution_id, r.reason) for r in report.rows] == [
+        ("dev", "dev-1", None),
+        ("stg", "stg-1", None),
+        ("stg", "stg-b", f"no approval in stg for {B[:12]}; never SUCCEEDED in dev"),
+    ]
+
+
+def test_the_cli_lists_complete_and_broken_and_fails_only_when_asked(
+    ledgers: dict[str, LedgerTable], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN A's path, B pushed straight to prd (its commit message irrelevant: the sha is what shows),
+    # and a config naming each env's table
+    path_of(ledgers, A, "2026-11-02", 1)
+    deploy(ledgers["prd"], "prd", B, "prd-b", "2026-11-03T12:00:00Z")
+    config = tmp_path / "path2prod.toml"
+    config.write_text(
+        "".join(f'[envs.{env}]\nregion = "{REGION}"\nledger_table = "ledger-{env}"\n' for env in ENVS)
+    )
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    window = ["--since", "2026-11-01", "--until", "2026-11-10"]
+
+    # WHEN
+    as_json = runner.invoke(cli, ["audit", "provenance", *window, "--json"])
+    human = runner.invoke(cli, ["audit", "provenance", "--env", "prd", *window])
+    failing = runner.invoke(cli, ["audit", "provenance", *window, "--fail-on-broken", "--json"])
+
+    # THEN JSON: one object per deployment, with its chain and reason; exit 0 though one is broken
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.output)
+    assert [set(row) for row in rows] == [
+        {"env", "commit", "execution_id", "time", "complete", "via", "chain", "reason"}
+    ] * 2
+    assert [(row["execution_id"], row["complete"]) for row in rows] == [("prd-1", True), ("prd-b", False)]
+    assert rows[1]["chain"] == [
+        {"env": "prd", "what": "SUCCEEDED", "time": "2026-11-03T12:05:00Z", "ref": "prd-b", "by": None}
+    ]
+    # the text: a table, B marked BROKEN with its reason, then the count
+    assert human.exit_code == 0, human.output
+    lines = human.output.splitlines()
+    assert lines[0].split() == ["ENV", "SUCCEEDED", "COMMIT", "EXECUTION", "PROVENANCE"]
+    assert lines[1].split()[:5] == ["prd", "2026-11-02T12:05:00Z", A[:12], "prd-1", "complete"]
+    assert lines[1].endswith("complete (promotion: dev > stg > prd)")
+    assert lines[2].endswith(f"BROKEN: no approval in prd for {B[:12]}; never SUCCEEDED in stg")
+    assert lines[-1] == "prd: 2 deployments in 2026-11-01T00:00:00Z .. 2026-11-10T00:00:00Z, 1 broken"
+    # --fail-on-broken: the same JSON, and exit 1
+    assert failing.exit_code == 1
+    assert json.loads(failing.output) == rows
