@@ -59,6 +59,7 @@ READ_SEVERAL_ENVS = [
     ("status",),
     ("report",),
     ("approvals", "list"),
+    ("audit", "provenance"),
 ]
 
 
@@ -119,6 +120,7 @@ def test_without_json_the_error_is_one_line_on_stderr(tmp_path: Path) -> None:
         ["ledger", "verify"],
         ["metrics"],
         ["approvals", "list"],
+        ["audit", "provenance"],
     ],
 )
 def test_path2prod_home_is_honoured_without_home(tmp_path: Path, command: list[str]) -> None:

@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from path2prod.audit.provenance import ProvenanceReport
+from path2prod.cli.audit import format_report
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.provenance import Backing, Deployment, deployments_in, provenance_of
 from path2prod.domain.time import format_time, parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
+from path2prod.domain.window import TimeWindow
 from tests.support.entries import ledger_entry, started_then
 
 A = "a" * 40
@@ -356,3 +359,22 @@ def test_only_executions_that_ended_succeeded_are_deployments() -> None:
     found = deployments_in("prd", entries)
     # THEN only the retried one, started at its first entry, succeeded at attempt 2's end
     assert found == [Deployment("prd", B, f"{DAY}4T09:00:00Z", "prd-b", f"{DAY}4T09:30:00Z")]
+
+
+# -- the text `audit provenance` prints ------------------------------------------------------------------
+
+
+def test_the_table_marks_broken_ones_and_shows_no_control_character() -> None:
+    # GIVEN A's complete path, and B pushed straight to prd by an execution whose id holds an escape
+    ledgers = path_of_a()
+    ledgers["prd"] += deployed("prd", B, "prd-b\x1b[2J", f"{DAY}4T10:00:00Z")
+    rows = tuple(provenance_of(d, ledgers) for d in deployments_in("prd", ledgers["prd"]))
+    report = ProvenanceReport(TimeWindow(f"{DAY}1T00:00:00Z", f"{DAY}9T00:00:00Z"), ("prd",), rows)
+    # WHEN
+    text = format_report(report)
+    # THEN
+    lines = text.splitlines()
+    assert lines[1].endswith("complete (promotion: dev > stg > prd)")
+    assert lines[2].endswith(f"BROKEN: no approval in prd for {B[:12]}; never SUCCEEDED in stg")
+    assert "\x1b" not in text and "prd-b[2J" not in text
+    assert lines[-1] == f"prd: 2 deployments in {DAY}1T00:00:00Z .. {DAY}9T00:00:00Z, 1 broken"

@@ -18,7 +18,7 @@ from path2prod.cli.options import (
     since_option,
     until_option,
 )
-from path2prod.domain.provenance import Provenance
+from path2prod.domain.provenance import Backing, Provenance
 from path2prod.domain.text import printable
 from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow
 
@@ -91,7 +91,13 @@ def format_report(report: ProvenanceReport) -> str:
 
 
 def _verdict(row: Provenance) -> str:
+    """BROKEN and why, or what backs it: the envs a promotion came through, the run a rollback (or a
+    redeploy) brought back, or the entry point."""
     if not row.complete:
         return f"BROKEN: {row.reason}"
-    chain = " > ".join(dict.fromkeys(step.env for step in row.steps))
-    return f"complete ({row.via}: {chain})"
+    if row.via is Backing.PROMOTION:
+        return f"complete (promotion: {' > '.join(dict.fromkeys(step.env for step in row.steps))})"
+    if row.via is Backing.ROLLBACK:
+        ran_before, rollback = row.steps[0], row.steps[1]
+        return f"complete ({rollback.what.lower()} to its run of {ran_before.time})"
+    return f"complete ({row.via})"
