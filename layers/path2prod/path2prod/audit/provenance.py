@@ -27,6 +27,7 @@ from path2prod.audit.ports import CommitHistory
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.provenance import UPSTREAM, Provenance, deployments_in, provenance_of
 from path2prod.domain.time import format_time
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.domain.window import TimeWindow, parse_utc
 
 # How far before the window each ledger is read: an approval request expires after 72 hours by default
@@ -97,18 +98,20 @@ def provenance_report(
         env: list(ledgers[env].history(env, oldest_first=True, since=lookback, until=window.until))
         for env in envs_read(listed)
     }
-    by_commit: dict[str, dict[str, list[LedgerEntry]]] = {}
+    evidence = Evidence(read)
+    looked_up: set[tuple[str, str]] = set()
     rows = []
     for env in listed:
         for deployment in deployments_in(env, read[env]):
             if not window.contains(deployment.succeeded_at or ""):
                 continue
-            provenance = provenance_of(deployment, read)
-            if not provenance.complete:
+            commit = deployment.commit
+            provenance = provenance_of(deployment, evidence.of(commit))
+            if not provenance.complete and (commit, env) not in looked_up:
                 # Perhaps backed by evidence older than the lookback: the commit's own entries, read whole.
-                if deployment.commit not in by_commit:
-                    by_commit[deployment.commit] = _commit_entries(deployment.commit, env, ledgers)
-                provenance = provenance_of(deployment, _merged(read, by_commit[deployment.commit]))
+                looked_up.add((commit, env))
+                evidence.add(_commit_entries(commit, env, ledgers))
+                provenance = provenance_of(deployment, evidence.of(commit))
             rows.append(provenance)
     return ProvenanceReport(window, listed, tuple(rows))
 
@@ -125,12 +128,36 @@ def _commit_entries(
     }
 
 
-def _merged(
-    read: Mapping[str, list[LedgerEntry]], extra: Mapping[str, list[LedgerEntry]]
-) -> dict[str, list[LedgerEntry]]:
-    """Each env's entries of both reads, each entry once (an entry both reads hold is the same item)."""
-    merged = {}
-    for env in {*read, *extra}:
-        unique = {(entry.seq, entry.entry_id): entry for entry in [*read.get(env, []), *extra.get(env, [])]}
-        merged[env] = list(unique.values())
-    return merged
+class Evidence:
+    """The entries read, indexed so that each decision looks at what can matter to it: the commit's own
+    entries in each env, and the starts of other commits' deployments (did main name another commit in
+    between?). Without it, each deployment would walk every entry of the window."""
+
+    def __init__(self, read: Mapping[str, list[LedgerEntry]]) -> None:
+        self._by_commit: dict[str, dict[str, dict[tuple[int | None, str], LedgerEntry]]] = {}
+        self._starts: dict[str, list[LedgerEntry]] = {}
+        self.add(read)
+
+    def add(self, entries_by_env: Mapping[str, list[LedgerEntry]]) -> None:
+        """More entries; one both reads hold (the same chained item) is kept once."""
+        for env, entries in entries_by_env.items():
+            for entry in entries:
+                known = self._by_commit.setdefault(entry.commit, {}).setdefault(env, {})
+                key = (entry.seq, entry.entry_id)
+                if key in known:
+                    continue
+                known[key] = entry
+                if entry.kind == EntryKind.DEPLOYMENT and entry.state == EntryState.STARTED:
+                    self._starts.setdefault(env, []).append(entry)
+
+    def of(self, commit: str) -> dict[str, list[LedgerEntry]]:
+        """Per env: `commit`'s entries and every other commit's deployment starts."""
+        own = self._by_commit.get(commit, {})
+        envs = {*own, *self._starts}
+        return {
+            env: [
+                *own.get(env, {}).values(),
+                *(entry for entry in self._starts.get(env, []) if entry.commit != commit),
+            ]
+            for env in envs
+        }

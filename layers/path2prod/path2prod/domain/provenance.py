@@ -35,6 +35,9 @@ from path2prod.domain.vocabulary import EntryKind, EntryState
 
 # The env each env's commits come from; dev has none: a push there is where the path starts.
 UPSTREAM = {"stg": "dev", "prd": "stg"}
+# What a rollback step of a chain says (its other steps say the entry's state: SUCCEEDED, APPROVED, PUSHED).
+ROLLBACK = "ROLLBACK"
+REDEPLOY = "REDEPLOY"
 
 
 class Backing(StrEnum):
@@ -126,7 +129,7 @@ def _provenance(deployment: Deployment, ledgers: Mapping[str, Sequence[LedgerEnt
     if cause is None:
         problems = [_why_no_cause(commit, env, start, entries)]
         if not _upstream_successes(commit, upstream_env, start, ledgers):
-            problems.append(f"never SUCCEEDED in {upstream_env}")
+            problems.append(_not_upstream(deployment, upstream_env, ledgers))
         return _broken(deployment, own, problems)
     if cause.kind == EntryKind.ROLLBACK:
         return _rolled_back(deployment, cause, entries, own)
@@ -154,8 +157,8 @@ def _promoted(
         ),
         key=lambda entry: entry.order_key,
     )
-    steps = [Step(env, "APPROVED", a.time, a.execution_id, a.trigger) for a in approvals]
-    steps.append(Step(env, "PUSHED", push.time, push.execution_id, push.trigger))
+    steps = [Step(env, EntryState.APPROVED, a.time, a.execution_id, a.trigger) for a in approvals]
+    steps.append(Step(env, EntryState.PUSHED, push.time, push.execution_id, push.trigger))
     problems = []
     if not approvals:
         problems.append(f"promotion {push.execution_id} has no APPROVED entry before its push")
@@ -164,12 +167,7 @@ def _promoted(
         for earlier in _upstream_successes(commit, upstream_env, deployment.started_at, ledgers)
     ]
     if not upstream:
-        later = [d for d in deployments_in(upstream_env, ledgers.get(upstream_env, ())) if d.commit == commit]
-        problems.append(
-            f"SUCCEEDED in {upstream_env} only after it deployed in {env}"
-            if later
-            else f"never SUCCEEDED in {upstream_env}"
-        )
+        problems.append(_not_upstream(deployment, upstream_env, ledgers))
         chain: tuple[Step, ...] = ()
     else:
         # The newest complete upstream deployment backs this one; failing that, the newest says why not.
@@ -193,7 +191,8 @@ def _rolled_back(
         and d.execution_id != deployment.execution_id
         and (d.succeeded_at or d.started_at) <= rollback.time
     ]
-    what = "REDEPLOY" if (rollback.reason or "").startswith("redeploy") else "ROLLBACK"
+    # manual.py's redeploy is a rollback whose reason starts so: the chain names it for what it was.
+    what = REDEPLOY if (rollback.reason or "").startswith("redeploy") else ROLLBACK
     steps = (Step(env, what, rollback.time, rollback.execution_id, rollback.trigger), *own)
     if not earlier:
         return _broken(deployment, steps, [f"rollback to {commit[:12]}, which had never SUCCEEDED in {env}"])
@@ -279,6 +278,20 @@ def _upstream_successes(
         for d in deployments_in(upstream_env, ledgers.get(upstream_env, ()))
         if d.commit == commit and (d.succeeded_at or d.started_at) <= before
     ]
+
+
+def _not_upstream(
+    deployment: Deployment, upstream_env: str, ledgers: Mapping[str, Sequence[LedgerEntry]]
+) -> str:
+    """Why no upstream success backs `deployment`: there was none before it, or none at all."""
+    later = [
+        d
+        for d in deployments_in(upstream_env, ledgers.get(upstream_env, ()))
+        if d.commit == deployment.commit
+    ]
+    if later:
+        return f"SUCCEEDED in {upstream_env} only after it deployed in {deployment.env}"
+    return f"never SUCCEEDED in {upstream_env}"
 
 
 def _own_step(deployment: Deployment) -> tuple[Step, ...]:
