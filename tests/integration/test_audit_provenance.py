@@ -244,3 +244,30 @@ def test_the_cli_lists_complete_and_broken_and_fails_only_when_asked(
     # --fail-on-broken: the same JSON, and exit 1
     assert failing.exit_code == 1
     assert json.loads(failing.output) == rows
+
+
+def test_a_commit_broken_in_two_envs_is_read_by_commit_for_each(
+    ledgers: dict[str, LedgerTable], requests: list[dict[str, Any]]
+) -> None:
+    # GIVEN B pushed straight to stg, then straight to prd
+    deploy(ledgers["stg"], "stg", B, "stg-b", "2026-11-03T10:00:00Z")
+    deploy(ledgers["prd"], "prd", B, "prd-b", "2026-11-03T12:00:00Z")
+    requests.clear()
+
+    # WHEN stg and prd are listed
+    report = provenance_report(["stg", "prd"], ledgers, since="2026-11-01", until="2026-11-10")
+
+    # THEN both broken, prd's for itself (its own link is missing too)
+    assert [(r.deployment.env, r.reason) for r in report.rows] == [
+        ("stg", f"no approval in stg for {B[:12]}; never SUCCEEDED in dev"),
+        ("prd", f"no approval in prd for {B[:12]}"),
+    ]
+    # and B was read by commit where each needed it: dev and stg for stg's; dev, stg and prd for prd's
+    assert [(r["table"], r["index"]) for r in requests if r["index"] == "by-commit-time"] == [
+        ("ledger-dev", "by-commit-time"),
+        ("ledger-stg", "by-commit-time"),
+        ("ledger-dev", "by-commit-time"),
+        ("ledger-stg", "by-commit-time"),
+        ("ledger-prd", "by-commit-time"),
+    ]
+    assert len(requests) == 3 + 5 and {r["operation"] for r in requests} == {"Query"}
