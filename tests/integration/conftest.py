@@ -17,6 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.sandbox.template import table_definition
@@ -70,6 +71,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     set_recorder_env(monkeypatch, "ledger-not-created-yet")
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def ledgers(dynamodb: Any) -> dict[str, LedgerTable]:
+    """An empty ledger table per env, `ledger-<env>` (one per account in AWS; one moto here)."""
+    tables = {}
+    for env in ENVS:
+        dynamodb.create_table(**table_definition(table_name=f"ledger-{env}"))
+        tables[env] = LedgerTable(f"ledger-{env}", dynamodb)
+    return tables
 
 
 @pytest.fixture

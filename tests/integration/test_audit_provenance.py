@@ -7,37 +7,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
-from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.provenance import provenance_report
 from path2prod.cli.main import cli
 from path2prod.domain.vocabulary import EntryKind
-from path2prod.sandbox.template import table_definition
 from tests.support.entries import in_account, ledger_entry
+from tests.support.ledger_config import ledgers_config
 
 REGION = "eu-west-1"
 A = "a" * 40
 B = "b" * 40
 C = "c" * 40
-
-
-@pytest.fixture
-def dynamodb(aws: None) -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
-
-
-@pytest.fixture
-def ledgers(dynamodb: Any) -> dict[str, LedgerTable]:
-    """An empty ledger table per env."""
-    tables = {}
-    for env in ENVS:
-        dynamodb.create_table(**table_definition(table_name=f"ledger-{env}"))
-        tables[env] = LedgerTable(f"ledger-{env}", dynamodb)
-    return tables
 
 
 @pytest.fixture
@@ -203,18 +186,20 @@ def test_stg_and_dev_are_listed_when_asked(ledgers: dict[str, LedgerTable]) -> N
     ]
 
 
-def test_the_cli_lists_complete_and_broken_and_fails_only_when_asked(
-    ledgers: dict[str, LedgerTable], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN A's path, B pushed straight to prd (its commit message irrelevant: the sha is what shows),
-    # and a config naming each env's table
+@pytest.fixture
+def straight_to_prd(ledgers: dict[str, LedgerTable], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A promoted dev -> stg -> prd on 2 November, B pushed straight to prd on the 3rd; the CLI run from
+    `tmp_path` (returned), where a config names each env's table."""
     path_of(ledgers, A, "2026-11-02", 1)
     deploy(ledgers["prd"], "prd", B, "prd-b", "2026-11-03T12:00:00Z")
-    config = tmp_path / "path2prod.toml"
-    config.write_text(
-        "".join(f'[envs.{env}]\nregion = "{REGION}"\nledger_table = "ledger-{env}"\n' for env in ENVS)
-    )
+    ledgers_config(tmp_path, REGION)
     monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_cli_lists_complete_and_broken_and_fails_only_when_asked(straight_to_prd: Path) -> None:
+    # GIVEN A's path, B pushed straight to prd (its commit message irrelevant: the sha is what shows),
+    # and a config naming each env's table (the fixture)
     runner = CliRunner()
     window = ["--since", "2026-11-01", "--until", "2026-11-10"]
 
@@ -271,3 +256,23 @@ def test_a_commit_broken_in_two_envs_is_read_by_commit_for_each(
         ("ledger-prd", "by-commit-time"),
     ]
     assert len(requests) == 3 + 5 and {r["operation"] for r in requests} == {"Query"}
+
+
+def test_the_report_page_marks_the_deployment_pushed_straight_to_prd(straight_to_prd: Path) -> None:
+    # GIVEN A's path and B pushed straight to prd, and a config naming each env's table (the fixture)
+    out = straight_to_prd / "report.html"
+
+    # WHEN the auditor writes the report of that window
+    result = CliRunner().invoke(
+        cli, ["report", "--out", str(out), "--since", "2026-11-01", "--until", "2026-11-10"]
+    )
+
+    # THEN its provenance section lists stg's and prd's deployments of A as complete and B's as broken
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    start = page.index('<section id="provenance">')
+    section = page[start : page.index("</section>", start)]
+    assert "1 of 3 deployments in stg and prd have a broken chain" in section
+    assert '<tr class="broken"><td>prd</td><td>2026-11-03T12:05:00Z</td>' in section
+    assert f"BROKEN: no approval in prd for {B[:12]}; never SUCCEEDED in stg" in section
+    assert section.count("complete (promotion: dev &gt; stg") == 2

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from click.testing import CliRunner
 
@@ -24,8 +23,8 @@ from path2prod.audit.metrics import env_metrics
 from path2prod.audit.where import where_is
 from path2prod.cli.main import cli
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.sandbox.template import table_definition
 from tests.support.entries import in_account, ledger_entry
+from tests.support.ledger_config import ledgers_config
 
 REGION = "eu-west-1"
 A = "a" * 40
@@ -35,21 +34,6 @@ HEADER = (
     "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,"
     "from_commit,trigger,reason,via,seq,prev_hash,hash,request_id"
 )
-
-
-@pytest.fixture
-def dynamodb(aws: None) -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
-
-
-@pytest.fixture
-def ledgers(dynamodb: Any) -> dict[str, LedgerTable]:
-    """An empty ledger table per env."""
-    tables = {}
-    for env in ENVS:
-        dynamodb.create_table(**table_definition(table_name=f"ledger-{env}"))
-        tables[env] = LedgerTable(f"ledger-{env}", dynamodb)
-    return tables
 
 
 @pytest.fixture
@@ -442,10 +426,7 @@ def test_the_cli_answers_where_export_and_metrics(
     # GIVEN A went dev -> stg -> prd, and a config naming each env's table
     for n, env in enumerate(ENVS, start=1):
         _deploy(ledgers[env], env, A, f"{env}-1", "SUCCEEDED", f"2026-11-0{n}")
-    config = tmp_path / "path2prod.toml"
-    config.write_text(
-        "".join(f'[envs.{env}]\nregion = "{REGION}"\nledger_table = "ledger-{env}"\n' for env in ENVS)
-    )
+    ledgers_config(tmp_path, REGION)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
 

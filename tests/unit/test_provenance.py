@@ -3,10 +3,12 @@ stg or prd is backed, and every way it is not."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 
 from path2prod.audit.provenance import ProvenanceReport
+from path2prod.audit.report import render_report
 from path2prod.cli.audit import format_report
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.provenance import Backing, Deployment, deployments_in, provenance_of
@@ -378,3 +380,26 @@ def test_the_table_marks_broken_ones_and_shows_no_control_character() -> None:
     assert lines[2].endswith(f"BROKEN: no approval in prd for {B[:12]}; never SUCCEEDED in stg")
     assert "\x1b" not in text and "prd-b[2J" not in text
     assert lines[-1] == f"prd: 2 deployments in {DAY}1T00:00:00Z .. {DAY}9T00:00:00Z, 1 broken"
+
+
+def test_the_report_page_marks_broken_chains_first_and_escapes_what_the_ledger_says() -> None:
+    # GIVEN A's complete path, and B pushed straight to prd by an execution whose id is markup
+    ledgers = path_of_a()
+    ledgers["prd"] += deployed("prd", B, "<b>prd-b</b>", f"{DAY}4T10:00:00Z")
+    rows = [provenance_of(d, ledgers) for d in deployments_in("prd", ledgers["prd"])]
+
+    # WHEN the report is rendered with them, and without
+    page = render_report({}, {}, since="s", until="u", generated_at="g", provenance=rows)
+    without = render_report({}, {}, since="s", until="u", generated_at="g")
+
+    # THEN a provenance section: the count of broken ones, B's row first and marked, with its reason;
+    # A's row complete; the execution id shown as text, never as markup
+    section = page[page.index('<section id="provenance">') :]
+    section = section[: section.index("</section>")]
+    assert "1 of 2 deployments in stg and prd have a broken chain" in section
+    rows_html = re.findall(r"<tr[^>]*>.*?</tr>", section[section.index("<tbody>") :])
+    assert rows_html[0].startswith('<tr class="broken">') and B in rows_html[0]
+    assert f"BROKEN: no approval in prd for {B[:12]}; never SUCCEEDED in stg" in rows_html[0]
+    assert "&lt;b&gt;prd-b&lt;/b&gt;" in rows_html[0] and "<b>prd-b</b>" not in page
+    assert rows_html[1].startswith("<tr>") and "complete (promotion: dev &gt; stg &gt; prd)" in rows_html[1]
+    assert 'id="provenance"' not in without

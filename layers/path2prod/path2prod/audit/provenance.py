@@ -25,7 +25,7 @@ from typing import Any
 from path2prod import ENVS
 from path2prod.audit.ports import CommitHistory
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.provenance import UPSTREAM, Provenance, deployments_in, provenance_of
+from path2prod.domain.provenance import UPSTREAM, Backing, Provenance, deployments_in, provenance_of
 from path2prod.domain.time import format_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.domain.window import TimeWindow, parse_utc
@@ -67,6 +67,19 @@ def provenance_row(provenance: Provenance) -> dict[str, Any]:
         "chain": [step.as_dict() for step in provenance.steps],
         "reason": provenance.reason,
     }
+
+
+def verdict(row: Provenance) -> str:
+    """BROKEN and why, or what backs it: the envs a promotion came through, the run a rollback (or a
+    redeploy) brought back, or the entry point."""
+    if not row.complete:
+        return f"BROKEN: {row.reason}"
+    if row.via is Backing.PROMOTION:
+        return f"complete (promotion: {' > '.join(dict.fromkeys(step.env for step in row.steps))})"
+    if row.via is Backing.ROLLBACK:
+        ran_before, rollback = row.steps[0], row.steps[1]
+        return f"complete ({rollback.what.lower()} to its run of {ran_before.time})"
+    return f"complete ({row.via})"
 
 
 def envs_read(envs: Iterable[str]) -> tuple[str, ...]:

@@ -7,7 +7,8 @@ the ledger or a repository goes through path2prod/html.py's `escape`, and every 
 hostile commit message or id is shown, never run.
 
 At the top, the status of each env (audit/status.py): what runs now and since when, pending approvals
-and who is still to answer, rollbacks in flight, drift of main. Then the window's counts per env, in the
+and who is still to answer, rollbacks in flight, drift of main; then what backs each stg and prd
+deployment (its provenance, broken chains marked). Then the window's counts per env, in the
 words of audit/entries.py (requests, decisions and rollbacks, not entries), the timeline
 (report_svg.py: one lane per env, every marker labelled), the DORA metrics and the entries.
 """
@@ -20,10 +21,12 @@ from typing import Any
 from path2prod import ENVS
 from path2prod.audit.entries import execution_of, request_id_of
 from path2prod.audit.report_model import Execution, counts_of, executions_of, marks_of
+from path2prod.audit.report_provenance import provenance_section
 from path2prod.audit.report_style import CSS
 from path2prod.audit.report_svg import timeline_section
 from path2prod.audit.status import EnvStatus, PendingApproval
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.provenance import Provenance
 from path2prod.html import EMPTY, Html, escape, join, markup
 
 METRICS = (
@@ -50,6 +53,7 @@ def render_report(
     until: str,
     generated_at: str,
     status_by_env: Mapping[str, EnvStatus] | None = None,
+    provenance: Sequence[Provenance] | None = None,
 ) -> str:
     """The whole report as one HTML document.
 
@@ -59,6 +63,8 @@ def render_report(
     `{"value": number|None, "unit": str, ...details}`); a missing env or key reads "n/a".
     since, until, generated_at: shown as given (ledger times, ISO-8601 UTC).
     status_by_env: each env's status now (audit/status.py), shown first; None leaves that part out.
+    provenance: what backs each stg and prd deployment of the window (audit/provenance.py), broken ones
+    marked; None leaves that part out.
     """
     envs = _ordered_envs([*entries_by_env, *metrics_by_env])
     executions = {env: executions_of(entries_by_env.get(env, ())) for env in envs}
@@ -76,6 +82,7 @@ def render_report(
         markup("<body>\n<main>"),
         _header(envs, entries_by_env, executions, since=since, until=until, generated_at=generated_at),
         _now_section(status_by_env) if status_by_env is not None else EMPTY,
+        provenance_section(provenance) if provenance is not None else EMPTY,
         timeline_section(envs, executions, marks, since=since, until=until, generated_at=generated_at),
         _metrics_section(envs, metrics_by_env),
         _entries_section(envs, entries_by_env),

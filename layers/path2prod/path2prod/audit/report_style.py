@@ -80,5 +80,6 @@ th { color: var(--muted); font-weight: 600; }
 td.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; word-break: break-all; }
 .state-SUCCEEDED { color: var(--ok); font-weight: 600; }
 .state-FAILED { color: var(--fail); font-weight: 600; }
+.broken, .broken td { color: var(--fail); font-weight: 600; }
 footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
 """)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from path2prod import ENVS
-from path2prod.audit.provenance import ProvenanceReport, envs_read, provenance_report
+from path2prod.audit.provenance import ProvenanceReport, envs_read, provenance_report, verdict
 from path2prod.cli.ledger import open_ledger
 from path2prod.cli.options import (
     config_option,
@@ -18,7 +18,6 @@ from path2prod.cli.options import (
     since_option,
     until_option,
 )
-from path2prod.domain.provenance import Backing, Provenance
 from path2prod.domain.text import printable
 from path2prod.domain.window import DEFAULT_WINDOW_DAYS, TimeWindow
 
@@ -79,7 +78,7 @@ def format_report(report: ProvenanceReport) -> str:
         lines.append(
             printable(
                 f"{deployment.env:<4} {deployment.succeeded_at or '-':<21} {deployment.commit[:12]:<13} "
-                f"{deployment.execution_id or '-':<37} {_verdict(row)}"
+                f"{deployment.execution_id or '-':<37} {verdict(row)}"
             )
         )
     lines.append("")
@@ -88,16 +87,3 @@ def format_report(report: ProvenanceReport) -> str:
         broken = sum(1 for row in mine if not row.complete)
         lines.append(f"{env}: {len(mine)} deployments in {window}, {broken} broken")
     return "\n".join(lines)
-
-
-def _verdict(row: Provenance) -> str:
-    """BROKEN and why, or what backs it: the envs a promotion came through, the run a rollback (or a
-    redeploy) brought back, or the entry point."""
-    if not row.complete:
-        return f"BROKEN: {row.reason}"
-    if row.via is Backing.PROMOTION:
-        return f"complete (promotion: {' > '.join(dict.fromkeys(step.env for step in row.steps))})"
-    if row.via is Backing.ROLLBACK:
-        ran_before, rollback = row.steps[0], row.steps[1]
-        return f"complete ({rollback.what.lower()} to its run of {ran_before.time})"
-    return f"complete ({row.via})"

@@ -10,6 +10,7 @@ import click
 from path2prod import ENVS
 from path2prod.adapters.ledger_table import LedgerTable
 from path2prod.audit.metrics import env_metrics
+from path2prod.audit.provenance import envs_read, provenance_report
 from path2prod.audit.report import render_report
 from path2prod.cli.ledger import open_ledger
 from path2prod.cli.options import (
@@ -55,7 +56,8 @@ def report(
     The page opens with each env's status (as `path2prod status`: what runs, pending approvals,
     rollbacks in flight, drift). The timeline shows every pipeline execution of the window (default:
     the last 30 days) by outcome, each commit's way dev -> stg -> prd, and approvals and rollbacks,
-    every marker labelled; the page needs no network to view."""
+    every marker labelled, and what backs each stg and prd deployment (broken chains marked, as
+    `path2prod audit provenance` lists them); the page needs no network to view."""
     now = utc_now()
     window = TimeWindow.from_options(since, until, now=now, days=DEFAULT_WINDOW_DAYS)
     shown = [env for env in ENVS if env in envs] if envs else list(ENVS)
@@ -72,6 +74,12 @@ def report(
     }
     # What runs now heads the page, whatever the window: the same bounded reads as `path2prod status`.
     status = {env: env_status(env, home, config_file, now) for env in shown}
+    # What backs each stg and prd deployment: `audit provenance`'s reads (the window and a lookback of
+    # each env judged and those upstream of it; a commit's own entries only for one that looks broken).
+    judged = tuple(env for env in shown if env != "dev")
+    opened = {**ledgers, "dev": dev_ledger}
+    chain_ledgers = {env: opened.get(env) or open_ledger(env, home, config_file) for env in envs_read(judged)}
+    chains = provenance_report(judged, chain_ledgers, since=window.since, until=window.until, now=now)
     page = render_report(
         entries,
         metrics,
@@ -79,6 +87,7 @@ def report(
         until=window.until,
         generated_at=format_time(now),
         status_by_env=status,
+        provenance=chains.rows,
     )
     _write_atomically(out, page)
     count = sum(len(env_entries) for env_entries in entries.values())
