@@ -276,3 +276,10 @@ def test_the_report_page_marks_the_deployment_pushed_straight_to_prd(straight_to
     assert '<tr class="broken"><td>prd</td><td>2026-11-03T12:05:00Z</td>' in section
     assert f"BROKEN: no approval in prd for {B[:12]}; never SUCCEEDED in stg" in section
     assert section.count("complete (promotion: dev &gt; stg") == 2
+
+    # AND a report of dev alone judges nothing: no provenance section
+    dev_only = CliRunner().invoke(
+        cli, ["report", "--env", "dev", "--out", str(out), "--since", "2026-11-01", "--until", "2026-11-10"]
+    )
+    assert dev_only.exit_code == 0, dev_only.output
+    assert 'id="provenance"' not in out.read_text()

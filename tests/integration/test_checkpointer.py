@@ -54,6 +54,14 @@ def checkpointer(aws: None, ledger: LedgerTable, monkeypatch: pytest.MonkeyPatch
     return module
 
 
+def _checkpoint_after_three_then_a_fourth(checkpointer: Any, ledger: LedgerTable, load_event: Any) -> None:
+    """Entries 1-3, the checkpointer's run (a checkpoint of #3), then entry 4."""
+    for n in (1, 2, 3):
+        ledger.append_entry(_entry(n))
+    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
+    ledger.append_entry(_entry(4))
+
+
 def _write_relinked(ledger: LedgerTable, content: list[dict[str, Any]]) -> None:
     """What someone with write access does to hide an edit: link every item anew and move the head."""
     relinked, head = link(content, ChainHead())
@@ -168,10 +176,7 @@ def test_a_checkpoint_that_does_not_match_the_ledger_is_reported_never_skipped(
 ) -> None:
     # GIVEN a checkpoint after entry 3, then entry 2 is edited and every hash after it rewritten (the head
     # too), so the links and hashes alone look intact
-    for n in (1, 2, 3):
-        ledger.append_entry(_entry(n))
-    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
-    ledger.append_entry(_entry(4))
+    _checkpoint_after_three_then_a_fourth(checkpointer, ledger, load_event)
     items = list(ledger.chain_items())
     content = [{k: v for k, v in item.items() if k not in ("seq", "prev_hash", "hash")} for item in items]
     content[1]["reason"] = "rewritten"
@@ -210,10 +215,7 @@ def test_an_edit_after_the_checkpoint_is_caught_by_default_one_before_it_by_full
     checkpointer: Any, ledger: LedgerTable, load_event: Any
 ) -> None:
     # GIVEN a checkpoint after entry 3, one more entry, then entries 2 and 4 edited in place
-    for n in (1, 2, 3):
-        ledger.append_entry(_entry(n))
-    checkpointer.handler(load_event("scheduled-checkpoint"), CONTEXT)
-    ledger.append_entry(_entry(4))
+    _checkpoint_after_three_then_a_fourth(checkpointer, ledger, load_event)
     for item in list(ledger.chain_items()):
         if item["seq"] in (2, 4):
             ledger.client.update_item(

@@ -20,13 +20,13 @@ from typing import Any
 
 from path2prod import ENVS
 from path2prod.audit.entries import execution_of, request_id_of
+from path2prod.audit.provenance import ProvenanceReport
 from path2prod.audit.report_model import Execution, counts_of, executions_of, marks_of
 from path2prod.audit.report_provenance import provenance_section
 from path2prod.audit.report_style import CSS
 from path2prod.audit.report_svg import timeline_section
 from path2prod.audit.status import EnvStatus, PendingApproval
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.provenance import Provenance
 from path2prod.html import EMPTY, Html, escape, join, markup
 
 METRICS = (
@@ -53,7 +53,7 @@ def render_report(
     until: str,
     generated_at: str,
     status_by_env: Mapping[str, EnvStatus] | None = None,
-    provenance: Sequence[Provenance] | None = None,
+    provenance: ProvenanceReport | None = None,
 ) -> str:
     """The whole report as one HTML document.
 
@@ -63,8 +63,8 @@ def render_report(
     `{"value": number|None, "unit": str, ...details}`); a missing env or key reads "n/a".
     since, until, generated_at: shown as given (ledger times, ISO-8601 UTC).
     status_by_env: each env's status now (audit/status.py), shown first; None leaves that part out.
-    provenance: what backs each stg and prd deployment of the window (audit/provenance.py), broken ones
-    marked; None leaves that part out.
+    provenance: what backs each deployment of the judged envs in the window (audit/provenance.py),
+    broken ones marked; None leaves that part out.
     """
     envs = _ordered_envs([*entries_by_env, *metrics_by_env])
     executions = {env: executions_of(entries_by_env.get(env, ())) for env in envs}

@@ -1,28 +1,31 @@
-"""The report's provenance section: every stg and prd deployment of the window with what backs it, the
-broken ones marked and first (audit/provenance.py decides; `path2prod audit provenance` lists the same)."""
+"""The report's provenance section: every deployment of the judged envs (stg and prd, or those of them the
+report shows) in the window with what backs it, the broken ones marked and first (audit/provenance.py
+decides; `path2prod audit provenance` lists the same)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from path2prod.audit.provenance import verdict
+from path2prod.audit.provenance import ProvenanceReport, verdict
 from path2prod.domain.provenance import Provenance
 from path2prod.html import EMPTY, Html, escape, join, markup
 
 
-def provenance_section(rows: Sequence[Provenance]) -> Html:
-    broken = [row for row in rows if not row.complete]
+def provenance_section(report: ProvenanceReport) -> Html:
+    rows: Sequence[Provenance] = report.rows
+    where = escape(" and ".join(report.envs))
+    broken = report.broken
     if not rows:
-        summary = markup("<p>No deployment SUCCEEDED in stg or prd in this window.</p>")
+        summary = markup(f"<p>No deployment SUCCEEDED in {where} in this window.</p>")
     elif broken:
         summary = markup(
-            f'<p class="broken">{len(broken)} of {len(rows)} deployments in stg and prd have a broken '
+            f'<p class="broken">{len(broken)} of {len(rows)} deployments in {where} have a broken '
             "chain: nothing on record backs them (a push straight to the env, an approval given after "
             "it deployed...).</p>"
         )
     else:
         summary = markup(
-            f"<p>All {len(rows)} deployments in stg and prd are backed: approved and pushed after "
+            f"<p>All {len(rows)} deployments in {where} are backed: approved and pushed after "
             "succeeding upstream, or a rollback to a commit that ran there before.</p>"
         )
     ordered = sorted(rows, key=lambda row: (row.complete, row.deployment.succeeded_at or ""))

@@ -77,9 +77,13 @@ def report(
     # What backs each stg and prd deployment: `audit provenance`'s reads (the window and a lookback of
     # each env judged and those upstream of it; a commit's own entries only for one that looks broken).
     judged = tuple(env for env in shown if env != "dev")
-    opened = {**ledgers, "dev": dev_ledger}
-    chain_ledgers = {env: opened.get(env) or open_ledger(env, home, config_file) for env in envs_read(judged)}
-    chains = provenance_report(judged, chain_ledgers, since=window.since, until=window.until, now=now)
+    chains = None
+    if judged:
+        opened = {**ledgers, "dev": dev_ledger}
+        chain_ledgers = {
+            env: opened.get(env) or open_ledger(env, home, config_file) for env in envs_read(judged)
+        }
+        chains = provenance_report(judged, chain_ledgers, since=window.since, until=window.until, now=now)
     page = render_report(
         entries,
         metrics,
@@ -87,7 +91,7 @@ def report(
         until=window.until,
         generated_at=format_time(now),
         status_by_env=status,
-        provenance=chains.rows,
+        provenance=chains,
     )
     _write_atomically(out, page)
     count = sum(len(env_entries) for env_entries in entries.values())
