@@ -16,6 +16,7 @@ class EntryKind(StrEnum):
     ROLLBACK = "rollback"  # a rollback (or redeploy): STARTED, then one ending; or REFUSED
     APPROVAL = "approval"  # a promotion request, each decision, its expiry or supersession
     PROMOTION = "promotion"  # the push an approved request led to
+    GATE = "gate"  # the provenance gate's decision about a commit about to build (one per execution)
 
 
 class EntryState(StrEnum):
@@ -44,6 +45,12 @@ class EntryState(StrEnum):
     # promotions: the approved commit pushed, or not
     PUSHED = "PUSHED"
     SKIPPED = "SKIPPED"
+    # a promotion approved while its env's deploy window is closed: pushed when the window opens
+    HELD = "HELD"
+    # the gate: a commit about to build is backed (ALLOWED), or not: REFUSED (enforce) or WARNED (warn:
+    # recorded and alerted, and let run)
+    ALLOWED = "ALLOWED"
+    WARNED = "WARNED"
 
 
 # A deployment in one of these has ended; within one attempt they outrank every other state.
