@@ -50,6 +50,11 @@ class InvalidTime(DomainError, ValueError):
     """A time bound that is not an ISO-8601 date or date-time, or a window that ends before it starts."""
 
 
+class InvalidWindows(DomainError, ValueError):
+    """Deploy windows text (the `DeployWindows` parameter, `local up --window`) that cannot be read: one
+    line naming the clause and what is wrong with it (domain/deploy_windows.py)."""
+
+
 class ChainMoved(DomainError):
     """Another writer appended first (or the item exists already): read again and retry."""
 
