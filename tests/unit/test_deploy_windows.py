@@ -321,6 +321,12 @@ def test_next_open_is_none_when_the_window_never_opens() -> None:
         "tz=America/New_York;allow=cron(45 1 ? * * *);allow=cron(* 23 ? * SAT *)",
         "tz=Australia/Lord_Howe;allow=cron(*/7 1-3 ? * * *)",
         "allow=cron(5 */3 ? * * *);freeze=2026-03-28T00:00/2026-03-29T12:00",
+        "tz=Europe/Berlin;allow=2026-03-28T10:00/P2D;allow=cron(0/20 8 ? * * *);"
+        "freeze=cron(0-44 * ? * SAT,SUN *)",
+        "tz=Europe/Berlin;allow=2026-10-24T10:00/PT20H;freeze=cron(*/3 * ? * * *);"
+        "freeze=2026-10-25T01:00/PT30M",
+        "tz=Europe/Berlin;freeze=2026-04-04T00:00/P3D;freeze=cron(* 9-16 ? * * *);"
+        "freeze=2026-10-02T18:00/PT1H",
     ],
 )
 @pytest.mark.parametrize(

@@ -16,15 +16,14 @@ an hour, the skipped minutes match nothing; on the day they repeat one, its minu
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from path2prod.domain.errors import InvalidWindows
 
 MINUTE = timedelta(minutes=1)
-_HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _SECOND = timedelta(seconds=1)
 
@@ -95,121 +94,128 @@ def _parse_field(spec: _Field, text: str) -> frozenset[int] | None:
     return frozenset(values)
 
 
-def _after(values: tuple[int, ...], value: int) -> int | None:
-    """The smallest of the sorted `values` above `value`, if any."""
-    index = bisect_right(values, value)
-    return values[index] if index < len(values) else None
-
-
 def _next_day(wall: datetime) -> datetime:
     return datetime.combine(wall.date() + _DAY, datetime.min.time())
 
 
 @dataclass(frozen=True)
 class Cron:
-    """A parsed cron expression, read in `tz`; `text` is its canonical spelling."""
+    """A parsed cron expression, read in `tz`; `text` is its canonical spelling. `minutes` is a bit mask
+    (bit n: minute n), so the minutes several expressions leave open in an hour are a few bit operations."""
 
     text: str
     tz: ZoneInfo
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
+    minutes: int
+    hours: frozenset[int]
     days: frozenset[int] | None
-    months: tuple[int, ...]
+    months: frozenset[int]
     weekdays: frozenset[int] | None
-    years: tuple[int, ...]
-    # The minutes of an hour the expression does not match: where a run of matching minutes ends.
-    _gaps: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    years: frozenset[int]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_gaps", tuple(sorted(set(range(60)) - set(self.minutes))))
+    @property
+    def whole_day(self) -> bool:
+        """Whether it matches every minute of each day it matches at all."""
+        return self.minutes == _EVERY_MINUTE and len(self.hours) == 24
 
-    def contains(self, at: datetime) -> bool:
-        """Whether the minute holding instant `at` is one the expression matches."""
-        return self._matches(at.astimezone(self.tz).replace(tzinfo=None, second=0, microsecond=0))
-
-    def next_inside(self, at: datetime, limit: datetime) -> datetime | None:
-        """The first instant >= `at` (and <= `limit`) inside a matched minute."""
-        return self._next(at, limit, inside=True)
-
-    def next_outside(self, at: datetime, limit: datetime) -> datetime | None:
-        """The first instant >= `at` (and <= `limit`) outside every matched minute."""
-        return self._next(at, limit, inside=False)
-
-    def _next(self, at: datetime, limit: datetime, *, inside: bool) -> datetime | None:
-        # Between two changes of the zone's UTC offset, wall time is the instant shifted by one offset:
-        # search the wall clock there, and start again from the change when the answer lies past it.
-        moment = at.astimezone(UTC)
-        while moment <= limit:
-            local = moment.astimezone(self.tz)
-            offset = local.utcoffset() or timedelta()
-            wall = local.replace(tzinfo=None, second=0, microsecond=0)
-            if self._matches(wall) == inside:
-                return moment
-            search = self._next_match if inside else self._next_mismatch
-            found = search(wall + MINUTE, limit.astimezone(UTC).replace(tzinfo=None) + offset)
-            candidate = None if found is None else (found - offset).replace(tzinfo=UTC)
-            change = _offset_change(self.tz, moment, candidate or limit)
-            if change is None:
-                return candidate
-            moment = change
-        return None
-
-    def _day_matches(self, day: date) -> bool:
+    def on(self, day: date) -> bool:
+        """Whether it matches some minute of `day` (a wall-clock date)."""
+        if day.year not in self.years or day.month not in self.months:
+            return False
         if self.days is not None:
             return day.day in self.days
         assert self.weekdays is not None  # parse_cron keeps exactly one of the two unspecified
         return day.isoweekday() % 7 + 1 in self.weekdays
 
-    def _matches(self, wall: datetime) -> bool:
-        return (
-            wall.year in self.years
-            and wall.month in self.months
-            and self._day_matches(wall.date())
-            and wall.hour in self.hours
-            and wall.minute in self.minutes
-        )
+    def matches(self, wall: datetime) -> bool:
+        """Whether it matches the wall-clock minute `wall`."""
+        return bool(self.minutes >> wall.minute & 1) and wall.hour in self.hours and self.on(wall.date())
 
-    def _next_match(self, wall: datetime, limit: datetime) -> datetime | None:
-        """The first matching wall minute from `wall` on, skipping a year, month, day or hour at a time
-        where that field cannot match."""
-        while wall <= limit:
-            if wall.year not in self.years:
-                year = _after(self.years, wall.year)
-                if year is None:
-                    return None
-                wall = datetime(year, 1, 1)
-            elif wall.month not in self.months:
-                month = _after(self.months, wall.month)
-                wall = datetime(wall.year, month, 1) if month else datetime(wall.year + 1, 1, 1)
-            elif not self._day_matches(wall.date()):
-                wall = _next_day(wall)
-            elif wall.hour not in self.hours:
-                hour = _after(self.hours, wall.hour)
-                wall = wall.replace(hour=hour, minute=0) if hour is not None else _next_day(wall)
-            elif wall.minute not in self.minutes:
-                minute = _after(self.minutes, wall.minute)
-                wall = wall.replace(minute=minute) if minute is not None else wall.replace(minute=0) + _HOUR
-            else:
-                return wall
+    def contains(self, at: datetime) -> bool:
+        """Whether the minute holding instant `at` is one it matches."""
+        return self.matches(at.astimezone(self.tz).replace(tzinfo=None))
+
+    def next_inside(self, at: datetime, limit: datetime) -> datetime | None:
+        """The first instant >= `at` (and <= `limit`) inside a matched minute."""
+        return next_minute(self.tz, at, limit, allows=(self,), freezes=())
+
+    def next_outside(self, at: datetime, limit: datetime) -> datetime | None:
+        """The first instant >= `at` (and <= `limit`) outside every matched minute."""
+        return next_minute(self.tz, at, limit, allows=None, freezes=(self,))
+
+
+_EVERY_MINUTE = (1 << 60) - 1
+
+
+def next_minute(
+    tz: ZoneInfo,
+    at: datetime,
+    limit: datetime,
+    *,
+    allows: Sequence[Cron] | None,
+    freezes: Sequence[Cron],
+) -> datetime | None:
+    """The first instant >= `at` (and <= `limit`) whose wall minute in `tz` is matched by one of
+    `allows` (any minute when None) and by none of `freezes`; None if there is none by `limit`.
+
+    Between two changes of the zone's UTC offset, wall time is the instant shifted by one offset: the
+    search runs on the wall clock there, and starts again from the change when its answer lies past it.
+    """
+    if allows is not None and not allows:
         return None
+    search = _WallSearch(allows, freezes)
+    moment = at.astimezone(UTC)
+    while moment <= limit:
+        local = moment.astimezone(tz)
+        offset = local.utcoffset() or timedelta()
+        wall = local.replace(tzinfo=None, second=0, microsecond=0)
+        if search.matches(wall):
+            return moment
+        found = search.first(wall + MINUTE, limit.astimezone(UTC).replace(tzinfo=None) + offset)
+        candidate = None if found is None else (found - offset).replace(tzinfo=UTC)
+        change = _offset_change(tz, moment, candidate or limit)
+        if change is None:
+            return candidate
+        moment = change
+    return None
 
-    def _next_mismatch(self, wall: datetime, limit: datetime) -> datetime | None:
-        """The first wall minute from `wall` on that does not match, skipping whole matching hours and
-        days (a freeze of every minute ends never, found in one step a day)."""
+
+@dataclass(frozen=True)
+class _WallSearch:
+    allows: Sequence[Cron] | None
+    freezes: Sequence[Cron]
+
+    def matches(self, wall: datetime) -> bool:
+        allowed = self.allows is None or any(cron.matches(wall) for cron in self.allows)
+        return allowed and not any(cron.matches(wall) for cron in self.freezes)
+
+    def first(self, wall: datetime, limit: datetime) -> datetime | None:
+        """The first wall minute from `wall` to `limit` that matches: a day at a time where no allow
+        matches the day or a freeze takes all of it, else an hour at a time, as masks of its minutes."""
         while wall <= limit:
-            if not self._matches(wall):
-                return wall
-            if self._gaps:
-                minute = _after(self._gaps, wall.minute)
-                if minute is not None:
-                    return wall.replace(minute=minute)
-                wall = wall.replace(minute=0) + _HOUR
+            day = wall.date()
+            allowing = None if self.allows is None else [cron for cron in self.allows if cron.on(day)]
+            freezing = [cron for cron in self.freezes if cron.on(day)]
+            if allowing == [] or any(cron.whole_day for cron in freezing):
+                wall = _next_day(wall)
                 continue
-            hour = next((hour for hour in range(wall.hour + 1, 24) if hour not in self.hours), None)
-            if hour is not None:
-                return wall.replace(hour=hour, minute=0)
+            for hour in range(wall.hour, 24):
+                allowed = _EVERY_MINUTE if allowing is None else _mask(allowing, hour)
+                open_minutes = allowed & ~_mask(freezing, hour)
+                if hour == wall.hour:
+                    open_minutes &= ~((1 << wall.minute) - 1)
+                if open_minutes:
+                    found = wall.replace(hour=hour, minute=(open_minutes & -open_minutes).bit_length() - 1)
+                    return found if found <= limit else None
             wall = _next_day(wall)
         return None
+
+
+def _mask(crons: Sequence[Cron], hour: int) -> int:
+    mask = 0
+    for cron in crons:
+        if hour in cron.hours:
+            mask |= cron.minutes
+    return mask
 
 
 def _offset_change(tz: ZoneInfo, start: datetime, end: datetime) -> datetime | None:
@@ -253,10 +259,10 @@ def parse_cron(text: str, tz: ZoneInfo) -> Cron:
     return Cron(
         text=f"cron({' '.join(fields)})",
         tz=tz,
-        minutes=tuple(sorted(minutes)),
-        hours=tuple(sorted(hours)),
+        minutes=sum(1 << minute for minute in minutes),
+        hours=hours,
         days=days,
-        months=tuple(sorted(months)),
+        months=months,
         weekdays=weekdays,
-        years=tuple(sorted(years)),
+        years=years,
     )

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from path2prod.domain.cron import Cron, parse_cron
+from path2prod.domain.cron import Cron, next_minute, parse_cron
 from path2prod.domain.errors import InvalidWindows
 from path2prod.domain.time import format_time
 
@@ -125,30 +125,38 @@ class DeployWindows:
         """The first instant >= `at` (in UTC) when the window is open, looking at most SEARCH ahead; None
         when it stays closed that long.
 
-        Jumps from one clause boundary to the next instead of stepping through time: past the latest end
-        of the freezes holding it shut, or to the earliest start of an allow when outside them all.
+        Jumps instead of stepping through time: past the latest end of the freeze intervals holding it
+        shut, else to the earliest of the next allow interval and the next minute the cron clauses leave
+        open together (domain/cron.py's next_minute, which skips days and hours no allow can match or a
+        freeze takes whole), so an allow every freeze covers costs days, not one jump per allowed minute.
         """
         moment = _utc(at)
         limit = moment + SEARCH
-        freezes, allows = self._of(Kind.FREEZE), self._of(Kind.ALLOW)
+        allow_crons, allow_spans = self._split(Kind.ALLOW)
+        freeze_crons, freeze_spans = self._split(Kind.FREEZE)
         while moment <= limit:
-            frozen = [clause for clause in freezes if clause.span.contains(moment)]
-            allowed = not allows or any(clause.span.contains(moment) for clause in allows)
-            if allowed and not frozen:
+            if self.is_open(moment):
                 return moment
-            later = moment
-            if frozen:
-                ends = [clause.span.next_outside(moment, limit) for clause in frozen]
-                if any(end is None for end in ends):
-                    return None
-                later = max(end for end in ends if end is not None)
-            if not allowed:
-                starts = [start for c in allows if (start := c.span.next_inside(moment, limit)) is not None]
-                if not starts:
-                    return None
-                later = max(later, min(starts))
+            holding = [span.end for span in freeze_spans if span.contains(moment)]
+            if holding:
+                moment = max(holding)
+                continue
+            if any(span.contains(moment) for span in allow_spans):
+                # Allowed, so a freeze cron holds it shut: open at the first minute none matches.
+                later = next_minute(self.tz, moment, limit, allows=None, freezes=freeze_crons)
+            else:
+                starts = [span.next_inside(moment, limit) for span in allow_spans]
+                crons = allow_crons if allow_crons or allow_spans else None
+                starts.append(next_minute(self.tz, moment, limit, allows=crons, freezes=freeze_crons))
+                later = min((start for start in starts if start is not None), default=None)
+            if later is None:
+                return None
             moment = later
         return None
+
+    def _split(self, kind: Kind) -> tuple[list[Cron], list[Interval]]:
+        spans = [clause.span for clause in self._of(kind)]
+        return [s for s in spans if isinstance(s, Cron)], [s for s in spans if isinstance(s, Interval)]
 
     def _of(self, kind: Kind) -> list[Clause]:
         return [clause for clause in self.clauses if clause.kind is kind]
