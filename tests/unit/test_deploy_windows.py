@@ -4,7 +4,9 @@ one-line error naming the clause for every malformed text."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -142,6 +144,17 @@ def test_times_without_an_offset_are_the_clause_zones_wall_time_and_offsets_are_
     assert not offset.is_open(utc("2026-12-26T23:00"))
     assert local.closed_by(utc("2026-12-25T00:00")) == (
         "frozen by freeze=2026-12-24T00:00:00/2026-12-27T00:00:00 until 2026-12-26T23:00:00Z"
+    )
+
+
+def test_a_local_time_the_clocks_skip_is_read_with_the_offset_before_the_change() -> None:
+    # GIVEN a freeze starting at 02:30 in Berlin on 2026-03-29, a time that day does not have
+    windows = parse_windows("tz=Europe/Berlin;freeze=2026-03-29T02:30/PT1H")
+
+    # THEN it starts at 02:30 winter time (01:30 UTC, 03:30 summer time) and lasts an hour
+    assert windows.is_open(utc("2026-03-29T01:29"))
+    assert windows.closed_by(utc("2026-03-29T01:30")) == (
+        "frozen by freeze=2026-03-29T02:30:00/PT1H until 2026-03-29T02:30:00Z"
     )
 
 
@@ -460,3 +473,32 @@ def test_instants_without_a_zone_are_a_programming_error() -> None:
         windows.is_open(datetime(2026, 12, 1, 9, 0))
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_windows("freeze=now/PT1H", now=datetime(2026, 12, 1, 9, 0))
+
+
+def test_the_documented_examples_read_as_documented() -> None:
+    # GIVEN the examples of docs/deploy-windows.md
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "deploy-windows.md").read_text()
+    examples = re.findall(r"```\n(.*?)\n```", doc, re.DOTALL)
+    texts = [example for example in examples if not example.startswith("path2prod")]
+    sandbox = re.search(r"--window '(\w+)=(.*)'", doc)
+
+    # THEN each parses, and says what the text around it says
+    office, christmas, fridays = (parse_windows(text) for text in texts)
+    assert office.is_open(utc("2026-07-03T14:59")) and not office.is_open(utc("2026-07-03T15:00"))
+    eleven_days = parse_windows("tz=Europe/Berlin;freeze=2026-12-24T00:00/P11D")
+    assert christmas.next_open(utc("2026-12-24T12:00")) == eleven_days.next_open(utc("2026-12-24T12:00"))
+    assert christmas.next_open(utc("2026-12-24T12:00")) == utc("2027-01-03T23:00")
+    assert fridays.closed_by(utc("2026-12-04T11:00")) == (
+        "frozen by freeze=cron(* 12-23 ? * FRI *) until 2026-12-04T23:00:00Z"
+    )
+    assert sandbox is not None and sandbox.group(1) == "prd"
+    now = datetime(2026, 12, 1, 10, 0, 12, tzinfo=UTC)
+    assert parse_windows(sandbox.group(2), now=now).text == "freeze=2026-12-01T10:00:12Z/PT30M"
+    assert "freeze=2026-12-01T10:00:12Z/PT30M" in doc
+    # and the two spellings it offers for FRI-MON are the same days
+    week = [utc("2026-11-30T12:00") + timedelta(days=n) for n in range(7)]
+    ranges, days = (
+        parse_windows(f"allow=cron(* * ? * {dow} *)") for dow in ("FRI-SAT,SUN-MON", "SUN,MON,FRI,SAT")
+    )
+    assert [ranges.is_open(day) for day in week] == [days.is_open(day) for day in week]
+    assert [days.is_open(day) for day in week] == [True, False, False, False, True, True, True]

@@ -29,7 +29,7 @@ UTC_ZONE = ZoneInfo("UTC")
 
 _ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 # ISO-8601 durations of fixed meaning: weeks and days (calendar days of tz), hours, minutes, seconds.
-# Years and months are refused: their length depends on the start, which a reader should not have to do.
+# Years and months are refused: how long one lasts depends on where it starts.
 _DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
 
 
