@@ -46,7 +46,14 @@ from path2prod.approvals.service import VIA_CLI, VIA_PAGE
 from path2prod.audit.verify import verify_ledger
 from path2prod.domain.approval_tokens import make_token, read_token
 from path2prod.domain.approvals import DEFAULT_EXPIRY, ApprovalRequest, ApprovalState, Verdict
-from path2prod.domain.errors import AlreadyDecided, InvalidEvent, RequestGone, SelfApproval
+from path2prod.domain.errors import (
+    AlreadyDecided,
+    ApprovalError,
+    InvalidEvent,
+    NotAnApprover,
+    RequestGone,
+    SelfApproval,
+)
 from path2prod.domain.ledger import DOMAIN_EVENT_SOURCE, PROMOTION_APPROVED, domain_event_for
 from path2prod.domain.time import format_time
 from path2prod.domain.vocabulary import EntryKind
@@ -281,6 +288,7 @@ def stg(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "REPOSITORY_URL": str(stg_repo.bare),
         "ALERTS_TOPIC_ARN": alerts_topic,
         "ALLOW_NON_FAST_FORWARD": parameter_default("AllowNonFastForward"),
+        "DEPLOY_WINDOWS": parameter_default("DeployWindows"),
         "EVENT_BUS_NAME": "default",
     }.items():
         monkeypatch.setenv(name, value)
@@ -906,6 +914,88 @@ def test_a_non_fast_forward_is_pushed_when_the_env_allows_it(stg: Stg, pending: 
     [pushed] = [e for e in stg.requests.entries(pending.id) if e.kind == EntryKind.PROMOTION]
     assert (pushed.state, pushed.from_commit) == ("SUCCEEDED", hotfix)
     assert stg.alerts.read() == []
+    stg.assert_chain_intact()
+
+
+# A freeze around the test's clock (START is 09:30 UTC): until noon.
+FREEZE = "tz=Europe/Berlin; freeze=2024-05-14T10:00/2024-05-14T14:00"
+
+
+def test_an_approval_during_a_freeze_is_held_once_and_the_sweep_pushes_it_when_the_freeze_ends(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN stg is frozen until noon UTC (14:00 in Berlin), and Bob approves at 09:30 UTC
+    stg.setting("DEPLOY_WINDOWS", FREEZE)
+    before = stg.stg.main
+    _approve(stg, pending)
+
+    # WHEN the promoter gets the approval, and the sweep runs during the freeze
+    result = stg.promote(stg.approved(pending))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
+
+    # THEN nothing is pushed; the hold is recorded and told once, with when the window opens
+    assert result == {"request_id": pending.id, "promotion": "HELD"}
+    assert swept == {"swept": {pending.id: "HELD"}}
+    assert stg.stg.main == before
+    held = stg.request(pending.id)
+    assert (held.state, held.promotion, held.promotion_attempts) == (ApprovalState.APPROVED, "HELD", 0)
+    assert held.promotion_error and "2024-05-14T12:00:00Z" in held.promotion_error
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("HELD", "path2prod")]
+    [alert] = stg.alerts.read()
+    assert "held by the deploy window" in alert.subject and pending.commit[:12] in alert.subject
+    assert "2024-05-14T12:00:00Z" in alert.body and "--break-glass" in alert.body
+    assert [r.id for r in stg.requests.awaiting_promotion(ENV)] == [pending.id]
+
+    # WHEN the freeze has ended and the schedule's sweep runs, nobody acting again
+    stg.clock.advance(timedelta(hours=3))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
+
+    # THEN the approved commit is pushed, once, as any promotion
+    assert swept == {"swept": {pending.id: "PUSHED"}}
+    assert stg.stg.main == pending.commit
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("HELD", "path2prod"), ("SUCCEEDED", "path2prod")]
+    assert stg.request(pending.id).promotion_attempts == 1
+    assert stg.alerts.read() == []
+    stg.assert_chain_intact()
+
+
+def test_a_break_glass_order_pushes_a_held_commit_during_the_freeze_and_says_so(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN stg is frozen, and Bob's approval is held
+    stg.setting("DEPLOY_WINDOWS", FREEZE)
+    _approve(stg, pending)
+    stg.promote(stg.approved(pending))
+    stg.alerts.read()
+    answerer = stg.page()
+
+    # WHEN someone who approves nothing in stg, or Bob without a reason, orders it pushed
+    # THEN each is refused and nothing is written
+    head = stg.ledger.chain_head()
+    with pytest.raises(NotAnApprover):
+        answerer.break_glass(pending.id, "mallory@example.com", "trust me", via=VIA_CLI)
+    with pytest.raises(ApprovalError, match="reason"):
+        answerer.break_glass(pending.id, BOB, "  ", via=VIA_CLI)
+    assert stg.ledger.chain_head() == head
+
+    # WHEN Bob orders it pushed by break glass, and the promoter gets the announcement
+    ordered = answerer.break_glass(pending.id, BOB, "incident 4711: the fix must ship", via=VIA_CLI)
+    announced = stg.announced.take()
+    result = stg.promote(stg.approved(pending))
+
+    # THEN it is pushed now, and the ledger says who broke the glass, why, and during which freeze
+    assert ordered.break_glass == f"{BOB}: incident 4711: the fix must ship"
+    assert [event["detail"]["request_id"] for event in announced] == [pending.id]
+    assert result == {"request_id": pending.id, "promotion": "PUSHED"}
+    assert stg.stg.main == pending.commit
+    assert stg.entries(pending.id)[-1] == ("BREAK_GLASS", BOB)
+    pushed = [e for e in stg.requests.entries(pending.id) if e.kind == EntryKind.PROMOTION][-1]
+    assert (pushed.state, pushed.via) == ("SUCCEEDED", "break glass")
+    assert "incident 4711" in (pushed.reason or "") and "frozen" in (pushed.reason or "")
+
+    # WHEN Bob orders it again, THEN it is refused: it is pushed already
+    with pytest.raises(AlreadyDecided):
+        answerer.break_glass(pending.id, BOB, "again", via=VIA_CLI)
     stg.assert_chain_intact()
 
 

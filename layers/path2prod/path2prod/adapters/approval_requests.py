@@ -253,6 +253,7 @@ def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
         promotion=data.get("promotion"),
         promotion_error=data.get("promotion_error"),
         promotion_attempts=int(data.get("promotion_attempts", 0)),
+        break_glass=data.get("break_glass"),
         # Requests stored before promoted ranges were recorded lack these: their defaults say so.
         target_head=data.get("target_head"),
         authors=tuple(

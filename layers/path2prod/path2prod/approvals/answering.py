@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from path2prod.approvals.event_shapes import PROMOTION_REJECTED, rejection_detail
 from path2prod.approvals.ports import ApprovalStore
 from path2prod.approvals.service import VIA_PAGE, approval_entry, record_expiry
 from path2prod.domain.approval_tokens import read_token
 from path2prod.domain.approvals import (
+    MAX_COMMENT_LENGTH,
     ApprovalRequest,
     ApprovalState,
     Verdict,
     decide,
     same_person,
 )
-from path2prod.domain.errors import NotAnApprover, RequestGone, UnknownRequest
+from path2prod.domain.errors import AlreadyDecided, ApprovalError, NotAnApprover, RequestGone, UnknownRequest
 from path2prod.domain.ledger import PROMOTION_APPROVED
 from path2prod.domain.retry import retry_lost_races
+from path2prod.domain.text import printable
+from path2prod.domain.vocabulary import EntryState
 from path2prod.ports import Bus, Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,43 @@ class Answerer:
             self._announce_promotion(stored)
         elif stored.state is ApprovalState.REJECTED:
             self._announce_rejection(stored)
+        return stored
+
+    def break_glass(self, request_id: str, approver: str, reason: str, *, via: str) -> ApprovalRequest:
+        """An approver's order to push an approved commit now, though the env's deploy window is closed.
+
+        Recorded on the request and as a chained BREAK_GLASS entry naming who and why, then announced
+        like an approval: the promoter pushes it and its promotion entry says "break glass". Only an
+        approver of the request may give it, with a reason, and only for a request approved and not yet
+        pushed (ApprovalError, NotAnApprover, AlreadyDecided otherwise)."""
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_COMMENT_LENGTH or printable(reason) != reason:
+            raise ApprovalError(
+                f"a break-glass order needs a reason of 1 to {MAX_COMMENT_LENGTH} printable characters"
+            )
+
+        def attempt() -> ApprovalRequest:
+            request = self.requests.get(request_id)
+            if request is None:
+                raise UnknownRequest(f"no approval request {request_id}")
+            if not any(same_person(approver, allowed) for allowed in request.approvers):
+                raise NotAnApprover(f"{approver} is not an approver of {request.env}")
+            if not request.awaits_promotion:
+                state = request.promotion or request.state_at(self.clock()).value
+                raise AlreadyDecided(
+                    f"request {request.id} is {state}: only an approved commit not yet "
+                    "pushed can be pushed by break glass"
+                )
+            if request.break_glass:
+                return request  # given already: the promoter has it
+            ordered = replace(request, break_glass=f"{approver}: {reason}")
+            entry = approval_entry(
+                request, EntryState.BREAK_GLASS, self.clock(), trigger=approver, via=via, reason=reason
+            )
+            return self.requests.write([(request, ordered)], [entry])[0]
+
+        stored = retry_lost_races(attempt, gave_up=f"could not record the break-glass order for {request_id}")
+        self._announce_promotion(stored)
         return stored
 
     def _announce_promotion(self, request: ApprovalRequest) -> None:

@@ -1,6 +1,11 @@
 """The promoter's use case: push an approved request's commit from the upstream repository to the env's
 main, on "Promotion Approved" and on the schedule's sweep of every approval still owed a push.
 
+While the env's deploy window is closed (a freeze, or outside its allowed hours: domain/deploy_windows.py)
+an approved commit is HELD: recorded once, with when the window opens, and told to the alerts topic; the
+sweep pushes it once the window is open, with nobody acting again. A break-glass order on record (the
+CLI's `approve --break-glass REASON`) pushes it at once, recorded as such.
+
 The event only names a request: what is pushed is what the ledger holds for it, and an event whose
 commit is not the request's is refused before anything happens.
 """
@@ -8,7 +13,7 @@ commit is not the request's is refused before anything happens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from path2prod.approvals.errors import PromotionPushFailed
 from path2prod.approvals.ports import ApprovalStore, PromotionRepository
@@ -18,9 +23,12 @@ from path2prod.domain.approvals import ApprovalRequest, approvals_on_record
 from path2prod.domain.domain_events import is_scheduled_event, parse_promotion_approved
 from path2prod.domain.errors import ChainMoved, InvalidEvent
 from path2prod.domain.retry import retry_lost_races
-from path2prod.domain.time import parse_time
+from path2prod.domain.time import format_time, parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.ports import Alerts, Clock, utc_now
+
+if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
 
 ALERT_AFTER_FAILED_PUSHES = 3
 # A promotion entry's state, and what its request then says of its promotion.
@@ -29,7 +37,10 @@ OUTCOMES = {
     EntryState.FAILED: EntryState.FAILED,
     EntryState.REFUSED: EntryState.REFUSED,
     EntryState.SKIPPED: EntryState.SKIPPED,
+    EntryState.HELD: EntryState.HELD,
 }
+# How a promotion pushed during a closed window by a break-glass order says so (its entry's `via`).
+BREAK_GLASS = "break glass"
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class Promoter:
     target: PromotionRepository
     alerts: Alerts
     allow_non_fast_forward: bool = False
+    windows: DeployWindows | None = None  # the env's deploy windows; None: always open
     clock: Clock = field(default=utc_now)
 
     def handle(self, event: Any) -> Handled:
@@ -112,6 +124,9 @@ class Promoter:
             return self._record(
                 request, EntryState.SKIPPED, error=f"{pushed_later.id} pushed a newer commit first"
             )
+        closed_by = self.windows.closed_by(self.clock()) if self.windows else None
+        if closed_by is not None and not request.break_glass:
+            return self._hold(request, closed_by)
         try:
             # Fetched down to the target's head only: the objects the push sends (git by need).
             local = self.upstream.fetch(request.commit, self.target.main_head())
@@ -135,7 +150,26 @@ class Promoter:
             raise PromotionPushFailed(
                 f"push of {request.commit} to {request.env} main failed: {error}"
             ) from error
-        return self._record(request, EntryState.SUCCEEDED, from_commit=result.old)
+        glass = f"{BREAK_GLASS} ({request.break_glass}) while {closed_by}" if closed_by else None
+        return self._record(request, EntryState.SUCCEEDED, from_commit=result.old, break_glass=glass)
+
+    def _hold(self, request: ApprovalRequest, closed_by: str) -> Promotion | None:
+        """Hold an approved commit while the window is closed: recorded and told once (a sweep finding
+        it still closed changes nothing); the sweep pushes it when the window opens."""
+        if request.promotion == EntryState.HELD:
+            return Promotion(request, recorded=False)
+        opens = self.windows.next_open(self.clock()) if self.windows else None
+        when = f"when the window opens at {format_time(opens)}" if opens else "when the window opens"
+        held = self._record(request, EntryState.HELD, error=f"held: {closed_by}; pushed {when}")
+        if held is not None and held.recorded:
+            self.alerts.publish(
+                f"path2prod {request.env}: promotion of {request.commit[:12]} held by the deploy window",
+                f"The request {request.id} is approved (by {', '.join(request.approved_by)}), but "
+                f"{request.env}'s deploy window is closed: {closed_by}.\nIt will be pushed {when}, with "
+                "nobody acting again.\nTo push it now anyway: path2prod approve "
+                f"{request.id} --env {request.env} --break-glass REASON\n",
+            )
+        return held
 
     def promote_waiting(self) -> dict[str, str]:
         """Push every approved commit still owed a push (the schedule's sweep); returns id -> outcome."""
@@ -158,6 +192,7 @@ class Promoter:
         *,
         error: str | None = None,
         from_commit: str | None = None,
+        break_glass: str | None = None,
     ) -> Promotion | None:
         latest = request
 
@@ -167,10 +202,13 @@ class Promoter:
                 return Promotion(latest, recorded=False)  # another promoter got there first
             now = self.clock()
             attempts = latest.promotion_attempts + 1
+            # A hold is no attempt to push: the count stays what the alert after failed pushes counts.
+            counted = latest.promotion_attempts if state == EntryState.HELD else attempts
             changed = replace(
-                latest, promotion=OUTCOMES[state], promotion_error=error, promotion_attempts=attempts
+                latest, promotion=OUTCOMES[state], promotion_error=error, promotion_attempts=counted
             )
             approved_by = ", ".join(latest.approved_by)
+            pushed = f"pushed to {latest.env} main (approved by {approved_by})"
             entry = approval_entry(
                 latest,
                 state,
@@ -178,7 +216,8 @@ class Promoter:
                 kind=EntryKind.PROMOTION,
                 attempt=attempts,
                 from_commit=from_commit,
-                reason=error or f"pushed to {latest.env} main (approved by {approved_by})",
+                via=BREAK_GLASS if break_glass else None,
+                reason=error or (f"{pushed}; {break_glass}" if break_glass else pushed),
             )
             try:
                 return Promotion(self.requests.write([(latest, changed)], [entry])[0], recorded=True)

@@ -44,6 +44,7 @@ class PromoterSettings(ApprovalSettings):
     upstream_read_role_arn: str | None
     alerts_topic_arn: str
     allow_non_fast_forward: bool
+    deploy_windows: str  # the DeployWindows parameter's text (domain/deploy_windows.py); "" = always open
 
 
 def load_opener_settings() -> OpenerSettings:
@@ -93,6 +94,7 @@ def load_promoter_settings() -> PromoterSettings:
         upstream_read_role_arn=optional("UPSTREAM_READ_ROLE_ARN"),
         alerts_topic_arn=required("ALERTS_TOPIC_ARN"),
         allow_non_fast_forward=allow == "true",
+        deploy_windows=optional("DEPLOY_WINDOWS") or "",
     )
 
 

@@ -68,6 +68,7 @@ def promoter() -> Promoter:
     from path2prod.adapters.env_repo import EnvRepository
     from path2prod.approvals.promoting import Promoter
     from path2prod.approvals.settings import load_promoter_settings
+    from path2prod.domain.deploy_windows import parse_windows
 
     settings = load_promoter_settings()
     return Promoter(
@@ -77,4 +78,5 @@ def promoter() -> Promoter:
         target=EnvRepository(settings.repository_url),
         alerts=AlertTopic(settings.alerts_topic_arn),
         allow_non_fast_forward=settings.allow_non_fast_forward,
+        windows=parse_windows(settings.deploy_windows) if settings.deploy_windows else None,
     )

@@ -153,9 +153,18 @@ def _answer_command(name: str, verdict: Verdict, summary: str, comment_help: str
         home: Path | None,
         config_file: str | None,
         as_json: bool,
+        break_glass: str | None = None,
     ) -> None:
-        _answer(request_id, verdict, reason, as_who, env, home, config_file, as_json)
+        _answer(request_id, verdict, reason, as_who, env, home, config_file, as_json, break_glass)
 
+    if verdict is Verdict.APPROVE:
+        command = click.option(
+            "--break-glass",
+            "break_glass",
+            metavar="REASON",
+            help="Push it now even though the env's deploy window is closed (a freeze): recorded in the "
+            "ledger with who and REASON. Also for a request approved already and held by the window.",
+        )(command)
     return command
 
 
@@ -185,6 +194,7 @@ def _answer(
     home: Path | None,
     config_file: str | None,
     as_json: bool,
+    break_glass: str | None = None,
 ) -> None:
     if home is None and as_who:
         raise IdentityRequired("--as is for the sandbox; against AWS you answer as your own IAM identity")
@@ -199,7 +209,10 @@ def _answer(
             target.client("sts", session).get_caller_identity()["Arn"], request
         )
         answerer = Answerer(requests=store, bus=EventBus("default", target.client("events", session)))
-        decided = answerer.answer(request_id, approver, verdict, via=VIA_CLI, reason=reason)
+        if break_glass is None or request.state_at(utc_now()) is ApprovalState.PENDING:
+            decided = answerer.answer(request_id, approver, verdict, via=VIA_CLI, reason=reason)
+        if break_glass is not None:
+            decided = answerer.break_glass(request_id, approver, break_glass, via=VIA_CLI)
         if as_json:
             echo_json(request_summary(decided, utc_now()))
         else:
@@ -207,6 +220,7 @@ def _answer(
                 f"{decided.id} ({name}, {decided.commit[:12]}): {verdict.value} by {approver}; "
                 f"request {decided.state.value}"
                 + (f", pushing to {name} main" if decided.state == ApprovalState.APPROVED else "")
+                + (" now by break glass, whatever its deploy window" if decided.break_glass else "")
                 + (
                     "; its author and the other approvers are told"
                     if decided.state == ApprovalState.REJECTED
@@ -354,6 +368,7 @@ def request_summary(request: ApprovalRequest, now: datetime) -> dict[str, Any]:
         "superseded_by": request.superseded_by,
         "promotion": request.promotion,
         "promotion_error": request.promotion_error,
+        "break_glass": request.break_glass,
         "asked_again_after": request.asked_again_after,
         "asked_by": request.asked_by,
         "runs_now": request.target_head,

@@ -13,6 +13,7 @@ import click
 from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option, one_env_option, pick_env
 from path2prod.domain.text import printable
+from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox import lifecycle
 from path2prod.sandbox.home import SandboxHome
 
@@ -60,6 +61,14 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     help="How many approvals ENV needs (default 1).",
 )
 @click.option(
+    "--window",
+    "window_option",
+    multiple=True,
+    metavar="ENV=WINDOWS",
+    help="ENV's deploy windows (stg, prd; the DeployWindows parameter, docs/deploy-windows.md), e.g. "
+    "prd='freeze=now/PT10M' for a freeze from now on. Default: always open.",
+)
+@click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -71,6 +80,7 @@ def up(
     home: Path | None,
     approvers_option: tuple[str, ...],
     quorum_option: tuple[str, ...],
+    window_option: tuple[str, ...],
     template: Path | None,
     as_json: bool,
 ) -> None:
@@ -91,9 +101,17 @@ def up(
                 f"{env}={number}: a quorum is a whole number of at least 1", param_hint="--quorum"
             )
         quorum[env] = int(number)
+    windows = {
+        env: _windows_text(text, "--window") for env, text in _per_env(window_option, "--window").items()
+    }
     sandbox = _home(home)
     started = lifecycle.start(
-        sandbox, progress=_progress(as_json), approvers=approvers, quorum=quorum, template=template
+        sandbox,
+        progress=_progress(as_json),
+        approvers=approvers,
+        quorum=quorum,
+        windows=windows,
+        template=template,
     )
     status = sandbox.status()
     if as_json:
@@ -160,6 +178,73 @@ def wait(home: Path | None, timeout: float, as_json: bool) -> None:
         echo_json({"idle": True, "waited_seconds": round(time.monotonic() - started, 1)})
 
 
+def _windows_text(text: str, hint: str) -> str:
+    """The canonical text of a deploy-windows value, `now` resolved to this instant."""
+    from path2prod.domain.deploy_windows import parse_windows
+    from path2prod.domain.errors import InvalidWindows
+
+    try:
+        return parse_windows(text, now=utc_now()).text
+    except InvalidWindows as error:
+        raise click.BadParameter(str(error), param_hint=hint) from None
+
+
+@local.command()
+@click.argument("env", type=click.Choice(ENVS[1:]), required=False)
+@click.argument("windows", required=False)
+@one_env_option
+@click.option("--clear", is_flag=True, help="Always open again (an empty DeployWindows).")
+@home_option(sandbox_only=True)
+@json_option
+def window(
+    env: str | None,
+    windows: str | None,
+    env_option: str | None,
+    clear: bool,
+    home: Path | None,
+    as_json: bool,
+) -> None:
+    """Show or change ENV's deploy windows (the DeployWindows parameter, docs/deploy-windows.md):
+    `path2prod local window prd 'freeze=now/PT10M'` freezes prd for ten minutes from now. A running
+    sandbox's functions take the change at once, as a stack update would give it to them."""
+    from path2prod.domain.deploy_windows import parse_windows
+
+    env = pick_env(env, env_option)
+    if env not in ENVS[1:]:
+        raise click.BadParameter(
+            f"{env} has no deploy windows: promotions go to stg and prd", param_hint="ENV"
+        )
+    if clear and windows is not None:
+        raise click.UsageError("give WINDOWS or --clear, not both")
+    sandbox = _home(home)
+    config = sandbox.load_config()
+    if clear or windows is not None:
+        text = "" if clear else _windows_text(windows or "", "WINDOWS")
+        lifecycle.set_window(sandbox, env, text)
+    else:
+        text = config.windows.get(env, "")
+    now = utc_now()
+    parsed = parse_windows(text)
+    closed_by = parsed.closed_by(now)
+    opens = parsed.next_open(now) if closed_by else None
+    answer = {
+        "env": env,
+        "deploy_windows": text,
+        "open": closed_by is None,
+        "closed_by": closed_by,
+        "opens_at": format_time(opens) if opens else None,
+    }
+    if as_json:
+        echo_json(answer)
+        return
+    click.echo(f"{env}: deploy windows {text or '(none: always open)'}")
+    if closed_by is None:
+        click.echo("  open now: an approved promotion is pushed at once")
+    else:
+        when = f"until {answer['opens_at']}" if opens else "and never opens again as written"
+        click.echo(f"  closed now ({printable(closed_by)}) {when}: approved promotions are held")
+
+
 def _print_status(status: dict[str, Any]) -> None:
     click.echo(f"  AWS endpoint  {status['aws_endpoint_url']}  ({status['region']})")
     click.echo(f"  approvals     {status['approvals_url']}  (links arrive by mail: path2prod local mail)")
@@ -168,6 +253,8 @@ def _print_status(status: dict[str, Any]) -> None:
         if "approvers" in details:
             approvers = ", ".join(details["approvers"])
             click.echo(f"       approvers {approvers} (quorum {details['quorum']})")
+        if details.get("deploy_windows"):
+            click.echo(f"       deploy windows {printable(details['deploy_windows'])}")
 
 
 @local.command("break")

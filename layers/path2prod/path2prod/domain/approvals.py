@@ -117,6 +117,8 @@ class ApprovalRequest:
     promotion: str | None = None
     promotion_error: str | None = None
     promotion_attempts: int = 0
+    # An order to push during a closed deploy window ("WHO: REASON"), given with `approve --break-glass`.
+    break_glass: str | None = None
     # The promoted range (see PromotedRange): what the target ran when the request opened, everyone who
     # wrote or committed a promoted commit, the first MAX_COMMITS_SHOWN commits and how many there are.
     # `commit_count` None: the request was opened before ranges were recorded (only its commit's

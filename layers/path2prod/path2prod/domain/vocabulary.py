@@ -47,6 +47,8 @@ class EntryState(StrEnum):
     SKIPPED = "SKIPPED"
     # a promotion approved while its env's deploy window is closed: pushed when the window opens
     HELD = "HELD"
+    # an approver's order to push an approved commit while the window is closed (`approve --break-glass`)
+    BREAK_GLASS = "BREAK_GLASS"
     # the gate: a commit about to build is backed (ALLOWED), or not: REFUSED (enforce) or WARNED (warn:
     # recorded and alerted, and let run)
     ALLOWED = "ALLOWED"

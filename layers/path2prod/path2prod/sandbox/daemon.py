@@ -82,7 +82,7 @@ class Sandbox:
             )
             self.pipelines[env] = pipeline
             pipeline.start()
-        self.control = serve_control(self.config.control_port, self.status)
+        self.control = serve_control(self.config.control_port, self.status, self.reconfigure)
         self.home.write_daemon_state(
             {
                 "pid": os.getpid(),
@@ -117,6 +117,13 @@ class Sandbox:
         }
         idle = not any(p["busy"] for p in pipelines.values()) and not any(pending.values())
         return {"idle": idle, "pipelines": pipelines, "pending_events": pending}
+
+    def reconfigure(self) -> dict[str, Any]:
+        """sandbox.json's deploy windows changed (`path2prod local window`): as a stack update changes
+        the functions' environment, the runtimes that read DEPLOY_WINDOWS start again with the new one."""
+        self.config.windows = self.home.load_config().windows
+        restarted = self.runtimes.restart_reading("DEPLOY_WINDOWS")
+        return {"restarted": [f"{env}/{name}" for env, name in restarted]}
 
     def serve(self) -> None:
         """Every second until stopped: snapshot, fire schedules, deliver mail, restart dead runtimes."""

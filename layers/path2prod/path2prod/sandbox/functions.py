@@ -40,6 +40,11 @@ class SandboxFunction:
     def handler(self) -> str:
         return str(load_template()["Resources"][self.logical_id]["Properties"]["Handler"])
 
+    def sets(self, variable: str) -> bool:
+        """Whether template.yaml gives the function the environment variable `variable`."""
+        properties = load_template()["Resources"][self.logical_id]["Properties"]
+        return variable in properties.get("Environment", {}).get("Variables", {})
+
     def rule_pattern(self, refs: dict[str, str]) -> dict[str, Any] | None:
         return rule_pattern(self.logical_id, self.rule_event, refs) if self.rule_event else None
 

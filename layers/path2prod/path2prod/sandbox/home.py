@@ -41,6 +41,8 @@ class SandboxConfig:
         default_factory=lambda: {env: list(DEFAULT_APPROVERS) for env in ENVS[1:]}
     )
     quorum: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENVS[1:], 1))
+    # The DeployWindows stack parameter of stg and prd (domain/deploy_windows.py), `now` resolved.
+    windows: dict[str, str] = field(default_factory=dict)
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -117,6 +119,7 @@ class SandboxHome:
         *,
         approvers: dict[str, list[str]] | None = None,
         quorum: dict[str, int] | None = None,
+        windows: dict[str, str] | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
@@ -125,6 +128,7 @@ class SandboxHome:
         config = self.load_config() if self.exists() else SandboxConfig()
         config.approvers.update(approvers or {})
         config.quorum.update(quorum or {})
+        config.windows.update(windows or {})
         for env in config.quorum:
             if not 1 <= config.quorum[env] <= len(config.approvers.get(env, [])):
                 raise SandboxError(
@@ -209,6 +213,7 @@ class SandboxHome:
                             "approvals_url": config.approvals_url(env),
                             "approvers": config.approvers.get(env, []),
                             "quorum": config.quorum.get(env, 1),
+                            "deploy_windows": config.windows.get(env, ""),
                         }
                         if config.upstream(env)
                         else {}

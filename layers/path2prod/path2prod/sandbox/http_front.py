@@ -64,15 +64,27 @@ def serve_approval_pages(port: int, page_ports: dict[str, int]) -> ThreadingHTTP
     return server
 
 
-def serve_control(port: int, status: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
-    """GET /status answers `status()` as JSON: what `path2prod local status` and `wait_idle` read."""
+def serve_control(
+    port: int, status: Callable[[], dict[str, Any]], reconfigure: Callable[[], dict[str, Any]]
+) -> ThreadingHTTPServer:
+    """GET /status answers `status()` as JSON: what `path2prod local status` and `wait_idle` read.
+    POST /reconfigure runs `reconfigure()`: sandbox.json changed (a stack parameter), apply it."""
 
     class ControlHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path != "/status":
                 self.send_error(404)
                 return
-            body = json.dumps(status()).encode()
+            self._answer(status())
+
+        def do_POST(self) -> None:
+            if self.path != "/reconfigure":
+                self.send_error(404)
+                return
+            self._answer(reconfigure())
+
+        def _answer(self, answer: dict[str, Any]) -> None:
+            body = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -27,6 +27,7 @@ def start(
     *,
     approvers: dict[str, list[str]] | None = None,
     quorum: dict[str, int] | None = None,
+    windows: dict[str, str] | None = None,
     template: Path | None = None,
 ) -> bool:
     """Start the sandbox in the background and return once it is ready; False if it already ran.
@@ -39,10 +40,12 @@ def start(
     if home.daemon_state() is not None:
         if approvers or quorum:
             raise SandboxError("the sandbox is running: stop it (path2prod local down) to change approvers")
+        if windows:
+            raise SandboxError("the sandbox is running: change a deploy window with path2prod local window")
         return False
     if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
         raise SandboxError("git is not installed; the sandbox's repos are git repositories")
-    config = home.create_config(approvers=approvers, quorum=quorum)
+    config = home.create_config(approvers=approvers, quorum=quorum, windows=windows)
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     progress(f"starting the sandbox in {home.path} (AWS endpoint 127.0.0.1:{config.aws_port})")
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
@@ -89,6 +92,21 @@ def stop(
             return True
         time.sleep(0.2)
     raise SandboxError(f"the sandbox (pid {pid}) did not stop in 90 s")
+
+
+def set_window(home: SandboxHome, env: str, text: str) -> bool:
+    """Change env's DeployWindows parameter, as a stack update would: kept in sandbox.json and, when the
+    sandbox runs, its functions that read it restarted with the new value. True when it was running."""
+    home.create_config(windows={env: text})
+    if home.daemon_state() is None:
+        return False
+    url = home.control_url(home.load_config()) + "/reconfigure"
+    request = urllib.request.Request(url, method="POST")  # noqa: S310 - our own 127.0.0.1 URL
+    try:
+        with urllib.request.urlopen(request, data=b"", timeout=60):  # noqa: S310 - our own 127.0.0.1 URL
+            return True
+    except (urllib.error.URLError, OSError) as error:
+        raise SandboxError(f"the sandbox did not take the new window: {error}") from error
 
 
 def control_status(home: SandboxHome) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,9 @@ class Runtimes:
         self.home, self.config, self.provisioning = home, config, provisioning
         self.processes: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self.page_ports: dict[str, int] = {}  # env -> its approval page's own port (its Function URL)
+        # restart_exited (the daemon's loop) and restart_reading (the control API) must not both start
+        # a runtime for one that stopped.
+        self._restarting = threading.Lock()
 
     def start_all(self) -> None:
         """A runtime for each function in each env its stack deploys it to."""
@@ -37,10 +41,32 @@ class Runtimes:
 
     def restart_exited(self) -> None:
         """Lambda starts a new runtime when one dies: so does the sandbox."""
+        with self._restarting:
+            self._restart_exited()
+
+    def _restart_exited(self) -> None:
         for (env, name), process in list(self.processes.items()):
             if process.poll() is not None:
                 log.warning("%s/%s runtime exited with %s; restarting it", env, name, process.returncode)
                 self.start(env, next(f for f in FUNCTIONS if f.name == name))
+
+    def restart_reading(self, variable: str) -> list[tuple[str, str]]:
+        """Start again every runtime whose function's template environment sets `variable`, so it reads
+        the sandbox's new value; an event it was handling is delivered again (SQS visibility)."""
+        restarted = []
+        with self._restarting:
+            for (env, name), process in list(self.processes.items()):
+                function = next(f for f in FUNCTIONS if f.name == name)
+                if not function.sets(variable):
+                    continue
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                self.start(env, function)
+                restarted.append((env, name))
+        return restarted
 
     def stop(self) -> None:
         """Terminate every runtime; kill those still running after 10 s."""
@@ -77,6 +103,7 @@ class Runtimes:
             return {
                 "REPOSITORY_URL": str(self.home.repo(env)),
                 "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
+                "DEPLOY_WINDOWS": self.config.windows.get(env, ""),
             }
         return {}
 
