@@ -241,8 +241,10 @@ def window(
     if closed_by is None:
         click.echo("  open now: an approved promotion is pushed at once")
     else:
-        when = f"until {answer['opens_at']}" if opens else "and never opens again as written"
-        click.echo(f"  closed now ({printable(closed_by)}) {when}: approved promotions are held")
+        never = "" if opens else "; it never opens again as written"
+        click.echo(
+            f"  closed now: {printable(closed_by)}{never}. Approved promotions are held until it opens"
+        )
 
 
 def _print_status(status: dict[str, Any]) -> None:

@@ -146,6 +146,13 @@ class SandboxHome:
         _write_json(self.config_file, asdict(config))
         return config
 
+    def set_windows(self, env: str, text: str) -> SandboxConfig:
+        """Change env's deploy windows only (the ports a running sandbox holds stay as they are)."""
+        config = self.load_config()
+        config.windows[env] = text
+        _write_json(self.config_file, asdict(config))
+        return config
+
     # -- the running daemon ---------------------------------------------------------------------------
     def daemon_state(self) -> dict[str, Any] | None:
         """What the running daemon wrote about itself, or None when it is not running."""

@@ -97,10 +97,10 @@ def stop(
 def set_window(home: SandboxHome, env: str, text: str) -> bool:
     """Change env's DeployWindows parameter, as a stack update would: kept in sandbox.json and, when the
     sandbox runs, its functions that read it restarted with the new value. True when it was running."""
-    home.create_config(windows={env: text})
+    config = home.set_windows(env, text)
     if home.daemon_state() is None:
         return False
-    url = home.control_url(home.load_config()) + "/reconfigure"
+    url = home.control_url(config) + "/reconfigure"
     request = urllib.request.Request(url, method="POST")  # noqa: S310 - our own 127.0.0.1 URL
     try:
         with urllib.request.urlopen(request, data=b"", timeout=60):  # noqa: S310 - our own 127.0.0.1 URL
