@@ -56,7 +56,7 @@ from path2prod.domain.errors import (
 )
 from path2prod.domain.ledger import DOMAIN_EVENT_SOURCE, PROMOTION_APPROVED, domain_event_for
 from path2prod.domain.time import format_time
-from path2prod.domain.vocabulary import EntryKind
+from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.errors import MissingSetting
 from path2prod.sandbox.template import parameter_default, rule_pattern
 from tests.support.entries import ledger_entry
@@ -387,6 +387,13 @@ def test_the_samples_match_the_rules_of_the_functions_they_feed() -> None:
     )
     assert domain_event_for(entry) == (forwarded["detail-type"], detail)
     assert forwarded["source"] == DOMAIN_EVENT_SOURCE
+    # AND an env with a bake time tells it with each success (only a success: a failure bakes nothing)
+    assert domain_event_for(entry, bake_minutes=30) == (
+        forwarded["detail-type"],
+        {**detail, "bake_minutes": 30},
+    )
+    failed = replace(entry, state=EntryState.FAILED)
+    assert "bake_minutes" not in (domain_event_for(failed, bake_minutes=30) or ("", {}))[1]
 
 
 # --- opening a request --------------------------------------------------------------------------------
@@ -942,7 +949,7 @@ def test_an_approval_during_a_freeze_is_held_once_and_the_sweep_pushes_it_when_t
     assert held.promotion_error and "2024-05-14T12:00:00Z" in held.promotion_error
     assert stg.entries(pending.id, EntryKind.PROMOTION) == [("HELD", "path2prod")]
     [alert] = stg.alerts.read()
-    assert "held by the deploy window" in alert.subject and pending.commit[:12] in alert.subject
+    assert "held, pushed at 2024-05-14T12:00:00Z" in alert.subject and pending.commit[:12] in alert.subject
     assert "2024-05-14T12:00:00Z" in alert.body and "--break-glass" in alert.body
     assert [r.id for r in stg.requests.awaiting_promotion(ENV)] == [pending.id]
 
@@ -997,6 +1004,79 @@ def test_a_break_glass_order_pushes_a_held_commit_during_the_freeze_and_says_so(
     with pytest.raises(AlreadyDecided):
         answerer.break_glass(pending.id, BOB, "again", via=VIA_CLI)
     stg.assert_chain_intact()
+
+
+def _baking(stg: Stg, commit: str, minutes: int) -> ApprovalRequest:
+    """The request dev's success of `commit` opened, dev telling its bake time; approved by Bob."""
+    event = load_event("deployment-succeeded-forwarded")  # dev's success at 09:18:40 UTC
+    event["detail"].update(commit=commit, bake_minutes=minutes)
+    opened = stg.open(event)
+    return _approve(stg, stg.request(opened["request_id"]))
+
+
+def test_a_commit_baking_upstream_is_held_until_its_bake_time_passed_quietly_then_pushed(
+    stg: Stg, feature: str
+) -> None:
+    # GIVEN dev watches its successes' alarms for 60 minutes, and Bob approved at 09:30, mid-bake
+    request = _baking(stg, feature, 60)
+    assert request.upstream.bake_minutes == 60
+
+    # WHEN the promoter gets the approval
+    result = stg.promote(stg.approved(request))
+
+    # THEN it is held, recorded and told once, until dev's bake time ends (09:18:40 + 60 min)
+    assert result == {"request_id": request.id, "promotion": "HELD"}
+    assert stg.stg.main == stg.base
+    held = stg.request(request.id)
+    assert held.promotion_error and "baking in dev until 2024-05-14T10:18:40Z" in held.promotion_error
+    [alert] = stg.alerts.read()
+    assert "pushed at 2024-05-14T10:18:40Z" in alert.subject
+
+    # WHEN the bake time passed, dev's main still naming the commit, and the sweep runs
+    stg.clock.advance(timedelta(hours=1))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
+
+    # THEN it is pushed, nobody acting again
+    assert swept == {"swept": {request.id: "PUSHED"}}
+    assert stg.stg.main == feature
+    stg.assert_chain_intact()
+
+
+def test_a_commit_rolled_back_upstream_during_its_bake_time_is_never_promoted(stg: Stg, feature: str) -> None:
+    # GIVEN Bob approved a commit baking in dev, held
+    request = _baking(stg, feature, 60)
+    stg.promote(stg.approved(request))
+    stg.alerts.read()
+
+    # WHEN an alarm rolls dev back during the bake (its main names the commit before again), and the
+    # sweep runs after the bake time
+    stg.dev.push_main(stg.base)
+    stg.clock.advance(timedelta(hours=1))
+    swept = stg.promote(load_event("scheduled-promoter-sweep"))
+
+    # THEN it is refused for good and told; stg's main does not move
+    assert swept == {"swept": {request.id: "REFUSED"}}
+    assert stg.stg.main == stg.base
+    refused = stg.request(request.id)
+    assert refused.promotion_error and "dev's main names" in refused.promotion_error
+    [alert] = stg.alerts.read()
+    assert "not baked in dev" in alert.subject
+    assert stg.promote(load_event("scheduled-promoter-sweep")) == {"swept": {}}
+    stg.assert_chain_intact()
+
+
+@pytest.mark.parametrize("minutes", [-1, 10081, 1.5, "30", True])
+def test_a_success_telling_a_bake_time_that_is_no_whole_week_of_minutes_is_refused(
+    stg: Stg, feature: str, minutes: Any
+) -> None:
+    # GIVEN dev's success claiming a bake time out of bounds or of the wrong type
+    event = load_event("deployment-succeeded-forwarded")
+    event["detail"].update(commit=feature, bake_minutes=minutes)
+
+    # WHEN the approvals function gets it, THEN it is refused naming the field, and nothing opens
+    with pytest.raises(InvalidEvent, match=r"detail\.bake_minutes"):
+        stg.open(event)
+    assert stg.requests.awaiting_promotion(ENV) == []
 
 
 def test_a_push_to_an_unreachable_repo_fails_is_kept_and_the_sweep_pushes_it_later(

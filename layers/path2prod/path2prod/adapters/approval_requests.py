@@ -229,6 +229,7 @@ def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
             execution_id=str(upstream["execution_id"]),
             succeeded_at=str(upstream["succeeded_at"]),
             account=upstream.get("account"),
+            bake_minutes=int(upstream.get("bake_minutes", 0)),
         ),
         author_name=str(data.get("author_name", "")),
         author_email=str(data.get("author_email", "")),

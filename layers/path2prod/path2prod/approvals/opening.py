@@ -127,6 +127,7 @@ class Opener:
             execution_id=claim.execution_id,
             succeeded_at=claim.time_text,
             account=claim.account,
+            bake_minutes=claim.bake_minutes,
         )
         return upstream, claim.commit
 

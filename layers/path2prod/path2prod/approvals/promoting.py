@@ -6,6 +6,12 @@ an approved commit is HELD: recorded once, with when the window opens, and told 
 sweep pushes it once the window is open, with nobody acting again. A break-glass order on record (the
 CLI's `approve --break-glass REASON`) pushes it at once, recorded as such.
 
+Likewise a commit is held while it bakes upstream (the upstream env's BakeMinutes after its success,
+which its "Deployment Succeeded" told): promoted onwards only once that bake time passed quietly, that
+is when the upstream's main still names it then (an alarm during the bake rolls the upstream back, and
+its main names the commit before). Otherwise it is REFUSED and alerted: a newer upstream success opens
+its own request.
+
 The event only names a request: what is pushed is what the ledger holds for it, and an event whose
 commit is not the request's is refused before anything happens.
 """
@@ -13,6 +19,7 @@ commit is not the request's is refused before anything happens.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from path2prod.approvals.errors import PromotionPushFailed
@@ -124,9 +131,17 @@ class Promoter:
             return self._record(
                 request, EntryState.SKIPPED, error=f"{pushed_later.id} pushed a newer commit first"
             )
-        closed_by = self.windows.closed_by(self.clock()) if self.windows else None
+        now = self.clock()
+        bake_ends = request.upstream.bake_ends_at
+        if bake_ends is not None and not request.break_glass:
+            if now < bake_ends:
+                upstream = request.upstream.env
+                return self._hold(request, f"baking in {upstream} until {format_time(bake_ends)}", bake_ends)
+            if (upstream_head := self.upstream.main_head()) != request.commit:
+                return self._refuse_unbaked(request, upstream_head)
+        closed_by = self.windows.closed_by(now) if self.windows else None
         if closed_by is not None and not request.break_glass:
-            return self._hold(request, closed_by)
+            return self._hold(request, closed_by, self.windows.next_open(now) if self.windows else None)
         try:
             # Fetched down to the target's head only: the objects the push sends (git by need).
             local = self.upstream.fetch(request.commit, self.target.main_head())
@@ -153,23 +168,39 @@ class Promoter:
         glass = f"{BREAK_GLASS} ({request.break_glass}) while {closed_by}" if closed_by else None
         return self._record(request, EntryState.SUCCEEDED, from_commit=result.old, break_glass=glass)
 
-    def _hold(self, request: ApprovalRequest, closed_by: str) -> Promotion | None:
-        """Hold an approved commit while the window is closed: recorded and told once (a sweep finding
-        it still closed changes nothing); the sweep pushes it when the window opens."""
+    def _hold(self, request: ApprovalRequest, why: str, opens: datetime | None) -> Promotion | None:
+        """Hold an approved commit while it bakes upstream or the window is closed (`why`): recorded and
+        told once (a sweep finding it still held changes nothing); the sweep pushes it at `opens`."""
         if request.promotion == EntryState.HELD:
             return Promotion(request, recorded=False)
-        opens = self.windows.next_open(self.clock()) if self.windows else None
-        when = f"when the window opens at {format_time(opens)}" if opens else "when the window opens"
-        held = self._record(request, EntryState.HELD, error=f"held: {closed_by}; pushed {when}")
+        when = f"at {format_time(opens)}" if opens else "when the window opens"
+        held = self._record(request, EntryState.HELD, error=f"held: {why}; pushed {when}")
         if held is not None and held.recorded:
             self.alerts.publish(
-                f"path2prod {request.env}: promotion of {request.commit[:12]} held by the deploy window",
-                f"The request {request.id} is approved (by {', '.join(request.approved_by)}), but "
-                f"{request.env}'s deploy window is closed: {closed_by}.\nIt will be pushed {when}, with "
-                "nobody acting again.\nTo push it now anyway: path2prod approve "
-                f"{request.id} --env {request.env} --break-glass REASON\n",
+                f"path2prod {request.env}: promotion of {request.commit[:12]} held, pushed {when}",
+                f"The request {request.id} is approved (by {', '.join(request.approved_by)}), and held: "
+                f"{why}.\nIt will be pushed {when}, with nobody acting again.\nTo push it now anyway: "
+                f"path2prod approve {request.id} --env {request.env} --break-glass REASON\n",
             )
         return held
+
+    def _refuse_unbaked(self, request: ApprovalRequest, upstream_head: str | None) -> Promotion | None:
+        """Its bake time is over, but the upstream's main no longer names it: not promoted, for good."""
+        upstream = request.upstream.env
+        names = f"names {upstream_head[:12]}" if upstream_head else "names nothing"
+        why = (
+            f"after its bake time in {upstream}, {upstream}'s main {names}, not {request.commit[:12]} "
+            "(rolled back, or a newer commit followed): not pushed"
+        )
+        refused = self._record(request, EntryState.REFUSED, error=why)
+        if refused is not None and refused.recorded:
+            sha = request.commit[:12]
+            self.alerts.publish(
+                f"path2prod {request.env}: promotion of {sha} refused: not baked in {upstream}",
+                f"The request {request.id} was approved, but {why}.\nA newer success in {upstream} opens "
+                "its own request.\n",
+            )
+        return refused
 
     def promote_waiting(self) -> dict[str, str]:
         """Push every approved commit still owed a push (the schedule's sweep); returns id -> outcome."""

@@ -91,6 +91,16 @@ class Upstream:
     execution_id: str
     succeeded_at: str
     account: str | None = None
+    # The upstream env's bake time: the promotion waits until `succeeded_at` + this, and then goes only
+    # if the upstream's main still names the commit (no alarm rolled it back meanwhile).
+    bake_minutes: int = 0
+
+    @property
+    def bake_ends_at(self) -> datetime | None:
+        """When the upstream's bake time ends; None when it has none."""
+        if not self.bake_minutes:
+            return None
+        return parse_time(self.succeeded_at) + timedelta(minutes=self.bake_minutes)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ class DeploymentOutcome:
     commit: str
     state: EntryState
     time: datetime
+    # How long the env watches a success's alarms before it is promoted onwards (its BakeMinutes).
+    bake_minutes: int = 0
 
     @property
     def time_text(self) -> str:
@@ -80,6 +82,7 @@ def parse_deployment_event(
         commit=fields.commit(detail, "commit", "detail.commit"),
         state=state,
         time=fields.instant(detail, "time", "detail.time", now=now),
+        bake_minutes=fields.bake_minutes(detail, "bake_minutes", "detail.bake_minutes"),
     )
 
 

@@ -115,6 +115,20 @@ def attempt(parent: Mapping[str, Any], key: str, path: str, *, default: int | No
     return int(value)
 
 
+# A bake time longer than a week is no bake time but a freeze: the deploy windows say that.
+MAX_BAKE_MINUTES = 7 * 24 * 60
+
+
+def bake_minutes(parent: Mapping[str, Any], key: str, path: str) -> int:
+    """A bake time in whole minutes, 0 to MAX_BAKE_MINUTES; absent: 0 (no bake time)."""
+    value = parent.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidEvent(path, f"must be a number, got {_kind(value)}")
+    if value != value or not 0 <= value <= MAX_BAKE_MINUTES or value != int(value):  # NaN != NaN
+        raise InvalidEvent(path, f"must be a whole number from 0 to {MAX_BAKE_MINUTES}, got {_shown(value)}")
+    return int(value)
+
+
 def instant(
     parent: Mapping[str, Any],
     key: str,

@@ -144,11 +144,12 @@ def last_good_commit(history: Iterable[LedgerEntry], *, other_than: str | None =
     return None
 
 
-def domain_event_for(entry: LedgerEntry) -> tuple[str, dict[str, Any]] | None:
+def domain_event_for(entry: LedgerEntry, *, bake_minutes: int = 0) -> tuple[str, dict[str, Any]] | None:
     """The (detail-type, detail) to publish for a terminal entry, or None.
 
     The detail carries everything a downstream account needs, because EventBridge drops the original
-    account and resources when it forwards an event to another bus.
+    account and resources when it forwards an event to another bus: a success also its env's bake time
+    (BakeMinutes, when there is one), which the next env's promoter waits out before pushing it.
     """
     detail_type = {EntryState.SUCCEEDED: DEPLOYMENT_SUCCEEDED, EntryState.FAILED: DEPLOYMENT_FAILED}.get(
         entry.state
@@ -166,4 +167,6 @@ def domain_event_for(entry: LedgerEntry) -> tuple[str, dict[str, Any]] | None:
         "state": entry.state,
         "time": entry.time,
     }
+    if bake_minutes and entry.state == EntryState.SUCCEEDED:
+        detail["bake_minutes"] = bake_minutes
     return detail_type, detail

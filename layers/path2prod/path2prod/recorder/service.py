@@ -37,6 +37,7 @@ class Recorder:
     ledger: RecorderLedger
     executions: Executions
     bus: Bus
+    bake_minutes: int = 0  # the env's BakeMinutes, told downstream with each success
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def record_pipeline_event(event: Any, recorder: Recorder) -> RecordingOutcome:
     entry, is_new = appended
 
     published = []
-    domain_event = domain_event_for(entry)
+    domain_event = domain_event_for(entry, bake_minutes=recorder.bake_minutes)
     if domain_event is not None:
         detail_type, detail = domain_event
         recorder.bus.publish(detail_type, detail)

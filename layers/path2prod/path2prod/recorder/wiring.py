@@ -25,6 +25,7 @@ def recorder() -> Recorder:
         ledger=LedgerTable(settings.ledger_table),
         executions=PipelineExecutions(),
         bus=EventBus(settings.event_bus),
+        bake_minutes=settings.bake_minutes,
     )
 
 
