@@ -19,7 +19,7 @@ from path2prod.domain.gate import (
 )
 from path2prod.domain.provenance import Backing, Deployment, local_backing
 from path2prod.domain.vocabulary import EntryState
-from tests.conftest import load_event
+from tests.support.samples import load_event
 from tests.unit.test_provenance import A, B, deployed, promoted, request_entry, rollback
 
 NOW = "2026-11-05T12:00:00Z"
