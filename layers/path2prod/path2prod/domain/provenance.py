@@ -107,6 +107,24 @@ def deployments_in(env: str, entries: Iterable[LedgerEntry]) -> list[Deployment]
     return sorted(found, key=lambda deployment: (deployment.succeeded_at or "", deployment.started_at))
 
 
+def refused_by_gate(env: str, entries: Iterable[LedgerEntry]) -> list[Provenance]:
+    """The commits the gate stopped before they built in `env` (its REFUSED entries), oldest first: no
+    deployment, yet what an auditor looks for first. Each is broken, with the gate's reason; its one
+    step is the refusal (a WARNED commit went on to deploy, and is judged as a deployment)."""
+    refused = sorted(
+        (e for e in entries if e.env == env and e.kind == EntryKind.GATE and e.state == EntryState.REFUSED),
+        key=lambda entry: entry.order_key,
+    )
+    return [
+        _broken(
+            Deployment(env, entry.commit, entry.time, entry.execution_id),
+            (Step(env, entry.state, entry.time, entry.execution_id, entry.trigger),),
+            [f"refused by the gate: {entry.reason}"],
+        )
+        for entry in refused
+    ]
+
+
 def provenance_of(deployment: Deployment, ledgers: Mapping[str, Iterable[LedgerEntry]]) -> Provenance:
     """What backs `deployment`, from the entries of each env's ledger in `ledgers` (any order; an env
     missing is an empty ledger). See the module's docstring for the rules."""
