@@ -302,3 +302,32 @@ def test_off_answers_success_and_records_nothing(monkeypatch: pytest.MonkeyPatch
         assert job_result(event["CodePipeline.job"]["id"]).succeeded  # type: ignore[union-attr]
         assert world.gate_entries() == [] and world.calls == Counter(PutJobSuccessResult=1)
     boto3.DEFAULT_SESSION = None
+
+
+def test_an_approval_whose_push_is_being_recorded_is_read_again_before_a_refusal(world: World) -> None:
+    # GIVEN APPROVED approved in prd, the promoter's push made but not recorded yet when the gate asks
+    approval, push = promoted(APPROVED)[:2], promoted(APPROVED)[2]
+    for entry in approval:
+        world.ledger.append_entry(entry)
+    pauses: list[float] = []
+
+    def promoter_records_meanwhile(seconds: float) -> None:
+        pauses.append(seconds)
+        world.ledger.append_entry(push)
+
+    world.app.gates().sleep = promoter_records_meanwhile
+    event = world.job(world.execution_of(APPROVED), APPROVED)
+
+    # WHEN the gate is asked
+    answered = world.invoke(event)
+
+    # THEN it read again after one short pause, and allowed the promotion
+    assert pauses == [0.5]
+    assert (answered["passed"], answered["state"]) == (True, "ALLOWED")
+
+
+def test_a_straight_push_is_refused_at_once(world: World) -> None:
+    # GIVEN nothing in prd's ledger about STRAIGHT: no pause before the refusal
+    world.app.gates().sleep = lambda seconds: pytest.fail(f"paused {seconds} s")
+    answered = world.invoke(world.job(world.execution_of(STRAIGHT), STRAIGHT))
+    assert answered["state"] == "REFUSED"

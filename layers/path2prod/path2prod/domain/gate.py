@@ -131,6 +131,20 @@ def decide(env: str, commit: str, now: str, entries: Iterable[LedgerEntry], mode
     return GateDecision(state, reason)
 
 
+def push_not_recorded_yet(env: str, commit: str, entries: Iterable[LedgerEntry]) -> bool:
+    """Whether `commit` holds an APPROVED request in env whose promotion (the promoter's push) is not
+    recorded: the promoter records its push just after making it, so a gate quick enough to run in
+    between would refuse a good promotion. The gate reads again before it refuses such a commit."""
+    mine = [entry for entry in entries if entry.env == env and entry.commit == commit]
+    pushed = {entry.execution_id for entry in mine if entry.kind == EntryKind.PROMOTION}
+    return any(
+        entry.kind == EntryKind.APPROVAL
+        and entry.state == EntryState.APPROVED
+        and entry.execution_id not in pushed
+        for entry in mine
+    )
+
+
 def gate_entry(
     env: str,
     job: GateJob,

@@ -3,7 +3,8 @@ is path2prod/ports.py's Alerts)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +56,7 @@ class Gate:
     alerts: Alerts
     mode: GateMode  # resolved (settings.py): enforce, warn or off
     clock: Clock = utc_now
+    sleep: Callable[[float], None] = time.sleep
 
     @property
     def env(self) -> str:

@@ -27,6 +27,7 @@ from path2prod.domain.gate import (
     gate_entry,
     job_id_of,
     parse_job,
+    push_not_recorded_yet,
     recorded_decision,
 )
 from path2prod.domain.ledger import LedgerEntry
@@ -36,6 +37,9 @@ from path2prod.domain.vocabulary import EntryState
 from path2prod.gate.ports import Gate
 
 log = logging.getLogger(__name__)
+# Before refusing an approved commit whose push is not recorded yet (domain/gate.py), the gate reads
+# again after these pauses (seconds): 3.5 s in all, well within its 30 s timeout.
+PUSH_RECORD_PAUSES = (0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,16 @@ def _confirm(job: GateJob, gate: Gate) -> str | None:
 def _decide_once(job: GateJob, trigger: str | None, gate: Gate) -> tuple[GateDecision, bool]:
     """The decision about the job's execution, and whether this delivery recorded it: a redelivery finds
     the entry there (the conditional put refuses a second one) and answers with the first decision."""
-    now = gate.clock()
-    time, start_time = format_time(now), format_time(now, millis=True)
-    decision = decide(gate.env, job.commit, time, _evidence(job.commit, time, gate), gate.mode)
+    for pause in (*PUSH_RECORD_PAUSES, None):
+        now = gate.clock()
+        time, start_time = format_time(now), format_time(now, millis=True)
+        evidence = _evidence(job.commit, time, gate)
+        decision = decide(gate.env, job.commit, time, evidence, gate.mode)
+        if decision.state == EntryState.ALLOWED or pause is None:
+            break
+        if not push_not_recorded_yet(gate.env, job.commit, evidence):
+            break
+        gate.sleep(pause)  # an approved promotion whose push the promoter is recording now
     # TODO(issue 14, deploy windows): the lead adds the `windows` check here: a promotion allowed above
     # must have been pushed while the env's window was open, or be break-glass; rollbacks always pass.
     entry = gate_entry(
