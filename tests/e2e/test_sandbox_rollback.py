@@ -47,7 +47,8 @@ def test_the_demos_commit_failing_only_in_prd_was_rolled_back_to_the_last_good_o
     # GIVEN the demo's story (this module runs in the sandbox it kept: tests/e2e/test_demo.py): G reached
     # prd, then B passed dev and stg and failed in prd
     entries = history(sandbox, "prd")
-    rollback = next(e for e in entries if e["kind"] == "rollback" and e["state"] == "STARTED")
+    # (the oldest rollback: the demo ends with another, of the commit pushed straight to prd)
+    rollback = next(e for e in reversed(entries) if e["kind"] == "rollback" and e["state"] == "STARTED")
     good, bad = rollback["commit"], rollback["from_commit"]
     assert _has(sandbox, "stg", commit=bad, state="SUCCEEDED", kind="deployment")
     failed = next(
@@ -57,7 +58,13 @@ def test_the_demos_commit_failing_only_in_prd_was_rolled_back_to_the_last_good_o
     # THEN path2prod rolled prd back from B to G by itself, within 90 s of B's failure: prd's main is G,
     # and G SUCCEEDED after the rollback began
     assert rollback["trigger"] == "automatic"
-    done = next(e for e in entries if e["kind"] == "rollback" and e["state"] == "SUCCEEDED")
+    done = next(
+        e
+        for e in entries
+        if e["kind"] == "rollback"
+        and e["state"] == "SUCCEEDED"
+        and e["execution_id"] == rollback["execution_id"]
+    )
     assert done["commit"] == good
     assert _seconds_between(failed["time"], done["time"]) < 90
     assert main_of(sandbox, "prd") == good
