@@ -12,6 +12,7 @@ import click
 
 from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option, one_env_option, pick_env
+from path2prod.domain.gate import GateMode
 from path2prod.domain.text import printable
 from path2prod.sandbox import lifecycle
 from path2prod.sandbox.home import SandboxHome
@@ -28,6 +29,9 @@ def _progress(as_json: bool) -> Any:
 @click.group()
 def local() -> None:
     """Run path2prod on this machine: three emulated accounts, their repos, pipelines and ledgers."""
+
+
+GATE_MODES = tuple(mode.value for mode in GateMode)
 
 
 def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -60,6 +64,14 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     help="How many approvals ENV needs (default 1).",
 )
 @click.option(
+    "--gate",
+    "gate_option",
+    multiple=True,
+    metavar="ENV=MODE",
+    help="The provenance gate before ENV's build (stg, prd): enforce, warn, off or auto (default: "
+    "auto, enforce in prd and warn in stg), as the GateMode stack parameter.",
+)
+@click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -71,6 +83,7 @@ def up(
     home: Path | None,
     approvers_option: tuple[str, ...],
     quorum_option: tuple[str, ...],
+    gate_option: tuple[str, ...],
     template: Path | None,
     as_json: bool,
 ) -> None:
@@ -91,9 +104,15 @@ def up(
                 f"{env}={number}: a quorum is a whole number of at least 1", param_hint="--quorum"
             )
         quorum[env] = int(number)
+    gate = _per_env(gate_option, "--gate")
+    for env, mode in gate.items():
+        if mode not in GATE_MODES:
+            raise click.BadParameter(
+                f"{env}={mode}: a mode is one of {', '.join(GATE_MODES)}", param_hint="--gate"
+            )
     sandbox = _home(home)
     started = lifecycle.start(
-        sandbox, progress=_progress(as_json), approvers=approvers, quorum=quorum, template=template
+        sandbox, progress=_progress(as_json), approvers=approvers, quorum=quorum, gate=gate, template=template
     )
     status = sandbox.status()
     if as_json:
@@ -167,7 +186,7 @@ def _print_status(status: dict[str, Any]) -> None:
         click.echo(f"  {env}  account {details['account_id']}  remote {details['remote']}")
         if "approvers" in details:
             approvers = ", ".join(details["approvers"])
-            click.echo(f"       approvers {approvers} (quorum {details['quorum']})")
+            click.echo(f"       approvers {approvers} (quorum {details['quorum']}), gate {details['gate']}")
 
 
 @local.command("break")
