@@ -71,13 +71,8 @@ class LocalGate:
         queue_url: str,
         timeout: float = JOB_TIMEOUT_SECONDS,
     ) -> None:
-        self.rule, self.account, self.sqs, self.queue_url, self.timeout = (
-            rule,
-            account,
-            sqs_client,
-            queue_url,
-            timeout,
-        )
+        self.rule, self.account, self.timeout = rule, account, timeout
+        self.sqs, self.queue_url = sqs_client, queue_url
 
     def run(self, pipeline: str, execution_id: str, commit: str) -> GateOutcome:
         """Give the function its job and wait for the result (failed after `timeout` without one)."""
