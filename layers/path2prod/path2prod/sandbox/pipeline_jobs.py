@@ -96,14 +96,18 @@ def patch_job_results() -> None:
 
 @contextlib.contextmanager
 def job_results() -> Iterator[None]:
-    """The job-result actions for the duration (in-process tests under mock_aws), undone on leaving."""
+    """The job-result actions for the duration (in-process tests under mock_aws), undone on leaving
+    (kept when they were there before: an emulator in the same process keeps them)."""
+    names = ("put_job_success_result", "put_job_failure_result")
+    had = all(hasattr(CodePipelineResponse, name) for name in names)
     patch_job_results()
     try:
         yield
     finally:
-        for name in ("put_job_success_result", "put_job_failure_result"):
-            with contextlib.suppress(AttributeError):
-                delattr(CodePipelineResponse, name)
+        if not had:
+            for name in names:
+                with contextlib.suppress(AttributeError):
+                    delattr(CodePipelineResponse, name)
         with _answered:
             _results.clear()
             _open_jobs.clear()
