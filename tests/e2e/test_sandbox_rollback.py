@@ -47,7 +47,8 @@ def test_the_demos_commit_failing_only_in_prd_was_rolled_back_to_the_last_good_o
     # GIVEN the demo's story (this module runs in the sandbox it kept: tests/e2e/test_demo.py): G reached
     # prd, then B passed dev and stg and failed in prd
     entries = history(sandbox, "prd")
-    rollback = next(e for e in entries if e["kind"] == "rollback" and e["state"] == "STARTED")
+    # (the oldest rollback: the demo ends with another, of the commit pushed straight to prd)
+    rollback = next(e for e in reversed(entries) if e["kind"] == "rollback" and e["state"] == "STARTED")
     good, bad = rollback["commit"], rollback["from_commit"]
     assert _has(sandbox, "stg", commit=bad, state="SUCCEEDED", kind="deployment")
     failed = next(
@@ -57,7 +58,13 @@ def test_the_demos_commit_failing_only_in_prd_was_rolled_back_to_the_last_good_o
     # THEN path2prod rolled prd back from B to G by itself, within 90 s of B's failure: prd's main is G,
     # and G SUCCEEDED after the rollback began
     assert rollback["trigger"] == "automatic"
-    done = next(e for e in entries if e["kind"] == "rollback" and e["state"] == "SUCCEEDED")
+    done = next(
+        e
+        for e in entries
+        if e["kind"] == "rollback"
+        and e["state"] == "SUCCEEDED"
+        and e["execution_id"] == rollback["execution_id"]
+    )
     assert done["commit"] == good
     assert _seconds_between(failed["time"], done["time"]) < 90
     assert main_of(sandbox, "prd") == good
@@ -81,15 +88,15 @@ def test_the_demos_commit_failing_only_in_prd_was_rolled_back_to_the_last_good_o
 
 
 def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: Path) -> None:
-    # GIVEN prd runs a good commit, then an outage makes every prd build fail
-    good = commit(app, PASSING_BUILDSPEC, "G2")
-    _promote(sandbox, app, good, ("dev", "stg", "prd"))
+    # GIVEN prd runs a good commit (the demo's G: prd's gate refuses a commit pushed there by hand, so
+    # none is promoted here), then an outage makes every prd build fail
+    good = main_of(sandbox, "prd")
     run_cli("local", "break", "prd", "--home", str(sandbox))
     mails_before = len(_mail(sandbox))
-    bad = commit(app, PASSING_BUILDSPEC, "C, which would pass but for the outage")
+    bad = commit(app, PASSING_BUILDSPEC, "C, pushed straight to prd")
 
     try:
-        # WHEN C is pushed to prd
+        # WHEN C is pushed to prd (its gate refuses it: its execution fails, as a build would)
         push_to(sandbox, app, bad, "prd")
 
         # THEN one rollback, whose deployment fails too: it ends FAILED, one alert, no second rollback
@@ -97,15 +104,16 @@ def test_a_rollback_that_fails_too_is_not_rolled_back_again(sandbox: Path, app: 
             lambda: _has(sandbox, "prd", kind="rollback", state="REFUSED", from_commit=good), 90, "refusal"
         )
         # the refusal's mail and the failed rollback's outcome follow it: waited for, not slept for
-        eventually(lambda: len(_mail(sandbox)) >= mails_before + 2, 60, "the two mails about C")
+        eventually(lambda: len(_mail(sandbox)) >= mails_before + 3, 60, "the three mails about C")
         run_cli("local", "wait", "--home", str(sandbox), "--timeout", "60")
         rollbacks = [
             e for e in history(sandbox, "prd") if e["kind"] == "rollback" and e["from_commit"] == bad
         ]
         assert [e["state"] for e in rollbacks] == ["FAILED", "STARTED"]
         new_mail = _mail(sandbox)[mails_before:]
-        assert len(new_mail) == 2, [mail["subject"] for mail in new_mail]
-        assert "rolled back" in new_mail[0]["subject"] and "manual action needed" in new_mail[1]["subject"]
+        assert len(new_mail) == 3, [mail["subject"] for mail in new_mail]
+        assert "gate refused" in new_mail[0]["subject"]
+        assert "rolled back" in new_mail[1]["subject"] and "manual action needed" in new_mail[2]["subject"]
         assert main_of(sandbox, "prd") == good
     finally:
         run_cli("local", "fix", "prd", "--home", str(sandbox))

@@ -283,3 +283,42 @@ def test_the_report_page_marks_the_deployment_pushed_straight_to_prd(straight_to
     )
     assert dev_only.exit_code == 0, dev_only.output
     assert 'id="provenance"' not in out.read_text()
+
+
+def test_a_commit_the_gate_refused_is_listed_broken_with_the_gates_reason(
+    ledgers: dict[str, LedgerTable], requests: list[dict[str, Any]]
+) -> None:
+    # GIVEN A promoted to prd on 2 November; on the 3rd B, pushed straight to prd, refused by the gate
+    # before it built (its execution FAILED), and a WARNED gate entry of another execution (warn mode)
+    path_of(ledgers, A, "2026-11-02", 1)
+    deploy(ledgers["prd"], "prd", B, "prd-b", "2026-11-03T12:00:00Z", state="FAILED")
+    for execution, state in (("prd-b", "REFUSED"), ("prd-w", "WARNED")):
+        ledgers["prd"].append_entry(
+            ledger_entry(
+                env="prd",
+                commit=B,
+                kind=EntryKind.GATE,
+                state=state,
+                execution_id=execution,
+                time="2026-11-03T12:00:01Z",
+                trigger="arn:aws:events:eu-west-1:333333333333:rule/push-to-main",
+                reason=f"no approval in prd for {B[:12]}",
+                **in_account("prd"),
+            )
+        )
+    requests.clear()
+
+    # WHEN
+    rows = provenance_report(["prd"], ledgers, since="2026-11-01", until="2026-11-10").as_rows()
+
+    # THEN A is complete, and B is listed broken (it never deployed), the gate's refusal its one step
+    assert [(r["execution_id"], r["complete"], r["reason"]) for r in rows] == [
+        ("prd-1", True, None),
+        ("prd-b", False, f"refused by the gate: no approval in prd for {B[:12]}"),
+    ]
+    assert rows[1]["time"] == "2026-11-03T12:00:01Z" and rows[1]["commit"] == B
+    assert [(s["what"], s["by"]) for s in rows[1]["chain"]] == [
+        ("REFUSED", "arn:aws:events:eu-west-1:333333333333:rule/push-to-main")
+    ]
+    # AND no read more than the window's
+    assert [r["index"] for r in requests] == ["by-env-time"] * 3

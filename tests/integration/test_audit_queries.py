@@ -23,6 +23,7 @@ from path2prod.audit.metrics import env_metrics
 from path2prod.audit.where import where_is
 from path2prod.cli.main import cli
 from path2prod.domain.ledger import LedgerEntry
+from path2prod.domain.vocabulary import EntryKind
 from tests.support.entries import in_account, ledger_entry
 from tests.support.ledger_config import ledgers_config
 
@@ -323,6 +324,34 @@ def test_metrics_of_prd_over_a_window(ledgers: dict[str, LedgerTable], queries: 
         ("ledger-dev", "ENV#dev"),
     ]
     assert all(q["ScannedCount"] == q["Count"] for q in queries)
+
+
+def test_metrics_leave_out_an_execution_the_gate_refused(ledgers: dict[str, LedgerTable]) -> None:
+    # GIVEN A deployed in prd, then B pushed straight to prd: the gate refused it, its execution FAILED
+    # before any build (A kept running)
+    dev, prd = ledgers["dev"], ledgers["prd"]
+    _deploy(prd, "prd", A, "prd-1", "SUCCEEDED", "2026-11-02")
+    _deploy(prd, "prd", B, "prd-2", "FAILED", "2026-11-03")
+    prd.append_entry(
+        ledger_entry(
+            env="prd",
+            commit=B,
+            kind=EntryKind.GATE,
+            state="REFUSED",
+            execution_id="prd-2",
+            time="2026-11-03T10:00:01Z",
+            reason=f"no approval in prd for {B[:12]}",
+            **in_account("prd"),
+        )
+    )
+
+    # WHEN
+    metrics = env_metrics("prd", prd, dev, since="2026-11-01", until="2026-11-11").as_dict()
+
+    # THEN B is no deployment and no failure: one deployment, nothing failed, nothing to restore
+    assert metrics["deployment_frequency"]["deployments"] == 1
+    assert metrics["change_failure_rate"]["failed"] == 0
+    assert metrics["time_to_restore"]["restored"] == metrics["time_to_restore"]["unrestored"] == 0
 
 
 def test_metrics_make_the_same_requests_for_a_window_of_many_commits(

@@ -5,6 +5,7 @@
 | deployment entry     | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
 | rollback entry       | ROLLBACK#<pipeline>#<failed execution> | ENTRY#<attempt>#<rank>#<state> |
 | rollback lock        | ROLLBACK#LOCK        | LOCK (mutable, unchained; free once its rollback ended) |
+| gate entry           | GATE#<pipeline>#<execution>   | ENTRY#gate (one per execution, any state) |
 | approval request     | APPROVAL#<request id>         | REQUEST (mutable, not chained) |
 | approval/promotion entry | APPROVAL#<request id>     | ENTRY#<kind>#<attempt>#<state>#<who> |
 | execution's commit   | EXEC#<pipeline>#<execution>   | COMMIT                           |
@@ -47,6 +48,15 @@ def rollback_pk(pipeline: str, failed_execution_id: str) -> str:
     return f"ROLLBACK#{pipeline}#{failed_execution_id}"
 
 
+def gate_pk(pipeline: str, execution_id: str) -> str:
+    return f"GATE#{pipeline}#{execution_id}"
+
+
+# One sort key whatever the decision: of two deliveries of one job deciding differently (the ledger moved
+# in between), the conditional put lets the first win, and the second reports what the first recorded.
+GATE_SK = f"{ENTRY_PREFIX}gate"
+
+
 def approval_pk(request_id: str) -> str:
     return f"APPROVAL#{request_id}"
 
@@ -56,6 +66,8 @@ def entry_pk(entry: LedgerEntry) -> str:
         return rollback_pk(entry.pipeline, entry.execution_id)
     if entry.kind in (EntryKind.APPROVAL, EntryKind.PROMOTION):
         return approval_pk(entry.execution_id)
+    if entry.kind == EntryKind.GATE:
+        return gate_pk(entry.pipeline, entry.execution_id)
     return execution_pk(entry.pipeline, entry.execution_id)
 
 
@@ -67,6 +79,8 @@ def entry_sk_of(entry: LedgerEntry) -> str:
     """An entry's sort key. Approval entries name who decided: each approver's answer is its own entry."""
     if entry.kind in (EntryKind.APPROVAL, EntryKind.PROMOTION):
         return f"{ENTRY_PREFIX}{entry.kind}#{entry.attempt:04d}#{entry.state}#{entry.trigger or ''}"
+    if entry.kind == EntryKind.GATE:
+        return GATE_SK
     return entry_sk(entry.attempt, entry.state)
 
 

@@ -35,6 +35,7 @@ from path2prod.adapters.ledger_keys import (
     entries_query,
     env_pk,
     execution_pk,
+    gate_pk,
     rollback_pk,
 )
 from path2prod.domain.chain import ChainHead, chain_position_problem
@@ -188,6 +189,10 @@ class LedgerReads:
     def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         """Every rollback entry recorded about one failed execution (what was decided about it)."""
         return self.entries_of(entries_query(self.table_name, rollback_pk(pipeline, execution_id)))
+
+    def gate_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
+        """The gate's decision about one pipeline execution (none, or one entry), strongly consistent."""
+        return self.entries_of(entries_query(self.table_name, gate_pk(pipeline, execution_id)))
 
     def chain_head(self) -> ChainHead | None:
         """The chain's head item, or None when there is none (an empty ledger, or a deleted head)."""

@@ -60,6 +60,11 @@ class PipelineExecutions:
     def commit_of(self, pipeline: str, execution_id: str) -> str | None:
         """The source revision of an execution, None while it has none (its Source action has not
         succeeded), ExecutionNotFound while CodePipeline does not know the execution."""
+        return self.revision_and_trigger(pipeline, execution_id)[0]
+
+    def revision_and_trigger(self, pipeline: str, execution_id: str) -> tuple[str | None, str | None]:
+        """An execution's source revision (as commit_of) and who or what started it (its
+        trigger.triggerDetail: a rule's ARN, a caller's ARN), from one GetPipelineExecution."""
         try:
             with _pipeline_errors(pipeline):
                 response = self.client.get_pipeline_execution(
@@ -69,10 +74,12 @@ class PipelineExecutions:
             if error.response["Error"]["Code"] == "PipelineExecutionNotFoundException":
                 raise ExecutionNotFound(f"{pipeline} has no execution {execution_id} (yet)") from error
             raise
-        for revision in response["pipelineExecution"].get("artifactRevisions", []):
+        execution = response["pipelineExecution"]
+        trigger = execution.get("trigger", {}).get("triggerDetail") or None
+        for revision in execution.get("artifactRevisions", []):
             if revision.get("revisionId"):
-                return revision["revisionId"]
-        return None
+                return revision["revisionId"], trigger
+        return None, trigger
 
     def start(self, pipeline: str, commit: str, *, source_action: str = SOURCE_ACTION) -> str:
         """Start `pipeline` on `commit` (not on its branch's head); returns the execution id.

@@ -64,7 +64,10 @@ def env_metrics(
     window = TimeWindow.from_options(since, until, now=now)
     lookback = format_time(parse_utc(window.since) - LOOKBACK)
     read = list(ledger.history(env, oldest_first=True, since=lookback, until=window.until))
-    deployments = [entry for entry in read if entry.kind == EntryKind.DEPLOYMENT]
+    # An execution the gate refused never built: no deployment, and no failure of the env (what ran
+    # before kept running). It counts in neither the frequency nor the failure rate.
+    refused = {e.execution_id for e in read if e.kind == EntryKind.GATE and e.state == EntryState.REFUSED}
+    deployments = [e for e in read if e.kind == EntryKind.DEPLOYMENT and e.execution_id not in refused]
     entries = [entry for entry in deployments if entry.time >= window.since]
     outcomes = execution_outcomes(entries, window)
     working_before = _working_before(env, ledger, window, earlier=deployments, lookback=lookback)

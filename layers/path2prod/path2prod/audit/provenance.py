@@ -25,7 +25,14 @@ from typing import Any
 from path2prod import ENVS
 from path2prod.audit.ports import CommitHistory
 from path2prod.domain.ledger import LedgerEntry
-from path2prod.domain.provenance import UPSTREAM, Backing, Provenance, deployments_in, provenance_of
+from path2prod.domain.provenance import (
+    UPSTREAM,
+    Backing,
+    Provenance,
+    deployments_in,
+    provenance_of,
+    refused_by_gate,
+)
 from path2prod.domain.time import format_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.domain.window import TimeWindow, parse_utc
@@ -54,14 +61,15 @@ class ProvenanceReport:
 
 
 def provenance_row(provenance: Provenance) -> dict[str, Any]:
-    """One deployment as JSON: env, commit, execution_id, time (when it SUCCEEDED), complete, via (what
-    backs it: entry point, promotion, rollback; null when broken), chain (oldest step first), reason."""
+    """One deployment as JSON: env, commit, execution_id, time (when it SUCCEEDED; for a commit the gate
+    refused, when it refused it), complete, via (what backs it: entry point, promotion, rollback; null
+    when broken), chain (oldest step first), reason."""
     deployment = provenance.deployment
     return {
         "env": deployment.env,
         "commit": deployment.commit,
         "execution_id": deployment.execution_id,
-        "time": deployment.succeeded_at,
+        "time": deployment.succeeded_at or deployment.started_at,
         "complete": provenance.complete,
         "via": str(provenance.via) if provenance.via is not None else None,
         "chain": [step.as_dict() for step in provenance.steps],
@@ -102,7 +110,8 @@ def provenance_report(
     now: datetime | None = None,
 ) -> ProvenanceReport:
     """The provenance of every SUCCEEDED deployment of `envs` over [since, until] (ISO-8601; default: the
-    30 days until now). `ledgers` holds each env's ledger: the envs listed and those upstream of them."""
+    30 days until now), and of every commit the gate refused then (broken, refused_by_gate). `ledgers`
+    holds each env's ledger: the envs listed and those upstream of them."""
     window = TimeWindow.from_options(since, until, now=now)
     named = set(envs)
     listed = tuple(env for env in ENVS if env in named)
@@ -115,6 +124,7 @@ def provenance_report(
     looked_up: set[tuple[str, str]] = set()
     rows = []
     for env in listed:
+        mine = [row for row in refused_by_gate(env, read[env]) if window.contains(row.deployment.started_at)]
         for deployment in deployments_in(env, read[env]):
             if not window.contains(deployment.succeeded_at or ""):
                 continue
@@ -125,7 +135,8 @@ def provenance_report(
                 looked_up.add((commit, env))
                 evidence.add(_commit_entries(commit, env, ledgers))
                 provenance = provenance_of(deployment, evidence.of(commit))
-            rows.append(provenance)
+            mine.append(provenance)
+        rows.extend(sorted(mine, key=lambda row: row.deployment.succeeded_at or row.deployment.started_at))
     return ProvenanceReport(window, listed, tuple(rows))
 
 

@@ -182,6 +182,8 @@ def mark_label(entry: LedgerEntry) -> str:
         if entry.state == EntryState.REFUSED:
             return f"no rollback of {(entry.from_commit or entry.commit)[:7]}"
         return f"{_ROLLBACK_WORDS.get(entry.state, 'rollback ' + entry.state.lower())} {sha}"
+    if entry.kind == EntryKind.GATE:  # the gate's decision about a commit about to build
+        return f"gate {entry.state.lower()} {sha}"
     return f"{entry.kind} {entry.state}".lower()[:24]
 
 

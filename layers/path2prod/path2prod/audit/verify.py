@@ -16,10 +16,11 @@ rewritten is skipped by readers, logged, and named only by `--full`), and the wa
 unchained items, which reads every entry again (docs/ledger-integrity.md).
 
 What it counts, in the words every audit command uses (docs/audit.md): the chain numbers (`seq`) every
-*chained item*. A chained item is either a *ledger entry* (kind deployment, rollback, approval or
-promotion: what `history`, `export` and `report` list) or a *commit record* (kind `commit`: which commit
-a pipeline execution runs, written once per execution, listed only by `export --chain`). So a deployment
-seen as STARTED and SUCCEEDED in `history` is 3 chained items: its 2 entries and its commit record.
+*chained item*. A chained item is either a *ledger entry* (kind deployment, rollback, approval,
+promotion or gate: what `history`, `export` and `report` list) or a *commit record* (kind `commit`:
+which commit a pipeline execution runs, written once per execution, listed only by `export --chain`).
+So a deployment seen as STARTED and SUCCEEDED in `history` is 3 chained items: its 2 entries and its
+commit record.
 Approval requests, the rollback lock and the chain head are mutable, unchained by design, not counted.
 """
 

@@ -56,7 +56,8 @@ APPROVER = "bob@example.com"  # the sandbox's default approvers are alice and bo
 def demo(keep: Path | None, timeout: float) -> None:
     """Run the story in a throw-away sandbox: a good commit to production, approved on the approval
     page at each step; a commit that fails in dev; one that fails only in prd and is rolled back
-    automatically; then the three ledgers."""
+    automatically; one pushed straight to prd, which prd's gate stops before it builds; then the three
+    ledgers."""
     workspace = Path(tempfile.mkdtemp(prefix="path2prod-demo-"))
     home = SandboxHome(keep or workspace / "sandbox")
     try:
@@ -111,6 +112,8 @@ class Story:
             raise DemoFailed(f"expected prd rolled back to {good[:12]}, its main is {prd_main[:12]}")
         note(f"path2prod rolled prd back by itself: main is G = {good[:12]} again, and G SUCCEEDED once more")
 
+        self.push_straight_to_prd(good)
+
         for env in ENVS:
             step(f"the {env} ledger, newest first (path2prod ledger history {env})")
             click.echo(format_entries(env, self.ledger(env)))
@@ -119,6 +122,35 @@ class Story:
         for line in lines:
             message = json.loads(line)
             click.echo(f"    {message['time'][:19]}  {message['to']}  {message['subject']}")
+
+    def push_straight_to_prd(self, good: str) -> None:
+        """A commit made in a clone of prd's own repo and pushed there: never through dev or stg, never
+        approved. prd's gate (the Build stage's entry condition) stops it before it builds."""
+        clone = self.app.parent / "prd-clone"
+        git("clone", "--quiet", str(self.home.repo("prd")), str(clone))
+        (clone / "HOTFIX.md").write_text("A quick fix, made straight in production.\n")
+        git("add", "--all", cwd=clone)
+        git("commit", "--quiet", "-m", "Hotfix made in prd's own clone", cwd=clone)
+        straight = git("rev-parse", "HEAD", cwd=clone).strip()
+        step(f"H = {straight[:12]} 'Hotfix made in prd's own clone': pushed straight to prd, not via stg")
+        note(f"git push prd {straight[:12]}:main   (from a clone of prd's repo)")
+        git("push", "--quiet", "origin", "HEAD:refs/heads/main", cwd=clone)
+        lifecycle.wait_idle(self.home, timeout=self.timeout, progress=lambda _: None)
+        refused = [e for e in self.ledger("prd") if e.kind == EntryKind.GATE and e.commit == straight]
+        if not refused or refused[0].state != EntryState.REFUSED:
+            raise DemoFailed(f"expected prd's gate to refuse {straight[:12]}, its ledger has {refused}")
+        self.expect(straight, {"prd": EntryState.FAILED})
+        note(f"prd's gate REFUSED H before its build: {refused[0].reason}")
+        if (self.home.logs_dir / "builds" / f"{refused[0].execution_id}.log").exists():
+            raise DemoFailed(f"expected no build of {straight[:12]} in prd, found its build log")
+        note("no build ran: the execution FAILED at the Build stage's entry, and an alert was mailed")
+        prd_main = git("--git-dir", str(self.home.repo("prd")), "rev-parse", "main").strip()
+        if prd_main != good:
+            raise DemoFailed(f"expected prd's main back at {good[:12]} after H failed, it is {prd_main[:12]}")
+        note(
+            f"H's execution FAILED, so path2prod rolled prd's main back to G = {good[:12]}, which runs again"
+        )
+        note("see it: path2prod audit provenance --env prd (H is listed BROKEN, refused by the gate)")
 
     def promote(self, sha: str, env: str, *, show_author_refusal: bool = False) -> None:
         """Answer env's request for `sha` on the approval page, as bob's browser would."""

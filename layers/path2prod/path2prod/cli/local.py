@@ -12,6 +12,7 @@ import click
 
 from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option, one_env_option, pick_env
+from path2prod.domain.gate import GateMode
 from path2prod.domain.text import printable
 from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox import lifecycle
@@ -29,6 +30,9 @@ def _progress(as_json: bool) -> Any:
 @click.group()
 def local() -> None:
     """Run path2prod on this machine: three emulated accounts, their repos, pipelines and ledgers."""
+
+
+GATE_MODES = tuple(mode.value for mode in GateMode)
 
 
 def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -69,6 +73,14 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     "prd='freeze=now/PT10M' for a freeze from now on. Default: always open.",
 )
 @click.option(
+    "--gate",
+    "gate_option",
+    multiple=True,
+    metavar="ENV=MODE",
+    help="The provenance gate before ENV's build (stg, prd): enforce, warn, off or auto (default: "
+    "auto, enforce in prd and warn in stg), as the GateMode stack parameter.",
+)
+@click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -81,6 +93,7 @@ def up(
     approvers_option: tuple[str, ...],
     quorum_option: tuple[str, ...],
     window_option: tuple[str, ...],
+    gate_option: tuple[str, ...],
     template: Path | None,
     as_json: bool,
 ) -> None:
@@ -101,6 +114,12 @@ def up(
                 f"{env}={number}: a quorum is a whole number of at least 1", param_hint="--quorum"
             )
         quorum[env] = int(number)
+    gate = _per_env(gate_option, "--gate")
+    for env, mode in gate.items():
+        if mode not in GATE_MODES:
+            raise click.BadParameter(
+                f"{env}={mode}: a mode is one of {', '.join(GATE_MODES)}", param_hint="--gate"
+            )
     windows = {
         env: _windows_text(text, "--window") for env, text in _per_env(window_option, "--window").items()
     }
@@ -111,6 +130,7 @@ def up(
         approvers=approvers,
         quorum=quorum,
         windows=windows,
+        gate=gate,
         template=template,
     )
     status = sandbox.status()
@@ -254,7 +274,7 @@ def _print_status(status: dict[str, Any]) -> None:
         click.echo(f"  {env}  account {details['account_id']}  remote {details['remote']}")
         if "approvers" in details:
             approvers = ", ".join(details["approvers"])
-            click.echo(f"       approvers {approvers} (quorum {details['quorum']})")
+            click.echo(f"       approvers {approvers} (quorum {details['quorum']}), gate {details['gate']}")
         if details.get("deploy_windows"):
             click.echo(f"       deploy windows {printable(details['deploy_windows'])}")
 

@@ -19,8 +19,8 @@ backed by what put it there.) Anything else is
 *broken*, with a one-line reason. Times are ledger times (to the second); "before" is "at or before",
 as a push and the execution it starts often share a second.
 
-The future gate decides the same way about a commit about to deploy: a `Deployment` with no execution,
-started now.
+The gate (domain/gate.py) decides the same way about a commit about to deploy, from the env's own ledger
+only (`local_backing`): a `Deployment` with no execution, started now.
 """
 
 from __future__ import annotations
@@ -107,11 +107,83 @@ def deployments_in(env: str, entries: Iterable[LedgerEntry]) -> list[Deployment]
     return sorted(found, key=lambda deployment: (deployment.succeeded_at or "", deployment.started_at))
 
 
+def refused_by_gate(env: str, entries: Iterable[LedgerEntry]) -> list[Provenance]:
+    """The commits the gate stopped before they built in `env` (its REFUSED entries), oldest first: no
+    deployment, yet what an auditor looks for first. Each is broken, with the gate's reason; its one
+    step is the refusal (a WARNED commit went on to deploy, and is judged as a deployment)."""
+    refused = sorted(
+        (e for e in entries if e.env == env and e.kind == EntryKind.GATE and e.state == EntryState.REFUSED),
+        key=lambda entry: entry.order_key,
+    )
+    return [
+        _broken(
+            Deployment(env, entry.commit, entry.time, entry.execution_id),
+            (Step(env, entry.state, entry.time, entry.execution_id, entry.trigger),),
+            [f"refused by the gate: {entry.reason}"],
+        )
+        for entry in refused
+    ]
+
+
 def provenance_of(deployment: Deployment, ledgers: Mapping[str, Iterable[LedgerEntry]]) -> Provenance:
     """What backs `deployment`, from the entries of each env's ledger in `ledgers` (any order; an env
     missing is an empty ledger). See the module's docstring for the rules."""
     by_env = {env: list(entries) for env, entries in ledgers.items()}
     return _provenance(deployment, by_env)
+
+
+@dataclass(frozen=True)
+class LocalBacking:
+    """What in an env's own ledger put a deployment's commit on its main (`cause`: the promotion's push
+    or the rollback's start), and how (`via`); `reason` says why nothing does (None: backed)."""
+
+    cause: LedgerEntry | None
+    via: Backing | None
+    reason: str | None = None
+
+    @property
+    def backed(self) -> bool:
+        return self.reason is None
+
+
+def local_backing(deployment: Deployment, entries: Iterable[LedgerEntry]) -> LocalBacking:
+    """What backs `deployment` in its env's own ledger, `entries` (any order), upstream left unread: an
+    approved promotion's push, or a rollback (or redeploy) to a commit that SUCCEEDED there before, the
+    last thing to put the commit on main with no deployment of another commit started since. The rules
+    are provenance_of's, the upstream chain aside (dev, the entry point, is backed by definition).
+
+    `entries` must hold the commit's entries and the env's deployments started after the newest
+    `last_put_on_main` of the commit (what the gate reads: a by-commit and a by-env-time Query).
+    """
+    env, commit, start = deployment.env, deployment.commit, deployment.started_at
+    if env not in UPSTREAM:
+        return LocalBacking(None, Backing.ENTRY_POINT)
+    own = [
+        entry for entry in entries if entry.env == env and (entry.commit == commit or _is_deployment(entry))
+    ]
+    cause = _cause(commit, start, own)
+    if cause is None:
+        return LocalBacking(None, None, _why_no_cause(commit, env, start, own))
+    if cause.kind == EntryKind.ROLLBACK:
+        rolled_back = _rolled_back(deployment, cause, own, ())
+        return LocalBacking(cause, Backing.ROLLBACK if rolled_back.complete else None, rolled_back.reason)
+    if not _approvals_before(cause, commit, own):
+        return LocalBacking(cause, None, _unapproved(cause))
+    return LocalBacking(cause, Backing.PROMOTION)
+
+
+def last_put_on_main(commit: str, before: str, entries: Iterable[LedgerEntry]) -> LedgerEntry | None:
+    """The newest entry of `entries` that put `commit` on main (a promotion's push, a rollback's start)
+    at or before `before`: from its time on, a deployment of another commit breaks what it backs."""
+    return max(
+        (
+            entry
+            for entry in entries
+            if entry.commit == commit and entry.time <= before and _puts_on_main(entry)
+        ),
+        key=lambda entry: entry.order_key,
+        default=None,
+    )
 
 
 def _provenance(deployment: Deployment, ledgers: Mapping[str, Sequence[LedgerEntry]]) -> Provenance:
@@ -145,23 +217,12 @@ def _promoted(
     own: tuple[Step, ...],
 ) -> Provenance:
     env, commit = deployment.env, deployment.commit
-    approvals = sorted(
-        (
-            entry
-            for entry in entries
-            if entry.kind == EntryKind.APPROVAL
-            and entry.state == EntryState.APPROVED
-            and entry.execution_id == push.execution_id
-            and entry.commit == commit
-            and entry.time <= push.time
-        ),
-        key=lambda entry: entry.order_key,
-    )
+    approvals = _approvals_before(push, commit, entries)
     steps = [Step(env, EntryState.APPROVED, a.time, a.execution_id, a.trigger) for a in approvals]
     steps.append(Step(env, EntryState.PUSHED, push.time, push.execution_id, push.trigger))
     problems = []
     if not approvals:
-        problems.append(f"promotion {push.execution_id} has no APPROVED entry before its push")
+        problems.append(_unapproved(push))
     upstream = [
         _provenance(earlier, ledgers)
         for earlier in _upstream_successes(commit, upstream_env, deployment.started_at, ledgers)
@@ -178,6 +239,26 @@ def _promoted(
     if problems:
         return _broken(deployment, (*chain, *steps, *own), problems)
     return Provenance(deployment, (*chain, *steps, *own), via=Backing.PROMOTION)
+
+
+def _approvals_before(push: LedgerEntry, commit: str, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """The APPROVED entries of the push's request for `commit`, no later than the push, oldest first."""
+    return sorted(
+        (
+            entry
+            for entry in entries
+            if entry.kind == EntryKind.APPROVAL
+            and entry.state == EntryState.APPROVED
+            and entry.execution_id == push.execution_id
+            and entry.commit == commit
+            and entry.time <= push.time
+        ),
+        key=lambda entry: entry.order_key,
+    )
+
+
+def _unapproved(push: LedgerEntry) -> str:
+    return f"promotion {push.execution_id} has no APPROVED entry before its push"
 
 
 def _rolled_back(
@@ -207,12 +288,9 @@ def _cause(commit: str, start: str, entries: Sequence[LedgerEntry]) -> LedgerEnt
     """The last thing path2prod did to put `commit` on the env's main before `start`: the promoter's
     push, or a rollback's start. None when there is none, or when a deployment of another commit
     started in between (main named that commit then, so `commit` came back by other means)."""
-    causes = [
-        entry for entry in entries if entry.commit == commit and entry.time <= start and _puts_on_main(entry)
-    ]
-    if not causes:
+    cause = last_put_on_main(commit, start, entries)
+    if cause is None:
         return None
-    cause = max(causes, key=lambda entry: entry.order_key)
     if _other_deployment_between(commit, cause.time, start, entries) is not None:
         return None
     return cause

@@ -24,6 +24,7 @@ from path2prod.sandbox.home import SandboxHome
 from path2prod.sandbox.http_front import serve_approval_pages, serve_control
 from path2prod.sandbox.mail import deliver_mail
 from path2prod.sandbox.pipeline import LocalPipeline
+from path2prod.sandbox.pipeline_gate import LocalGate, entry_rule
 from path2prod.sandbox.provisioning import Provisioning
 from path2prod.sandbox.roles import BOOTSTRAP_ACCESS_KEYS
 from path2prod.sandbox.runtimes import Runtimes
@@ -52,6 +53,15 @@ class Sandbox:
         self.control: ThreadingHTTPServer | None = None
         self.stopping = threading.Event()
 
+    def _gate(self, env: str) -> LocalGate | None:
+        """env's Build stage entry condition, when its template pipeline has one (stg, prd)."""
+        rule = entry_rule(self.provisioning.names(env))
+        queue = self.provisioning.queues.get((env, "gate"))
+        if rule is None or queue is None:
+            return None
+        account = self.provisioning.accounts[env]
+        return LocalGate(rule, account=account.account_id, sqs_client=account.client("sqs"), queue_url=queue)
+
     # -- start -----------------------------------------------------------------------------------------
     def start(self) -> None:
         """Emulator, accounts, runtimes, approval pages, pipelines, control API; then the state file the
@@ -79,6 +89,7 @@ class Sandbox:
                 events_client=account.client("events"),
                 codepipeline_client=account.client("codepipeline"),
                 build_environment=account.aws_environment(),
+                gate=self._gate(env),
             )
             self.pipelines[env] = pipeline
             pipeline.start()

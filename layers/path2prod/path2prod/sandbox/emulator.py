@@ -1,8 +1,10 @@
 """moto's server, run in the sandbox daemon's process, plus two things moto lacks.
 
 1. CodePipeline executions with source revisions: moto keeps executions but answers
-   GetPipelineExecution with empty `artifactRevisions`; the sandbox's local pipeline records the
-   commit of each execution and this module adds it to moto's answer, as AWS would give it. And moto
+   GetPipelineExecution with empty `artifactRevisions` (and a blank trigger); the sandbox's local
+   pipeline records the commit and trigger of each execution and this module adds them to moto's
+   answer, as AWS would give them. Job results (PutJobSuccessResult, PutJobFailureResult, which a
+   function CodePipeline invokes answers with) are pipeline_jobs.py's. And moto
    runs nothing: an execution someone else starts (StartPipelineExecution by the CLI or a function,
    with or without a sourceRevisions override) is queued here for the env's local pipeline to run,
    under the id the API returned.
@@ -40,6 +42,7 @@ from moto.sns.responses import SNSResponse
 from moto.sts.models import sts_backends
 
 from path2prod.adapters.pipelines import SOURCE_ACTION
+from path2prod.sandbox.pipeline_jobs import patch_job_results
 
 log = logging.getLogger("path2prod.sandbox.emulator")
 _revisions: dict[str, dict[str, Any]] = {}
@@ -55,6 +58,15 @@ def set_execution_revision(execution_id: str, commit: str, summary: str, reposit
             "revisionSummary": summary,
             "revisionUrl": repository_url,
         }
+
+
+_triggers: dict[str, dict[str, str]] = {}
+
+
+def set_execution_trigger(execution_id: str, trigger_type: str, detail: str) -> None:
+    """Tell the emulated CodePipeline who or what started an execution (GetPipelineExecution's trigger)."""
+    with _revisions_lock:
+        _triggers[execution_id] = {"triggerType": trigger_type, "triggerDetail": detail}
 
 
 # The local pipeline's own starts (on a move of main) carry this request-token prefix, so they are not
@@ -103,8 +115,11 @@ def _with_revisions(to_dict: Callable[[Any], dict[str, Any]]) -> Callable[[Any],
         described: dict[str, Any] = to_dict(self)
         with _revisions_lock:
             revision = _revisions.get(self.pipeline_execution_id)
+            trigger = _triggers.get(self.pipeline_execution_id)
         if revision:
             described["artifactRevisions"] = [revision]
+        if trigger:
+            described["trigger"] = trigger
         return described
 
     return to_dict_with_revisions
@@ -123,6 +138,7 @@ def executions_with_revisions() -> Iterator[None]:
 
 
 def _patch_codepipeline() -> None:
+    patch_job_results()
     original = codepipeline_models.PipelineExecution.to_dict
     codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign,assignment]
     # moto marks an execution Succeeded at once; the local pipeline sets the real status as it runs.

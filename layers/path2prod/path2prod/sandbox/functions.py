@@ -28,6 +28,8 @@ class SandboxFunction:
     downstream_only: bool = False
     # Reached over HTTP (a Function URL) rather than through an EventBridge rule.
     function_url: bool = False
+    # Invoked by the pipeline (a LambdaInvoke rule): its queue is fed by the local pipeline, no rule.
+    pipeline_rule: bool = False
 
     def runs_in(self, env: str) -> bool:
         return not self.downstream_only or env != ENVS[0]
@@ -106,4 +108,5 @@ FUNCTIONS = (
     SandboxFunction(
         name="approval_page", logical_id="ApprovalPageFunction", downstream_only=True, function_url=True
     ),
+    SandboxFunction(name="gate", logical_id="GateFunction", downstream_only=True, pipeline_rule=True),
 )

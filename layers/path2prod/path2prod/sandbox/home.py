@@ -43,6 +43,8 @@ class SandboxConfig:
     quorum: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENVS[1:], 1))
     # The DeployWindows stack parameter of stg and prd (domain/deploy_windows.py), `now` resolved.
     windows: dict[str, str] = field(default_factory=dict)
+    # The GateMode stack parameter of each env that has an upstream (auto: enforce in prd, warn in stg).
+    gate: dict[str, str] = field(default_factory=lambda: dict.fromkeys(ENVS[1:], "auto"))
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -120,15 +122,17 @@ class SandboxHome:
         approvers: dict[str, list[str]] | None = None,
         quorum: dict[str, int] | None = None,
         windows: dict[str, str] | None = None,
+        gate: dict[str, str] | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
-        `approvers` and `quorum` (per env) replace what the sandbox had, as a stack update would.
+        `approvers`, `quorum` and `gate` (per env) replace what the sandbox had, as a stack update would.
         """
         config = self.load_config() if self.exists() else SandboxConfig()
         config.approvers.update(approvers or {})
         config.quorum.update(quorum or {})
         config.windows.update(windows or {})
+        config.gate.update(gate or {})
         for env in config.quorum:
             if not 1 <= config.quorum[env] <= len(config.approvers.get(env, [])):
                 raise SandboxError(
@@ -221,6 +225,7 @@ class SandboxHome:
                             "approvers": config.approvers.get(env, []),
                             "quorum": config.quorum.get(env, 1),
                             "deploy_windows": config.windows.get(env, ""),
+                            "gate": config.gate.get(env, "auto"),
                         }
                         if config.upstream(env)
                         else {}

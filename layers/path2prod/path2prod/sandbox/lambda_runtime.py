@@ -106,8 +106,10 @@ def main() -> None:
         handling = True
         for message in messages:
             event = json.loads(message["Body"])
-            if isinstance(event, dict):
-                event.setdefault("account", account)  # moto drops it on delivery; EventBridge sets it
+            # moto drops `account` on delivery; EventBridge sets it. A CodePipeline job (the local
+            # pipeline's, for the gate) comes as CodePipeline sends it: no such field.
+            if isinstance(event, dict) and "CodePipeline.job" not in event:
+                event.setdefault("account", account)
             context = SandboxLambdaContext(
                 function_name=function_name,
                 invoked_function_arn=f"arn:aws:lambda:{region}:{account}:function:{function_name}",

@@ -5,6 +5,9 @@ dulwich (path2prod's own promotions and rollbacks) runs no hooks: both kinds of 
 Each run is a CodePipeline execution (Source -> Build) started in the emulated CodePipeline, and every
 state change is put on the account's default event bus in the shape AWS documents.
 
+When the env's template pipeline has the Build stage's entry condition (the provenance gate), it runs
+it between Source and Build (pipeline_gate.py): a failed condition fails the execution with no Build.
+
 It also runs what others start through the API (StartPipelineExecution by the CLI or a function), as
 CodePipeline would: the commit of a sourceRevisions override, else main's head, under the execution id
 the API returned, with an execution-trigger naming the caller.
@@ -20,6 +23,7 @@ import shutil
 import subprocess
 import tarfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,9 +38,11 @@ from path2prod.sandbox.emulator import (
     has_requested_executions,
     set_execution_revision,
     set_execution_status,
+    set_execution_trigger,
     take_requested_executions,
 )
 from path2prod.sandbox.home import write_json
+from path2prod.sandbox.pipeline_gate import LocalGate
 
 log = logging.getLogger("path2prod.sandbox.pipeline")
 
@@ -104,15 +110,18 @@ class LocalPipeline(threading.Thread):
         codepipeline_client: Any,
         broken_flag: Path,
         build_environment: dict[str, str] | None = None,
+        gate: LocalGate | None = None,
     ) -> None:
         """`build_environment`: the AWS_* variables a build gets (the sandbox's endpoint and
-        credentials), as CodeBuild gives a build its service role's; nothing else of AWS reaches it."""
+        credentials), as CodeBuild gives a build its service role's; nothing else of AWS reaches it.
+        `gate`: the Build stage's entry condition, when the env's template pipeline has one."""
         super().__init__(name=f"pipeline-{env}", daemon=True)
         self.env, self.account, self.region, self.pipeline_name = env, account, region, name
         self.repo, self.work_dir, self.logs_dir, self.marks_file = repo, work_dir, logs_dir, marks_file
         self.events, self.codepipeline = events_client, codepipeline_client
         self.broken_flag = broken_flag
         self.build_environment = dict(build_environment or {})
+        self.gate = gate
         self.arn = f"arn:aws:codepipeline:{region}:{account}:{name}"
         self.stopping = threading.Event()
         self.running_execution: str | None = None
@@ -203,6 +212,7 @@ class LocalPipeline(threading.Thread):
             "trigger-type": "CloudWatchEvent",
             "trigger-detail": f"arn:aws:events:{self.region}:{self.account}:rule/path2prod-push-to-main",
         }
+        set_execution_trigger(execution_id, trigger["trigger-type"], trigger["trigger-detail"])
         self._pipeline_event(execution_id, start_time, EntryState.STARTED, {"execution-trigger": trigger})
 
         self._action_event(execution_id, start_time, "Source", "Source", "CodeCommit", EntryState.STARTED)
@@ -220,6 +230,38 @@ class LocalPipeline(threading.Thread):
             },
         )
 
+        succeeded = self._entry_condition_passes(execution_id, commit)
+        if succeeded:
+            succeeded = self._build_action(execution_id, start_time, commit)
+        state = EntryState.SUCCEEDED if succeeded else EntryState.FAILED
+        set_execution_status(self._backend(execution_id), "Succeeded" if succeeded else "Failed")
+        self._pipeline_event(execution_id, start_time, state)
+        if commit == read_main(self.repo):
+            # main's head has run (whoever started it): a move of main to it needs no second run.
+            self._save_mark(commit)
+        self.executions += 1
+        self.running_execution = None
+        log.info("pipeline %s: execution %s %s", self.env, execution_id, state)
+        return succeeded
+
+    def _entry_condition_passes(self, execution_id: str, commit: str) -> bool:
+        """The Build stage's BeforeEntry condition (the gate), when there is one; its latency is logged
+        from the Source action's success to the job's result (docs/benchmarks.md)."""
+        if self.gate is None:
+            return True
+        began = time.monotonic()
+        outcome = self.gate.run(self.pipeline_name, execution_id, commit)
+        log.info(
+            "pipeline %s: entry condition of Build %s for %s in %.3f s: %s",
+            self.env,
+            "passed" if outcome.passed else "FAILED",
+            execution_id,
+            time.monotonic() - began,
+            outcome.message,
+        )
+        return outcome.passed
+
+    def _build_action(self, execution_id: str, start_time: str, commit: str) -> bool:
         build_id = f"{self.pipeline_name}-build:{uuid.uuid4()}"
         self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", EntryState.STARTED)
         succeeded, build_summary = self._build(commit, execution_id, build_id)
@@ -232,15 +274,6 @@ class LocalPipeline(threading.Thread):
             result["error-code"] = "JobFailed"
         state = EntryState.SUCCEEDED if succeeded else EntryState.FAILED
         self._action_event(execution_id, start_time, "Build", "Build", "CodeBuild", state, result=result)
-
-        set_execution_status(self._backend(execution_id), "Succeeded" if succeeded else "Failed")
-        self._pipeline_event(execution_id, start_time, state)
-        if commit == read_main(self.repo):
-            # main's head has run (whoever started it): a move of main to it needs no second run.
-            self._save_mark(commit)
-        self.executions += 1
-        self.running_execution = None
-        log.info("pipeline %s: execution %s %s", self.env, execution_id, state)
         return succeeded
 
     # -- build -----------------------------------------------------------------------------------------

@@ -205,6 +205,7 @@ class Provisioning:
                 PreviousAccountId=self.config.accounts[upstream],
                 Approvers=",".join(self.config.approvers.get(env, [])),
                 ApprovalQuorum=str(self.config.quorum.get(env, 1)),
+                GateMode=self.config.gate.get(env, "auto"),
             )
             physical.update(
                 ApprovalSigningSecret=self.signing_secrets[env], ApprovalsTopic=self.approval_topics[env]
