@@ -4,10 +4,12 @@ about a commit about to build, from the env's own ledger (domain/provenance.py's
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from path2prod.domain.deploy_windows import parse_windows
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.gate import (
     GateMode,
@@ -18,7 +20,7 @@ from path2prod.domain.gate import (
     resolve_mode,
 )
 from path2prod.domain.provenance import Backing, Deployment, local_backing
-from path2prod.domain.vocabulary import EntryState
+from path2prod.domain.vocabulary import BREAK_GLASS, EntryState
 from tests.support.samples import load_event
 from tests.unit.test_provenance import A, B, deployed, promoted, request_entry, rollback
 
@@ -194,3 +196,42 @@ def test_local_backing_reads_no_other_env_and_dev_is_the_entry_point() -> None:
     assert local_backing(Deployment("dev", B, NOW), []).via is Backing.ENTRY_POINT
     # AND another env's entries back nothing in prd
     assert not local_backing(Deployment("prd", A, NOW), entries).backed
+
+
+# A freeze from 10:00 to 11:00 UTC on 2026-11-05 (the pushes above happen at 10:01).
+FREEZE = parse_windows("freeze=2026-11-05T10:00Z/PT1H")
+
+
+def test_a_promotion_pushed_during_a_freeze_is_refused_and_one_pushed_before_it_is_allowed() -> None:
+    # GIVEN prd frozen from 10:00 to 11:00; A was pushed at 10:01, B at 09:59
+    during = promoted("prd", A, "req-1", approved="2026-11-05T10:00:00Z", pushed="2026-11-05T10:01:00Z")
+    before = promoted("prd", B, "req-2", approved="2026-11-05T09:58:00Z", pushed="2026-11-05T09:59:00Z")
+
+    # WHEN each is about to build (at NOW, whatever the window says then)
+    refused = decide("prd", A, NOW, during, GateMode.ENFORCE, FREEZE)
+    warned = decide("prd", A, NOW, during, GateMode.WARN, FREEZE)
+    allowed = decide("prd", B, NOW, before, GateMode.ENFORCE, FREEZE)
+
+    # THEN the push during the freeze is refused (warned in warn), naming the freeze; the other builds
+    assert (refused.state, refused.via) == (EntryState.REFUSED, Via.PROMOTION)
+    assert "req-1" in refused.reason and "deploy window was closed" in refused.reason
+    assert "freeze=2026-11-05T10:00:00Z/PT1H" in refused.reason
+    assert warned.state == EntryState.WARNED
+    assert allowed.state == EntryState.ALLOWED
+
+
+def test_a_break_glass_promotion_and_a_rollback_build_during_a_freeze() -> None:
+    # GIVEN prd frozen; A pushed during the freeze by break glass, and a rollback to C during it
+    pushed = promoted("prd", A, "req-1", approved="2026-11-05T10:00:00Z", pushed="2026-11-05T10:01:00Z")
+    pushed[-1] = replace(pushed[-1], via=BREAK_GLASS)
+    rolled_back = [
+        *deployed("prd", B, "exec-b", "2026-11-05T09:00:00Z"),
+        *rollback("prd", B, "2026-11-05T10:20:00Z"),
+    ]
+
+    # THEN both are allowed: break glass is on record, and a freeze never blocks a fix
+    glass = decide("prd", A, NOW, pushed, GateMode.ENFORCE, FREEZE)
+    fix = decide("prd", B, NOW, rolled_back, GateMode.ENFORCE, FREEZE)
+    assert (glass.state, glass.via) == (EntryState.ALLOWED, Via.PROMOTION)
+    assert "break glass" in glass.reason
+    assert (fix.state, fix.via) == (EntryState.ALLOWED, Via.ROLLBACK)

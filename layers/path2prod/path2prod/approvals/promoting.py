@@ -31,7 +31,7 @@ from path2prod.domain.domain_events import is_scheduled_event, parse_promotion_a
 from path2prod.domain.errors import ChainMoved, InvalidEvent
 from path2prod.domain.retry import retry_lost_races
 from path2prod.domain.time import format_time, parse_time
-from path2prod.domain.vocabulary import EntryKind, EntryState
+from path2prod.domain.vocabulary import BREAK_GLASS, EntryKind, EntryState
 from path2prod.ports import Alerts, Clock, utc_now
 
 if TYPE_CHECKING:
@@ -46,8 +46,6 @@ OUTCOMES = {
     EntryState.SKIPPED: EntryState.SKIPPED,
     EntryState.HELD: EntryState.HELD,
 }
-# How a promotion pushed during a closed window by a break-glass order says so (its entry's `via`).
-BREAK_GLASS = "break glass"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from path2prod.approvals.answering import LinkAnswerer
     from path2prod.approvals.opening import Opener
     from path2prod.approvals.promoting import Promoter
+    from path2prod.domain.deploy_windows import DeployWindows
 
 
 @cache
@@ -68,7 +69,6 @@ def promoter() -> Promoter:
     from path2prod.adapters.env_repo import EnvRepository
     from path2prod.approvals.promoting import Promoter
     from path2prod.approvals.settings import load_promoter_settings
-    from path2prod.domain.deploy_windows import parse_windows
 
     settings = load_promoter_settings()
     return Promoter(
@@ -78,5 +78,14 @@ def promoter() -> Promoter:
         target=EnvRepository(settings.repository_url),
         alerts=AlertTopic(settings.alerts_topic_arn),
         allow_non_fast_forward=settings.allow_non_fast_forward,
-        windows=parse_windows(settings.deploy_windows) if settings.deploy_windows else None,
+        windows=_windows(settings.deploy_windows),
     )
+
+
+def _windows(text: str) -> DeployWindows | None:
+    """The env's deploy windows, or None (always open): the parsing module loads only where set."""
+    if not text:
+        return None
+    from path2prod.domain.deploy_windows import parse_windows
+
+    return parse_windows(text)

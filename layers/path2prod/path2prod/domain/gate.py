@@ -13,7 +13,9 @@ answered by PutJobSuccessResult(jobId) or PutJobFailureResult(jobId, failureDeta
 UserParameters (template.yaml) are `{"execution_id": "#{codepipeline.PipelineExecutionId}", "commit":
 "#{SourceVariables.CommitId}"}`: claims, which the gate confirms with GetPipelineExecution before it
 believes them. The decision reads only this env's ledger (the ledger is the truth): domain/provenance.py's
-`local_backing`.
+`local_backing`. With deploy windows (domain/deploy_windows.py), a promotion must also have been pushed
+while the window was open, or by break glass (its promotion entry's `via`); rollbacks always pass, so a
+freeze never blocks a fix.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from path2prod.domain import event_fields as fields
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.provenance import Deployment, local_backing
-from path2prod.domain.vocabulary import EntryKind, EntryState
+from path2prod.domain.time import parse_time
+from path2prod.domain.vocabulary import BREAK_GLASS, EntryKind, EntryState
+
+if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
 
 JOB = "CodePipeline.job"
 # A CodeCommit commit id is SHA-1; a git repository in SHA-256 names commits with 64 digits.
@@ -118,16 +124,34 @@ class GateDecision:
         return self.state != EntryState.REFUSED
 
 
-def decide(env: str, commit: str, now: str, entries: Iterable[LedgerEntry], mode: GateMode) -> GateDecision:
+def decide(
+    env: str,
+    commit: str,
+    now: str,
+    entries: Iterable[LedgerEntry],
+    mode: GateMode,
+    windows: DeployWindows | None = None,
+) -> GateDecision:
     """Whether `commit`, about to build in `env` at `now`, is backed by env's own ledger (`entries`: the
-    commit's entries and the env's entries since the last push or rollback of it, see local_backing)."""
+    commit's entries and the env's entries since the last push or rollback of it, see local_backing),
+    and, for a promotion, pushed while env's deploy `windows` were open (or by break glass)."""
     backing = local_backing(Deployment(env, commit, now), entries)
-    if backing.backed and backing.cause is not None:
-        via = Via.ROLLBACK if backing.cause.kind == EntryKind.ROLLBACK else Via.PROMOTION
-        what = "rollback" if via is Via.ROLLBACK else "approved promotion"
-        return GateDecision(EntryState.ALLOWED, f"{what} {backing.cause.execution_id}", via)
-    reason = backing.reason or f"nothing in {env}'s ledger put {commit[:12]} on main"
     state = EntryState.WARNED if mode is GateMode.WARN else EntryState.REFUSED
+    if backing.backed and backing.cause is not None:
+        cause = backing.cause
+        if cause.kind == EntryKind.ROLLBACK:
+            return GateDecision(EntryState.ALLOWED, f"rollback {cause.execution_id}", Via.ROLLBACK)
+        if cause.via == BREAK_GLASS:
+            return GateDecision(
+                EntryState.ALLOWED, f"approved promotion {cause.execution_id}, by break glass", Via.PROMOTION
+            )
+        closed_by = windows.closed_by(parse_time(cause.time)) if windows else None
+        if closed_by is not None:
+            pushed = f"promotion {cause.execution_id} was pushed at {cause.time}"
+            reason = f"{pushed} while {env}'s deploy window was closed ({closed_by})"
+            return GateDecision(state, reason, Via.PROMOTION)
+        return GateDecision(EntryState.ALLOWED, f"approved promotion {cause.execution_id}", Via.PROMOTION)
+    reason = backing.reason or f"nothing in {env}'s ledger put {commit[:12]} on main"
     return GateDecision(state, reason)
 
 

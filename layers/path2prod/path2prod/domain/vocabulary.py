@@ -55,6 +55,9 @@ class EntryState(StrEnum):
     WARNED = "WARNED"
 
 
+# The `via` of a promotion entry an approver's break-glass order pushed during a closed deploy window.
+BREAK_GLASS = "break glass"
+
 # A deployment in one of these has ended; within one attempt they outrank every other state.
 TERMINAL_STATES = frozenset(
     {EntryState.SUCCEEDED, EntryState.FAILED, EntryState.STOPPED, EntryState.SUPERSEDED, EntryState.CANCELED}

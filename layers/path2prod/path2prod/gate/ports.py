@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.gate import GateMode
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.ports import Alerts, Clock, utc_now
+
+if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
 
 
 class GateLedger(Protocol):
@@ -55,6 +58,7 @@ class Gate:
     jobs: JobResults
     alerts: Alerts
     mode: GateMode  # resolved (settings.py): enforce, warn or off
+    windows: DeployWindows | None = None  # the env's deploy windows; None: always open
     clock: Clock = utc_now
     sleep: Callable[[float], None] = time.sleep
 

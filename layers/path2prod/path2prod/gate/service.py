@@ -102,14 +102,12 @@ def _decide_once(job: GateJob, trigger: str | None, gate: Gate) -> tuple[GateDec
         now = gate.clock()
         time, start_time = format_time(now), format_time(now, millis=True)
         evidence = _evidence(job.commit, time, gate)
-        decision = decide(gate.env, job.commit, time, evidence, gate.mode)
+        decision = decide(gate.env, job.commit, time, evidence, gate.mode, gate.windows)
         if decision.state == EntryState.ALLOWED or pause is None:
             break
         if not push_not_recorded_yet(gate.env, job.commit, evidence):
             break
         gate.sleep(pause)  # an approved promotion whose push the promoter is recording now
-    # TODO(issue 14, deploy windows): the lead adds the `windows` check here: a promotion allowed above
-    # must have been pushed while the env's window was open, or be break-glass; rollbacks always pass.
     entry = gate_entry(
         gate.env,
         job,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.gate import GateMode, resolve_mode
 from path2prod.errors import MissingSetting
-from path2prod.settings import required, this_stack
+from path2prod.settings import optional, required, this_stack
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class GateSettings:
     ledger_table: str
     alerts_topic_arn: str
     mode: GateMode  # resolved: never auto
+    deploy_windows: str  # the DeployWindows parameter's text (domain/deploy_windows.py); "" = always open
 
 
 def load_settings() -> GateSettings:
@@ -31,4 +32,5 @@ def load_settings() -> GateSettings:
         ledger_table=required("LEDGER_TABLE"),
         alerts_topic_arn=required("ALERTS_TOPIC_ARN"),
         mode=resolve_mode(mode, stack.env),
+        deploy_windows=optional("DEPLOY_WINDOWS") or "",
     )

@@ -206,6 +206,8 @@ class Provisioning:
                 Approvers=",".join(self.config.approvers.get(env, [])),
                 ApprovalQuorum=str(self.config.quorum.get(env, 1)),
                 GateMode=self.config.gate.get(env, "auto"),
+                # Read at each runtime's start: `local window` restarts those that read it.
+                DeployWindows=self.config.windows.get(env, ""),
             )
             physical.update(
                 ApprovalSigningSecret=self.signing_secrets[env], ApprovalsTopic=self.approval_topics[env]

@@ -103,7 +103,6 @@ class Runtimes:
             return {
                 "REPOSITORY_URL": str(self.home.repo(env)),
                 "UPSTREAM_REPOSITORY_URL": str(self.home.repo(upstream)),
-                "DEPLOY_WINDOWS": self.config.windows.get(env, ""),
             }
         return {}
 
