@@ -45,6 +45,11 @@ def _succeeded(home: Path, env: str, sha: str) -> bool:
     )
 
 
+def _mail_about(home: Path, word: str, sha: str) -> bool:
+    mails = json.loads(run_cli("local", "mail", "--home", str(home), "--json").stdout)
+    return any(word in mail["subject"] and sha[:12] in mail["subject"] for mail in mails)
+
+
 def _entries(home: Path, env: str, **fields: str) -> list[dict[str, Any]]:
     return [e for e in history(home, env) if all(e.get(k) == v for k, v in fields.items())]
 
@@ -91,8 +96,7 @@ def test_a_freeze_holds_an_approved_promotion_lets_a_rollback_through_and_then_p
         "C held in prd",
     )
     assert main_of(sandbox, "prd") == good
-    mails = json.loads(run_cli("local", "mail", "--home", str(sandbox), "--json").stdout)
-    assert any("held" in m["subject"] and candidate[:12] in m["subject"] for m in mails)
+    eventually(lambda: _mail_about(sandbox, "held", candidate), 30, "the alert that C is held")
     assert datetime.fromisoformat(held[0]["time"]) < opens_at
 
     # WHEN, still during the freeze, someone pushes a commit straight to prd's repo
