@@ -51,5 +51,7 @@ def handle(event: dict[str, Any], metrics: Metrics, logger: Logger) -> dict[str,
         metrics.add_metric(name="RollbacksCompleted", unit=MetricUnit.Count, value=int(handled.released))
     else:
         metrics.add_metric(name="RollbackDecisions", unit=MetricUnit.Count, value=1)
-    logger.info("deployment outcome handled", extra=handled.as_dict())
+    logger.info(
+        "bake alarm handled" if handled.bake else "deployment outcome handled", extra=handled.as_dict()
+    )
     return handled.as_dict()
