@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import PASSING_BUILDSPEC, commit, eventually, history, main_of, push_to, run_cli
+from tests.support.git import commit_app as commit
+
+from .conftest import PASSING_BUILDSPEC, eventually, history, main_of, push_to, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -206,3 +206,25 @@ def test_an_alarm_while_a_rollback_s_target_bakes_is_refused_once(
 def _domain_succeeded(watched: Prd, commit: str) -> dict[str, Any]:
     """The recorder's "Deployment Succeeded" of a fresh execution of `commit` in prd."""
     return domain_event(watched.deployed(commit, "SUCCEEDED", execution("rollback-run")))
+
+
+def test_with_a_bake_time_of_zero_an_alarm_rolls_nothing_back(
+    watched: Prd,
+    baking: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    load_event: Callable[[str], dict[str, Any]],
+) -> None:
+    # GIVEN B just SUCCEEDED, app-errors in ALARM, but BakeMinutes=0 (no watch: the role describes no alarm)
+    _, baked = baking
+    monkeypatch.setenv("BAKE_MINUTES", "0")
+    watched.app.rollbacks.cache_clear()
+    _set_alarm("ALARM")
+
+    # WHEN the alarm's event arrives all the same
+    result = watched.invoke(_alarm_event(load_event))
+
+    # THEN nothing is rolled back, written or mailed
+    assert result == {"alarm": ALARM, "bake": BakeVerdict.NO_WATCH.value}
+    assert watched.repo.main == baked
+    assert watched.rollback_entries() == []
+    assert watched.mailbox.read() == []

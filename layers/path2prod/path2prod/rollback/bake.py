@@ -46,6 +46,10 @@ def on_alarm(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
     fields.equal(claim.region, stack.region, "region")
     fields.one_of(claim.alarm, rollbacks.bake.alarms, "detail.alarmName")
     fields.equal(claim.state, ALARM, "detail.state.value")
+    if not rollbacks.bake.on:
+        # BakeMinutes=0: the rule is disabled and the role may describe no alarm; nothing can bake.
+        log.info("alarm %s went to ALARM: no bake watch, nothing to roll back", claim.alarm)
+        return OutcomeHandled(ALARM_STATE_CHANGE, bake=BakeVerdict.NO_WATCH, alarm=claim.alarm)
     if rollbacks.alarms is None:
         raise InvalidEvent("detail.alarmName", "this function reads no alarms: refused, nothing pushed")
     alarm = rollbacks.alarms.alarm(claim.alarm)
@@ -90,7 +94,7 @@ def on_alarm(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
     cause = Cause(
         trigger=alarm_trigger(claim.alarm),
         reason=rollback_reason(claim.alarm, alarm.reason),
-        headline=f"SUCCEEDED, then alarm {claim.alarm} went to ALARM during its bake time ({alarm.reason}),",
+        headline=f"SUCCEEDED, but alarm {claim.alarm} went to ALARM during its bake time ({alarm.reason})",
     )
     if verdict is BakeVerdict.ROLLBACK_TARGET:
         refusal = RollbackDecision(Verdict.ALARMED_ROLLBACK)
