@@ -64,14 +64,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # the sandbox's name, in this order: their tests pick their own commits and entries out of what the
 # others left. "demo" is the sandbox `path2prod demo --keep` leaves: the story is told once, test_demo
 # checks its output and the rollback module starts from its end (G running in prd after B's automatic
-# rollback). In "records", the ledger module (which wants a fresh sandbox and restarts it) goes before
-# the audit module, whose last tests break the ledgers on purpose. In "hostile", an outage in prd
-# follows forged events (which leave stg's chain broken). Each test of aws_rules starts its own (each
-# changes how the sandbox starts). Sandboxes are shared to save their starts (about 11 s of CPU each)
+# rollback); the bake alarm module follows it (and leaves prd on a good commit, its alarm OK). In
+# "records", the ledger module (which wants a fresh sandbox and restarts it) goes before the audit
+# module, whose last tests break the ledgers on purpose. In "hostile", an outage in prd follows forged
+# events (which leave stg's chain broken). Each test of aws_rules starts its own (each changes how the
+# sandbox starts). Sandboxes are shared to save their starts (about 11 s of CPU each)
 # and to balance the workers: each group takes 2-3 minutes at the suite's load.
 SHARED_SANDBOXES = {
     "tests/e2e/test_demo.py": "demo",
     "tests/e2e/test_sandbox_rollback.py": "demo",
+    "tests/e2e/test_sandbox_bake_alarm.py": "demo",
     "tests/e2e/test_sandbox_approvals.py": "approvals",
     "tests/e2e/test_sandbox_promotion_review.py": "approvals",
     "tests/e2e/test_sandbox_ledger.py": "records",

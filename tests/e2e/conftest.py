@@ -182,6 +182,38 @@ def push_to(home: Path, clone: Path, sha: str, env: str) -> None:
     git("push", "--quiet", "--force", str(repo), f"{sha}:refs/heads/main", cwd=clone)
 
 
+def request_for(home: Path, env: str, sha: str) -> dict[str, Any] | None:
+    """env's newest approval request for `sha` (approvals list --json), or None."""
+    listed = run_cli("approvals", "list", "--env", env, "--home", str(home), "--json").stdout
+    return next((request for request in json.loads(listed) if request["commit"] == sha), None)
+
+
+def approve_into(home: Path, env: str, sha: str, approver: str = "bob@example.com") -> dict[str, Any]:
+    """Approve env's request for `sha` from the CLI once it opens (commits are alice's: bob may approve)."""
+    request: dict[str, Any] = eventually(
+        lambda: request_for(home, env, sha), 90, f"a {env} approval request for {sha[:12]}"
+    )
+    run_cli("approve", request["id"], "--as", approver, "--home", str(home))
+    return request
+
+
+def deployed(home: Path, env: str, sha: str) -> bool:
+    """Whether `sha` SUCCEEDED in env (a deployment entry of env's ledger)."""
+    return any(
+        e["kind"] == "deployment" and e["commit"] == sha and e["state"] == "SUCCEEDED"
+        for e in history(home, env)
+    )
+
+
+def promote_to_prd(home: Path, clone: Path, sha: str) -> None:
+    """`sha` pushed to dev, then approved into stg and prd as the path goes (prd's gate lets only an
+    approved promotion build), until it SUCCEEDED in prd."""
+    push_to(home, clone, sha, "dev")
+    for env in ("stg", "prd"):
+        approve_into(home, env, sha)
+        eventually(lambda env=env: deployed(home, env, sha), 120, f"{sha[:12]} SUCCEEDED in {env}")
+
+
 def main_of(home: Path, env: str) -> str:
     """The commit env's repo's main points at."""
     return git("--git-dir", str(home / "repos" / f"{env}.git"), "rev-parse", "main")

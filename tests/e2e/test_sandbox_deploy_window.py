@@ -14,35 +14,22 @@ import pytest
 
 from tests.support.git import git
 
-from .conftest import PASSING_BUILDSPEC, commit, eventually, history, main_of, push_to, run_cli
+from .conftest import (
+    PASSING_BUILDSPEC,
+    approve_into,
+    commit,
+    deployed,
+    eventually,
+    history,
+    main_of,
+    push_to,
+    request_for,
+    run_cli,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-BOB = "bob@example.com"  # an approver of stg and prd who wrote none of the commits (alice does, by default)
 FREEZE_SECONDS = 75  # long enough for a refused push and its rollback on a loaded machine
-
-
-def _requests(home: Path, env: str) -> list[dict[str, Any]]:
-    listed = run_cli("approvals", "list", "--env", env, "--home", str(home), "--json").stdout
-    requests: list[dict[str, Any]] = json.loads(listed)
-    return requests
-
-
-def _request_for(home: Path, env: str, sha: str) -> dict[str, Any] | None:
-    return next((r for r in _requests(home, env) if r["commit"] == sha), None)
-
-
-def _approve_into(home: Path, env: str, sha: str) -> dict[str, Any]:
-    request = eventually(lambda: _request_for(home, env, sha), 90, f"a {env} request for {sha[:12]}")
-    run_cli("approve", request["id"], "--as", BOB, "--home", str(home))
-    return request
-
-
-def _succeeded(home: Path, env: str, sha: str) -> bool:
-    return any(
-        e["kind"] == "deployment" and e["commit"] == sha and e["state"] == "SUCCEEDED"
-        for e in history(home, env)
-    )
 
 
 def _mail_about(home: Path, word: str, sha: str) -> bool:
@@ -63,13 +50,13 @@ def path(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     good = commit(clone, PASSING_BUILDSPEC, "G: good everywhere")
     git("push", "--quiet", "origin", "main", cwd=clone)
     for env in ("stg", "prd"):
-        _approve_into(sandbox, env, good)
-        eventually(lambda env=env: _succeeded(sandbox, env, good), 120, f"G deployed in {env}")
+        approve_into(sandbox, env, good)
+        eventually(lambda env=env: deployed(sandbox, env, good), 120, f"G deployed in {env}")
     candidate = commit(clone, PASSING_BUILDSPEC, "C: the next release")
     git("push", "--quiet", "origin", "main", cwd=clone)
-    _approve_into(sandbox, "stg", candidate)
-    eventually(lambda: _succeeded(sandbox, "stg", candidate), 120, "C deployed in stg")
-    eventually(lambda: _request_for(sandbox, "prd", candidate), 90, "a prd request for C")
+    approve_into(sandbox, "stg", candidate)
+    eventually(lambda: deployed(sandbox, "stg", candidate), 120, "C deployed in stg")
+    eventually(lambda: request_for(sandbox, "prd", candidate), 90, "a prd request for C")
     return {"clone": clone, "good": good, "candidate": candidate}
 
 
@@ -87,7 +74,7 @@ def test_a_freeze_holds_an_approved_promotion_lets_a_rollback_through_and_then_p
     opens_at = datetime.fromisoformat(frozen["opens_at"])
 
     # WHEN bob approves C into prd during the freeze
-    request = _approve_into(sandbox, "prd", candidate)
+    request = approve_into(sandbox, "prd", candidate)
 
     # THEN it is held, not pushed: a HELD promotion entry, an alert saying when it is pushed
     held = eventually(
@@ -115,7 +102,7 @@ def test_a_freeze_holds_an_approved_promotion_lets_a_rollback_through_and_then_p
 
     # WHEN the freeze ends, nobody acting again
     # THEN the promoter's sweep pushes C, and C deploys in prd
-    eventually(lambda: _succeeded(sandbox, "prd", candidate), FREEZE_SECONDS + 90, "C deployed in prd")
+    eventually(lambda: deployed(sandbox, "prd", candidate), FREEZE_SECONDS + 90, "C deployed in prd")
     pushed = _entries(sandbox, "prd", kind="promotion", state="SUCCEEDED", commit=candidate)
     assert pushed and datetime.fromisoformat(pushed[0]["time"]) >= opens_at
     assert pushed[0]["request_id"] == request["id"]

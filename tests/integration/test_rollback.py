@@ -157,6 +157,9 @@ def prd(ledger: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "REPOSITORY_URL": str(repo.bare),
         "ALERTS_TOPIC_ARN": topic_arn,
         "AUTO_ROLLBACK": "true",
+        # template.yaml's defaults: a 30-minute bake time, no alarms named (test_bake_alarms names one).
+        "BAKE_MINUTES": "30",
+        "BAKE_ALARM_NAMES": "",
         "POWERTOOLS_SERVICE_NAME": "rollback",
     }.items():
         monkeypatch.setenv(name, value)

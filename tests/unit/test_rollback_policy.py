@@ -115,6 +115,7 @@ def test_without_an_earlier_good_commit_there_is_nothing_to_roll_back_to() -> No
         (Verdict.FAILED_ROLLBACK, True),
         (Verdict.IN_FLIGHT, True),
         (Verdict.NO_GOOD_COMMIT, True),
+        (Verdict.ALARMED_ROLLBACK, True),  # decided by the bake watch (tests/unit/test_bake_policy.py)
     ],
 )
 def test_every_verdict_but_a_switched_off_policy_alerts(verdict: Verdict, alerts: bool) -> None:
@@ -131,4 +132,5 @@ def test_every_verdict_is_covered_above() -> None:
         Verdict.FAILED_ROLLBACK,
         Verdict.IN_FLIGHT,
         Verdict.NO_GOOD_COMMIT,
+        Verdict.ALARMED_ROLLBACK,
     }

@@ -10,7 +10,7 @@ import pytest
 from path2prod.sandbox.bus_policies import bus_policy_allows
 from path2prod.sandbox.errors import TemplateError
 from path2prod.sandbox.roles import StackNames, function_policy, role_definition, with_moto_aliases
-from path2prod.sandbox.template import resolve
+from path2prod.sandbox.template import resolve, rule_pattern, rule_state
 
 PARAMETERS = {
     "AWS::Partition": "aws",
@@ -191,3 +191,41 @@ def test_a_bus_without_policy_takes_nothing_from_other_accounts() -> None:
     # WHEN / THEN
     event = {"source": "path2prod", "detail-type": "Deployment Succeeded"}
     assert bus_policy_allows(None, principal=FORWARD_ROLE, sender="111111111111", event=event) is False
+
+
+def _prd_names(alarms: str, minutes: str = "15") -> StackNames:
+    return StackNames(
+        env="prd",
+        account="333333333333",
+        region="us-east-1",
+        parameters={"Environment": "prd", "BakeMinutes": minutes, "BakeAlarmNames": alarms},
+        physical={"LedgerTable": "path2prod-prd-ledger"},
+    )
+
+
+def test_the_rollback_function_may_describe_its_bake_alarms_and_no_other() -> None:
+    # GIVEN prd watched by two alarms, and prd with no alarm named or no bake time
+    # WHEN the rollback function's policy is built from the template
+    def described(names: StackNames) -> list[str]:
+        statements = function_policy("RollbackFunction", names)["Statement"]
+        return [r for s in statements if "cloudwatch:DescribeAlarms" in s["Action"] for r in s["Resource"]]
+
+    # THEN it names exactly those alarms' ARNs (up to five are picked out of the list one by one)
+    arn = "arn:aws:cloudwatch:us-east-1:333333333333:alarm:"
+    assert described(_prd_names("app-errors,latency")) == [f"{arn}app-errors", f"{arn}latency"]
+    assert described(_prd_names("a,b,c,d,e")) == [f"{arn}{name}" for name in "abcde"]
+    assert described(_prd_names("")) == []
+    assert described(_prd_names("app-errors", minutes="0")) == []
+
+
+def test_the_bake_alarm_rule_is_disabled_without_a_bake_watch_and_names_the_alarms() -> None:
+    # GIVEN prd watched by app-errors, and prd with no alarm named
+    watched, unwatched = _prd_names("app-errors"), _prd_names("")
+
+    # WHEN the rollback function's BakeAlarm event is read
+    # THEN its rule is enabled only with a watch, and its pattern lists the alarm names
+    assert rule_state("RollbackFunction", "BakeAlarm", watched.resolve) == "ENABLED"
+    assert rule_state("RollbackFunction", "BakeAlarm", unwatched.resolve) == "DISABLED"
+    pattern = rule_pattern("RollbackFunction", "BakeAlarm", watched.parameters)
+    assert pattern["detail"] == {"alarmName": ["app-errors"], "state": {"value": ["ALARM"]}}
+    assert pattern["account"] == ["333333333333"]

@@ -32,6 +32,7 @@ from path2prod.adapters.ledger_keys import (
     execution_pk,
 )
 from path2prod.adapters.ledger_reads import LedgerReads
+from path2prod.domain.bake import deployment_ended
 from path2prod.domain.chain import ChainHead, chain_position_problem, link
 from path2prod.domain.errors import CommitMismatch
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry, last_good_commit
@@ -225,6 +226,11 @@ class LedgerTable(LedgerReads):
         """The newest commit whose deployment SUCCEEDED in env (and differs from other_than): the
         rule is domain/ledger.py's last_good_commit; this reads the env's history, 25 entries a page."""
         return last_good_commit(self.history(env, page_size=25), other_than=other_than)
+
+    def last_deployment_ended(self, env: str) -> LedgerEntry | None:
+        """The newest deployment that ended SUCCEEDED or FAILED in env (domain/bake.py's rule), read
+        from the env's history 25 entries a page: what a bake alarm is about."""
+        return deployment_ended(self.history(env, page_size=25))
 
     def remember_commit(self, pipeline: str, execution_id: str, commit: str) -> bool:
         """Store which commit an execution runs; False if already known, CommitMismatch if different."""

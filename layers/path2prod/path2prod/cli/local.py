@@ -12,10 +12,12 @@ import click
 
 from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option, one_env_option, pick_env
+from path2prod.domain.bake import ALARM_STATES, MAX_ALARM_NAME, parse_alarm_names
 from path2prod.domain.gate import GateMode
 from path2prod.domain.text import printable
 from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox import lifecycle
+from path2prod.sandbox.alarms import set_alarm
 from path2prod.sandbox.home import SandboxHome
 
 
@@ -81,6 +83,21 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     "auto, enforce in prd and warn in stg), as the GateMode stack parameter.",
 )
 @click.option(
+    "--bake",
+    "bake_option",
+    multiple=True,
+    metavar="ENV=MINUTES",
+    help="ENV's bake time (stg, prd; the BakeMinutes parameter): an alarm in it rolls back. "
+    "Default: prd 15, stg 0 (no bake watch; a bake time in stg holds promotions to prd as long).",
+)
+@click.option(
+    "--alarm",
+    "alarm_option",
+    multiple=True,
+    metavar="ENV=NAME[,NAME...]",
+    help="ENV's bake alarms (BakeAlarmNames; created in its CloudWatch). Default: app-errors.",
+)
+@click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -94,6 +111,8 @@ def up(
     quorum_option: tuple[str, ...],
     window_option: tuple[str, ...],
     gate_option: tuple[str, ...],
+    bake_option: tuple[str, ...],
+    alarm_option: tuple[str, ...],
     template: Path | None,
     as_json: bool,
 ) -> None:
@@ -123,6 +142,7 @@ def up(
     windows = {
         env: _windows_text(text, "--window") for env, text in _per_env(window_option, "--window").items()
     }
+    bake_minutes, bake_alarms = _bake_watch(bake_option, alarm_option)
     sandbox = _home(home)
     started = lifecycle.start(
         sandbox,
@@ -131,6 +151,8 @@ def up(
         quorum=quorum,
         windows=windows,
         gate=gate,
+        bake_minutes=bake_minutes,
+        bake_alarms=bake_alarms,
         template=template,
     )
     status = sandbox.status()
@@ -143,6 +165,31 @@ def up(
     click.echo(f"\nnext: export PATH2PROD_HOME={sandbox.path}   (then no command needs --home)")
     click.echo(f"      git clone {dev_remote} ~/app, commit a buildspec.yml there, git push origin main,")
     click.echo("      then: path2prod local wait && path2prod status")
+
+
+def _bake_watch(
+    bake_option: tuple[str, ...], alarm_option: tuple[str, ...]
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """--bake ENV=MINUTES and --alarm ENV=NAME[,NAME...], checked as the template's parameters are."""
+    minutes: dict[str, int] = {}
+    for env, number in _per_env(bake_option, "--bake").items():
+        if not number.isdigit():
+            raise click.BadParameter(
+                f"{env}={number}: a bake time is a whole number of minutes", param_hint="--bake"
+            )
+        minutes[env] = int(number)
+    alarms: dict[str, list[str]] = {}
+    for env, listed in _per_env(alarm_option, "--alarm").items():
+        names = list(parse_alarm_names(listed))
+        if not 1 <= len(names) <= MAX_BAKE_ALARMS or any(
+            len(name) > MAX_ALARM_NAME or not name.isprintable() for name in names
+        ):
+            raise click.BadParameter(
+                f"{env}={listed}: 1 to {MAX_BAKE_ALARMS} alarm names of at most {MAX_ALARM_NAME} characters",
+                param_hint="--alarm",
+            )
+        alarms[env] = names
+    return minutes, alarms
 
 
 @local.command()
@@ -277,6 +324,9 @@ def _print_status(status: dict[str, Any]) -> None:
             click.echo(f"       approvers {approvers} (quorum {details['quorum']}), gate {details['gate']}")
         if details.get("deploy_windows"):
             click.echo(f"       deploy windows {printable(details['deploy_windows'])}")
+        if details.get("bake_minutes") and details.get("bake_alarms"):
+            alarms = ", ".join(details["bake_alarms"])
+            click.echo(f"       bake time {details['bake_minutes']} min, alarms {alarms}")
 
 
 @local.command("break")
@@ -312,6 +362,56 @@ def fix_env(env: str | None, env_option: str | None, home: Path | None, as_json:
         echo_json({"env": env, "broken": False})
         return
     click.echo(f"{env}: builds run their buildspec again")
+
+
+MAX_BAKE_ALARMS = 5  # template.yaml's AtMostFiveBakeAlarms
+
+
+@local.command("alarm")
+@click.argument("env", type=click.Choice(ENVS))
+@click.argument("name")
+@click.option(
+    "--reason",
+    default="set off by hand (path2prod local alarm)",
+    show_default=True,
+    help="The state's reason.",
+)
+@click.option(
+    "--state",
+    type=click.Choice(ALARM_STATES),
+    default="ALARM",
+    show_default=True,
+    help="The state to set (OK ends the alarm; only ALARM reaches the rollback function).",
+)
+@home_option(sandbox_only=True)
+@json_option
+def alarm(env: str, name: str, reason: str, state: str, home: Path | None, as_json: bool) -> None:
+    """Set ENV's bake alarm NAME to ALARM, as if the app misbehaved: within the bake time of ENV's newest
+    successful deployment, it rolls ENV back (path2prod ledger history ENV names the alarm).
+
+    moto emits no alarm events: the sandbox puts CloudWatch's "CloudWatch Alarm State Change" on ENV's
+    bus itself. An alarm already in that state changes nothing and emits nothing, as in AWS."""
+    sandbox = _home(home)
+    config = sandbox.load_config()
+    names = config.bake_alarms.get(env, [])
+    if name not in names:
+        raise click.BadParameter(
+            f"{env} has no bake alarm {name!r} (its alarms: {', '.join(names) or 'none'}; "
+            f"set them with local up --alarm {env}=NAME)",
+            param_hint="NAME",
+        )
+    result = set_alarm(sandbox, env, name, state=state, reason=reason)
+    if as_json:
+        echo_json(result)
+        return
+    if result["event"] is None:
+        click.echo(f"{env}: alarm {name} is {state} already: nothing changed, no event (as in AWS)")
+        return
+    click.echo(
+        f"{env}: alarm {name} {result['previous_state']} -> {state}; its state change event is on {env}'s bus"
+    )
+    if state == "ALARM":
+        click.echo(f"      then: path2prod local wait && path2prod ledger history {env}")
 
 
 _LINK = re.compile(r"^https?://\S+$", re.MULTILINE)

@@ -110,6 +110,8 @@ class Verdict(StrEnum):
     FAILED_ROLLBACK = "the failed deployment was a rollback: manual action needed"
     IN_FLIGHT = "another rollback is in flight"
     NO_GOOD_COMMIT = "no earlier commit ever succeeded here: manual action needed"
+    # An alarm in the bake time of a deployment a rollback brought about (domain/bake.py): the loop guard.
+    ALARMED_ROLLBACK = "the alarmed deployment was a rollback's: manual action needed"
 
 
 @dataclass(frozen=True)

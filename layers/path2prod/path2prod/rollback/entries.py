@@ -5,6 +5,7 @@ Shared by the automatic rollback (service.py) and the manual ones (manual.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from path2prod.domain.ledger import LedgerEntry
@@ -14,6 +15,19 @@ from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.ports import Rollbacks
 
 LOCK_LIFETIME = timedelta(hours=2)  # a lost release (no deployment event ever came) expires
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why an automatic rollback acts, as its entries and alerts say it: a failed deployment, or an
+    alarm during the bake time of a successful one."""
+
+    trigger: str = "automatic"
+    reason: str | None = None  # the STARTED entry's reason (a refusal's reason is its verdict)
+    headline: str = "FAILED"  # what the alert says of the deployment: "Deployment of X FAILED in prd"
+
+
+FAILED_DEPLOYMENT = Cause()
 
 
 def now_text() -> str:
@@ -110,10 +124,12 @@ def rollback_entry(
     )
 
 
-def alert_body(env: str, failure: Failure, target: str | None, what: str) -> str:
+def alert_body(
+    env: str, failure: Failure, target: str | None, what: str, cause: Cause = FAILED_DEPLOYMENT
+) -> str:
     now_deploying = f"Now deploying: {target}\n" if target else "Nothing is being redeployed.\n"
     return (
-        f"Deployment of {failure.commit} FAILED in {env}\n"
+        f"Deployment of {failure.commit} {cause.headline} in {env}\n"
         f"(execution {failure.execution_id}, {failure.time}).\n"
         f"{what}\n{now_deploying}\n"
         f"Ledger entries to look at:\n"

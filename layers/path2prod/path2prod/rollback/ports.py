@@ -3,9 +3,10 @@ topic is path2prod/ports.py's Alerts)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from path2prod.domain.bake import NO_BAKE_WATCH, AlarmState, BakeWatch
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.git import PushResult
 from path2prod.domain.ledger import LedgerEntry
@@ -29,6 +30,7 @@ class RollbackLedger(Protocol):
     def release_rollback_lock(self, holder: str) -> None: ...
     def append_rollback_ending(self, entry: LedgerEntry, holder: str) -> bool: ...
     def last_succeeded_commit(self, env: str, *, other_than: str | None = None) -> str | None: ...
+    def last_deployment_ended(self, env: str) -> LedgerEntry | None: ...
     def commit_entries(
         self, commit: str, *, newest_first: bool = True, limit: int | None = None
     ) -> list[LedgerEntry]: ...
@@ -46,6 +48,12 @@ class Pipelines(Protocol):
     def start(self, pipeline: str, commit: str) -> str: ...
 
 
+class Alarms(Protocol):
+    """CloudWatch, asked what state a named alarm is in (an alarm event is a claim)."""
+
+    def alarm(self, name: str) -> AlarmState | None: ...
+
+
 @dataclass
 class Rollbacks:
     stack: ThisStack  # the env (and its account, region, pipeline) this rolls back
@@ -54,6 +62,9 @@ class Rollbacks:
     alerts: Alerts
     auto_rollback: bool
     pipelines: Pipelines
+    # The bake watch (alarm events); a manual rollback (the CLI's) needs neither.
+    bake: BakeWatch = field(default=NO_BAKE_WATCH)
+    alarms: Alarms | None = None
 
     @property
     def env(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from path2prod.adapters.errors import GitRemoteError
 from path2prod.domain import event_fields as fields
+from path2prod.domain.bake import BakeVerdict, is_alarm_event
 from path2prod.domain.domain_events import DeploymentOutcome, parse_deployment_event
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED, LedgerEntry, outcome
@@ -23,6 +24,8 @@ from path2prod.domain.rollback import Failure, RollbackDecision, RollbackState, 
 from path2prod.domain.time import parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.entries import (
+    FAILED_DEPLOYMENT,
+    Cause,
     acquire_lock,
     alert_body,
     end_rollback,
@@ -42,13 +45,33 @@ class OutcomeHandled:
     """What the rollback function did with one deployment event."""
 
     detail_type: str
-    decision: RollbackDecision | None = None  # on a failure
+    decision: RollbackDecision | None = None  # on a failure (or an alarm in the bake time)
     released: bool = False  # on a success: whether it completed the rollback in flight
+    bake: BakeVerdict | None = None  # on an alarm: whether it fell in a bake time
+    alarm: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        if self.bake is not None:
+            decided = (
+                {"verdict": self.decision.verdict.value, "target": self.decision.target}
+                if self.decision
+                else {}
+            )
+            return {"alarm": self.alarm, "bake": self.bake.value, **decided}
         if self.decision is None:
             return {"rollback_completed": self.released}
         return {"verdict": self.decision.verdict.value, "target": self.decision.target}
+
+
+def on_event(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
+    """The rollback function's events: CloudWatch's alarm state changes (bake.py), else this env's
+    deployment outcomes."""
+    if is_alarm_event(event):
+        # Imported here: bake.py builds on this module (on_deployment_failed).
+        from path2prod.rollback.bake import on_alarm
+
+        return on_alarm(event, rollbacks)
+    return on_deployment_outcome(event, rollbacks)
 
 
 def on_deployment_outcome(event: Any, rollbacks: Rollbacks) -> OutcomeHandled:
@@ -107,8 +130,11 @@ def _confirm_in_ledger(claim: DeploymentOutcome, ledger: RollbackLedger) -> Ledg
     return recorded
 
 
-def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDecision:
-    """Decide, record, push and tell people about one failed deployment."""
+def on_deployment_failed(
+    failure: Failure, rollbacks: Rollbacks, cause: Cause = FAILED_DEPLOYMENT
+) -> RollbackDecision:
+    """Decide, record, push and tell people about one failed deployment (or, given an alarm's `cause`,
+    one whose bake time an alarm broke: `failure` is then its SUCCEEDED execution)."""
     lock = rollbacks.ledger.rollback_lock()  # None once expired or its rollback ended
     now = now_text()
     if lock and lock.holder == failure.execution_id:
@@ -131,7 +157,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
     if decision.verdict is Verdict.DISABLED:
         return decision
     if not decision.rolls_back or decision.target is None:
-        _refuse(failure, decision, rollbacks, now)
+        refuse(failure, decision, rollbacks, now, cause)
         if decision.verdict is Verdict.FAILED_ROLLBACK and lock:
             # The rollback in flight ends here: its target failed too. Never rolled back again.
             end_rollback(
@@ -143,14 +169,21 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
             )
         return decision
 
-    if acquire_lock(rollbacks, failure, decision.target, "automatic", Via.PUSH, now) is None:
+    if acquire_lock(rollbacks, failure, decision.target, cause.trigger, Via.PUSH, now) is None:
         refusal = RollbackDecision(Verdict.IN_FLIGHT)
-        _refuse(failure, refusal, rollbacks, now)
+        refuse(failure, refusal, rollbacks, now, cause)
         return refusal
     # main names the failing commit (else the failure is superseded): a push brings the target back
     # and starts the pipeline; a retry whose earlier push landed pushes nothing (git: up to date).
     started = rollback_entry(
-        failure, rollbacks.env, RollbackState.STARTED, decision.target, "automatic", now, via=Via.PUSH
+        failure,
+        rollbacks.env,
+        RollbackState.STARTED,
+        decision.target,
+        cause.trigger,
+        now,
+        reason=cause.reason,
+        via=Via.PUSH,
     )
     first_time = rollbacks.ledger.append_entry(started)
     try:
@@ -165,7 +198,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
             rollbacks.env,
             RollbackState.FAILED,
             decision.target,
-            "automatic",
+            cause.trigger,
             now,
             reason=str(error),
             via=Via.PUSH,
@@ -178,6 +211,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
                     failure,
                     decision.target,
                     f"The push failed {MAX_PUSH_ATTEMPTS} times: {error}",
+                    cause,
                 ),
             )
         return RollbackDecision(Verdict.FAILED_ROLLBACK, decision.target)
@@ -189,6 +223,7 @@ def on_deployment_failed(failure: Failure, rollbacks: Rollbacks) -> RollbackDeci
                 failure,
                 decision.target,
                 f"main of {rollbacks.env} now names {decision.target} again; its deployment is running.",
+                cause,
             ),
         )
     return decision
@@ -243,6 +278,7 @@ _REFUSAL_SUBJECTS = {
     Verdict.FAILED_ROLLBACK: "{env}: rollback to {sha} failed, manual action needed",
     Verdict.IN_FLIGHT: "{env}: {sha} failed during a rollback, no second rollback",
     Verdict.NO_GOOD_COMMIT: "{env}: {sha} failed, no good commit to go back to, manual action needed",
+    Verdict.ALARMED_ROLLBACK: "{env}: alarm while {sha} bakes, it is a rollback's, manual action needed",
 }
 
 
@@ -255,13 +291,20 @@ def _decided(entries: list[LedgerEntry]) -> RollbackDecision:
     return RollbackDecision(Verdict.FAILED_ROLLBACK if gave_up else Verdict.ROLL_BACK, started.commit)
 
 
-def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, now: str) -> None:
+def refuse(
+    failure: Failure,
+    decision: RollbackDecision,
+    rollbacks: Rollbacks,
+    now: str,
+    cause: Cause = FAILED_DEPLOYMENT,
+) -> None:
+    """Record a decision not to roll back (its reason: the verdict) and alert, once per execution."""
     refused = rollback_entry(
         failure,
         rollbacks.env,
         RollbackState.REFUSED,
         failure.commit,
-        "automatic",
+        cause.trigger,
         now,
         reason=decision.verdict.value,
     )
@@ -269,5 +312,5 @@ def _refuse(failure: Failure, decision: RollbackDecision, rollbacks: Rollbacks, 
         subject = _REFUSAL_SUBJECTS[decision.verdict].format(env=rollbacks.env, sha=failure.commit[:12])
         rollbacks.alerts.publish(
             f"path2prod {subject}",
-            alert_body(rollbacks.env, failure, None, f"No rollback: {decision.verdict.value}."),
+            alert_body(rollbacks.env, failure, None, f"No rollback: {decision.verdict.value}.", cause),
         )

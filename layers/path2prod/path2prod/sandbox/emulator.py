@@ -11,7 +11,8 @@
 2. IAM: moto's access control, on (`enforce_iam`): a call is checked against the policies of the role
    whose credentials signed it. moto checks most services' actions against resource "*", which no
    statement naming an ARN matches; the sandbox tells moto the resource of the calls path2prod makes
-   (DynamoDB tables and indexes, SNS topics, event buses, secrets, pipelines), as IAM evaluates them.
+   (DynamoDB tables and indexes, SNS topics, event buses, secrets, pipelines, CloudWatch alarms), as
+   IAM evaluates them.
    The sandbox's own bootstrap keys act as each account's root (moto has no root user).
 
 Events between accounts are delivered as bus policies allow in `bus_policies.py`; the saving and
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto import settings as moto_settings
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.codepipeline import models as codepipeline_models
 from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -219,6 +221,7 @@ def enforce_iam(bootstrap_access_keys: frozenset[str]) -> None:
     EventsHandler._determine_resource = _events_resource  # type: ignore[attr-defined]
     SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
     CodePipelineResponse._determine_resource = _pipeline_resource  # type: ignore[attr-defined]
+    CloudWatchResponse._determine_resource = _alarm_resource  # type: ignore[attr-defined]
 
 
 def _json_body(response: Any) -> dict[str, Any]:
@@ -279,6 +282,15 @@ def _pipeline_resource(self: Any) -> str:
     body = _json_body(self)
     name = body.get("pipelineName") or body.get("name")
     return f"arn:aws:codepipeline:{self.region}:{self.current_account}:{name}" if name else "*"
+
+
+def _alarm_resource(self: Any) -> str:
+    """The alarm a call names: DescribeAlarms of one name (the rollback function's), SetAlarmState.
+    Several names, or none, stay "*": only a statement allowing every alarm matches, as in IAM."""
+    names = self._get_param("AlarmNames") or ([name] if (name := self._get_param("AlarmName")) else [])
+    if len(names) != 1:
+        return "*"
+    return f"arn:aws:cloudwatch:{self.region}:{self.current_account}:alarm:{names[0]}"
 
 
 def backend_execution(account: str, region: str, pipeline: str, execution_id: str) -> Any:

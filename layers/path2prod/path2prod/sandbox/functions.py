@@ -90,7 +90,12 @@ FUNCTIONS = (
     # Hourly in AWS; every minute here, so a checkpoint follows a change soon, while an idle sandbox stays
     # idle: every 10 s in three envs it was most of what an idle sandbox did (docs/benchmarks.md).
     SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=60),
-    SandboxFunction(name="rollback", logical_id="RollbackFunction", rule_event="DeploymentOutcome"),
+    SandboxFunction(
+        name="rollback",
+        logical_id="RollbackFunction",
+        rule_event="DeploymentOutcome",
+        more_rule_events=("BakeAlarm",),  # DISABLED, so not created, in an env without a bake watch
+    ),
     SandboxFunction(
         name="approvals",
         logical_id="ApprovalsFunction",

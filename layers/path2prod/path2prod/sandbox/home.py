@@ -25,6 +25,11 @@ REGION = "us-east-1"
 PIPELINE_NAME = "path2prod-app"
 SANDBOX_ROLE = "path2prod-sandbox"
 DEFAULT_APPROVERS = ["alice@example.com", "bob@example.com"]
+# The bake watch of stg and prd: shorter than the template's 30 minutes, so a newcomer's try fits in it.
+# prd's bake time: long enough to set off an alarm by hand. stg has none by default: its bake time would
+# hold every promotion to prd that long (docs/approvals.md); `local up --bake stg=MINUTES` sets one.
+DEFAULT_BAKE_MINUTES = {"stg": 0, "prd": 15}
+DEFAULT_BAKE_ALARMS = ["app-errors"]
 
 
 @dataclass
@@ -45,6 +50,12 @@ class SandboxConfig:
     windows: dict[str, str] = field(default_factory=dict)
     # The GateMode stack parameter of each env that has an upstream (auto: enforce in prd, warn in stg).
     gate: dict[str, str] = field(default_factory=lambda: dict.fromkeys(ENVS[1:], "auto"))
+    # The BakeMinutes and BakeAlarmNames stack parameters of each env (dev: none); each named alarm is
+    # created in the env's CloudWatch (`path2prod local alarm` sets one off).
+    bake_minutes: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BAKE_MINUTES))
+    bake_alarms: dict[str, list[str]] = field(
+        default_factory=lambda: {env: list(DEFAULT_BAKE_ALARMS) for env in ENVS[1:]}
+    )
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -123,16 +134,21 @@ class SandboxHome:
         quorum: dict[str, int] | None = None,
         windows: dict[str, str] | None = None,
         gate: dict[str, str] | None = None,
+        bake_minutes: dict[str, int] | None = None,
+        bake_alarms: dict[str, list[str]] | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
-        `approvers`, `quorum` and `gate` (per env) replace what the sandbox had, as a stack update would.
+        `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env) replace
+        what the sandbox had, as a stack update would.
         """
         config = self.load_config() if self.exists() else SandboxConfig()
         config.approvers.update(approvers or {})
         config.quorum.update(quorum or {})
         config.windows.update(windows or {})
         config.gate.update(gate or {})
+        config.bake_minutes.update(bake_minutes or {})
+        config.bake_alarms.update(bake_alarms or {})
         for env in config.quorum:
             if not 1 <= config.quorum[env] <= len(config.approvers.get(env, [])):
                 raise SandboxError(
@@ -219,6 +235,8 @@ class SandboxHome:
                     "pipeline": config.pipeline,
                     "ledger_table": config.ledger_table(env),
                     "checkpoint_bucket": config.checkpoint_bucket(env),
+                    "bake_minutes": config.bake_minutes.get(env, 0),
+                    "bake_alarms": config.bake_alarms.get(env, []),
                     **(
                         {
                             "approvals_url": config.approvals_url(env),

@@ -29,27 +29,38 @@ def start(
     quorum: dict[str, int] | None = None,
     windows: dict[str, str] | None = None,
     gate: dict[str, str] | None = None,
+    bake_minutes: dict[str, int] | None = None,
+    bake_alarms: dict[str, list[str]] | None = None,
     template: Path | None = None,
 ) -> bool:
     """Start the sandbox in the background and return once it is ready; False if it already ran.
 
-    `approvers`, `quorum` and `gate` (per env) change the sandbox's Approvers / ApprovalQuorum /
-    GateMode parameters;
+    `approvers`, `quorum`, `gate`, `bake_minutes` and `bake_alarms` (per env) change the sandbox's
+    Approvers / ApprovalQuorum / GateMode / BakeMinutes / BakeAlarmNames parameters, `windows` its
+    DeployWindows;
     `template` builds the accounts from that template.yaml (and its functions/) instead of the
     checkout's. The daemon gets none of the caller's AWS_* variables: its profile and keys never reach
     the sandbox, its functions or its builds.
     """
     if home.daemon_state() is not None:
-        if approvers or quorum or gate:
+        if approvers or quorum or gate or bake_minutes or bake_alarms:
             raise SandboxError(
-                "the sandbox is running: stop it (path2prod local down) to change approvers or the gate"
+                "the sandbox is running: stop it (path2prod local down) to change its approvers, gate or "
+                "bake watch"
             )
         if windows:
             raise SandboxError("the sandbox is running: change a deploy window with path2prod local window")
         return False
     if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
         raise SandboxError("git is not installed; the sandbox's repos are git repositories")
-    config = home.create_config(approvers=approvers, quorum=quorum, windows=windows, gate=gate)
+    config = home.create_config(
+        approvers=approvers,
+        quorum=quorum,
+        windows=windows,
+        gate=gate,
+        bake_minutes=bake_minutes,
+        bake_alarms=bake_alarms,
+    )
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     progress(f"starting the sandbox in {home.path} (AWS endpoint 127.0.0.1:{config.aws_port})")
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}

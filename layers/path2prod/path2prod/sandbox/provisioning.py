@@ -1,8 +1,8 @@
 """Provisioning: what each account's stack creates, built in moto from template.yaml.
 
 The ledger table, the checkpoint bucket (both restored from the last snapshot), the alerts and
-approvals topics with their mailboxes, the signing secret, the pipeline, one queue and rule per
-function, the forwarding rule to the next account, and the roles each function runs under.
+approvals topics with their mailboxes, the signing secret, the pipeline, the bake alarms, one queue
+and rule per function, the forwarding rule to the next account, and the roles each function runs under.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from typing import Any
 
 from path2prod import ENVS
 from path2prod.sandbox.accounts import Account, function_role_name
+from path2prod.sandbox.alarms import create_alarms
 from path2prod.sandbox.functions import FUNCTIONS
 from path2prod.sandbox.home import SandboxConfig, SandboxHome, write_json
 from path2prod.sandbox.lambda_runtime import MAX_RECEIVES
 from path2prod.sandbox.roles import StackNames, function_policy, lambda_trust_policy, role_definition
 from path2prod.sandbox.snapshots import Snapshots
-from path2prod.sandbox.template import load_template, table_definition
+from path2prod.sandbox.template import load_template, rule_state, table_definition
 
 log = logging.getLogger("path2prod.sandbox")
 SIGNING_SECRET_NAME = "path2prod-approval-signing-key"  # noqa: S105 - a name, not the key
@@ -94,6 +95,9 @@ class Provisioning:
             account.client("iam"), account.client("codepipeline"), self.config.pipeline, account.account_id
         )
 
+        # The alarms BakeAlarmNames names exist in the account already (the stack does not create them).
+        create_alarms(account.client("cloudwatch"), env, self.config.bake_alarms.get(env, []))
+
         sqs, events = account.client("sqs"), account.client("events")
         for function in FUNCTIONS:
             if function.function_url or not function.runs_in(env):
@@ -116,6 +120,8 @@ class Provisioning:
             ]
             self.queues[(env, function.name)] = queue
             for rule_event, pattern in function.rule_patterns(self._refs(env)).items():
+                if rule_state(function.logical_id, rule_event, self.names(env).resolve) == "DISABLED":
+                    continue  # moto would deliver through a disabled rule: none is created
                 rule = f"path2prod-{function.name}-{rule_event}"
                 events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
                 events.put_targets(Rule=rule, Targets=[{"Id": function.name, "Arn": queue_arn}])
@@ -191,7 +197,12 @@ class Provisioning:
 
     def names(self, env: str) -> StackNames:
         """What template.yaml's names resolve to in env's sandbox account."""
-        parameters = {"Environment": env, "PipelineName": self.config.pipeline}
+        parameters = {
+            "Environment": env,
+            "PipelineName": self.config.pipeline,
+            "BakeMinutes": str(self.config.bake_minutes.get(env, 0)),
+            "BakeAlarmNames": ",".join(self.config.bake_alarms.get(env, [])),
+        }
         physical = {
             "LedgerTable": self.config.ledger_table(env),
             "CheckpointBucket": self.config.checkpoint_bucket(env),

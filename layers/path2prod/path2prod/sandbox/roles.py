@@ -31,6 +31,8 @@ MOTO_ACTION_ALIASES = {
     "dynamodb:PutItem": ("dynamodb:TransactWriteItems",),
     "dynamodb:ConditionCheckItem": ("dynamodb:TransactWriteItems",),
     "dynamodb:GetItem": ("dynamodb:TransactGetItems",),
+    # moto names CloudWatch's actions by its endpoint prefix, `monitoring`.
+    "cloudwatch:DescribeAlarms": ("monitoring:DescribeAlarms",),
 }
 
 _ARN_FORMATS = {

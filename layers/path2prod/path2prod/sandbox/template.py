@@ -127,7 +127,12 @@ class _Resolver:
             return NO_VALUE
         if name not in self.parameters:
             raise TemplateError(f"no value for {name!r} in the sandbox")
-        return self.parameters[name]
+        value = self.parameters[name]
+        if isinstance(value, str) and _is_list_parameter(name):
+            # A CommaDelimitedList's Ref is a list (an event pattern's values); empty gives [""], as
+            # CloudFormation does.
+            return value.split(",")
+        return value
 
     def attribute(self, name: str) -> str:
         if name not in self.attributes:
@@ -206,6 +211,10 @@ class _Resolver:
         return re.sub(r"\$\{([^}]+)\}", replace, text)
 
 
+def _is_list_parameter(name: str) -> bool:
+    return bool(load_template().get("Parameters", {}).get(name, {}).get("Type") == "CommaDelimitedList")
+
+
 def table_definition(logical_id: str = "LedgerTable", *, table_name: str) -> dict[str, Any]:
     """CreateTable arguments for a table of the template (keys, indexes, billing) under `table_name`."""
     resource = _resource(logical_id, "AWS::DynamoDB::Table")
@@ -225,6 +234,14 @@ def rule_pattern(function_id: str, event_id: str, parameters: dict[str, str]) ->
         raise TemplateError(f"{function_id} has no EventBridgeRule event {event_id!r}")
     pattern: dict[str, Any] = resolve(event["Properties"]["Pattern"], parameters)
     return pattern
+
+
+def rule_state(function_id: str, event_id: str, resolve_names: Any) -> str:
+    """ENABLED or DISABLED: the State of a function's EventBridgeRule event, resolved by `resolve_names`
+    (a StackNames' resolve: the State may depend on a condition)."""
+    function = _resource(function_id, "AWS::Serverless::Function")
+    event = function["Properties"].get("Events", {}).get(event_id) or {}
+    return str(resolve_names(event.get("Properties", {}).get("State", "ENABLED")))
 
 
 def parameter_default(name: str) -> str:
