@@ -12,12 +12,11 @@ import click
 
 from path2prod import ENVS
 from path2prod.cli.options import default_home, echo_json, home_option, json_option, one_env_option, pick_env
-from path2prod.domain.bake import ALARM_STATES, MAX_ALARM_NAME, parse_alarm_names
+from path2prod.domain.bake import MAX_ALARM_NAME, parse_alarm_names
 from path2prod.domain.gate import GateMode
 from path2prod.domain.text import printable
-from path2prod.domain.time import format_time, utc_now
+from path2prod.domain.time import utc_now
 from path2prod.sandbox import lifecycle
-from path2prod.sandbox.alarms import set_alarm
 from path2prod.sandbox.home import SandboxHome
 
 
@@ -140,7 +139,7 @@ def up(
                 f"{env}={mode}: a mode is one of {', '.join(GATE_MODES)}", param_hint="--gate"
             )
     windows = {
-        env: _windows_text(text, "--window") for env, text in _per_env(window_option, "--window").items()
+        env: windows_text(text, "--window") for env, text in _per_env(window_option, "--window").items()
     }
     bake_minutes, bake_alarms = _bake_watch(bake_option, alarm_option)
     sandbox = _home(home)
@@ -165,6 +164,9 @@ def up(
     click.echo(f"\nnext: export PATH2PROD_HOME={sandbox.path}   (then no command needs --home)")
     click.echo(f"      git clone {dev_remote} ~/app, commit a buildspec.yml there, git push origin main,")
     click.echo("      then: path2prod local wait && path2prod status")
+
+
+MAX_BAKE_ALARMS = 5  # template.yaml's AtMostFiveBakeAlarms
 
 
 def _bake_watch(
@@ -245,7 +247,7 @@ def wait(home: Path | None, timeout: float, as_json: bool) -> None:
         echo_json({"idle": True, "waited_seconds": round(time.monotonic() - started, 1)})
 
 
-def _windows_text(text: str, hint: str) -> str:
+def windows_text(text: str, hint: str) -> str:
     """The canonical text of a deploy-windows value, `now` resolved to this instant."""
     from path2prod.domain.deploy_windows import parse_windows
     from path2prod.domain.errors import InvalidWindows
@@ -254,64 +256,6 @@ def _windows_text(text: str, hint: str) -> str:
         return parse_windows(text, now=utc_now()).text
     except InvalidWindows as error:
         raise click.BadParameter(str(error), param_hint=hint) from None
-
-
-@local.command()
-@click.argument("env", type=click.Choice(ENVS[1:]), required=False)
-@click.argument("windows", required=False)
-@one_env_option
-@click.option("--clear", is_flag=True, help="Always open again (an empty DeployWindows).")
-@home_option(sandbox_only=True)
-@json_option
-def window(
-    env: str | None,
-    windows: str | None,
-    env_option: str | None,
-    clear: bool,
-    home: Path | None,
-    as_json: bool,
-) -> None:
-    """Show or change ENV's deploy windows (the DeployWindows parameter, docs/deploy-windows.md):
-    `path2prod local window prd 'freeze=now/PT10M'` freezes prd for ten minutes from now. A running
-    sandbox's functions take the change at once, as a stack update would give it to them."""
-    from path2prod.domain.deploy_windows import parse_windows
-
-    env = pick_env(env, env_option)
-    if env not in ENVS[1:]:
-        raise click.BadParameter(
-            f"{env} has no deploy windows: promotions go to stg and prd", param_hint="ENV"
-        )
-    if clear and windows is not None:
-        raise click.UsageError("give WINDOWS or --clear, not both")
-    sandbox = _home(home)
-    config = sandbox.load_config()
-    if clear or windows is not None:
-        text = "" if clear else _windows_text(windows or "", "WINDOWS")
-        lifecycle.set_window(sandbox, env, text)
-    else:
-        text = config.windows.get(env, "")
-    now = utc_now()
-    parsed = parse_windows(text)
-    closed_by = parsed.closed_by(now)
-    opens = parsed.next_open(now) if closed_by else None
-    answer = {
-        "env": env,
-        "deploy_windows": text,
-        "open": closed_by is None,
-        "closed_by": closed_by,
-        "opens_at": format_time(opens) if opens else None,
-    }
-    if as_json:
-        echo_json(answer)
-        return
-    click.echo(f"{env}: deploy windows {text or '(none: always open)'}")
-    if closed_by is None:
-        click.echo("  open now: an approved promotion is pushed at once")
-    else:
-        never = "" if opens else "; it never opens again as written"
-        click.echo(
-            f"  closed now: {printable(closed_by)}{never}. Approved promotions are held until it opens"
-        )
 
 
 def _print_status(status: dict[str, Any]) -> None:
@@ -364,56 +308,6 @@ def fix_env(env: str | None, env_option: str | None, home: Path | None, as_json:
     click.echo(f"{env}: builds run their buildspec again")
 
 
-MAX_BAKE_ALARMS = 5  # template.yaml's AtMostFiveBakeAlarms
-
-
-@local.command("alarm")
-@click.argument("env", type=click.Choice(ENVS))
-@click.argument("name")
-@click.option(
-    "--reason",
-    default="set off by hand (path2prod local alarm)",
-    show_default=True,
-    help="The state's reason.",
-)
-@click.option(
-    "--state",
-    type=click.Choice(ALARM_STATES),
-    default="ALARM",
-    show_default=True,
-    help="The state to set (OK ends the alarm; only ALARM reaches the rollback function).",
-)
-@home_option(sandbox_only=True)
-@json_option
-def alarm(env: str, name: str, reason: str, state: str, home: Path | None, as_json: bool) -> None:
-    """Set ENV's bake alarm NAME to ALARM, as if the app misbehaved: within the bake time of ENV's newest
-    successful deployment, it rolls ENV back (path2prod ledger history ENV names the alarm).
-
-    moto emits no alarm events: the sandbox puts CloudWatch's "CloudWatch Alarm State Change" on ENV's
-    bus itself. An alarm already in that state changes nothing and emits nothing, as in AWS."""
-    sandbox = _home(home)
-    config = sandbox.load_config()
-    names = config.bake_alarms.get(env, [])
-    if name not in names:
-        raise click.BadParameter(
-            f"{env} has no bake alarm {name!r} (its alarms: {', '.join(names) or 'none'}; "
-            f"set them with local up --alarm {env}=NAME)",
-            param_hint="NAME",
-        )
-    result = set_alarm(sandbox, env, name, state=state, reason=reason)
-    if as_json:
-        echo_json(result)
-        return
-    if result["event"] is None:
-        click.echo(f"{env}: alarm {name} is {state} already: nothing changed, no event (as in AWS)")
-        return
-    click.echo(
-        f"{env}: alarm {name} {result['previous_state']} -> {state}; its state change event is on {env}'s bus"
-    )
-    if state == "ALARM":
-        click.echo(f"      then: path2prod local wait && path2prod ledger history {env}")
-
-
 _LINK = re.compile(r"^https?://\S+$", re.MULTILINE)
 _REQUEST = re.compile(r"^Request:?\s+([A-Za-z0-9_.:-]+)\s*$", re.MULTILINE)
 
@@ -457,3 +351,7 @@ def mail(home: Path | None, recipient: str | None, as_json: bool) -> None:
             f"{header}\nSubject: {printable(message['subject'])}\n\n"
             + printable(message["body"], keep_newlines=True)
         )
+
+
+# `local window` and `local alarm` live beside: importing them adds them to this group.
+from path2prod.cli import local_guard_rails  # noqa: E402, F401
