@@ -19,7 +19,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e quick bench bench-scale bench-sandbox bench-git fuzz deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e quick bench bench-scale bench-sandbox bench-git bench-gate fuzz deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -132,6 +132,9 @@ bench-scale: $(STAMP) ## ledger reads at 100,000 entries vs 1,000 (about 15 min)
 bench-git: $(STAMP) ## git by need: rollback and promotion pushes at 100 to 20,000 commits; the sandbox rollback at 3,000 (about 5 min)
 	$(BIN)/python bench/git_scale.py
 	$(BIN)/python bench/rollback_at_scale.py
+
+bench-gate: $(STAMP) ## the provenance gate: AWS calls per decision, and its latency in a demo's sandbox (about 2 min)
+	$(BIN)/python bench/gate.py
 
 bench-sandbox: $(STAMP) ## the sandbox: idle CPU at 10,000 entries, recorder invocations per run (about 3 min)
 	$(BIN)/python bench/sandbox_idle.py --seconds 60

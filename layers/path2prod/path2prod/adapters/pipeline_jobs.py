@@ -7,7 +7,9 @@ PutJobSuccessResult(jobId) and PutJobFailureResult(jobId, failureDetails={type: 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from path2prod.domain.text import printable
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
 # FailureDetails.message: 1 to 5000 characters (CodePipeline's API reference).
 MAX_FAILURE_MESSAGE = 5000
+log = logging.getLogger(__name__)
 
 
 class PipelineJobs:
@@ -34,11 +37,23 @@ class PipelineJobs:
 
     def succeed(self, job_id: str) -> None:
         """The job succeeded: the stage's entry condition passes."""
-        self.client.put_job_success_result(jobId=job_id)
+        self._answer(job_id, self.client.put_job_success_result, jobId=job_id)
 
     def fail(self, job_id: str, message: str) -> None:
         """The job failed: the condition's result (FAIL) fails the stage before it runs."""
         text = printable(message)[:MAX_FAILURE_MESSAGE] or "refused"
-        self.client.put_job_failure_result(
-            jobId=job_id, failureDetails={"type": "JobFailed", "message": text}
+        self._answer(
+            job_id,
+            self.client.put_job_failure_result,
+            jobId=job_id,
+            failureDetails={"type": "JobFailed", "message": text},
         )
+
+    def _answer(self, job_id: str, put: Callable[..., Any], **params: Any) -> None:
+        """Report the job's result. A job that has one already (Lambda ran the same invocation again,
+        after the first reported) refuses another with InvalidJobStateException: it is answered, and
+        raising would only have Lambda retry it again."""
+        try:
+            put(**params)
+        except self.client.exceptions.InvalidJobStateException:
+            log.warning("job %s has its result already: not answered again", job_id)

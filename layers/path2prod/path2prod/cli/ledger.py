@@ -30,6 +30,7 @@ from path2prod.cli.options import (
 from path2prod.domain.errors import InvalidTime
 from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.text import printable
+from path2prod.domain.vocabulary import EntryKind
 from path2prod.domain.window import parse_bound
 from path2prod.sandbox.home import SandboxHome
 from path2prod.targets import EnvTarget, aws_target, check_env
@@ -109,6 +110,9 @@ def format_entries(env: str, entries: list[LedgerEntry]) -> str:
         elif entry.via:
             # An approver's answer: who, and how (the approval page, the CLI).
             line += f"  ({entry.trigger} via {entry.via}" + (f": {entry.reason})" if entry.reason else ")")
+        elif entry.reason and entry.kind in (EntryKind.GATE, EntryKind.PROMOTION):
+            # Why the gate refused a commit, why a promotion is held or refused: the entry's point.
+            line += f"  ({entry.reason})"
         # A reason or trigger is whatever someone typed: none of its control characters reach a terminal.
         lines.append(printable(line))
     return "\n".join(lines)
