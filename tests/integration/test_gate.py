@@ -228,6 +228,21 @@ def test_a_redelivered_job_is_answered_with_the_recorded_decision(world: World) 
     assert world.mailbox.read() == []
 
 
+def test_the_same_invocation_run_again_after_it_answered_raises_nothing(world: World) -> None:
+    # GIVEN the gate answered a job (refused)
+    event = world.job(world.execution_of(STRAIGHT), STRAIGHT)
+    world.invoke(event)
+
+    # WHEN Lambda runs that very invocation again (its retry after a timeout that came after the answer)
+    answered = world.invoke(event)
+
+    # THEN the job keeps its first result, CodePipeline's refusal of a second one is no error, and the
+    # decision is the recorded one
+    assert (answered["passed"], answered["state"], answered["recorded"]) == (False, "REFUSED", False)
+    assert not job_result(event["CodePipeline.job"]["id"]).succeeded  # type: ignore[union-attr]
+    assert len(world.gate_entries()) == 1
+
+
 @pytest.mark.parametrize("runs", ["another commit", "an unknown execution"])
 def test_a_claim_codepipeline_does_not_confirm_fails_and_records_nothing(world: World, runs: str) -> None:
     # GIVEN a job whose execution runs another commit than it claims, or does not exist
