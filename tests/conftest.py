@@ -64,7 +64,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # the sandbox's name, in this order: their tests pick their own commits and entries out of what the
 # others left. "demo" is the sandbox `path2prod demo --keep` leaves: the story is told once, test_demo
 # checks its output and the rollback module starts from its end (G running in prd after B's automatic
-# rollback); the bake alarm module follows it (and leaves prd on a good commit, its alarm OK). In
+# rollback). In "guard-rails", the deploy window module (a freeze on prd, set while it runs) goes before
+# the bake alarm module (which leaves prd on a good commit, its alarm OK). In
 # "records", the ledger module (which wants a fresh sandbox and restarts it) goes before the audit
 # module, whose last tests break the ledgers on purpose. In "hostile", an outage in prd follows forged
 # events (which leave stg's chain broken). Each test of aws_rules starts its own (each changes how the
@@ -73,13 +74,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 SHARED_SANDBOXES = {
     "tests/e2e/test_demo.py": "demo",
     "tests/e2e/test_sandbox_rollback.py": "demo",
-    "tests/e2e/test_sandbox_bake_alarm.py": "demo",
     "tests/e2e/test_sandbox_approvals.py": "approvals",
     "tests/e2e/test_sandbox_promotion_review.py": "approvals",
     "tests/e2e/test_sandbox_ledger.py": "records",
     "tests/e2e/test_sandbox_audit.py": "records",
     "tests/e2e/test_sandbox_forgery.py": "hostile",
     "tests/e2e/test_sandbox_rollback_retry.py": "hostile",
+    "tests/e2e/test_sandbox_deploy_window.py": "guard-rails",
+    "tests/e2e/test_sandbox_bake_alarm.py": "guard-rails",
 }
 _MODULE_ORDER = list(SHARED_SANDBOXES)
 # Modules whose every test starts a sandbox of its own: their tests may run on different workers.
@@ -91,6 +93,7 @@ SANDBOX_PER_TEST_MODULES = frozenset({"tests/e2e/test_sandbox_aws_rules.py"})
 LONGEST_FIRST = (
     "demo-sandbox",
     "hostile-sandbox",
+    "guard-rails-sandbox",
     "approvals-sandbox",
     "tests/e2e/test_sandbox_aws_rules.py::test_a_permission_missing_from_the_template_fails_in_the_sandbox",
     "records-sandbox",
