@@ -1,7 +1,7 @@
 """The bake watch in the sandbox: a good commit deploys in prd, and `path2prod local alarm prd app-errors`
 within its bake time rolls prd back to the previous good commit, the alarm named in the rollback entry.
 
-The module goes on in the "guard-rails" sandbox after the deploy window module (SHARED_SANDBOXES), and
+The module goes on in the "approvals" sandbox after the approval modules (SHARED_SANDBOXES), and
 leaves prd running a good commit with its alarm OK again, as a module after it would start from.
 """
 
