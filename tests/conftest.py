@@ -64,9 +64,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # the sandbox's name, in this order: their tests pick their own commits and entries out of what the
 # others left. "demo" is the sandbox `path2prod demo --keep` leaves: the story is told once, test_demo
 # checks its output and the rollback module starts from its end (G running in prd after B's automatic
-# rollback). The bake alarm module goes on after the approval modules (it promotes its own commits to
-# prd and leaves prd on a good commit, its alarm OK); the deploy window module has a sandbox of its own
-# (most of its time is a freeze waited out, while its sandbox idles). In
+# rollback); the bake alarm module follows (it promotes a commit to prd over what runs there, and leaves
+# prd on a good commit, its alarm OK). The deploy window module has a sandbox of its own (most of its
+# time is a freeze waited out, while its sandbox idles). In
 # "records", the ledger module (which wants a fresh sandbox and restarts it) goes before the audit
 # module, whose last tests break the ledgers on purpose. In "hostile", an outage in prd follows forged
 # events (which leave stg's chain broken). Each test of aws_rules starts its own (each changes how the
@@ -75,9 +75,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 SHARED_SANDBOXES = {
     "tests/e2e/test_demo.py": "demo",
     "tests/e2e/test_sandbox_rollback.py": "demo",
+    "tests/e2e/test_sandbox_bake_alarm.py": "demo",
     "tests/e2e/test_sandbox_approvals.py": "approvals",
     "tests/e2e/test_sandbox_promotion_review.py": "approvals",
-    "tests/e2e/test_sandbox_bake_alarm.py": "approvals",
     "tests/e2e/test_sandbox_ledger.py": "records",
     "tests/e2e/test_sandbox_audit.py": "records",
     "tests/e2e/test_sandbox_forgery.py": "hostile",
@@ -91,9 +91,9 @@ SANDBOX_PER_TEST_MODULES = frozenset({"tests/e2e/test_sandbox_aws_rules.py"})
 # The units that take longest, longest first (docs/benchmarks.md, "Test suite time"): collected first, so
 # under xdist each starts at once on a worker of its own, and the short modules fill in around them.
 LONGEST_FIRST = (
-    "approvals-sandbox",
-    "hostile-sandbox",
     "demo-sandbox",
+    "hostile-sandbox",
+    "approvals-sandbox",
     "tests/e2e/test_sandbox_deploy_window.py",
     "tests/e2e/test_sandbox_aws_rules.py::test_a_permission_missing_from_the_template_fails_in_the_sandbox",
     "records-sandbox",

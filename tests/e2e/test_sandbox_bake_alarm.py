@@ -1,7 +1,7 @@
 """The bake watch in the sandbox: a good commit deploys in prd, and `path2prod local alarm prd app-errors`
 within its bake time rolls prd back to the previous good commit, the alarm named in the rollback entry.
 
-The module goes on in the "approvals" sandbox after the approval modules (SHARED_SANDBOXES), and
+The module goes on in the sandbox the demo kept, after the rollback module (SHARED_SANDBOXES), and
 leaves prd running a good commit with its alarm OK again, as a module after it would start from.
 """
 
@@ -20,6 +20,20 @@ from .conftest import PASSING_BUILDSPEC, eventually, history, main_of, promote_t
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ALARM = "app-errors"  # the sandbox's default bake alarm of stg and prd
+
+
+def _running_on_main(sandbox: Path, env: str) -> str | None:
+    """The commit env runs (its newest SUCCEEDED deployment), when its main names it and it is done."""
+    status = json.loads(run_cli("status", "--env", env, "--home", str(sandbox), "--json").stdout)["envs"][env]
+    running, last = status["running"], status["last_deployment"]
+    if (
+        running
+        and last
+        and last["commit"] == running["commit"] == status["main"]
+        and last["state"] == "SUCCEEDED"
+    ):
+        return str(running["commit"])
+    return None
 
 
 def _rollbacks_from(sandbox: Path, sha: str) -> list[dict[str, Any]]:
@@ -58,9 +72,12 @@ def test_an_alarm_the_env_does_not_have_is_refused_in_one_line(sandbox: Path) ->
 def test_an_alarm_in_the_bake_time_rolls_prd_back_to_the_previous_good_commit(
     sandbox: Path, app: Path
 ) -> None:
-    # GIVEN a good commit P, then a good commit N, each promoted through stg to prd: N just SUCCEEDED there
-    previous = commit(app, PASSING_BUILDSPEC, "P: good")
-    promote_to_prd(sandbox, app, previous)
+    # GIVEN prd runs a good commit P (what the sandbox's earlier modules left, else one promoted here),
+    # then a good commit N promoted through stg to prd: N just SUCCEEDED there
+    previous = _running_on_main(sandbox, "prd")
+    if previous is None:
+        previous = commit(app, PASSING_BUILDSPEC, "P: good")
+        promote_to_prd(sandbox, app, previous)
     baking = commit(app, PASSING_BUILDSPEC, "N: good in the pipeline, errors under traffic")
     promote_to_prd(sandbox, app, baking)
     assert main_of(sandbox, "prd") == baking
