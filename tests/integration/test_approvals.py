@@ -1065,6 +1065,27 @@ def test_a_commit_rolled_back_upstream_during_its_bake_time_is_never_promoted(st
     stg.assert_chain_intact()
 
 
+def test_a_break_glass_order_pushes_a_commit_still_baking_upstream_and_says_so(
+    stg: Stg, feature: str
+) -> None:
+    # GIVEN Bob approved a commit still baking in dev, held
+    request = _baking(stg, feature, 60)
+    stg.promote(stg.approved(request))
+
+    # WHEN Bob orders it pushed by break glass, and the promoter gets the announcement
+    stg.page().break_glass(request.id, BOB, "the fix must ship now", via=VIA_CLI)
+    stg.announced.take()
+    result = stg.promote(stg.approved(request))
+
+    # THEN it is pushed during the bake time, the promotion entry naming break glass and the bake it broke
+    assert result == {"request_id": request.id, "promotion": "PUSHED"}
+    assert stg.stg.main == feature
+    pushed = [e for e in stg.requests.entries(request.id) if e.kind == EntryKind.PROMOTION][-1]
+    assert pushed.via == "break glass"
+    assert "the fix must ship now" in (pushed.reason or "") and "baking in dev until" in (pushed.reason or "")
+    stg.assert_chain_intact()
+
+
 @pytest.mark.parametrize("minutes", [-1, 10081, 1.5, "30", True])
 def test_a_success_telling_a_bake_time_that_is_no_whole_week_of_minutes_is_refused(
     stg: Stg, feature: str, minutes: Any

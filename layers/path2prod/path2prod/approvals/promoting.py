@@ -131,15 +131,17 @@ class Promoter:
             )
         now = self.clock()
         bake_ends = request.upstream.bake_ends_at
+        baking = f"baking in {request.upstream.env} until {format_time(bake_ends)}" if bake_ends else None
         if bake_ends is not None and not request.break_glass:
             if now < bake_ends:
-                upstream = request.upstream.env
-                return self._hold(request, f"baking in {upstream} until {format_time(bake_ends)}", bake_ends)
+                return self._hold(request, baking or "", bake_ends)
             if (upstream_head := self.upstream.main_head()) != request.commit:
                 return self._refuse_unbaked(request, upstream_head)
         closed_by = self.windows.closed_by(now) if self.windows else None
         if closed_by is not None and not request.break_glass:
             return self._hold(request, closed_by, self.windows.next_open(now) if self.windows else None)
+        # What a break-glass order broke, for the promotion entry to say: a closed window, a bake time.
+        broken = [why for why in (closed_by, baking if bake_ends and now < bake_ends else None) if why]
         try:
             # Fetched down to the target's head only: the objects the push sends (git by need).
             local = self.upstream.fetch(request.commit, self.target.main_head())
@@ -163,7 +165,7 @@ class Promoter:
             raise PromotionPushFailed(
                 f"push of {request.commit} to {request.env} main failed: {error}"
             ) from error
-        glass = f"{BREAK_GLASS} ({request.break_glass}) while {closed_by}" if closed_by else None
+        glass = f"{BREAK_GLASS} ({request.break_glass}) while {' and '.join(broken)}" if broken else None
         return self._record(request, EntryState.SUCCEEDED, from_commit=result.old, break_glass=glass)
 
     def _hold(self, request: ApprovalRequest, why: str, opens: datetime | None) -> Promotion | None:
