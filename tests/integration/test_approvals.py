@@ -966,6 +966,25 @@ def test_an_approval_during_a_freeze_is_held_once_and_the_sweep_pushes_it_when_t
     stg.assert_chain_intact()
 
 
+def test_a_request_opened_during_a_freeze_tells_its_approvers_an_approval_is_held(
+    stg: Stg, feature: str
+) -> None:
+    # GIVEN stg frozen until noon UTC
+    stg.setting("DEPLOY_WINDOWS", FREEZE)
+
+    # WHEN dev's success of the feature opens a request
+    event = load_event("deployment-succeeded-forwarded")
+    event["detail"]["commit"] = feature
+    stg.open(event)
+
+    # THEN each approver's prompt says the window is closed, until when, and that an approval waits for it
+    mails = stg.read_mail()
+    for approver in APPROVERS:
+        [prompt] = mails[approver]
+        assert "Window:     stg's deploy window is closed (frozen by" in prompt.body
+        assert "until 2024-05-14T12:00:00Z); an approval is held and pushed when it opens" in prompt.body
+
+
 def test_a_break_glass_order_pushes_a_held_commit_during_the_freeze_and_says_so(
     stg: Stg, pending: ApprovalRequest
 ) -> None:

@@ -36,6 +36,7 @@ from path2prod.domain.review_facts import (
     PromotedCommit,
     PromotedRange,
 )
+from path2prod.domain.time import format_time, parse_time
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ALICE, BOB, CAROL, DAVE = "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"
@@ -275,3 +276,23 @@ def test_a_carriage_return_in_a_subject_cannot_start_a_line_of_the_mail() -> Non
 
     # THEN the only line starting with http is his link
     assert [line for line in sent.splitlines() if line.startswith("http")] == [f"{PAGE}?t=tok"]
+
+
+def test_the_prompt_says_when_a_bake_time_or_a_closed_window_would_hold_an_approval() -> None:
+    # GIVEN a request whose upstream bakes for 30 minutes after its success
+    request = _request(upstream=replace(UPSTREAM, bake_minutes=30))
+    ends = format_time(parse_time(UPSTREAM.succeeded_at) + timedelta(minutes=30))
+
+    # WHEN bob's mail is written while stg's window is closed, and once for an upstream with no bake time
+    _, held = prompt(request, BOB, f"{PAGE}?t=tok", window_closed="frozen by freeze=cron(* * ? * * *)")
+    _, plain = prompt(_request(), BOB, f"{PAGE}?t=tok")
+
+    # THEN the first says both, each on its own line; the second neither
+    assert (
+        f"Bake time:  {UPSTREAM.env} watches its alarms until {ends}; an approval is pushed after that"
+        in held
+    )
+    assert (
+        "Window:     stg's deploy window is closed (frozen by freeze=cron(* * ? * * *)); an approval" in held
+    )
+    assert "Bake time:" not in plain and "Window:" not in plain

@@ -13,10 +13,16 @@ from path2prod import ENVS
 from path2prod.domain.approvals import ApprovalRequest, Verdict, same_person, self_approval
 from path2prod.domain.review_facts import ChangedFile
 from path2prod.domain.text import printable
+from path2prod.domain.time import format_time
 
 
-def prompt(request: ApprovalRequest, approver: str, link: str) -> tuple[str, str]:
-    """The plain-text email asking `approver` to answer on `link`, their own (subject, body)."""
+def prompt(
+    request: ApprovalRequest, approver: str, link: str, *, window_closed: str | None = None
+) -> tuple[str, str]:
+    """The plain-text email asking `approver` to answer on `link`, their own (subject, body).
+
+    `window_closed`: why, and until when, the env's deploy window is closed as the request opens (the
+    mail says an approval is then held); the upstream's bake time is the request's own."""
     sha = request.commit[:12]
     subject = f"path2prod: promote {sha} to {request.env}? {request.message}"
     upstream = request.upstream
@@ -32,6 +38,7 @@ def prompt(request: ApprovalRequest, approver: str, link: str) -> tuple[str, str
         *_promoted_lines(request),
         f"Expires:    {request.expires_at}",
         f"Approvers:  {', '.join(request.approvers)} ({request.quorum} approval(s) needed)",
+        *_held_lines(request, window_closed),
         "",
     ]
     if same_person(approver, request.author_email):
@@ -46,6 +53,22 @@ def prompt(request: ApprovalRequest, approver: str, link: str) -> tuple[str, str
         f"Request: {request.id}",
     ]
     return subject[:100], "\n".join(lines) + "\n"
+
+
+def _held_lines(request: ApprovalRequest, window_closed: str | None) -> list[str]:
+    """Why an approval would not be pushed at once: the upstream's bake time, the env's closed window."""
+    lines = []
+    if (bake_ends := request.upstream.bake_ends_at) is not None:
+        lines.append(
+            f"Bake time:  {request.upstream.env} watches its alarms until {format_time(bake_ends)}; an "
+            "approval is pushed after that, if they stayed quiet"
+        )
+    if window_closed:
+        lines.append(
+            f"Window:     {request.env}'s deploy window is closed ({printable(window_closed)}); an approval "
+            "is held and pushed when it opens"
+        )
+    return lines
 
 
 def _promoted_lines(request: ApprovalRequest) -> list[str]:

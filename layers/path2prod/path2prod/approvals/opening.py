@@ -44,6 +44,7 @@ from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.ports import Clock, MainBranch, utc_now
 
 if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
     from path2prod.domain.git import CommitInfo
 
 
@@ -81,6 +82,7 @@ class Opener:
     upstream: PromotionRepository
     target: MainBranch  # read only (its main head): what the env runs bounds what a promotion brings
     upstream_account: str  # whose forwarded successes open requests
+    windows: DeployWindows | None = None  # the env's deploy windows: the prompt says when they hold it
     clock: Clock = field(default=utc_now)
 
     def handle(self, event: Any) -> Handled:
@@ -303,8 +305,10 @@ class Opener:
         """Send each approver their prompt unless it was sent; a crash before recording it sends again."""
         if request.notified_at or request.state is not ApprovalState.PENDING:
             return request
+        window_closed = self.windows.closed_by(self.clock()) if self.windows else None
         for approver in request.approvers:
-            subject, body = mail.prompt(request, approver, self.links.link_for(request, approver))
+            link = self.links.link_for(request, approver)
+            subject, body = mail.prompt(request, approver, link, window_closed=window_closed)
             self.prompts.prompt(approver, subject, body)
         return self._noted(request, "notified_at")
 

@@ -29,6 +29,7 @@ class OpenerSettings(ApprovalSettings):
     upstream_repository_url: str
     upstream_read_role_arn: str | None
     upstream_account: str
+    deploy_windows: str  # the DeployWindows parameter's text; "" = always open
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def load_opener_settings() -> OpenerSettings:
         upstream_repository_url=required("UPSTREAM_REPOSITORY_URL"),
         upstream_read_role_arn=optional("UPSTREAM_READ_ROLE_ARN"),
         upstream_account=_account_id("PREVIOUS_ACCOUNT_ID"),
+        deploy_windows=optional("DEPLOY_WINDOWS") or "",
     )
 
 

@@ -43,6 +43,7 @@ def opener() -> Opener:
         # Read only (its main head): what the env runs now bounds the commits a promotion brings.
         target=EnvRepository(settings.repository_url),
         upstream_account=settings.upstream_account,
+        windows=_windows(settings.deploy_windows),
     )
 
 
