@@ -966,6 +966,26 @@ def test_an_approval_during_a_freeze_is_held_once_and_the_sweep_pushes_it_when_t
     stg.assert_chain_intact()
 
 
+def test_a_break_glass_order_only_the_request_item_claims_pushes_nothing(
+    stg: Stg, pending: ApprovalRequest
+) -> None:
+    # GIVEN stg frozen and Bob's approval held; then the request item alone says "break glass" (written
+    # with no chained BREAK_GLASS entry, as someone editing the table would)
+    stg.setting("DEPLOY_WINDOWS", FREEZE)
+    _approve(stg, pending)
+    stg.promote(stg.approved(pending))
+    held = stg.request(pending.id)
+    stg.requests.write([(held, replace(held, break_glass="mallory@example.com: trust me"))])
+
+    # WHEN the promoter gets "Promotion Approved" again
+    result = stg.promote(stg.approved(pending))
+
+    # THEN the freeze still holds it: the record, not the item, says whether the glass was broken
+    assert result == {"request_id": pending.id, "promotion": "HELD"}
+    assert stg.stg.main == stg.base
+    assert stg.entries(pending.id, EntryKind.PROMOTION) == [("HELD", "path2prod")]
+
+
 def test_a_request_opened_during_a_freeze_tells_its_approvers_an_approval_is_held(
     stg: Stg, feature: str
 ) -> None:

@@ -144,3 +144,33 @@ def test_a_pending_request_or_a_commit_never_requested_cannot_be_asked_again(
     ]
     assert never.exit_code == 1 and "stg's ledger has no request for ffffffffffff" in never.output
     assert stack.events() == []
+
+
+def test_break_glass_from_the_cli_approves_then_orders_the_push_and_a_bad_order_writes_nothing(
+    aws_endpoint: str, tmp_path: Path
+) -> None:
+    # GIVEN stg's pending request (the caller is an approver)
+    stack = Stack(aws_endpoint, tmp_path)
+    request = stack.opened("e" * 40)
+    before = stack.requests.entries(request.id)
+
+    # WHEN the caller breaks glass with no reason
+    empty = stack.cli("approve", request.id, "--env", "stg", "--break-glass", "  ")
+
+    # THEN one line says why, and nothing was written: not even the approval
+    assert empty.exit_code != 0 and "reason" in empty.output and "Traceback" not in empty.output
+    assert stack.requests.entries(request.id) == before
+    assert stack.requests.get(request.id).state == "PENDING"  # type: ignore[union-attr]
+
+    # WHEN the caller approves with a reason to break glass
+    done = stack.cli("approve", request.id, "--env", "stg", "--break-glass", "incident 42", "--json")
+
+    # THEN the request is approved and the order recorded with who and why (the announcement to the
+    # promoter is test_approvals.py's)
+    assert done.exit_code == 0, done.output
+    answered = json.loads(done.output)
+    assert (answered["state"], answered["break_glass"]) == ("APPROVED", f"{CALLER}: incident 42")
+    states = [
+        (e.state, e.trigger) for e in stack.requests.entries(request.id) if e.kind == EntryKind.APPROVAL
+    ]
+    assert states[-2:] == [("APPROVED", CALLER), ("BREAK_GLASS", CALLER)]

@@ -502,3 +502,18 @@ def test_the_documented_examples_read_as_documented() -> None:
     )
     assert [ranges.is_open(day) for day in week] == [days.is_open(day) for day in week]
     assert [days.is_open(day) for day in week] == [True, False, False, False, True, True, True]
+
+
+def test_a_function_whose_deploy_windows_parameter_does_not_parse_stops_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a stack whose DeployWindows is malformed, and one where it is empty
+    from path2prod.errors import MissingSetting
+    from path2prod.settings import deploy_windows
+
+    monkeypatch.setenv("DEPLOY_WINDOWS", "freeze=tomorrow")
+    # WHEN a function reads its settings, THEN it stops with one line naming the setting and the clause
+    with pytest.raises(MissingSetting, match=r"DEPLOY_WINDOWS is not a deploy window: freeze=tomorrow"):
+        deploy_windows()
+    monkeypatch.setenv("DEPLOY_WINDOWS", "")
+    assert deploy_windows() is None

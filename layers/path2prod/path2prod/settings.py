@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from path2prod import ENVS
 from path2prod.domain import event_fields
 from path2prod.domain.event_fields import ThisStack
 from path2prod.errors import MissingSetting
+
+if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
 
 
 def required(name: str) -> str:
@@ -27,6 +31,21 @@ def required_env_name(name: str = "PATH2PROD_ENV") -> str:
 def optional(name: str) -> str | None:
     """A setting that may be empty (the template passes "" for "none"): None when unset or empty."""
     return os.environ.get(name, "").strip() or None
+
+
+def deploy_windows(name: str = "DEPLOY_WINDOWS") -> DeployWindows | None:
+    """The env's deploy windows (the DeployWindows parameter), or None when it is empty: always open.
+    The parsing module loads only where windows are set (cold import, docs/benchmarks.md)."""
+    text = optional(name)
+    if text is None:
+        return None
+    from path2prod.domain.deploy_windows import parse_windows
+    from path2prod.domain.errors import InvalidWindows
+
+    try:
+        return parse_windows(text)
+    except InvalidWindows as error:
+        raise MissingSetting(f"{name} is not a deploy window: {error}") from None
 
 
 def this_stack() -> ThisStack:

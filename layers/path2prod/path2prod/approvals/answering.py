@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from path2prod.approvals.event_shapes import PROMOTION_REJECTED, rejection_detail
 from path2prod.approvals.ports import ApprovalStore
@@ -96,11 +97,7 @@ class Answerer:
         like an approval: the promoter pushes it and its promotion entry says "break glass". Only an
         approver of the request may give it, with a reason, and only for a request approved and not yet
         pushed (ApprovalError, NotAnApprover, AlreadyDecided otherwise)."""
-        reason = reason.strip()
-        if not reason or len(reason) > MAX_COMMENT_LENGTH or printable(reason) != reason:
-            raise ApprovalError(
-                f"a break-glass order needs a reason of 1 to {MAX_COMMENT_LENGTH} printable characters"
-            )
+        reason = break_glass_reason(reason)
 
         def attempt() -> ApprovalRequest:
             request = self.requests.get(request_id)
@@ -196,6 +193,29 @@ class LinkAnswerer(Answerer):
                 record_expiry(request, now, self.requests)
             raise
         return self.answer(claims.request_id, claims.approver, verdict, via=VIA_PAGE, reason=reason)
+
+
+def break_glass_reason(reason: str) -> str:
+    """The reason of a break-glass order, stripped; ApprovalError unless 1 to MAX_COMMENT_LENGTH printable
+    characters (checked before anything is written, by the CLI too)."""
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_COMMENT_LENGTH or printable(reason) != reason:
+        raise ApprovalError(
+            f"a break-glass order needs a reason of 1 to {MAX_COMMENT_LENGTH} printable characters"
+        )
+    return reason
+
+
+def check_break_glass(request: ApprovalRequest, reason: str, now: datetime) -> None:
+    """Refuse a break-glass order given with an approval (the CLI's) before anything is written: a bad
+    reason, or a pending request this approval does not bring to its quorum (the order is for an approved
+    commit)."""
+    break_glass_reason(reason)
+    if request.state_at(now) is ApprovalState.PENDING and len(request.approved_by) + 1 < request.quorum:
+        raise ApprovalError(
+            f"{request.id} needs {request.quorum} approvals and has {len(request.approved_by)}: break glass "
+            "only pushes an approved commit; approve it without --break-glass first"
+        )
 
 
 def _quorum_note(request: ApprovalRequest) -> str:

@@ -18,6 +18,7 @@ commit is not the request's is refused before anything happens.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from path2prod.domain import event_fields as fields
 from path2prod.domain.approvals import ApprovalRequest, approvals_on_record
 from path2prod.domain.domain_events import is_scheduled_event, parse_promotion_approved
 from path2prod.domain.errors import ChainMoved, InvalidEvent
+from path2prod.domain.ledger import LedgerEntry
 from path2prod.domain.retry import retry_lost_races
 from path2prod.domain.time import format_time, parse_time
 from path2prod.domain.vocabulary import BREAK_GLASS, EntryKind, EntryState
@@ -108,7 +110,8 @@ class Promoter:
         if not request.awaits_promotion:
             return Promotion(request, recorded=False)
         # The request item is mutable; its chained entries are the record. No quorum there, no push.
-        on_record = approvals_on_record(request, self.requests.entries(request.id))
+        entries = self.requests.entries(request.id)
+        on_record = approvals_on_record(request, entries)
         if len(on_record) < request.quorum:
             why = f"the ledger records {len(on_record)} of {request.quorum} approval(s): not pushed"
             refused = self._record(request, EntryState.REFUSED, error=why)
@@ -129,16 +132,18 @@ class Promoter:
             return self._record(
                 request, EntryState.SKIPPED, error=f"{pushed_later.id} pushed a newer commit first"
             )
+        # A break-glass order counts as the record holds it (a chained BREAK_GLASS entry), not the item.
+        glass_order = request.break_glass if _break_glass_on_record(entries) else None
         now = self.clock()
         bake_ends = request.upstream.bake_ends_at
         baking = f"baking in {request.upstream.env} until {format_time(bake_ends)}" if bake_ends else None
-        if bake_ends is not None and not request.break_glass:
+        if bake_ends is not None and not glass_order:
             if now < bake_ends:
                 return self._hold(request, baking or "", bake_ends)
             if (upstream_head := self.upstream.main_head()) != request.commit:
                 return self._refuse_unbaked(request, upstream_head)
         closed_by = self.windows.closed_by(now) if self.windows else None
-        if closed_by is not None and not request.break_glass:
+        if closed_by is not None and not glass_order:
             return self._hold(request, closed_by, self.windows.next_open(now) if self.windows else None)
         # What a break-glass order broke, for the promotion entry to say: a closed window, a bake time.
         broken = [why for why in (closed_by, baking if bake_ends and now < bake_ends else None) if why]
@@ -165,7 +170,7 @@ class Promoter:
             raise PromotionPushFailed(
                 f"push of {request.commit} to {request.env} main failed: {error}"
             ) from error
-        glass = f"{BREAK_GLASS} ({request.break_glass}) while {' and '.join(broken)}" if broken else None
+        glass = f"{BREAK_GLASS} ({glass_order}) while {' and '.join(broken)}" if broken else None
         return self._record(request, EntryState.SUCCEEDED, from_commit=result.old, break_glass=glass)
 
     def _hold(self, request: ApprovalRequest, why: str, opens: datetime | None) -> Promotion | None:
@@ -260,3 +265,8 @@ class Promoter:
                 raise
 
         return retry_lost_races(attempt, gave_up=f"could not record the promotion of {request.id}")
+
+
+def _break_glass_on_record(entries: Iterable[LedgerEntry]) -> bool:
+    """Whether a request's chained entries hold an approver's break-glass order."""
+    return any(e.kind == EntryKind.APPROVAL and e.state == EntryState.BREAK_GLASS for e in entries)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from path2prod.domain.approvals import same_person
 from path2prod.domain.event_fields import ACCOUNT
 from path2prod.errors import MissingSetting
-from path2prod.settings import optional, required, required_env_name
+from path2prod.settings import deploy_windows, optional, required, required_env_name
+
+if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class OpenerSettings(ApprovalSettings):
     upstream_repository_url: str
     upstream_read_role_arn: str | None
     upstream_account: str
-    deploy_windows: str  # the DeployWindows parameter's text; "" = always open
+    deploy_windows: DeployWindows | None  # the DeployWindows parameter; None: always open
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class PromoterSettings(ApprovalSettings):
     upstream_read_role_arn: str | None
     alerts_topic_arn: str
     allow_non_fast_forward: bool
-    deploy_windows: str  # the DeployWindows parameter's text (domain/deploy_windows.py); "" = always open
+    deploy_windows: DeployWindows | None  # the DeployWindows parameter; None: always open
 
 
 def load_opener_settings() -> OpenerSettings:
@@ -71,7 +75,7 @@ def load_opener_settings() -> OpenerSettings:
         upstream_repository_url=required("UPSTREAM_REPOSITORY_URL"),
         upstream_read_role_arn=optional("UPSTREAM_READ_ROLE_ARN"),
         upstream_account=_account_id("PREVIOUS_ACCOUNT_ID"),
-        deploy_windows=optional("DEPLOY_WINDOWS") or "",
+        deploy_windows=deploy_windows(),
     )
 
 
@@ -96,7 +100,7 @@ def load_promoter_settings() -> PromoterSettings:
         upstream_read_role_arn=optional("UPSTREAM_READ_ROLE_ARN"),
         alerts_topic_arn=required("ALERTS_TOPIC_ARN"),
         allow_non_fast_forward=allow == "true",
-        deploy_windows=optional("DEPLOY_WINDOWS") or "",
+        deploy_windows=deploy_windows(),
     )
 
 

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from path2prod.approvals.answering import LinkAnswerer
     from path2prod.approvals.opening import Opener
     from path2prod.approvals.promoting import Promoter
-    from path2prod.domain.deploy_windows import DeployWindows
 
 
 @cache
@@ -43,7 +42,7 @@ def opener() -> Opener:
         # Read only (its main head): what the env runs now bounds the commits a promotion brings.
         target=EnvRepository(settings.repository_url),
         upstream_account=settings.upstream_account,
-        windows=_windows(settings.deploy_windows),
+        windows=settings.deploy_windows,
     )
 
 
@@ -79,14 +78,5 @@ def promoter() -> Promoter:
         target=EnvRepository(settings.repository_url),
         alerts=AlertTopic(settings.alerts_topic_arn),
         allow_non_fast_forward=settings.allow_non_fast_forward,
-        windows=_windows(settings.deploy_windows),
+        windows=settings.deploy_windows,
     )
-
-
-def _windows(text: str) -> DeployWindows | None:
-    """The env's deploy windows, or None (always open): the parsing module loads only where set."""
-    if not text:
-        return None
-    from path2prod.domain.deploy_windows import parse_windows
-
-    return parse_windows(text)

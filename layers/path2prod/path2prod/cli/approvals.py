@@ -13,7 +13,7 @@ from path2prod import ENVS
 from path2prod.adapters.approval_requests import ApprovalRequests
 from path2prod.adapters.event_bus import EventBus
 from path2prod.adapters.ledger_table import LedgerTable
-from path2prod.approvals.answering import Answerer
+from path2prod.approvals.answering import Answerer, check_break_glass
 from path2prod.approvals.event_shapes import APPROVAL_ASKED_AGAIN, ask_again_detail
 from path2prod.approvals.service import VIA_CLI
 from path2prod.cli.commits import resolve_commit
@@ -209,6 +209,8 @@ def _answer(
             target.client("sts", session).get_caller_identity()["Arn"], request
         )
         answerer = Answerer(requests=store, bus=EventBus("default", target.client("events", session)))
+        if break_glass is not None:  # refused before the approval is written, not after
+            check_break_glass(request, break_glass, utc_now())
         if break_glass is None or request.state_at(utc_now()) is ApprovalState.PENDING:
             decided = answerer.answer(request_id, approver, verdict, via=VIA_CLI, reason=reason)
         if break_glass is not None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from path2prod.domain.event_fields import ThisStack
 from path2prod.domain.gate import GateMode, resolve_mode
 from path2prod.errors import MissingSetting
-from path2prod.settings import optional, required, this_stack
+from path2prod.settings import deploy_windows, required, this_stack
+
+if TYPE_CHECKING:
+    from path2prod.domain.deploy_windows import DeployWindows
 
 
 @dataclass(frozen=True)
@@ -16,7 +20,7 @@ class GateSettings:
     ledger_table: str
     alerts_topic_arn: str
     mode: GateMode  # resolved: never auto
-    deploy_windows: str  # the DeployWindows parameter's text (domain/deploy_windows.py); "" = always open
+    deploy_windows: DeployWindows | None  # the DeployWindows parameter; None: always open
 
 
 def load_settings() -> GateSettings:
@@ -32,5 +36,5 @@ def load_settings() -> GateSettings:
         ledger_table=required("LEDGER_TABLE"),
         alerts_topic_arn=required("ALERTS_TOPIC_ARN"),
         mode=resolve_mode(mode, stack.env),
-        deploy_windows=optional("DEPLOY_WINDOWS") or "",
+        deploy_windows=deploy_windows(),
     )

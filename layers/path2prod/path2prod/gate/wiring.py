@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,9 +15,6 @@ from path2prod.adapters.pipelines import PipelineExecutions
 from path2prod.gate.ports import Gate
 from path2prod.gate.service import on_job
 from path2prod.gate.settings import load_settings
-
-if TYPE_CHECKING:
-    from path2prod.domain.deploy_windows import DeployWindows
 
 
 @cache
@@ -31,17 +28,8 @@ def gates() -> Gate:
         jobs=PipelineJobs(),
         alerts=AlertTopic(settings.alerts_topic_arn),
         mode=settings.mode,
-        windows=_windows(settings.deploy_windows),
+        windows=settings.deploy_windows,
     )
-
-
-def _windows(text: str) -> DeployWindows | None:
-    """The env's deploy windows, or None (always open): the parsing module loads only where set."""
-    if not text:
-        return None
-    from path2prod.domain.deploy_windows import parse_windows
-
-    return parse_windows(text)
 
 
 def handle(event: dict[str, Any], metrics: Metrics, logger: Logger) -> dict[str, Any]:

@@ -9,10 +9,12 @@ http_front (approval pages and the control API), scheduler and mail; this one st
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -20,7 +22,7 @@ from path2prod import ENVS
 from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox.bus_policies import enforce_bus_policies
 from path2prod.sandbox.emulator import Emulator, enforce_iam
-from path2prod.sandbox.home import SandboxHome
+from path2prod.sandbox.home import SandboxConfig, SandboxHome, free_port
 from path2prod.sandbox.http_front import serve_approval_pages, serve_control
 from path2prod.sandbox.mail import deliver_mail
 from path2prod.sandbox.pipeline import LocalPipeline
@@ -70,9 +72,22 @@ class Sandbox:
         enforce_bus_policies()
         self.emulator.start()
         load_template()  # fail early, before anything runs, if the template cannot be read
+        # Bound before the runtimes start, whose environment names the pages' URL: a port taken since
+        # `local up` picked it (another sandbox starting beside this one) is replaced, not fatal.
+        self.approvals_front = serve_on_its_port(
+            self.home,
+            self.config,
+            "approvals_port",
+            lambda port: serve_approval_pages(port, self.runtimes.page_ports),
+        )
+        self.control = serve_on_its_port(
+            self.home,
+            self.config,
+            "control_port",
+            lambda port: serve_control(port, self.status, self.reconfigure),
+        )
         self.provisioning.provision()
         self.runtimes.start_all()
-        self.approvals_front = serve_approval_pages(self.config.approvals_port, self.runtimes.page_ports)
         self.runtimes.wait_for_pages()
         for env in ENVS:
             account = self.provisioning.accounts[env]
@@ -93,7 +108,6 @@ class Sandbox:
             )
             self.pipelines[env] = pipeline
             pipeline.start()
-        self.control = serve_control(self.config.control_port, self.status, self.reconfigure)
         self.home.write_daemon_state(
             {
                 "pid": os.getpid(),
@@ -169,6 +183,25 @@ class Sandbox:
         self.emulator.stop()
         self.home.clear_daemon_state()
         log.info("stopped; state kept in %s", self.home.path)
+
+
+def serve_on_its_port(
+    home: SandboxHome, config: SandboxConfig, port_name: str, serve: Callable[[int], ThreadingHTTPServer]
+) -> ThreadingHTTPServer:
+    """`serve` on the config's `port_name`; when something took that port since `local up` picked it
+    (another sandbox starting beside this one), on another free one, kept in sandbox.json (where the CLI
+    reads the sandbox's URLs)."""
+    for _ in range(5):
+        try:
+            return serve(getattr(config, port_name))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            taken = {config.aws_port, config.control_port, config.approvals_port}
+            log.warning("%s %s is taken; picking another", port_name, getattr(config, port_name))
+            setattr(config, port_name, free_port(avoid=taken))
+            home.save_config(config)
+    return serve(getattr(config, port_name))
 
 
 def main(argv: list[str] | None = None) -> None:

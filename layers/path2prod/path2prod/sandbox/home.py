@@ -166,6 +166,10 @@ class SandboxHome:
         _write_json(self.config_file, asdict(config))
         return config
 
+    def save_config(self, config: SandboxConfig) -> None:
+        """Write `config` as it is (the running daemon, after replacing a port that was taken)."""
+        _write_json(self.config_file, asdict(config))
+
     def set_windows(self, env: str, text: str) -> SandboxConfig:
         """Change env's deploy windows only (the ports a running sandbox holds stay as they are)."""
         config = self.load_config()
