@@ -2,8 +2,9 @@
 
 moto's EventBridge cannot invoke Lambda, so each rule targets an SQS queue and this process polls it,
 like an event source mapping: it restores the `account` field moto drops, calls the real handler
-from functions/<name>/app.py, deletes the message on success and leaves it for a retry on failure
-(the queue's redrive policy moves it to the dead-letter queue after a few attempts), as AWS would.
+from functions/<name>/app.py, deletes the message on success and leaves it for a retry on failure; after
+the last attempt it parks the event in the stack's dead-letter queue (SANDBOX_DEAD_LETTER_QUEUE_URL) as
+Lambda's on-failure destination record (dead_letters.py), as AWS would.
 
 Run by the daemon:  python -m path2prod.sandbox.lambda_runtime CODE_DIR HANDLER QUEUE_URL
 with the function's environment (AWS_ENDPOINT_URL, credentials of the function's own role, its
@@ -24,12 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from path2prod.sandbox.dead_letters import lambda_failure_record, park_lambda_failure
+
 # Lambda's event source mapping long-polls for 20 s; moto answers a long poll as soon as a message
 # arrives, so no event waits longer. Polls of 1 s from the sandbox's ~15 runtimes kept the daemon (moto's
 # server, and its IAM check of every request) busy while nothing happened.
 LONG_POLL_SECONDS = 20
-# A failing event is received this many times (retried with a growing back-off: 2, 4, 8, 16 s), then the
-# queue's redrive policy (provisioning.py) dead-letters it, as Lambda does an async event's last retry.
+# A failing event is received this many times (retried with a growing back-off: 2, 4, 8, 16 s), then it is
+# parked in the stack's dead-letter queue as a Lambda destination record, as Lambda does an async event's
+# last retry (more attempts than Lambda's 3: the sandbox's back-off is shorter than Lambda's minutes).
 MAX_RECEIVES = 5
 
 
@@ -74,6 +78,7 @@ def main() -> None:
     import boto3
 
     poller = poller_credentials()
+    dead_letter_queue = os.environ.pop("SANDBOX_DEAD_LETTER_QUEUE_URL", None)
     handler = load_handler(code_dir, handler_name)
     account = os.environ["SANDBOX_ACCOUNT_ID"]
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
@@ -117,18 +122,26 @@ def main() -> None:
             )
             try:
                 handler(event, context)
-            except Exception:
-                # As Lambda does: the error is logged, the event is retried, later dead-lettered.
+            except Exception as error:
+                # As Lambda does: the error is logged, the event is retried, then parked.
                 print(traceback.format_exc(), file=sys.stderr, flush=True)
                 attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                sqs.change_message_visibility(
-                    QueueUrl=queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    # After the last attempt, visible at once: the next receive dead-letters it, rather
-                    # than after one more back-off that no attempt follows.
-                    VisibilityTimeout=0 if attempts >= MAX_RECEIVES else min(2**attempts, 30),
+                if attempts < MAX_RECEIVES or dead_letter_queue is None:
+                    sqs.change_message_visibility(
+                        QueueUrl=queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=min(2**attempts, 30),
+                    )
+                    continue
+                record = lambda_failure_record(
+                    event,
+                    function_arn=context.invoked_function_arn,
+                    request_id=context.aws_request_id,
+                    error_type=type(error).__name__,
+                    error_message=str(error),
+                    invoke_count=attempts,
                 )
-                continue
+                park_lambda_failure(sqs, dead_letter_queue, record)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             sys.stdout.flush()
         handling = False

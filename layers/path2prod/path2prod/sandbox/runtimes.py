@@ -123,6 +123,7 @@ class Runtimes:
             **account.aws_environment(account.assume(name, name)),
             **{f"SANDBOX_POLLER_{key}": value for key, value in account.aws_environment().items()},
             "SANDBOX_ACCOUNT_ID": account.account_id,
+            "SANDBOX_DEAD_LETTER_QUEUE_URL": self.provisioning.dead_letter_queues[env],
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "PYTHONUNBUFFERED": "1",
