@@ -4,7 +4,8 @@ HOME/sandbox.json        accounts, region, ports (written once, at the first `lo
 HOME/run/daemon.json     pid and URLs while the sandbox runs
 HOME/repos/<env>.git     each env's bare git repository: its `main` is what runs there
 HOME/data/               emulated AWS state kept across down/up (ledger tables, pipeline marks)
-HOME/logs/               daemon, functions and builds
+HOME/logs/               daemon, functions and builds (and chaos.jsonl: what the sandbox's chaos did)
+HOME/run/chaos.json      the chaos setting the functions' runtimes follow (chaos.py)
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class SandboxConfig:
     bake_alarms: dict[str, list[str]] = field(
         default_factory=lambda: {env: list(DEFAULT_BAKE_ALARMS) for env in ENVS[1:]}
     )
+    # Fault injection (chaos.py): `drop=0.3,dup=0.2,delay=5s,throttle=0.1`; "" is none.
+    chaos: str = ""
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -98,6 +101,16 @@ class SandboxHome:
     def broken_flag(self, env: str) -> Path:
         """Present while `path2prod local break ENV` is in force: every build in ENV fails."""
         return self.data_dir / "broken" / env
+
+    @property
+    def chaos_file(self) -> Path:
+        """The chaos setting in force, written by the daemon for the functions' runtimes."""
+        return self.path / "run" / "chaos.json"
+
+    @property
+    def chaos_log(self) -> Path:
+        """One JSON line per thing the sandbox's chaos did (chaos.py ChaosLog)."""
+        return self.logs_dir / "chaos.jsonl"
 
     @property
     def data_dir(self) -> Path:
