@@ -149,13 +149,17 @@ class SandboxHome:
         gate: dict[str, str] | None = None,
         bake_minutes: dict[str, int] | None = None,
         bake_alarms: dict[str, list[str]] | None = None,
+        chaos: str | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
         `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env) replace
-        what the sandbox had, as a stack update would.
+        what the sandbox had, as a stack update would; `chaos` (its canonical text) replaces the
+        sandbox's fault injection.
         """
         config = self.load_config() if self.exists() else SandboxConfig()
+        if chaos is not None:
+            config.chaos = chaos
         config.approvers.update(approvers or {})
         config.quorum.update(quorum or {})
         config.windows.update(windows or {})
@@ -187,6 +191,13 @@ class SandboxHome:
         """Change env's deploy windows only (the ports a running sandbox holds stay as they are)."""
         config = self.load_config()
         config.windows[env] = text
+        _write_json(self.config_file, asdict(config))
+        return config
+
+    def set_chaos(self, text: str) -> SandboxConfig:
+        """Change the sandbox's fault injection only (`path2prod local chaos`)."""
+        config = self.load_config()
+        config.chaos = text
         _write_json(self.config_file, asdict(config))
         return config
 
@@ -245,6 +256,7 @@ class SandboxHome:
             "region": config.region,
             "control_url": self.control_url(config),
             "approvals_url": config.approvals_url(),
+            "chaos": config.chaos or "off",
             "envs": {
                 env: {
                     "account_id": config.accounts[env],
