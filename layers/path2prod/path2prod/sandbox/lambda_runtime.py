@@ -26,6 +26,7 @@ import signal
 import sys
 import traceback
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,16 +107,16 @@ class DeliveryChaos:
         self.dead_letter_queue, self.rules, self.function_arn = dead_letter_queue, rules, function_arn
         self.held: dict[str, int] = {}  # MessageId -> how many of its receives were chaos's delays
 
-    def attempts(self, message: dict[str, Any]) -> int:
+    def attempts(self, message: Mapping[str, Any]) -> int:
         """The handler's attempts at this message, this one included."""
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         return max(receives - self.held.get(message["MessageId"], 0), 1)
 
-    def done(self, message: dict[str, Any]) -> None:
+    def done(self, message: Mapping[str, Any]) -> None:
         """The message left the queue (handled or parked)."""
         self.held.pop(message["MessageId"], None)
 
-    def intercept(self, message: dict[str, Any], event: Any) -> bool:
+    def intercept(self, message: Mapping[str, Any], event: Any) -> bool:
         """Apply chaos to a delivery; True when chaos took it (dropped, parked or held back for now)."""
         if message["MessageId"] in self.held:
             return False  # back after its delay: handled now
@@ -145,7 +146,7 @@ class DeliveryChaos:
             return True
         return False
 
-    def _drop(self, message: dict[str, Any], event: dict[str, Any]) -> None:
+    def _drop(self, message: Mapping[str, Any], event: dict[str, Any]) -> None:
         if event.get("source") == "aws.codepipeline" or self.dead_letter_queue is None:
             # CodePipeline's events are best effort: a lost one leaves no trace anywhere in AWS.
             self._note(ChaosAction.DROPPED, event, "lost, as a best-effort CodePipeline event can be")
@@ -165,7 +166,7 @@ class DeliveryChaos:
             self._note(ChaosAction.PARKED, event, "parked in the dead-letter queue", rule_arn=rule)
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def _duplicate(self, message: dict[str, Any], event: dict[str, Any]) -> None:
+    def _duplicate(self, message: Mapping[str, Any], event: dict[str, Any]) -> None:
         """EventBridge delivers at least once: a second delivery of the same event (same id), retried
         on its own; chaos's delay holds it too, so it may come first."""
         delay = math.ceil(self.reader.random.random() * self.reader.chaos.delay_seconds)
@@ -211,7 +212,7 @@ def main() -> None:
     poller = poller_credentials()
     dead_letter_queue = os.environ.pop("SANDBOX_DEAD_LETTER_QUEUE_URL", None)
     chaos_file = os.environ.pop("SANDBOX_CHAOS_FILE", None)
-    rules = json.loads(os.environ.pop("SANDBOX_QUEUE_RULES", None) or "{}")
+    rules = json.loads(os.environ.pop("SANDBOX_QUEUE_RULES", "") or "{}")
     handler = load_handler(code_dir, handler_name)
     account = os.environ["SANDBOX_ACCOUNT_ID"]
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
