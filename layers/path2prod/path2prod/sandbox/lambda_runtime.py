@@ -121,23 +121,22 @@ class DeliveryChaos:
         if message["MessageId"] in self.held:
             return False  # back after its delay: handled now
         chaos = self.reader.chaos
-        if (
-            not chaos.active
-            or not rule_delivered(event)
-            or DUPLICATE_ATTRIBUTE in message.get("MessageAttributes", {})
-            or self.attempts(message) > 1
-        ):
+        if not chaos.active or not rule_delivered(event) or self.attempts(message) > 1:
             return False
+        # A copy chaos made is only held back: it is the second delivery, not a new one.
+        copy = DUPLICATE_ATTRIBUTE in message.get("MessageAttributes", {})
         draw = self.reader.random
         # Three draws for every delivery, used or not: a seeded run gives each event the same fate.
         dropped, duplicated, delay = draw.random() < chaos.drop, draw.random() < chaos.dup, draw.random()
-        if dropped:
+        if dropped and not copy:
             self._drop(message, event)
             return True
-        if duplicated:
+        if duplicated and not copy:
             self._duplicate(message, event)
         hold = math.ceil(delay * chaos.delay_seconds)  # SQS holds a message for whole seconds
         if hold:
+            # Held in the queue, not in this process: the others are handled meanwhile, and `local wait`
+            # counts it (not visible) as an event still to handle.
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=hold
             )
@@ -169,11 +168,9 @@ class DeliveryChaos:
     def _duplicate(self, message: Mapping[str, Any], event: dict[str, Any]) -> None:
         """EventBridge delivers at least once: a second delivery of the same event (same id), retried
         on its own; chaos's delay holds it too, so it may come first."""
-        delay = math.ceil(self.reader.random.random() * self.reader.chaos.delay_seconds)
         self.sqs.send_message(
             QueueUrl=self.queue_url,
             MessageBody=message["Body"],
-            DelaySeconds=min(delay, 900),
             MessageAttributes={DUPLICATE_ATTRIBUTE: {"DataType": "String", "StringValue": "1"}},
         )
         self._note(ChaosAction.DUPLICATED, event, "delivered twice")
