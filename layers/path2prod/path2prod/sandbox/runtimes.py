@@ -3,6 +3,7 @@ its output appended to HOME/logs/ENV-FUNCTION.log, restarted when it exits."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -17,6 +18,7 @@ from path2prod.sandbox.accounts import function_role_name, without_aws_settings
 from path2prod.sandbox.functions import FUNCTIONS, SandboxFunction
 from path2prod.sandbox.home import SandboxConfig, SandboxHome, free_port
 from path2prod.sandbox.provisioning import Provisioning
+from path2prod.sandbox.template import rule_state
 
 log = logging.getLogger("path2prod.sandbox")
 
@@ -132,6 +134,10 @@ class Runtimes:
             port = self.page_ports.setdefault(env, free_port(avoid=self._ports_in_use()))
             runtime = ["path2prod.sandbox.function_url", str(function.code_dir), function.handler, str(port)]
         else:
+            # The sandbox's chaos (chaos.py): the daemon's setting, and the rules chaos may drop an
+            # event of, named in a dead letter's RULE_ARN.
+            environment["SANDBOX_CHAOS_FILE"] = str(self.home.chaos_file)
+            environment["SANDBOX_QUEUE_RULES"] = json.dumps(self._queue_rules(env, function))
             runtime = [
                 "path2prod.sandbox.lambda_runtime",
                 str(function.code_dir),
@@ -144,6 +150,19 @@ class Runtimes:
             log_path=self.home.logs_dir / f"{env}-{function.name}.log",
             cwd=function.code_dir,
         )
+
+    def _queue_rules(self, env: str, function: SandboxFunction) -> dict[str, dict[str, object]]:
+        """The rules that feed env's function's queue (provisioning.py creates them so), each by its ARN,
+        with the `source` and `detail-type` of its pattern."""
+        names = self.provisioning.names(env)
+        account = self.provisioning.accounts[env].account_id
+        rules: dict[str, dict[str, object]] = {}
+        for rule_event, pattern in function.rule_patterns(names.parameters).items():
+            if rule_state(function.logical_id, rule_event, names.resolve) == "DISABLED":
+                continue
+            arn = f"arn:aws:events:{self.config.region}:{account}:rule/path2prod-{function.name}-{rule_event}"
+            rules[arn] = {key: pattern[key] for key in ("source", "detail-type") if key in pattern}
+        return rules
 
     def wait_for_pages(self, timeout: float = 60.0) -> None:
         """Ready means a link opens: wait until every approval page's server accepts connections."""
