@@ -65,10 +65,15 @@ def serve_approval_pages(port: int, page_ports: dict[str, int]) -> ThreadingHTTP
 
 
 def serve_control(
-    port: int, status: Callable[[], dict[str, Any]], reconfigure: Callable[[], dict[str, Any]]
+    port: int,
+    status: Callable[[], dict[str, Any]],
+    reconfigure: Callable[[], dict[str, Any]],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> ThreadingHTTPServer:
     """GET /status answers `status()` as JSON: what `path2prod local status` and `wait_idle` read.
-    POST /reconfigure runs `reconfigure()`: sandbox.json changed (a stack parameter), apply it."""
+    POST /reconfigure runs `reconfigure()`: sandbox.json changed (a stack parameter), apply it.
+    POST /invoke runs `invoke(body)` with its JSON body {"env", "function", "event"}: a function's handler
+    run once, synchronously (`path2prod dlq redrive`)."""
 
     class ControlHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -78,13 +83,24 @@ def serve_control(
             self._answer(status())
 
         def do_POST(self) -> None:
+            if self.path == "/invoke" and invoke is not None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length)) if length else None
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict) or not {"env", "function", "event"} <= set(body):
+                    self.send_error(400, 'the body is JSON: {"env", "function", "event"}')
+                    return
+                self._answer(invoke(body))
+                return
             if self.path != "/reconfigure":
                 self.send_error(404)
                 return
             self._answer(reconfigure())
 
         def _answer(self, answer: dict[str, Any]) -> None:
-            body = json.dumps(answer).encode()
+            body = json.dumps(answer, default=str).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

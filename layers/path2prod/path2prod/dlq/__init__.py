@@ -1,0 +1,1 @@
+"""Dead-letter queues worked, not just watched: what is parked, decoded, and redriven through its handler."""
