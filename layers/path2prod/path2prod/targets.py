@@ -11,12 +11,12 @@ Against deployed stacks the targets come from a TOML file (first found of: --con
     checkpoint_bucket = "path2prod-prd-checkpointbucket-xyz"  # optional (else the stack's output)
     repository_url = "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/app"  # for `rollback`
     alerts_topic_arn = "arn:aws:sns:eu-west-1:333333333333:path2prod-alerts"           # for `rollback`
-    dead_letter_queue_url = "https://sqs.eu-west-1.amazonaws.com/333333333333/path2prod-prd-Recorder..."
-                                                              # for `dlq` (else the stack's output
-                                                              # RecorderDeadLetterQueueUrl)
+    dead_letter_queue_url = "https://sqs.eu-west-1.amazonaws.com/333333333333/path2prod-prd-dlq"  # `dlq`
     endpoint_url = "http://localhost:4566"                    # optional: an AWS emulator instead
 
-Against the local sandbox (--home DIR) they come from the sandbox itself.
+checkpoint_bucket, repository_url, alerts_topic_arn and dead_letter_queue_url may be left out when `stack`
+is given: each is read from the stack's output (CheckpointBucketName, RepositoryCloneUrlHttp,
+AlertsTopicArn, RecorderDeadLetterQueueUrl). Against the local sandbox (--home DIR) they come from the sandbox itself.
 """
 
 from __future__ import annotations
