@@ -70,8 +70,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # "records", the ledger module (which wants a fresh sandbox and restarts it) goes before the audit
 # module, whose last tests break the ledgers on purpose. In "hostile", an outage in prd follows forged
 # events (which leave stg's chain broken); dead letters are worked last (dev's queue holds the forged
-# events by then, which a redrive must keep parked). Each test of aws_rules starts its own (each changes how the
-# sandbox starts). Sandboxes are shared to save their starts (about 11 s of CPU each)
+# events by then, which a redrive must keep parked). Each test of aws_rules starts its own (each changes
+# how the sandbox starts). Sandboxes are shared to save their starts (about 11 s of CPU each)
 # and to balance the workers: each group takes 2-3 minutes at the suite's load.
 SHARED_SANDBOXES = {
     "tests/e2e/test_demo.py": "demo",

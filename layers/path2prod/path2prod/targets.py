@@ -16,7 +16,8 @@ Against deployed stacks the targets come from a TOML file (first found of: --con
 
 checkpoint_bucket, repository_url, alerts_topic_arn and dead_letter_queue_url may be left out when `stack`
 is given: each is read from the stack's output (CheckpointBucketName, RepositoryCloneUrlHttp,
-AlertsTopicArn, RecorderDeadLetterQueueUrl). Against the local sandbox (--home DIR) they come from the sandbox itself.
+AlertsTopicArn, RecorderDeadLetterQueueUrl). Against the local sandbox (--home DIR) they come from the
+sandbox itself.
 """
 
 from __future__ import annotations
