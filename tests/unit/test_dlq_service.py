@@ -127,7 +127,12 @@ def test_an_event_refused_again_is_kept_and_its_old_copy_deleted() -> None:
     # GIVEN the recorder refuses the event again and parks it again itself
     queue = _queue()
     invoker = FakeInvoker(
-        {"recorder": Invocation(ok=True, result={"result": "parked", "reason": "detail.state: bad"})}
+        {
+            "recorder": Invocation(
+                ok=True,
+                result={"result": "parked", "reason": "detail.state: bad", "parked_as": "0123456789abcdef"},
+            )
+        }
     )
 
     # WHEN that one event is redriven
@@ -136,7 +141,7 @@ def test_an_event_refused_again_is_kept_and_its_old_copy_deleted() -> None:
     # THEN it counts as kept, with why; its old copy is gone (the new one holds it)
     [outcome] = report.outcomes
     assert not outcome.redriven
-    assert outcome.reason == "refused again, parked again: detail.state: bad"
+    assert outcome.reason == "refused again, parked again as 0123456789ab: detail.state: bad"
     assert queue.deleted == ["AQEBexampleRecorderReceiptHandle=="]
 
 

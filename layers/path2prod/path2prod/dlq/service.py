@@ -121,7 +121,9 @@ def _redrive_one(parked: ParkedEvent, invoker: HandlerInvoker) -> Redriven:
         return Redriven(parked, False, invocation.error, invocation.result)
     if _parked_again(invocation.result):
         reason = invocation.result.get("reason") or "refused"
-        return Redriven(parked, False, f"refused again, parked again: {reason}", invocation.result)
+        again = invocation.result.get("parked_as")
+        where = f" as {str(again)[:12]}" if again else ""
+        return Redriven(parked, False, f"refused again, parked again{where}: {reason}", invocation.result)
     return Redriven(parked, True, None, invocation.result)
 
 
