@@ -24,9 +24,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from path2prod.dlq import RECORDER_PARKED_BY
 from path2prod.domain.time import format_time
 
-RECORDER_PARKED_BY = "path2prod-recorder"
+__all__ = ["RECORDER_PARKED_BY", "ParkedEvent", "ParkedFormat", "decode_message", "short_name", "summarize"]
 UNKNOWN_FORMAT_REASON = "not a format path2prod knows"
 
 # Each function's short name (its folder under functions/) and its logical id in template.yaml: AWS names

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from path2prod.dlq.records import RECORDER_PARKED_BY
+from path2prod.dlq import RECORDER_PARKED_BY
 from path2prod.domain.errors import CommitMismatch, CommitNotYetKnown, ExecutionNotFound, InvalidEvent
 from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
