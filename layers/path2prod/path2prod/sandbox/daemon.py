@@ -87,7 +87,9 @@ class Sandbox:
             self.home,
             self.config,
             "control_port",
-            lambda port: serve_control(port, self.status, self.reconfigure, chaos=self.apply_chaos),
+            lambda port: serve_control(
+                port, self.status, self.reconfigure, chaos=self.apply_chaos, invoke=self.invoke
+            ),
         )
         self.provisioning.provision()
         self.runtimes.start_all()
@@ -168,6 +170,16 @@ class Sandbox:
         throttle_dynamodb(chaos.throttle, chaos.random_for("emulator"), count)
         log.info("chaos: %s", chaos)
         return {"chaos": str(chaos), **chaos.as_dict()}
+
+    def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A function's handler run once with an event (`path2prod dlq redrive`), as a synchronous Invoke:
+        request {"env", "function", "event"}; {"ok": true, "result"} or {"ok": false, "error_type",
+        "error_message"}."""
+        env, function = str(request["env"]), str(request["function"])
+        if env not in self.provisioning.accounts:
+            return {"ok": False, "error_type": "UnknownEnvironment", "error_message": f"no env {env!r}"}
+        log.info("invoking %s/%s once", env, function)
+        return self.runtimes.invoke_once(env, function, request["event"])
 
     def serve(self) -> None:
         """Every second until stopped: snapshot, fire schedules, deliver mail, restart dead runtimes."""

@@ -201,6 +201,10 @@ class Provisioning:
             "CheckpointBucket": self.config.checkpoint_bucket(env),
             "AlertsTopic": self.topics[env],
         }
+        if env in self.dead_letter_queues:
+            # The stack's RecorderDeadLetterQueue: its Ref (DEAD_LETTER_QUEUE_URL) and ARN (the roles'
+            # sqs:SendMessage) name the sandbox's one queue.
+            physical["RecorderDeadLetterQueue"] = self.dead_letter_queues[env]
         index = ENVS.index(env)
         if index + 1 < len(ENVS):
             parameters["NextAccountId"] = self.config.accounts[ENVS[index + 1]]
