@@ -127,10 +127,14 @@ def reconcile(reconciler: Reconciler, *, now: datetime) -> ReconcileOutcome:
 
     mark_after = mark_before
     moved_to = next_mark(decided, mark)
-    if moved_to is not None and moved_to != mark:
-        text = format_time(moved_to, millis=True)
-        if reconciler.ledger.move_mark(pipeline, text, was=mark_before, now=format_time(now)):
-            mark_after = text
+    # The mark keeps milliseconds, as CodePipeline's times do: compared as stored.
+    text = None if moved_to is None else format_time(moved_to, millis=True)
+    if (
+        text is not None
+        and text != mark_before
+        and reconciler.ledger.move_mark(pipeline, text, was=mark_before, now=format_time(now))
+    ):
+        mark_after = text
     refusals = {verdict.execution_id: verdict.refused for _, verdict in decided if verdict.refused}
     return ReconcileOutcome(
         pages=pages,
