@@ -30,6 +30,9 @@ DEFAULT_APPROVERS = ["alice@example.com", "bob@example.com"]
 # hold every promotion to prd that long (docs/approvals.md); `local up --bake stg=MINUTES` sets one.
 DEFAULT_BAKE_MINUTES = {"stg": 0, "prd": 15}
 DEFAULT_BAKE_ALARMS = ["app-errors"]
+# The reconciler's period here (`local up --reconcile-every`), and the periods that command accepts.
+DEFAULT_RECONCILE_SECONDS = 30
+RECONCILE_SECONDS = (5, 3600)
 
 
 @dataclass
@@ -56,6 +59,8 @@ class SandboxConfig:
     bake_alarms: dict[str, list[str]] = field(
         default_factory=lambda: {env: list(DEFAULT_BAKE_ALARMS) for env in ENVS[1:]}
     )
+    # How often the reconciler runs in each env (the ReconcileMinutes parameter, in seconds here).
+    reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -136,11 +141,12 @@ class SandboxHome:
         gate: dict[str, str] | None = None,
         bake_minutes: dict[str, int] | None = None,
         bake_alarms: dict[str, list[str]] | None = None,
+        reconcile_seconds: int | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
-        `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env) replace
-        what the sandbox had, as a stack update would.
+        `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env), and
+        `reconcile_seconds`, replace what the sandbox had, as a stack update would.
         """
         config = self.load_config() if self.exists() else SandboxConfig()
         config.approvers.update(approvers or {})
@@ -149,6 +155,8 @@ class SandboxHome:
         config.gate.update(gate or {})
         config.bake_minutes.update(bake_minutes or {})
         config.bake_alarms.update(bake_alarms or {})
+        if reconcile_seconds is not None:
+            config.reconcile_seconds = reconcile_seconds
         for env in config.quorum:
             if not 1 <= config.quorum[env] <= len(config.approvers.get(env, [])):
                 raise SandboxError(
