@@ -205,7 +205,7 @@ def test_a_retry_whose_events_were_lost_is_recorded_as_the_next_attempt(world: W
 
 def test_a_revision_that_is_no_commit_is_refused_and_nothing_written(world: World) -> None:
     # GIVEN an execution whose source is no git commit
-    execution_id = world.codepipeline.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
+    execution_id = world.execution(13, "Succeeded", minutes_ago=5, revision=False)
     set_execution_revision(execution_id, "s3-version-1", "an S3 object", "s3://bucket/key")
 
     # WHEN
@@ -223,7 +223,9 @@ def test_a_running_execution_holds_the_mark_until_it_ends(world: World) -> None:
 
     # WHEN
     first = world.run()
-    set_execution_status(backend_execution(DEFAULT_ACCOUNT_ID, REGION, PIPELINE, running), "Succeeded")
+    backend = backend_execution(DEFAULT_ACCOUNT_ID, REGION, PIPELINE, running)
+    set_execution_status(backend, "Succeeded")
+    backend.last_update_time = backend.start_time + timedelta(minutes=15)
     second = world.run()
 
     # THEN the mark waits at the running one's start, and the second run records its end
@@ -316,6 +318,23 @@ def test_no_failure_is_announced_again_where_rollback_is_off(world: World) -> No
 
     # WHEN / THEN
     assert world.run()["followed_up"] == []
+
+
+def test_what_just_happened_is_left_to_the_live_path_for_one_run(world: World) -> None:
+    # GIVEN an execution that ended a moment ago, its events still on their way
+    execution_id = world.execution(12, "Succeeded", minutes_ago=2)
+    backend = backend_execution(DEFAULT_ACCOUNT_ID, REGION, PIPELINE, execution_id)
+    backend.last_update_time = world.now.replace(tzinfo=None) - timedelta(seconds=5)
+
+    # WHEN the reconciler runs now, and again once the live path had its time
+    first = world.run()
+    backend.last_update_time -= timedelta(minutes=1)
+    second = world.run()
+
+    # THEN the first run appends its STARTED only, and holds the mark at it; the second its end
+    assert first["appended"] == 1 and second["appended"] == 1
+    assert second["mark_before"] == first["mark_after"]
+    assert [entry.state for entry in world.entries()] == [EntryState.SUCCEEDED, EntryState.STARTED]
 
 
 def test_the_mark_moves_only_from_what_a_run_read(world: World) -> None:

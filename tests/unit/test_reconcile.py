@@ -13,6 +13,7 @@ from path2prod.adapters.pipelines import execution_summary
 from path2prod.domain.ledger import CommitFact, LedgerEntry
 from path2prod.domain.reconcile import (
     FIRST_RUN_LOOKBACK,
+    LIVE_GRACE,
     MARK_OVERLAP,
     RECONCILER,
     ExecutionSummary,
@@ -315,3 +316,18 @@ def test_the_older_epoch_shaped_listing_reads_too() -> None:
     summary = execution_summary(answer["pipelineExecutionSummaries"][0])
     assert summary.start_time == datetime.fromtimestamp(1496380258.243, UTC)
     assert summary.revision is None
+
+
+def test_a_state_reached_within_the_grace_is_left_to_the_live_path() -> None:
+    # GIVEN an execution that ended just now
+    summary = _summary()
+    now = summary.last_update_time + LIVE_GRACE / 2
+
+    # WHEN
+    verdict = reconcile_execution(summary, Held(), STACK, now=now)
+
+    # THEN its start is appended, its end waits for a later run, and it holds the mark
+    assert _states(verdict) == [(EntryState.STARTED, 1)]
+    assert not verdict.settled
+    later = reconcile_execution(summary, _held(*verdict.entries), STACK, now=now + LIVE_GRACE)
+    assert _states(later) == [(EntryState.SUCCEEDED, 1)] and later.settled

@@ -17,6 +17,10 @@ lastUpdateTime is later than that entry, the execution was retried and the retry
 the entry goes at attempt + 1. (A retry that ended in the same state as the attempt before it cannot be
 told apart from that attempt: it is not recorded again.)
 
+The live path first. A state CodePipeline reached less than LIVE_GRACE ago is left to its live event
+(normally seconds away) and appended on a later run if it still is missing: the reconciler fills
+holes, it does not race the recorder (a race would still be harmless: one entry, whoever writes first).
+
 The commit. The Source action's revisionId must be a full commit id, else the execution is refused
 (recorded nowhere, its reason reported): an S3 or image source is not a git push. A terminal execution
 without any revision ran no commit (the recorder's ENDED_WITHOUT_COMMIT): nothing to record.
@@ -47,6 +51,9 @@ FIRST_RUN_LOOKBACK = timedelta(hours=24)
 MARK_OVERLAP = timedelta(seconds=60)
 # A failure is announced again (the follow-up watch) only while this recent: never old history.
 FOLLOW_UP_WINDOW = timedelta(hours=24)
+# What happened this recently is left to the live path (its event is normally seconds away): the
+# reconciler appends it only on a later run, so it fills holes rather than racing live events.
+LIVE_GRACE = timedelta(seconds=20)
 
 # ListPipelineExecutions' statuses (PipelineExecutionSummary.status); None: still running.
 _STATES: dict[str, EntryState | None] = {
@@ -121,9 +128,14 @@ def expected_states(summary: ExecutionSummary) -> tuple[EntryState, ...]:
     return (EntryState.STARTED,) if ended is None else (EntryState.STARTED, ended)
 
 
-def reconcile_execution(summary: ExecutionSummary, held: Held, stack: Stack) -> Reconciled:
+def reconcile_execution(
+    summary: ExecutionSummary, held: Held, stack: Stack, *, now: datetime | None = None
+) -> Reconciled:
     """The entries the ledger lacks for one execution (the module's rules), as records to append in
-    this order: STARTED, the terminal entry, and the commit record when the ledger has none."""
+    this order: STARTED, the terminal entry, and the commit record when the ledger has none.
+
+    Given `now`, a state CodePipeline reached less than LIVE_GRACE before it is not appended yet (the
+    execution stays unsettled): its live event is probably on its way."""
     execution = summary.execution_id
     if not summary.documented:
         return Reconciled(execution, refused=f"status {summary.status!r} is not one CodePipeline documents")
@@ -142,14 +154,24 @@ def reconcile_execution(summary: ExecutionSummary, held: Held, stack: Stack) -> 
         # Ended with no revision: it ran no commit, nothing to record. Running: its commit may come.
         return Reconciled(execution, settled=ended is not None)
 
+    def due(at: datetime) -> bool:
+        return now is None or at <= now - LIVE_GRACE
+
     records: list[LedgerEntry | CommitFact] = []
+    deferred = False
     if not any(entry.state == EntryState.STARTED for entry in held.entries):
-        records.append(_entry(summary, stack, commit, EntryState.STARTED, 1, summary.start_time))
+        if due(summary.start_time):
+            records.append(_entry(summary, stack, commit, EntryState.STARTED, 1, summary.start_time))
+        else:
+            deferred = True
     if ended is not None and (attempt := terminal_attempt(summary, ended, held.entries)) is not None:
-        records.append(_entry(summary, stack, commit, ended, attempt, summary.last_update_time))
+        if due(summary.last_update_time):
+            records.append(_entry(summary, stack, commit, ended, attempt, summary.last_update_time))
+        else:
+            deferred = True
     if records and held.commit is None:
         records.append(CommitFact(stack.pipeline, execution, commit))
-    return Reconciled(execution, tuple(records), settled=ended is not None)
+    return Reconciled(execution, tuple(records), settled=ended is not None and not deferred)
 
 
 def terminal_attempt(summary: ExecutionSummary, ended: EntryState, held: Iterable[LedgerEntry]) -> int | None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from path2prod.domain.ledger import LedgerEntry, domain_event_for, outcome
 from path2prod.domain.reconcile import (
+    LIVE_GRACE,
     ExecutionSummary,
     Held,
     Reconciled,
@@ -109,7 +110,7 @@ def reconcile(reconciler: Reconciler, *, now: datetime) -> ReconcileOutcome:
             pipeline, {summary.execution_id: expected_states(summary) for summary in window}
         )
         for summary in window:
-            verdict = _reconcile_one(reconciler, summary, present[summary.execution_id])
+            verdict = _reconcile_one(reconciler, summary, present[summary.execution_id], now)
             decided.append((summary, verdict))
             appended.extend(verdict.entries)
 
@@ -150,7 +151,9 @@ def reconcile(reconciler: Reconciler, *, now: datetime) -> ReconcileOutcome:
     )
 
 
-def _reconcile_one(reconciler: Reconciler, summary: ExecutionSummary, present: set[str]) -> Reconciled:
+def _reconcile_one(
+    reconciler: Reconciler, summary: ExecutionSummary, present: set[str], now: datetime
+) -> Reconciled:
     """Decide about one execution, reading its partition only when the batch read found something
     missing, and append what is missing (again from a fresh read after a race lost to a live event)."""
     stack = reconciler.stack
@@ -160,11 +163,14 @@ def _reconcile_one(reconciler: Reconciler, summary: ExecutionSummary, present: s
         return Reconciled(summary.execution_id, settled=summary.ended_as is not None)
     if "COMMIT" not in present and summary.revision is None:
         # No commit anywhere: there can be no entry to append (decided without reading further).
-        return reconcile_execution(summary, Held(), stack)
+        return reconcile_execution(summary, Held(), stack, now=now)
+    if summary.start_time > now - LIVE_GRACE:
+        # Nothing of it is due yet (the live path's turn): not even worth a read.
+        return Reconciled(summary.execution_id, settled=False)
 
     def attempt() -> Reconciled:
         held = reconciler.ledger.held(stack.pipeline, summary.execution_id)
-        verdict = reconcile_execution(summary, held, stack)
+        verdict = reconcile_execution(summary, held, stack, now=now)
         if verdict.records:
             context = reconciler.ledger.read_context(stack.pipeline, summary.execution_id)
             reconciler.ledger.append(verdict.records, context.head)
