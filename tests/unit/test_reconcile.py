@@ -331,3 +331,21 @@ def test_a_state_reached_within_the_grace_is_left_to_the_live_path() -> None:
     assert not verdict.settled
     later = reconcile_execution(summary, _held(*verdict.entries), STACK, now=now + LIVE_GRACE)
     assert _states(later) == [(EntryState.SUCCEEDED, 1)] and later.settled
+
+
+def test_the_source_is_stored_only_when_set_so_older_hashes_stay_valid() -> None:
+    # GIVEN a live entry and a reconciled one
+    from path2prod.adapters.ledger_codec import entry_from_data, record_item
+    from path2prod.domain.chain import ChainHead, link
+
+    live = ledger_entry(commit=COMMIT)
+    recovered = reconcile_execution(_summary(), Held(), STACK).entries[0]
+
+    # WHEN stored
+    live_item, recovered_item = record_item(live), record_item(recovered)
+
+    # THEN the live item holds no `source` (its hash is the one it always had); the reconciled one does,
+    # and reads back with it
+    assert "source" not in live_item and recovered_item["source"] == RECONCILER
+    (linked,), _ = link([recovered_item], ChainHead())
+    assert entry_from_data(linked).source == RECONCILER
