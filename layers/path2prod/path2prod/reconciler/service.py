@@ -16,6 +16,11 @@ something in the ledger and P pages of 100:
 With nothing new, a run makes 3 calls (GetItem, one page, one BatchGetItem), whatever the history.
 The terminal entries it appends flow on as the live path's: the recorder's domain events, published
 the same way, and their consumers (rollback, approvals) are idempotent for a duplicate.
+
+Limits: a PutEvents that fails after its entry was appended raises (the run fails, its alarm counts it),
+and the next run finds the entry there, so it does not publish it again: the follow-up watch announces a
+lost failure again, a lost success is not (its approval request is then asked for by hand,
+`path2prod approvals request`).
 """
 
 from __future__ import annotations

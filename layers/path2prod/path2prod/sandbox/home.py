@@ -240,6 +240,7 @@ class SandboxHome:
             "region": config.region,
             "control_url": self.control_url(config),
             "approvals_url": config.approvals_url(),
+            "reconcile_seconds": config.reconcile_seconds,
             "envs": {
                 env: {
                     "account_id": config.accounts[env],
