@@ -25,6 +25,7 @@ lost failure again, a lost success is not (its approval request is then asked fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,7 +105,7 @@ def reconcile(reconciler: Reconciler, *, now: datetime) -> ReconcileOutcome:
     decided: list[tuple[ExecutionSummary, Reconciled]] = []
     newest: ExecutionSummary | None = None
     appended: list[LedgerEntry] = []
-    pages = 0
+    pages = published = 0
     for page in reconciler.history.list_executions(pipeline, since=since):
         pages += 1
         newest = newest or (page[0] if page else None)
@@ -118,8 +119,9 @@ def reconcile(reconciler: Reconciler, *, now: datetime) -> ReconcileOutcome:
             verdict = _reconcile_one(reconciler, summary, present[summary.execution_id], now)
             decided.append((summary, verdict))
             appended.extend(verdict.entries)
+            # At once, as the recorder does after its append: a later failure of this run loses none.
+            published += _publish(reconciler, verdict.entries)
 
-    published = _publish(reconciler, appended)
     announced = {entry.execution_id for entry in appended if entry.state == EntryState.FAILED}
     followed_up = []
     if (
@@ -186,7 +188,7 @@ def _reconcile_one(
     )
 
 
-def _publish(reconciler: Reconciler, entries: list[LedgerEntry]) -> int:
+def _publish(reconciler: Reconciler, entries: Iterable[LedgerEntry]) -> int:
     """Publish each appended terminal entry's domain event, as the recorder does for a live one."""
     published = 0
     for entry in entries:
