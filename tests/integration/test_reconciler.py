@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import copy
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -37,6 +39,7 @@ from path2prod.sandbox.emulator import (
 )
 from path2prod.sandbox.provisioning import create_pipeline
 from tests.integration.conftest import ACCOUNT, ENV, PIPELINE, REGION, recorder_context
+from tests.support.git import make_repo
 from tests.support.handlers import fresh_function_module
 from tests.support.lambda_context import LambdaContext
 
@@ -56,11 +59,14 @@ class World:
     load_event: Any
     now: datetime
 
-    def execution(self, n: int, status: str, *, minutes_ago: float, revision: bool = True) -> str:
-        """An execution of commit n that started `minutes_ago` and took a minute (or is running)."""
+    def execution(
+        self, n: int, status: str, *, minutes_ago: float, revision: bool = True, commit: str | None = None
+    ) -> str:
+        """An execution of commit n (or `commit`) that started `minutes_ago` and took a minute (or is
+        running)."""
         execution_id: str = self.codepipeline.start_pipeline_execution(name=PIPELINE)["pipelineExecutionId"]
         if revision:
-            set_execution_revision(execution_id, _commit(n), f"change {n}", "file:///repo")
+            set_execution_revision(execution_id, commit or _commit(n), f"change {n}", "file:///repo")
         backend = backend_execution(DEFAULT_ACCOUNT_ID, REGION, PIPELINE, execution_id)
         set_execution_status(backend, status)
         start = (self.now - timedelta(minutes=minutes_ago)).replace(tzinfo=None)
@@ -68,7 +74,9 @@ class World:
         backend.last_update_time = start + timedelta(minutes=1)
         return execution_id
 
-    def live(self, execution_id: str, n: int, *states: str, minutes_ago: float) -> list[dict[str, Any]]:
+    def live(
+        self, execution_id: str, n: int, *states: str, minutes_ago: float, commit: str | None = None
+    ) -> list[dict[str, Any]]:
         """The live recorder handles the events of `states` that were not lost (its commit first)."""
         start = self.now - timedelta(minutes=minutes_ago)
         outcomes = []
@@ -79,7 +87,7 @@ class World:
             ended = name != "pipeline-started" and name.startswith("pipeline-")
             event["time"] = format_time(start + timedelta(minutes=1 if ended else 0))
             if "execution-result" in event["detail"]:
-                event["detail"]["execution-result"]["external-execution-id"] = _commit(n)
+                event["detail"]["execution-result"]["external-execution-id"] = commit or _commit(n)
             outcomes.append(self.recorder.handler(event, recorder_context()))
         return outcomes
 
@@ -384,3 +392,53 @@ def test_listing_stops_at_the_first_page_reaching_since(world: World) -> None:
 def test_a_missing_pipeline_is_named(world: World) -> None:
     with pytest.raises(PipelineNotFound):
         list(PipelineExecutions(world.codepipeline).list_executions("no-such-pipeline", since=world.now))
+
+
+def test_a_failure_whose_every_event_was_lost_is_rolled_back_once(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN G deployed, then B failed with every event of its execution lost; main names B
+    repo = make_repo(tmp_path, ENV)
+    good = repo.commit("G: works")
+    repo.push_main(good)
+    good_run = world.execution(1, "Succeeded", minutes_ago=30, commit=good)
+    world.live(good_run, 1, "started", "succeeded", minutes_ago=30, commit=good)
+    broken = repo.commit("B: breaks")
+    repo.push_main(broken)
+    failed_run = world.execution(2, "Failed", minutes_ago=10, commit=broken)
+    # ... in an env that rolls back, whose rollback function reads its events off the bus
+    sns = boto3.client("sns", region_name=REGION)
+    for name, value in {
+        "AUTO_ROLLBACK": "true",
+        "REPOSITORY_URL": str(repo.bare),
+        "ALERTS_TOPIC_ARN": sns.create_topic(Name="path2prod-alerts")["TopicArn"],
+        "BAKE_MINUTES": "0",
+        "BAKE_ALARM_NAMES": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    world.app.reconciler.cache_clear()
+    rollback = fresh_function_module("rollback")
+    rollback.rollbacks.cache_clear()
+    sqs, queue_url = _domain_events_queue()
+    rollback_context = LambdaContext("path2prod-dev-RollbackFunction", account=ACCOUNT, region=REGION)
+
+    def deliver() -> list[dict[str, Any]]:
+        handled = []
+        for event in _received(sqs, queue_url):
+            event.setdefault("account", ACCOUNT)  # what EventBridge delivers; moto leaves it out
+            handled.append(rollback.handler(event, rollback_context))
+        return handled
+
+    # WHEN the reconciler runs, and the rollback function gets what it published
+    world.run()
+    first = deliver()
+
+    # THEN B's failure is recorded and rolled back to G
+    assert [handled["verdict"] for handled in first] == ["roll back"]
+    assert repo.main == good
+    # AND a second run announces nothing more: the rollback is in the ledger
+    assert world.run()["followed_up"] == [] and deliver() == []
+    started = [entry for entry in world.entries() if entry.kind == EntryKind.ROLLBACK]
+    assert [(entry.execution_id, entry.state) for entry in started] == [(failed_run, EntryState.STARTED)]
+    assert world.intact()
