@@ -69,8 +69,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 # time is a freeze waited out, while its sandbox idles). In
 # "records", the ledger module (which wants a fresh sandbox and restarts it) goes before the audit
 # module, whose last tests break the ledgers on purpose. In "hostile", an outage in prd follows forged
-# events (which leave stg's chain broken). Each test of aws_rules starts its own (each changes how the
-# sandbox starts). Sandboxes are shared to save their starts (about 11 s of CPU each)
+# events (which leave stg's chain broken); dead letters are worked last (dev's queue holds the forged
+# events by then, which a redrive must keep parked). Each test of aws_rules starts its own (each changes
+# how the sandbox starts). Sandboxes are shared to save their starts (about 11 s of CPU each)
 # and to balance the workers: each group takes 2-3 minutes at the suite's load.
 SHARED_SANDBOXES = {
     "tests/e2e/test_demo.py": "demo",
@@ -82,6 +83,7 @@ SHARED_SANDBOXES = {
     "tests/e2e/test_sandbox_audit.py": "records",
     "tests/e2e/test_sandbox_forgery.py": "hostile",
     "tests/e2e/test_sandbox_rollback_retry.py": "hostile",
+    "tests/e2e/test_sandbox_dlq.py": "hostile",
 }
 _MODULE_ORDER = list(SHARED_SANDBOXES)
 # Modules whose every test starts a sandbox of its own: their tests may run on different workers.

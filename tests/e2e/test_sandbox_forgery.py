@@ -78,15 +78,17 @@ def _put(
 
 
 def _dead_lettered(sandbox: Path, env: str, function: str, markers: set[str]) -> bool:
-    """Whether every event carrying one of `markers` is parked in the function's dead-letter queue."""
+    """Whether every event carrying one of `markers` is parked in env's dead-letter queue, by `function`."""
     sqs = _client(sandbox, env, "sqs")
-    url = sqs.get_queue_url(QueueName=f"{function}-dead-letters")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName="path2prod-dead-letters")["QueueUrl"]
     seen: set[str] = set()
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
         "Messages", []
     )
     for message in messages:
-        seen.update(marker for marker in markers if marker in message["Body"])
+        body = message["Body"]
+        if f"path2prod-{env}-{function}" in body or f'"function": "{function}"' in body:
+            seen.update(marker for marker in markers if marker in body)
     return seen == markers
 
 

@@ -39,6 +39,9 @@ class _CrashingFunction:
     def environment(self, *_: Any, **__: Any) -> dict[str, str]:
         return {}
 
+    def rule_patterns(self, refs: dict[str, str]) -> dict[str, dict[str, Any]]:
+        return {}
+
 
 @dataclass
 class _Account:
@@ -60,10 +63,11 @@ class _Names:
 
 @dataclass
 class _Provisioning:
-    """The part of the provisioned accounts a runtime reads: its account, its names and its queue."""
+    """The part of the provisioned accounts a runtime reads: its account, its names and its queues."""
 
     accounts: dict[str, _Account] = field(default_factory=lambda: {"dev": _Account()})
     queues: dict[tuple[str, str], str] = field(default_factory=lambda: {("dev", "crashing"): "queue-url"})
+    dead_letter_queues: dict[str, str] = field(default_factory=lambda: {"dev": "dead-letters-url"})
 
     def names(self, env: str) -> _Names:
         return _Names()

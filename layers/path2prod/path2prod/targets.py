@@ -11,9 +11,13 @@ Against deployed stacks the targets come from a TOML file (first found of: --con
     checkpoint_bucket = "path2prod-prd-checkpointbucket-xyz"  # optional (else the stack's output)
     repository_url = "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/app"  # for `rollback`
     alerts_topic_arn = "arn:aws:sns:eu-west-1:333333333333:path2prod-alerts"           # for `rollback`
+    dead_letter_queue_url = "https://sqs.eu-west-1.amazonaws.com/333333333333/path2prod-prd-dlq"  # `dlq`
     endpoint_url = "http://localhost:4566"                    # optional: an AWS emulator instead
 
-Against the local sandbox (--home DIR) they come from the sandbox itself.
+checkpoint_bucket, repository_url, alerts_topic_arn and dead_letter_queue_url may be left out when `stack`
+is given: each is read from the stack's output (CheckpointBucketName, RepositoryCloneUrlHttp,
+AlertsTopicArn, RecorderDeadLetterQueueUrl). Against the local sandbox (--home DIR) they come from the
+sandbox itself.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class EnvTarget:
     repository_url: str | None = None
     alerts_topic_arn: str | None = None
     pipeline: str | None = None
+    dead_letter_queue_url: str | None = None
 
     def session(self) -> boto3.Session:
         """A boto3 session acting in this env's account (assuming role_arn when given)."""
@@ -100,6 +105,16 @@ class EnvTarget:
                 f"env {self.env!r} needs {name} in the path2prod config (or a stack output {stack_output})"
             )
         return str(value)
+
+    def function_name(self, logical_id: str, session: boto3.Session | None = None) -> str | None:
+        """The physical name of one of the stack's functions (its logical id in template.yaml), when a
+        stack is configured."""
+        if not self.stack:
+            return None
+        resource = self.client("cloudformation", session).describe_stack_resource(
+            StackName=self.stack, LogicalResourceId=logical_id
+        )["StackResourceDetail"]
+        return str(resource["PhysicalResourceId"])
 
     def _stack_output(self, key: str, session: boto3.Session | None) -> str | None:
         stacks = self.client("cloudformation", session).describe_stacks(StackName=self.stack)["Stacks"]
@@ -162,4 +177,5 @@ def aws_target(env: str, config_file: str | None = None) -> EnvTarget:
         repository_url=section.get("repository_url"),
         alerts_topic_arn=section.get("alerts_topic_arn"),
         pipeline=section.get("pipeline"),
+        dead_letter_queue_url=section.get("dead_letter_queue_url"),
     )

@@ -113,6 +113,15 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     help="Build the accounts from this template.yaml and the functions/ beside it, e.g. an edited "
     "copy of the checkout (default: $PATH2PROD_TEMPLATE, else the checkout path2prod runs from).",
 )
+@click.option(
+    "--chaos",
+    "chaos_option",
+    default=None,
+    metavar="SPEC",
+    help="Fault injection (docs/sandbox-vs-aws.md): drop, duplicate and delay the events rules deliver, "
+    "throttle DynamoDB, e.g. drop=0.3,dup=0.2,delay=5s,throttle=0.1[,seed=7]; `off` for none. "
+    "Change it while running with path2prod local chaos.",
+)
 @json_option
 def up(
     home: Path | None,
@@ -124,6 +133,7 @@ def up(
     alarm_option: tuple[str, ...],
     reconcile_every: int | None,
     template: Path | None,
+    chaos_option: str | None,
     as_json: bool,
 ) -> None:
     """Start the sandbox in the background (state from earlier runs is kept)."""
@@ -133,6 +143,7 @@ def up(
             f"{reconcile_every}: the reconcile period is {low} to {high} seconds",
             param_hint="--reconcile-every",
         )
+    chaos = None if chaos_option is None else chaos_text(chaos_option, "--chaos")
     approvers = {
         env: [email.strip() for email in emails.split(",") if email.strip()]
         for env, emails in _per_env(approvers_option, "--approvers").items()
@@ -171,6 +182,7 @@ def up(
         bake_alarms=bake_alarms,
         template=template,
         reconcile_seconds=reconcile_every,
+        chaos=chaos,
     )
     status = sandbox.status()
     if as_json:
@@ -371,5 +383,16 @@ def mail(home: Path | None, recipient: str | None, as_json: bool) -> None:
         )
 
 
-# `local window` and `local alarm` live beside: importing them adds them to this group.
-from path2prod.cli import local_guard_rails  # noqa: E402, F401
+def chaos_text(text: str, hint: str) -> str:
+    """The canonical text of a chaos setting ("" for none); a malformed one is a usage error."""
+    from path2prod.sandbox.chaos import Chaos
+
+    try:
+        chaos = Chaos.parse(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=hint) from None
+    return "" if chaos == Chaos() else str(chaos)
+
+
+# `local window`, `local alarm` and `local chaos` live beside: importing them adds them to this group.
+from path2prod.cli import local_chaos, local_guard_rails  # noqa: E402, F401

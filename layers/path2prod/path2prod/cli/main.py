@@ -44,6 +44,7 @@ def _register_commands() -> None:
     from path2prod.cli.approvals import approvals, approve, reject
     from path2prod.cli.audit import audit
     from path2prod.cli.demo import demo
+    from path2prod.cli.dlq import dlq
     from path2prod.cli.ledger import ledger
     from path2prod.cli.local import local
     from path2prod.cli.metrics import metrics
@@ -63,6 +64,7 @@ def _register_commands() -> None:
         metrics,
         report,
         audit,
+        dlq,
         demo,
     )
     for command in commands:

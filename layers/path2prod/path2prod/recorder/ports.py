@@ -4,7 +4,7 @@ path2prod/ports.py's Bus)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
@@ -23,3 +23,9 @@ class Executions(Protocol):
     """CodePipeline, asked which commit an execution runs when its events do not say."""
 
     def commit_of(self, pipeline: str, execution_id: str) -> str | None: ...
+
+
+class Parking(Protocol):
+    """The stack's dead-letter queue, where the recorder parks an event it refuses (a record, as JSON)."""
+
+    def park(self, record: dict[str, Any]) -> str: ...

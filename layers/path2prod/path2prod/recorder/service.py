@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from path2prod.dlq import RECORDER_PARKED_BY
 from path2prod.domain.errors import CommitMismatch, CommitNotYetKnown, ExecutionNotFound, InvalidEvent
 from path2prod.domain.event_fields import COMMIT, ThisStack
 from path2prod.domain.ledger import (
@@ -22,9 +23,10 @@ from path2prod.domain.ledger import (
 )
 from path2prod.domain.pipeline_events import PipelineStateChange, parse_pipeline_event
 from path2prod.domain.retry import retry_lost_races
+from path2prod.domain.time import format_time, utc_now
 from path2prod.domain.vocabulary import EntryState
 from path2prod.ports import Bus
-from path2prod.recorder.ports import Executions, RecorderLedger
+from path2prod.recorder.ports import Executions, Parking, RecorderLedger
 
 # An execution that ended in one of these before its Source action reported a commit (the first run on
 # an empty repository, a stop before the Source stage) will never have one: retrying cannot help.
@@ -38,6 +40,10 @@ class Recorder:
     executions: Executions
     bus: Bus
     bake_minutes: int = 0  # the env's BakeMinutes, told downstream with each success
+    # The stack's dead-letter queue (DEAD_LETTER_QUEUE_URL): a refused event is parked there at once.
+    # None: it is raised, and Lambda's retries and on-failure destination park it.
+    parking: Parking | None = None
+    function_name: str | None = None  # this function's own name (AWS_LAMBDA_FUNCTION_NAME), for redrives
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class RecordingOutcome:
     entry: LedgerEntry | None = None
     published: list[str] = field(default_factory=list)
     reason: str | None = None
+    parked_as: str | None = None  # the dead-letter message id of an event parked (`parked`)
 
     def as_dict(self) -> dict[str, Any]:
         outcome: dict[str, Any] = {
@@ -58,6 +65,8 @@ class RecordingOutcome:
         }
         if self.reason:
             outcome["reason"] = self.reason
+        if self.parked_as:
+            outcome["parked_as"] = self.parked_as
         return outcome
 
 
@@ -168,3 +177,27 @@ def _append_deployment(change: PipelineStateChange, recorder: Recorder) -> tuple
 
 def _gave_up(change: PipelineStateChange) -> str:
     return f"the ledger kept changing while recording {change.execution_id}"
+
+
+def park_refused(event: Any, error: InvalidEvent, recorder: Recorder) -> RecordingOutcome:
+    """Park an event the recorder refused in the stack's dead-letter queue, with why, and answer `parked`.
+
+    Retrying cannot make a refused event valid: Lambda's retries (minutes, then hours) would only delay
+    its arrival where `path2prod dlq` shows it. A refused claim (CommitMismatch) is parked too; an event
+    whose commit is not known yet (CommitNotYetKnown) is not refused, and is retried. Raises the error on
+    when the recorder has no queue to park in.
+    """
+    if recorder.parking is None:
+        raise error
+    record: dict[str, Any] = {
+        "parked_by": RECORDER_PARKED_BY,
+        "function": "recorder",
+        "reason": str(error),
+        "field": error.field,
+        "time": format_time(utc_now(), millis=True),
+        "event": event,
+    }
+    if recorder.function_name:
+        record["function_name"] = recorder.function_name
+    message_id = recorder.parking.park(record)
+    return RecordingOutcome("parked", reason=str(error), parked_as=message_id)

@@ -15,6 +15,9 @@ class RecorderSettings:
     ledger_table: str
     event_bus: str
     bake_minutes: int  # BakeMinutes of stg and prd (0 in dev, and where no alarm is watched)
+    # The stack's RecorderDeadLetterQueue: refused events are parked there at once (none: raised).
+    dead_letter_queue_url: str | None = None
+    function_name: str | None = None  # set by Lambda (and the sandbox): named in a parked record
 
 
 def load_settings() -> RecorderSettings:
@@ -23,6 +26,8 @@ def load_settings() -> RecorderSettings:
         ledger_table=required("LEDGER_TABLE"),
         event_bus=required("EVENT_BUS_NAME"),
         bake_minutes=_bake_minutes(optional("BAKE_MINUTES") or "0"),
+        dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),
+        function_name=optional("AWS_LAMBDA_FUNCTION_NAME"),
     )
 
 

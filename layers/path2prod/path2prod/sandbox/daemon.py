@@ -21,6 +21,7 @@ from typing import Any
 from path2prod import ENVS
 from path2prod.domain.time import format_time, utc_now
 from path2prod.sandbox.bus_policies import enforce_bus_policies
+from path2prod.sandbox.chaos import Chaos, ChaosAction, ChaosFile, ChaosLog
 from path2prod.sandbox.emulator import Emulator, enforce_iam
 from path2prod.sandbox.home import SandboxConfig, SandboxHome, free_port
 from path2prod.sandbox.http_front import serve_approval_pages, serve_control
@@ -33,6 +34,7 @@ from path2prod.sandbox.runtimes import Runtimes
 from path2prod.sandbox.scheduler import Scheduler
 from path2prod.sandbox.snapshots import Snapshots
 from path2prod.sandbox.template import load_template
+from path2prod.sandbox.throttle import throttle_dynamodb
 
 log = logging.getLogger("path2prod.sandbox")
 SNAPSHOT_SECONDS = 1.0
@@ -71,6 +73,7 @@ class Sandbox:
         enforce_iam(BOOTSTRAP_ACCESS_KEYS)
         enforce_bus_policies()
         self.emulator.start()
+        self.apply_chaos(self.config.chaos)
         load_template()  # fail early, before anything runs, if the template cannot be read
         # Bound before the runtimes start, whose environment names the pages' URL: a port taken since
         # `local up` picked it (another sandbox starting beside this one) is replaced, not fatal.
@@ -84,7 +87,9 @@ class Sandbox:
             self.home,
             self.config,
             "control_port",
-            lambda port: serve_control(port, self.status, self.reconfigure),
+            lambda port: serve_control(
+                port, self.status, self.reconfigure, chaos=self.apply_chaos, invoke=self.invoke
+            ),
         )
         self.provisioning.provision()
         self.runtimes.start_all()
@@ -149,6 +154,32 @@ class Sandbox:
         self.config.windows = self.home.load_config().windows
         restarted = self.runtimes.restart_reading("DEPLOY_WINDOWS")
         return {"restarted": [f"{env}/{name}" for env, name in restarted]}
+
+    def apply_chaos(self, text: str) -> dict[str, Any]:
+        """Put the chaos setting `text` in force (chaos.py; `local chaos` saved it in sandbox.json): the
+        functions' runtimes read the chaos file at their next receive, the emulator throttles at once."""
+        chaos = Chaos.parse(text)  # ValueError: the control API answers 400
+        self.config.chaos = str(chaos) if chaos != Chaos() else ""
+        counts = ChaosLog(self.home.chaos_log)
+        self.home.logs_dir.mkdir(parents=True, exist_ok=True)
+        ChaosFile(self.home.chaos_file).write(chaos, self.home.chaos_log)
+
+        def count(env: str, function: str, operation: str) -> None:
+            counts.record(ChaosAction.THROTTLED, env=env, function=function, operation=operation)
+
+        throttle_dynamodb(chaos.throttle, chaos.random_for("emulator"), count)
+        log.info("chaos: %s", chaos)
+        return {"chaos": str(chaos), **chaos.as_dict()}
+
+    def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A function's handler run once with an event (`path2prod dlq redrive`), as a synchronous Invoke:
+        request {"env", "function", "event"}; {"ok": true, "result"} or {"ok": false, "error_type",
+        "error_message"}."""
+        env, function = str(request["env"]), str(request["function"])
+        if env not in self.provisioning.accounts:
+            return {"ok": False, "error_type": "UnknownEnvironment", "error_message": f"no env {env!r}"}
+        log.info("invoking %s/%s once", env, function)
+        return self.runtimes.invoke_once(env, function, request["event"])
 
     def serve(self) -> None:
         """Every second until stopped: snapshot, fire schedules, deliver mail, restart dead runtimes."""

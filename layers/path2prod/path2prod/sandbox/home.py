@@ -4,7 +4,8 @@ HOME/sandbox.json        accounts, region, ports (written once, at the first `lo
 HOME/run/daemon.json     pid and URLs while the sandbox runs
 HOME/repos/<env>.git     each env's bare git repository: its `main` is what runs there
 HOME/data/               emulated AWS state kept across down/up (ledger tables, pipeline marks)
-HOME/logs/               daemon, functions and builds
+HOME/logs/               daemon, functions and builds (and chaos.jsonl: what the sandbox's chaos did)
+HOME/run/chaos.json      the chaos setting the functions' runtimes follow (chaos.py)
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class SandboxConfig:
     )
     # How often the reconciler runs in each env (the ReconcileMinutes parameter, in seconds here).
     reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
+    # Fault injection (chaos.py): `drop=0.3,dup=0.2,delay=5s,throttle=0.1`; "" is none.
+    chaos: str = ""
 
     def ledger_table(self, env: str) -> str:
         return f"path2prod-{env}-ledger"
@@ -105,6 +108,16 @@ class SandboxHome:
         return self.data_dir / "broken" / env
 
     @property
+    def chaos_file(self) -> Path:
+        """The chaos setting in force, written by the daemon for the functions' runtimes."""
+        return self.path / "run" / "chaos.json"
+
+    @property
+    def chaos_log(self) -> Path:
+        """One JSON line per thing the sandbox's chaos did (chaos.py ChaosLog)."""
+        return self.logs_dir / "chaos.jsonl"
+
+    @property
     def data_dir(self) -> Path:
         return self.path / "data"
 
@@ -142,13 +155,17 @@ class SandboxHome:
         bake_minutes: dict[str, int] | None = None,
         bake_alarms: dict[str, list[str]] | None = None,
         reconcile_seconds: int | None = None,
+        chaos: str | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
         `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env), and
-        `reconcile_seconds`, replace what the sandbox had, as a stack update would.
+        `reconcile_seconds`, replace what the sandbox had, as a stack update would; `chaos` (its
+        canonical text) replaces the sandbox's fault injection.
         """
         config = self.load_config() if self.exists() else SandboxConfig()
+        if chaos is not None:
+            config.chaos = chaos
         config.approvers.update(approvers or {})
         config.quorum.update(quorum or {})
         config.windows.update(windows or {})
@@ -182,6 +199,13 @@ class SandboxHome:
         """Change env's deploy windows only (the ports a running sandbox holds stay as they are)."""
         config = self.load_config()
         config.windows[env] = text
+        _write_json(self.config_file, asdict(config))
+        return config
+
+    def set_chaos(self, text: str) -> SandboxConfig:
+        """Change the sandbox's fault injection only (`path2prod local chaos`)."""
+        config = self.load_config()
+        config.chaos = text
         _write_json(self.config_file, asdict(config))
         return config
 
@@ -241,6 +265,7 @@ class SandboxHome:
             "control_url": self.control_url(config),
             "approvals_url": config.approvals_url(),
             "reconcile_seconds": config.reconcile_seconds,
+            "chaos": config.chaos or "off",
             "envs": {
                 env: {
                     "account_id": config.accounts[env],

@@ -33,6 +33,7 @@ def start(
     bake_alarms: dict[str, list[str]] | None = None,
     template: Path | None = None,
     reconcile_seconds: int | None = None,
+    chaos: str | None = None,
 ) -> bool:
     """Start the sandbox in the background and return once it is ready; False if it already ran.
 
@@ -40,8 +41,9 @@ def start(
     Approvers / ApprovalQuorum / GateMode / BakeMinutes / BakeAlarmNames parameters, `windows` its
     DeployWindows; `reconcile_seconds` how often the reconciler runs (ReconcileMinutes, in seconds);
     `template` builds the accounts from that template.yaml (and its functions/) instead of the
-    checkout's. The daemon gets none of the caller's AWS_* variables: its profile and keys never reach
-    the sandbox, its functions or its builds.
+    checkout's; `chaos` (a canonical chaos text, chaos.py) sets its fault injection. The daemon gets none
+    of the caller's AWS_* variables: its profile and keys never reach the sandbox, its functions or its
+    builds.
     """
     if home.daemon_state() is not None:
         if approvers or quorum or gate or bake_minutes or bake_alarms or reconcile_seconds:
@@ -51,6 +53,8 @@ def start(
             )
         if windows:
             raise SandboxError("the sandbox is running: change a deploy window with path2prod local window")
+        if chaos is not None:
+            raise SandboxError("the sandbox is running: change its chaos with path2prod local chaos SPEC")
         return False
     if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
         raise SandboxError("git is not installed; the sandbox's repos are git repositories")
@@ -62,6 +66,7 @@ def start(
         bake_minutes=bake_minutes,
         bake_alarms=bake_alarms,
         reconcile_seconds=reconcile_seconds,
+        chaos=chaos,
     )
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     progress(f"starting the sandbox in {home.path} (AWS endpoint 127.0.0.1:{config.aws_port})")
@@ -124,6 +129,30 @@ def set_window(home: SandboxHome, env: str, text: str) -> bool:
             return True
     except (urllib.error.URLError, OSError) as error:
         raise SandboxError(f"the sandbox did not take the new window: {error}") from error
+
+
+def set_chaos(home: SandboxHome, text: str) -> dict[str, Any] | None:
+    """Change the sandbox's fault injection (`text`: a canonical chaos text): kept in sandbox.json and,
+    when the sandbox runs, put in force by its daemon (what it answers; None when it is not running)."""
+    config = home.set_chaos(text)
+    if home.daemon_state() is None:
+        return None
+    request = urllib.request.Request(  # noqa: S310 - our own 127.0.0.1 URL
+        home.control_url(config) + "/chaos",
+        data=json.dumps({"chaos": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own 127.0.0.1 URL
+            applied: dict[str, Any] = json.loads(response.read())
+            return applied
+    except urllib.error.HTTPError as error:
+        raise SandboxError(
+            f"the sandbox refused the chaos setting: {error.read().decode(errors='replace')}"
+        ) from error
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise SandboxError(f"the sandbox did not take the chaos setting: {error}") from error
 
 
 def control_status(home: SandboxHome) -> dict[str, Any] | None:

@@ -16,9 +16,9 @@ from typing import Any
 from path2prod import ENVS
 from path2prod.sandbox.accounts import Account, function_role_name
 from path2prod.sandbox.alarms import create_alarms
+from path2prod.sandbox.dead_letters import QUEUE_NAME as DEAD_LETTER_QUEUE
 from path2prod.sandbox.functions import FUNCTIONS
 from path2prod.sandbox.home import SandboxConfig, SandboxHome, write_json
-from path2prod.sandbox.lambda_runtime import MAX_RECEIVES
 from path2prod.sandbox.roles import StackNames, function_policy, lambda_trust_policy, role_definition
 from path2prod.sandbox.snapshots import Snapshots
 from path2prod.sandbox.template import load_template, rule_state, table_definition
@@ -41,6 +41,7 @@ class Provisioning:
         # mailbox queue -> (env, recipient): SNS email subscriptions land in these queues here.
         self.mailboxes: dict[str, tuple[str, str]] = {}
         self.queues: dict[tuple[str, str], str] = {}  # (env, function) -> the queue its rules feed
+        self.dead_letter_queues: dict[str, str] = {}  # env -> its stack's dead-letter queue
 
     def provision(self) -> None:
         """Every account's resources, then the rules between accounts, then the functions' roles."""
@@ -99,21 +100,13 @@ class Provisioning:
         create_alarms(account.client("cloudwatch"), env, self.config.bake_alarms.get(env, []))
 
         sqs, events = account.client("sqs"), account.client("events")
+        # The stack's one dead-letter queue (RecorderDeadLetterQueue): runtimes park what they gave up on.
+        self.dead_letter_queues[env] = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
         for function in FUNCTIONS:
             if function.function_url or not function.runs_in(env):
                 continue
-            dead_letters = sqs.create_queue(QueueName=f"{function.name}-dead-letters")["QueueUrl"]
-            dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
             queue = sqs.create_queue(
-                QueueName=f"{function.name}-events",
-                Attributes={
-                    "VisibilityTimeout": "30",
-                    "RedrivePolicy": json.dumps(
-                        {"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": str(MAX_RECEIVES)}
-                    ),
-                },
+                QueueName=f"{function.name}-events", Attributes={"VisibilityTimeout": "30"}
             )["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
@@ -208,6 +201,10 @@ class Provisioning:
             "CheckpointBucket": self.config.checkpoint_bucket(env),
             "AlertsTopic": self.topics[env],
         }
+        if env in self.dead_letter_queues:
+            # The stack's RecorderDeadLetterQueue: its Ref (DEAD_LETTER_QUEUE_URL) and ARN (the roles'
+            # sqs:SendMessage) name the sandbox's one queue.
+            physical["RecorderDeadLetterQueue"] = self.dead_letter_queues[env]
         index = ENVS.index(env)
         if index + 1 < len(ENVS):
             parameters["NextAccountId"] = self.config.accounts[ENVS[index + 1]]
