@@ -33,7 +33,7 @@ B = "b" * 40
 C = "c" * 40
 HEADER = (
     "env,commit,state,kind,execution_id,time,attempt,pipeline,start_time,account,region,"
-    "from_commit,trigger,reason,via,seq,prev_hash,hash,request_id"
+    "from_commit,trigger,reason,via,seq,prev_hash,hash,request_id,source"
 )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "layers" / "path2prod" / "path2prod"
-FEATURES = ("approvals", "checkpointer", "gate", "recorder", "rollback")
+FEATURES = ("approvals", "checkpointer", "gate", "reconciler", "recorder", "rollback")
 FEATURE_MODULES = ("service.py", "ports.py", "wiring.py", "settings.py", "errors.py")
 MAX_LINES = 400
 MAX_HANDLER_BODY_LINES = 5

@@ -5,6 +5,7 @@
 | deployment entry     | EXEC#<pipeline>#<execution>   | ENTRY#<attempt>#<rank>#<state>   |
 | rollback entry       | ROLLBACK#<pipeline>#<failed execution> | ENTRY#<attempt>#<rank>#<state> |
 | rollback lock        | ROLLBACK#LOCK        | LOCK (mutable, unchained; free once its rollback ended) |
+| reconcile mark       | RECONCILE#<pipeline> | MARK (mutable, unchained, no gsi keys: reconcile_ledger.py) |
 | gate entry           | GATE#<pipeline>#<execution>   | ENTRY#gate (one per execution, any state) |
 | approval request     | APPROVAL#<request id>         | REQUEST (mutable, not chained) |
 | approval/promotion entry | APPROVAL#<request id>     | ENTRY#<kind>#<attempt>#<state>#<who> |
@@ -42,6 +43,11 @@ LOCK_KEY: dict[str, Any] = {"pk": {"S": "ROLLBACK#LOCK"}, "sk": {"S": "LOCK"}}
 
 def execution_pk(pipeline: str, execution_id: str) -> str:
     return f"EXEC#{pipeline}#{execution_id}"
+
+
+def reconcile_mark_key(pipeline: str) -> dict[str, Any]:
+    """The reconciler's mark: the startTime back to which the pipeline's executions are reconciled."""
+    return {"pk": {"S": f"RECONCILE#{pipeline}"}, "sk": {"S": "MARK"}}
 
 
 def rollback_pk(pipeline: str, failed_execution_id: str) -> str:

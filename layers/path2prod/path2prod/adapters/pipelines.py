@@ -1,15 +1,18 @@
-"""CodePipeline: which commit an execution runs, when its events do not say; and starting one."""
+"""CodePipeline: which commit an execution runs, when its events do not say; starting one; and the
+pipeline's executions, newest first (the reconciler's source of truth)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from path2prod.adapters.errors import PipelineNotFound, PipelineStartRefused
 from path2prod.domain.errors import ExecutionNotFound
+from path2prod.domain.reconcile import ExecutionSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.client import CodePipelineClient
@@ -41,6 +44,8 @@ def _pipeline_errors(pipeline: str) -> Iterator[None]:
 # The Source action's name in template.yaml's pipeline; a pipeline watched but not created by the
 # stack (CreatePathToProduction=false) must name its source action the same for re-runs to work.
 SOURCE_ACTION = "Source"
+# ListPipelineExecutions' largest page (its maxResults: 1 to 100).
+MAX_PAGE = 100
 
 
 class PipelineExecutions:
@@ -108,3 +113,47 @@ class PipelineExecutions:
                 ) from error
             raise
         return response["pipelineExecutionId"]
+
+    def list_executions(
+        self, pipeline: str, *, since: datetime, page_size: int = MAX_PAGE
+    ) -> Iterator[list[ExecutionSummary]]:
+        """The pipeline's executions, newest first, one ListPipelineExecutions page at a time (following
+        nextToken); no page is asked for once one reached an execution started before `since` (the
+        page is yielded whole: the caller leaves out what is older). PipelineNotFound for a missing
+        pipeline."""
+        request: dict[str, Any] = {"pipelineName": pipeline, "maxResults": page_size}
+        while True:
+            with _pipeline_errors(pipeline):
+                response = self.client.list_pipeline_executions(**request)
+            page = [execution_summary(summary) for summary in response.get("pipelineExecutionSummaries", [])]
+            yield page
+            token = response.get("nextToken")
+            if not token or not page or min(summary.start_time for summary in page) < since:
+                return
+            request["nextToken"] = token
+
+
+def execution_summary(summary: Mapping[str, Any]) -> ExecutionSummary:
+    """A PipelineExecutionSummary as the domain reads it: the Source action's revision picked out."""
+    revision = next(
+        (
+            str(source["revisionId"])
+            for source in summary.get("sourceRevisions") or []
+            if source.get("actionName") == SOURCE_ACTION and source.get("revisionId")
+        ),
+        None,
+    )
+    return ExecutionSummary(
+        execution_id=str(summary["pipelineExecutionId"]),
+        status=str(summary.get("status", "")),
+        start_time=_aware(summary["startTime"]),
+        last_update_time=_aware(summary.get("lastUpdateTime") or summary["startTime"]),
+        revision=revision,
+    )
+
+
+def _aware(instant: datetime | float) -> datetime:
+    """boto3 parses the API's timestamps into aware datetimes; a bare number is epoch seconds."""
+    if isinstance(instant, datetime):
+        return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(float(instant), UTC)

@@ -48,6 +48,7 @@ COLUMNS = (
     "prev_hash",
     "hash",
     "request_id",
+    "source",  # "reconciler" for an entry recovered from CodePipeline's history; empty: the live path
 )
 
 

@@ -21,7 +21,8 @@ promotion or gate: what `history`, `export` and `report` list) or a *commit reco
 which commit a pipeline execution runs, written once per execution, listed only by `export --chain`).
 So a deployment seen as STARTED and SUCCEEDED in `history` is 3 chained items: its 2 entries and its
 commit record.
-Approval requests, the rollback lock and the chain head are mutable, unchained by design, not counted.
+Approval requests, the rollback lock, the reconciler's mark (RECONCILE#<pipeline> MARK: no `chain`, no
+index keys, so neither walk meets it) and the chain head are mutable, unchained by design, not counted.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from path2prod.domain.gate import GateMode
 from path2prod.domain.text import printable
 from path2prod.domain.time import utc_now
 from path2prod.sandbox import lifecycle
-from path2prod.sandbox.home import SandboxHome
+from path2prod.sandbox.home import DEFAULT_RECONCILE_SECONDS, RECONCILE_SECONDS, SandboxHome
 
 
 def _home(home: Path | None) -> SandboxHome:
@@ -97,6 +97,16 @@ def _per_env(values: tuple[str, ...], option: str) -> dict[str, str]:
     help="ENV's bake alarms (BakeAlarmNames; created in its CloudWatch). Default: app-errors.",
 )
 @click.option(
+    "--reconcile-every",
+    "reconcile_every",
+    type=int,
+    default=None,
+    metavar="SECONDS",
+    help="How often each env's reconciler appends what lost events left out of its ledger "
+    f"({RECONCILE_SECONDS[0]} to {RECONCILE_SECONDS[1]}; the ReconcileMinutes parameter). "
+    f"Default: {DEFAULT_RECONCILE_SECONDS}.",
+)
+@click.option(
     "--template",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -121,11 +131,18 @@ def up(
     gate_option: tuple[str, ...],
     bake_option: tuple[str, ...],
     alarm_option: tuple[str, ...],
+    reconcile_every: int | None,
     template: Path | None,
     chaos_option: str | None,
     as_json: bool,
 ) -> None:
     """Start the sandbox in the background (state from earlier runs is kept)."""
+    low, high = RECONCILE_SECONDS
+    if reconcile_every is not None and not low <= reconcile_every <= high:
+        raise click.BadParameter(
+            f"{reconcile_every}: the reconcile period is {low} to {high} seconds",
+            param_hint="--reconcile-every",
+        )
     chaos = None if chaos_option is None else chaos_text(chaos_option, "--chaos")
     approvers = {
         env: [email.strip() for email in emails.split(",") if email.strip()]
@@ -164,6 +181,7 @@ def up(
         bake_minutes=bake_minutes,
         bake_alarms=bake_alarms,
         template=template,
+        reconcile_seconds=reconcile_every,
         chaos=chaos,
     )
     status = sandbox.status()

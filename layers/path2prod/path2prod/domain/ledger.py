@@ -55,6 +55,9 @@ class LedgerEntry:
     reason: str | None = None
     # Approval decisions: how the answer came (the approval page, the CLI).
     via: str | None = None
+    # Who appended it when not the live path: "reconciler" for what domain/reconcile.py recovered from
+    # CodePipeline's own history. None (the live path) is not stored, so older hashes stay valid.
+    source: str | None = None
     # Set once appended: the entry's place in the account's hash chain (see domain/chain.py).
     seq: int | None = None
     prev_hash: str | None = None

@@ -1,10 +1,11 @@
 """moto's server, run in the sandbox daemon's process, plus two things moto lacks.
 
 1. CodePipeline executions with source revisions: moto keeps executions but answers
-   GetPipelineExecution with empty `artifactRevisions` (and a blank trigger); the sandbox's local
-   pipeline records the commit and trigger of each execution and this module adds them to moto's
-   answer, as AWS would give them. Job results (PutJobSuccessResult, PutJobFailureResult, which a
-   function CodePipeline invokes answers with) are pipeline_jobs.py's. And moto
+   GetPipelineExecution with empty `artifactRevisions` (and a blank trigger), and ListPipelineExecutions
+   without sourceRevisions, pages or order; the sandbox's local pipeline records the commit and trigger
+   of each execution (listing.py keeps them) and this module adds them to moto's answers, as AWS
+   would give them (listing.py answers ListPipelineExecutions). Job results (PutJobSuccessResult,
+   PutJobFailureResult, which a function CodePipeline invokes answers with) are pipeline_jobs.py's. And moto
    runs nothing: an execution someone else starts (StartPipelineExecution by the CLI or a function,
    with or without a sourceRevisions override) is queued here for the env's local pipeline to run,
    under the id the API returned.
@@ -35,6 +36,7 @@ from moto.codepipeline import models as codepipeline_models
 from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
+from moto.core.utils import utcnow
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.responses import EventsHandler
 from moto.secretsmanager.models import secretsmanager_backends
@@ -44,31 +46,20 @@ from moto.sns.responses import SNSResponse
 from moto.sts.models import sts_backends
 
 from path2prod.adapters.pipelines import SOURCE_ACTION
+from path2prod.sandbox.listing import (
+    list_pipeline_executions,
+    revision_of,
+    trigger_of,
+)
+from path2prod.sandbox.listing import (
+    set_execution_revision as set_execution_revision,  # the local pipeline's and tests' way in
+)
+from path2prod.sandbox.listing import (
+    set_execution_trigger as set_execution_trigger,
+)
 from path2prod.sandbox.pipeline_jobs import patch_job_results
 
 log = logging.getLogger("path2prod.sandbox.emulator")
-_revisions: dict[str, dict[str, Any]] = {}
-_revisions_lock = threading.Lock()
-
-
-def set_execution_revision(execution_id: str, commit: str, summary: str, repository_url: str) -> None:
-    """Tell the emulated CodePipeline which commit an execution runs."""
-    with _revisions_lock:
-        _revisions[execution_id] = {
-            "name": "SourceArtifact",
-            "revisionId": commit,
-            "revisionSummary": summary,
-            "revisionUrl": repository_url,
-        }
-
-
-_triggers: dict[str, dict[str, str]] = {}
-
-
-def set_execution_trigger(execution_id: str, trigger_type: str, detail: str) -> None:
-    """Tell the emulated CodePipeline who or what started an execution (GetPipelineExecution's trigger)."""
-    with _revisions_lock:
-        _triggers[execution_id] = {"triggerType": trigger_type, "triggerDetail": detail}
 
 
 # The local pipeline's own starts (on a move of main) carry this request-token prefix, so they are not
@@ -107,7 +98,9 @@ def has_requested_executions(account: str, region: str, pipeline: str) -> bool:
 
 
 def set_execution_status(backend_execution: Any, status: str) -> None:
+    """Set an execution's status, and its lastUpdateTime as CodePipeline does with each change."""
     backend_execution.status = status
+    backend_execution.last_update_time = utcnow()
 
 
 def _with_revisions(to_dict: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
@@ -115,9 +108,8 @@ def _with_revisions(to_dict: Callable[[Any], dict[str, Any]]) -> Callable[[Any],
 
     def to_dict_with_revisions(self: Any) -> dict[str, Any]:
         described: dict[str, Any] = to_dict(self)
-        with _revisions_lock:
-            revision = _revisions.get(self.pipeline_execution_id)
-            trigger = _triggers.get(self.pipeline_execution_id)
+        revision = revision_of(self.pipeline_execution_id)
+        trigger = trigger_of(self.pipeline_execution_id)
         if revision:
             described["artifactRevisions"] = [revision]
         if trigger:
@@ -139,10 +131,23 @@ def executions_with_revisions() -> Iterator[None]:
         codepipeline_models.PipelineExecution.to_dict = original  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def listed_with_revisions() -> Iterator[None]:
+    """Only the listing part of the sandbox's CodePipeline, undone on leaving: ListPipelineExecutions
+    answers as AWS documents it (listing.py): newest first, sourceRevisions, pages and nextToken."""
+    original = CodePipelineResponse.list_pipeline_executions
+    CodePipelineResponse.list_pipeline_executions = list_pipeline_executions  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        CodePipelineResponse.list_pipeline_executions = original  # type: ignore[method-assign]
+
+
 def _patch_codepipeline() -> None:
     patch_job_results()
     original = codepipeline_models.PipelineExecution.to_dict
     codepipeline_models.PipelineExecution.to_dict = _with_revisions(original)  # type: ignore[method-assign,assignment]
+    CodePipelineResponse.list_pipeline_executions = list_pipeline_executions  # type: ignore[method-assign]
     # moto marks an execution Succeeded at once; the local pipeline sets the real status as it runs.
     original_init = codepipeline_models.PipelineExecution.__init__
 

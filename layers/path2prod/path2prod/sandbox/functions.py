@@ -30,6 +30,8 @@ class SandboxFunction:
     function_url: bool = False
     # Invoked by the pipeline (a LambdaInvoke rule): its queue is fed by the local pipeline, no rule.
     pipeline_rule: bool = False
+    # Scheduled every this SandboxConfig field's seconds instead (`local up` sets it), when named.
+    every_setting: str | None = None
 
     def runs_in(self, env: str) -> bool:
         return not self.downstream_only or env != ENVS[0]
@@ -90,6 +92,14 @@ FUNCTIONS = (
     # Hourly in AWS; every minute here, so a checkpoint follows a change soon, while an idle sandbox stays
     # idle: every 10 s in three envs it was most of what an idle sandbox did (docs/benchmarks.md).
     SandboxFunction(name="checkpointer", logical_id="CheckpointerFunction", every_seconds=60),
+    # Every ReconcileMinutes in AWS (5 by default); every 30 s here (`local up --reconcile-every`), so a
+    # lost event's hole closes within a demo's patience.
+    SandboxFunction(
+        name="reconciler",
+        logical_id="ReconcilerFunction",
+        every_seconds=30,
+        every_setting="reconcile_seconds",
+    ),
     SandboxFunction(
         name="rollback",
         logical_id="RollbackFunction",

@@ -31,6 +31,9 @@ DEFAULT_APPROVERS = ["alice@example.com", "bob@example.com"]
 # hold every promotion to prd that long (docs/approvals.md); `local up --bake stg=MINUTES` sets one.
 DEFAULT_BAKE_MINUTES = {"stg": 0, "prd": 15}
 DEFAULT_BAKE_ALARMS = ["app-errors"]
+# The reconciler's period here (`local up --reconcile-every`), and the periods that command accepts.
+DEFAULT_RECONCILE_SECONDS = 30
+RECONCILE_SECONDS = (5, 3600)
 
 
 @dataclass
@@ -57,6 +60,8 @@ class SandboxConfig:
     bake_alarms: dict[str, list[str]] = field(
         default_factory=lambda: {env: list(DEFAULT_BAKE_ALARMS) for env in ENVS[1:]}
     )
+    # How often the reconciler runs in each env (the ReconcileMinutes parameter, in seconds here).
+    reconcile_seconds: int = DEFAULT_RECONCILE_SECONDS
     # Fault injection (chaos.py): `drop=0.3,dup=0.2,delay=5s,throttle=0.1`; "" is none.
     chaos: str = ""
 
@@ -149,13 +154,14 @@ class SandboxHome:
         gate: dict[str, str] | None = None,
         bake_minutes: dict[str, int] | None = None,
         bake_alarms: dict[str, list[str]] | None = None,
+        reconcile_seconds: int | None = None,
         chaos: str | None = None,
     ) -> SandboxConfig:
         """Write sandbox.json on first use, picking free ports; later ups keep them when free.
 
-        `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env) replace
-        what the sandbox had, as a stack update would; `chaos` (its canonical text) replaces the
-        sandbox's fault injection.
+        `approvers`, `quorum`, `windows`, `gate`, `bake_minutes` and `bake_alarms` (per env), and
+        `reconcile_seconds`, replace what the sandbox had, as a stack update would; `chaos` (its
+        canonical text) replaces the sandbox's fault injection.
         """
         config = self.load_config() if self.exists() else SandboxConfig()
         if chaos is not None:
@@ -166,6 +172,8 @@ class SandboxHome:
         config.gate.update(gate or {})
         config.bake_minutes.update(bake_minutes or {})
         config.bake_alarms.update(bake_alarms or {})
+        if reconcile_seconds is not None:
+            config.reconcile_seconds = reconcile_seconds
         for env in config.quorum:
             if not 1 <= config.quorum[env] <= len(config.approvers.get(env, [])):
                 raise SandboxError(
@@ -256,6 +264,7 @@ class SandboxHome:
             "region": config.region,
             "control_url": self.control_url(config),
             "approvals_url": config.approvals_url(),
+            "reconcile_seconds": config.reconcile_seconds,
             "chaos": config.chaos or "off",
             "envs": {
                 env: {

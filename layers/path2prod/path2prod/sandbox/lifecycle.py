@@ -32,23 +32,24 @@ def start(
     bake_minutes: dict[str, int] | None = None,
     bake_alarms: dict[str, list[str]] | None = None,
     template: Path | None = None,
+    reconcile_seconds: int | None = None,
     chaos: str | None = None,
 ) -> bool:
     """Start the sandbox in the background and return once it is ready; False if it already ran.
 
     `approvers`, `quorum`, `gate`, `bake_minutes` and `bake_alarms` (per env) change the sandbox's
     Approvers / ApprovalQuorum / GateMode / BakeMinutes / BakeAlarmNames parameters, `windows` its
-    DeployWindows;
+    DeployWindows; `reconcile_seconds` how often the reconciler runs (ReconcileMinutes, in seconds);
     `template` builds the accounts from that template.yaml (and its functions/) instead of the
     checkout's; `chaos` (a canonical chaos text, chaos.py) sets its fault injection. The daemon gets none
     of the caller's AWS_* variables: its profile and keys never reach the sandbox, its functions or its
     builds.
     """
     if home.daemon_state() is not None:
-        if approvers or quorum or gate or bake_minutes or bake_alarms:
+        if approvers or quorum or gate or bake_minutes or bake_alarms or reconcile_seconds:
             raise SandboxError(
-                "the sandbox is running: stop it (path2prod local down) to change its approvers, gate or "
-                "bake watch"
+                "the sandbox is running: stop it (path2prod local down) to change its approvers, gate, "
+                "bake watch or reconcile period"
             )
         if windows:
             raise SandboxError("the sandbox is running: change a deploy window with path2prod local window")
@@ -64,6 +65,7 @@ def start(
         gate=gate,
         bake_minutes=bake_minutes,
         bake_alarms=bake_alarms,
+        reconcile_seconds=reconcile_seconds,
         chaos=chaos,
     )
     home.logs_dir.mkdir(parents=True, exist_ok=True)

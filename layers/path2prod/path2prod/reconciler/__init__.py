@@ -1,0 +1,1 @@
+"""The reconciler: CodePipeline's own history in, the ledger's missing deployment entries out."""
