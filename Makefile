@@ -19,7 +19,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 SAM_PATH := $(dir $(PYTHON313)):$(PATH)
 ENV ?= dev
 
-.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e quick bench bench-scale bench-sandbox bench-git bench-gate fuzz deploy clean
+.PHONY: help venv chromium demo test lint typecheck validate preflight build unit integration e2e quick bench bench-scale bench-sandbox bench-git bench-gate bench-reliability fuzz deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -135,6 +135,9 @@ bench-git: $(STAMP) ## git by need: rollback and promotion pushes at 100 to 20,0
 
 bench-gate: $(STAMP) ## the provenance gate: AWS calls per decision, and its latency in a demo's sandbox (about 2 min)
 	$(BIN)/python bench/gate.py
+
+bench-reliability: $(STAMP) ## nothing lost: 200 deployments under dropped, duplicated, late events and DynamoDB throttling (about 10 min)
+	$(BIN)/python bench/reliability.py --deployments 200
 
 bench-sandbox: $(STAMP) ## the sandbox: idle CPU at 10,000 entries, recorder invocations per run (about 3 min)
 	$(BIN)/python bench/sandbox_idle.py --seconds 60

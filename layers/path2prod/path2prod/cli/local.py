@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -263,20 +262,6 @@ def status(home: Path | None, as_json: bool) -> None:
     _print_status(result)
 
 
-@local.command()
-@home_option(sandbox_only=True)
-@click.option(
-    "--timeout", type=click.FloatRange(min=0), default=120, show_default=True, help="Give up after."
-)
-@json_option
-def wait(home: Path | None, timeout: float, as_json: bool) -> None:
-    """Wait until no pipeline runs and every event has been handled (for scripts and tests)."""
-    started = time.monotonic()
-    lifecycle.wait_idle(_home(home), timeout=timeout, progress=_progress(as_json))
-    if as_json:
-        echo_json({"idle": True, "waited_seconds": round(time.monotonic() - started, 1)})
-
-
 def windows_text(text: str, hint: str) -> str:
     """The canonical text of a deploy-windows value, `now` resolved to this instant."""
     from path2prod.domain.deploy_windows import parse_windows
@@ -394,5 +379,6 @@ def chaos_text(text: str, hint: str) -> str:
     return "" if chaos == Chaos() else str(chaos)
 
 
-# `local window`, `local alarm` and `local chaos` live beside: importing them adds them to this group.
-from path2prod.cli import local_chaos, local_guard_rails  # noqa: E402, F401
+# `local wait`, `local window`, `local alarm` and `local chaos` live beside: importing them adds them to
+# this group.
+from path2prod.cli import local_chaos, local_guard_rails, local_wait  # noqa: E402, F401

@@ -11,9 +11,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from path2prod import ENVS
 from path2prod.sandbox.errors import SandboxError
 from path2prod.sandbox.home import SandboxHome
 from path2prod.sandbox.template import TEMPLATE_VARIABLE
@@ -191,6 +193,47 @@ def wait_idle(home: SandboxHome, *, timeout: float, progress: Callable[[str], No
             last_note = note
         time.sleep(0.3)
     raise SandboxError(f"the sandbox was still busy after {timeout:.0f} s")
+
+
+def wait_reconciled(
+    home: SandboxHome, *, timeout: float, progress: Callable[[str], None] = lambda _: None
+) -> None:
+    """Block until every env's reconciler has finished a run that began after everything up to now was
+    older than its LIVE_GRACE (so it looked at all of it); SandboxError on timeout. Each run ends with
+    one "reconciled" line in HOME/logs/ENV-reconciler.log, stamped by Powertools' Logger."""
+    from path2prod.domain.reconcile import LIVE_GRACE
+
+    # A run that ends this late began after the grace: runs take well under this margin.
+    after = datetime.now(UTC) + LIVE_GRACE + timedelta(seconds=3)
+    progress(f"waiting for a reconcile run in every env after {after:%H:%M:%S} UTC")
+    deadline = time.monotonic() + timeout
+    waiting = list(ENVS)
+    while True:
+        waiting = [env for env in waiting if (_last_reconciled(home, env) or after) <= after]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise SandboxError(f"no reconcile run in {', '.join(waiting)} within {timeout:.0f} s")
+        time.sleep(1)
+
+
+def _last_reconciled(home: SandboxHome, env: str) -> datetime | None:
+    """When env's reconciler last finished a run, from its log's last "reconciled" line."""
+    log = home.logs_dir / f"{env}-reconciler.log"
+    try:
+        with log.open("rb") as file:  # its tail: the log grows by a few lines a run
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 65536))
+            lines = file.read().decode(errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        if '"message":"reconciled"' in line:
+            try:
+                stamp = json.loads(line)["timestamp"]
+                return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f%z")
+            except (ValueError, KeyError, TypeError):
+                continue
+    return None
 
 
 def _busy_note(status: dict[str, Any]) -> str:
