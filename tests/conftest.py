@@ -97,6 +97,7 @@ LONGEST_FIRST = (
     "hostile-sandbox",
     "approvals-sandbox",
     "tests/e2e/test_sandbox_deploy_window.py",
+    "tests/e2e/test_sandbox_reliability.py",
     "tests/e2e/test_sandbox_aws_rules.py::test_a_permission_missing_from_the_template_fails_in_the_sandbox",
     "records-sandbox",
     "tests/e2e/test_sandbox_aws_rules.py::test_a_build_gets_the_sandbox_endpoint_and_none_of_the_callers_aws_settings",

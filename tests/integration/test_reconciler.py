@@ -163,7 +163,9 @@ def test_the_reconciler_appends_exactly_the_entries_whose_events_were_lost(world
     assert world.intact()
 
 
-def test_a_second_run_appends_nothing_and_makes_three_calls(world: World) -> None:
+def test_a_second_run_appends_nothing_and_makes_three_calls_four_after_a_recent_success(
+    world: World,
+) -> None:
     # GIVEN a run that reconciled everything
     for n, minutes_ago in ((1, 30), (2, 20), (3, 10)):
         world.execution(n, "Succeeded", minutes_ago=minutes_ago)
@@ -173,10 +175,16 @@ def test_a_second_run_appends_nothing_and_makes_three_calls(world: World) -> Non
     # WHEN it runs again, nothing new having happened
     again = world.run()
 
-    # THEN nothing is appended: the mark, one page, one batch read of the newest execution's keys
+    # THEN nothing is appended: the mark, one page, one batch read of the newest execution's keys, and,
+    # the newest being a success of the last two hours, the rollback lock (none is held)
     assert again["appended"] == 0 and len(world.entries()) == count
-    assert again["calls"] == 3
+    assert again["calls"] == 4
     assert again["mark_after"] == again["mark_before"]
+
+    # ... and 3 once the newest execution is a failure (or older than two hours)
+    world.execution(4, "Failed", minutes_ago=5, revision=False)
+    world.run()
+    assert world.run()["calls"] == 3
 
 
 def test_a_late_live_event_after_the_reconciler_duplicates_nothing(world: World) -> None:
@@ -442,3 +450,33 @@ def test_a_failure_whose_every_event_was_lost_is_rolled_back_once(
     started = [entry for entry in world.entries() if entry.kind == EntryKind.ROLLBACK]
     assert [(entry.execution_id, entry.state) for entry in started] == [(failed_run, EntryState.STARTED)]
     assert world.intact()
+
+
+def test_the_success_that_ends_a_rollback_is_announced_again_while_its_lock_is_held(world: World) -> None:
+    # GIVEN a rollback to commit 12 in flight since 10 minutes, whose deployment SUCCEEDED 4 minutes ago
+    # (recorded live), but whose "Deployment Succeeded" never reached the rollback function
+    sqs, queue_url = _domain_events_queue()
+    since = world.now - timedelta(minutes=10)
+    world.ledger.acquire_rollback_lock(
+        "a-failed-execution",
+        _commit(12),
+        now=format_time(since),
+        expires_at=format_time(world.now + timedelta(hours=1)),
+        details={"pipeline": PIPELINE, "from_commit": _commit(13), "trigger": "automatic", "via": "push"},
+    )
+    execution_id = world.execution(12, "Succeeded", minutes_ago=5)
+    world.live(execution_id, 12, "started", "succeeded", minutes_ago=5)
+    _received(sqs, queue_url)  # what the live recorder published (lost on its way, in the story)
+
+    # WHEN the reconciler runs
+    first = world.run()
+
+    # THEN it announces that success again, so the rollback function can end the rollback
+    assert first["followed_up"] == [execution_id]
+    [announced] = _received(sqs, queue_url)
+    assert announced["detail-type"] == "Deployment Succeeded"
+    assert announced["detail"]["execution_id"] == execution_id
+
+    # AND once the lock is free, never again
+    world.ledger.release_rollback_lock("a-failed-execution")
+    assert world.run()["followed_up"] == [] and _received(sqs, queue_url) == []

@@ -693,3 +693,33 @@ def test_the_sample_events_are_the_recorders_domain_events(
         )
         assert domain_event_for(entry) == (detail_type, detail)
         assert (sample["source"], sample["account"], detail["env"]) == (DOMAIN_EVENT_SOURCE, ACCOUNT, ENV)
+
+
+def test_a_failure_after_a_rollback_whose_success_was_never_heard_ends_that_rollback_and_rolls_back(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN the rollback from B to G, whose G deployment SUCCEEDED in the ledger, but whose "Deployment
+    # Succeeded" never reached the rollback function (lost, or parked): its lock is still held
+    good, broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    prd.mailbox.read()
+    prd.deployed(good, "SUCCEEDED", execution("g-again"), _now())
+    assert prd.ledger.rollback_lock() is not None
+
+    # WHEN another commit fails in prd
+    worse = prd.repo.commit("W: breaks prd too")
+    prd.repo.push_main(worse)
+    result = prd.invoke(domain_event(prd.deployed(worse, "FAILED", execution("w"))))
+
+    # THEN the first rollback is ended SUCCEEDED as its lost event would have, and W is rolled back to G:
+    # not refused as "another rollback is in flight"
+    assert result == {"verdict": Verdict.ROLL_BACK.value, "target": good}
+    assert [(e.state, e.from_commit) for e in prd.rollback_entries()] == [
+        ("STARTED", broken),
+        ("SUCCEEDED", broken),
+        ("STARTED", worse),
+    ]
+    assert prd.repo.main == good
+    lock = prd.ledger.rollback_lock()
+    assert lock is not None and lock.holder == execution("w")
+    prd.assert_chain_intact()

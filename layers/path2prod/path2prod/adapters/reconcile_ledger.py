@@ -22,6 +22,7 @@ from path2prod.domain.vocabulary import EntryKind
 
 if TYPE_CHECKING:
     from path2prod.adapters.ledger_table import LedgerTable
+    from path2prod.domain.rollback import RollbackLock
 
 # BatchGetItem's limit: at most 100 keys a call.
 BATCH_KEYS = 100
@@ -125,3 +126,7 @@ class ReconcileLedger:
 
     def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]:
         return self.ledger.rollback_entries(pipeline, execution_id)
+
+    def rollback_lock(self) -> RollbackLock | None:
+        """The env's rollback in flight, if any (one GetItem, and a Query of its run when it has one)."""
+        return self.ledger.rollback_lock()

@@ -51,6 +51,9 @@ FIRST_RUN_LOOKBACK = timedelta(hours=24)
 MARK_OVERLAP = timedelta(seconds=60)
 # A failure is announced again (the follow-up watch) only while this recent: never old history.
 FOLLOW_UP_WINDOW = timedelta(hours=24)
+# The success that ends a rollback is announced again only while this recent: a rollback lock older than
+# this has expired anyway (rollback/entries.py's LOCK_LIFETIME).
+ROLLBACK_END_WINDOW = timedelta(hours=2)
 # What happened this recently is left to the live path (its event is normally seconds away): the
 # reconciler appends it only on a later run, so it fills holes rather than racing live events.
 LIVE_GRACE = timedelta(seconds=20)

@@ -10,6 +10,7 @@ from typing import Protocol
 from path2prod.domain.chain import ChainHead
 from path2prod.domain.ledger import CommitFact, LedgerContext, LedgerEntry
 from path2prod.domain.reconcile import ExecutionSummary, Held
+from path2prod.domain.rollback import RollbackLock
 
 
 class ExecutionHistory(Protocol):
@@ -31,6 +32,7 @@ class ReconcilerLedger(Protocol):
     def append(self, records: Sequence[LedgerEntry | CommitFact], head: ChainHead) -> ChainHead: ...
     def execution_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
     def rollback_entries(self, pipeline: str, execution_id: str) -> list[LedgerEntry]: ...
+    def rollback_lock(self) -> RollbackLock | None: ...
 
 
 class CallMeter(Protocol):

@@ -11,9 +11,12 @@ something in the ledger and P pages of 100:
     + 1 PutEvents per SUCCEEDED or FAILED entry appended
     + at most 2 Queries and 1 PutEvents for the follow-up watch (a recent failure, the newest
       execution, whose rollback the ledger does not show yet, while AUTO_ROLLBACK is on)
+    + 1 GetItem (the rollback lock) while the newest execution is a success of the last 2 hours, and
+      when a rollback to it is in flight, 1 Query and 1 PutEvents (its success announced again)
     + 1 PutItem when the mark moves.
 
-With nothing new, a run makes 3 calls (GetItem, one page, one BatchGetItem), whatever the history.
+With nothing new, a run makes 3 calls (GetItem, one page, one BatchGetItem), whatever the history; 4
+while the newest execution is a success less than 2 hours old.
 The terminal entries it appends flow on as the live path's: the recorder's domain events, published
 the same way, and their consumers (rollback, approvals) are idempotent for a duplicate.
 
@@ -33,6 +36,7 @@ from typing import Any
 from path2prod.domain.ledger import LedgerEntry, domain_event_for, outcome
 from path2prod.domain.reconcile import (
     LIVE_GRACE,
+    ROLLBACK_END_WINDOW,
     ExecutionSummary,
     Held,
     Reconciled,
@@ -132,6 +136,14 @@ def reconcile(reconciler: Reconciler, *, now: datetime) -> ReconcileOutcome:
         and _announce_failure_again(reconciler, newest)
     ):
         followed_up.append(newest.execution_id)
+    if (
+        newest is not None
+        and newest.ended_as == EntryState.SUCCEEDED
+        and now - newest.last_update_time <= ROLLBACK_END_WINDOW
+        and newest.execution_id not in {entry.execution_id for entry in appended}
+        and _announce_rollback_success_again(reconciler, newest)
+    ):
+        followed_up.append(newest.execution_id)
 
     mark_after = mark_before
     moved_to = next_mark(decided, mark)
@@ -213,5 +225,26 @@ def _announce_failure_again(reconciler: Reconciler, newest: ExecutionSummary) ->
     ]
     ended = outcome(deployments)
     if ended is None or ended.state != EntryState.FAILED:
+        return False
+    return _publish(reconciler, [ended]) == 1
+
+
+def _announce_rollback_success_again(reconciler: Reconciler, newest: ExecutionSummary) -> bool:
+    """Publish "Deployment Succeeded" again for the env's newest execution, a recent success, when it is
+    the deployment of the rollback in flight (the lock's target, since the lock was taken) and the lock is
+    still held: the event that ends the rollback was lost (the rollback function then records its end and
+    frees the lock; a duplicate ends nothing twice). One GetItem of the lock, only after a recent success."""
+    lock = reconciler.ledger.rollback_lock()
+    if lock is None or newest.revision != lock.target:
+        return False
+    deployments = [
+        entry
+        for entry in reconciler.ledger.execution_entries(reconciler.stack.pipeline, newest.execution_id)
+        if entry.kind == EntryKind.DEPLOYMENT
+    ]
+    ended = outcome(deployments)
+    if ended is None or ended.state != EntryState.SUCCEEDED:
+        return False
+    if parse_time(ended.time) < parse_time(lock.since).replace(microsecond=0):
         return False
     return _publish(reconciler, [ended]) == 1

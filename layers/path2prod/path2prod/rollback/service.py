@@ -20,7 +20,15 @@ from path2prod.domain.bake import BakeVerdict, is_alarm_event
 from path2prod.domain.domain_events import DeploymentOutcome, parse_deployment_event
 from path2prod.domain.errors import InvalidEvent
 from path2prod.domain.ledger import DEPLOYMENT_FAILED, DEPLOYMENT_SUCCEEDED, LedgerEntry, outcome
-from path2prod.domain.rollback import Failure, RollbackDecision, RollbackState, Verdict, Via, decide
+from path2prod.domain.rollback import (
+    Failure,
+    RollbackDecision,
+    RollbackLock,
+    RollbackState,
+    Verdict,
+    Via,
+    decide,
+)
 from path2prod.domain.time import parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.rollback.entries import (
@@ -136,6 +144,8 @@ def on_deployment_failed(
     """Decide, record, push and tell people about one failed deployment (or, given an alarm's `cause`,
     one whose bake time an alarm broke: `failure` is then its SUCCEEDED execution)."""
     lock = rollbacks.ledger.rollback_lock()  # None once expired or its rollback ended
+    if lock and lock.holder != failure.execution_id and _ended_unheard(lock, rollbacks):
+        lock = rollbacks.ledger.rollback_lock()
     now = now_text()
     if lock and lock.holder == failure.execution_id:
         # A retry (or duplicate) of the rollback this very failure started: finish it.
@@ -271,6 +281,23 @@ def on_deployment_succeeded(commit: str, succeeded_at: datetime, rollbacks: Roll
             f"See: path2prod ledger history {rollbacks.env}\n",
         )
     return True
+
+
+def _ended_unheard(lock: RollbackLock, rollbacks: Rollbacks) -> bool:
+    """Whether the rollback in flight had in fact ended: the ledger holds its target's deployment
+    SUCCEEDED since the lock was taken, and the "Deployment Succeeded" that ends it never reached this
+    function (lost, or parked in the dead-letter queue). It is ended now, as that event would have: the
+    ledger is the truth, and a lost event must not wedge the env's rollbacks until the lock expires."""
+    taken = parse_time(lock.since).replace(microsecond=0)
+    for entry in rollbacks.ledger.commit_entries(lock.target, limit=20):
+        if (
+            entry.kind == EntryKind.DEPLOYMENT
+            and entry.env == rollbacks.env
+            and entry.state == EntryState.SUCCEEDED
+            and parse_time(entry.time) >= taken
+        ):
+            return on_deployment_succeeded(lock.target, parse_time(entry.time), rollbacks)
+    return False
 
 
 _REFUSAL_SUBJECTS = {
