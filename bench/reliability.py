@@ -60,9 +60,12 @@ from bench.reliability_world import (
 )
 from path2prod import ENVS
 from path2prod.domain.reconcile import LIVE_GRACE
+from path2prod.domain.rollback import Verdict
 from path2prod.domain.time import utc_now
 from tests.support.git import commit_app as commit
 from tests.support.git import git
+
+IN_FLIGHT = Verdict.IN_FLIGHT.value
 
 
 def deploy_one_after_another(home: Path, clone: Path, env: str, shas: list[str], log: list[str]) -> None:
@@ -100,9 +103,15 @@ def settled(home: Path, env: str) -> bool:
 
 
 def rollback_decided(home: Path, env: str, execution_id: str) -> bool:
-    return any(
-        e["kind"] == "rollback" and e["execution_id"] == execution_id and e["state"] in ("STARTED", "REFUSED")
+    """Whether the rollback function decided about the failure: a rollback STARTED, or refused for a
+    reason other than waiting for another rollback in flight (a wait is decided again once it ended)."""
+    found = [
+        e
         for e in entries(home, env, limit=40)
+        if e["kind"] == "rollback" and e["execution_id"] == execution_id
+    ]
+    return any(
+        e["state"] == "STARTED" or (e["state"] == "REFUSED" and e.get("reason") != IN_FLIGHT) for e in found
     )
 
 

@@ -12,6 +12,9 @@ from typing import Any
 
 from bench.reliability_world import TERMINAL, cli, entries, reconcile_runs
 from path2prod import ENVS
+from path2prod.domain.rollback import Verdict
+
+IN_FLIGHT = Verdict.IN_FLIGHT.value
 
 
 def missing(home: Path, truth: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -42,20 +45,22 @@ def missing(home: Path, truth: dict[str, list[dict[str, Any]]]) -> dict[str, Any
 
 
 def rollbacks_per_failure(home: Path, truth: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Each failure in stg and prd: how many rollback decisions (STARTED or REFUSED) the ledger holds."""
+    """Each failure in stg and prd: its rollback decisions (STARTED, or REFUSED with a reason) and its
+    waits (REFUSED because another rollback was in flight: decided again once that one ended)."""
     report: dict[str, Any] = {}
     for env in ENVS[1:]:
-        held = entries(home, env)
+        held = [e for e in entries(home, env) if e["kind"] == "rollback"]
+        waited = Counter(
+            e["execution_id"] for e in held if e["state"] == "REFUSED" and e.get("reason") == IN_FLIGHT
+        )
         decisions = Counter(
             e["execution_id"]
             for e in held
-            if e["kind"] == "rollback" and e["state"] in ("STARTED", "REFUSED")
+            if e["state"] == "STARTED" or (e["state"] == "REFUSED" and e.get("reason") != IN_FLIGHT)
         )
-        started = Counter(
-            e["execution_id"] for e in held if e["kind"] == "rollback" and e["state"] == "STARTED"
-        )
+        started = Counter(e["execution_id"] for e in held if e["state"] == "STARTED")
         refused = Counter(
-            str(e.get("reason")) for e in held if e["kind"] == "rollback" and e["state"] == "REFUSED"
+            str(e.get("reason")) for e in held if e["state"] == "REFUSED" and e.get("reason") != IN_FLIGHT
         )
         failed = [x["pipelineExecutionId"] for x in truth[env] if x["status"] == "Failed"]
         report[env] = {
@@ -65,6 +70,7 @@ def rollbacks_per_failure(home: Path, truth: dict[str, list[dict[str, Any]]]) ->
             "decided_twice_or_more": sum(1 for x in failed if decisions[x] > 1),
             "rollbacks_started": sum(1 for x in failed if started[x]),
             "started_twice_or_more": sum(1 for x in failed if started[x] > 1),
+            "waited_for_another_rollback_first": sum(1 for x in failed if waited[x]),
             "refused_because": dict(refused),
         }
     return report

@@ -480,3 +480,44 @@ def test_the_success_that_ends_a_rollback_is_announced_again_while_its_lock_is_h
     # AND once the lock is free, never again
     world.ledger.release_rollback_lock("a-failed-execution")
     assert world.run()["followed_up"] == [] and _received(sqs, queue_url) == []
+
+
+def test_a_failure_refused_while_another_rollback_was_in_flight_is_announced_again_once_it_ended(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the newest execution failed, and the rollback function refused it only because another
+    # rollback was in flight (its lock held)
+    monkeypatch.setenv("AUTO_ROLLBACK", "true")
+    world.app.reconciler.cache_clear()
+    sqs, queue_url = _domain_events_queue()
+    execution_id = world.execution(14, "Failed", minutes_ago=5)
+    world.live(execution_id, 14, "started", "failed", minutes_ago=5)
+    world.ledger.acquire_rollback_lock(
+        "the-other-failure",
+        _commit(1),
+        now=format_time(world.now - timedelta(minutes=10)),
+        expires_at=format_time(world.now + timedelta(hours=1)),
+        details={"pipeline": PIPELINE, "from_commit": _commit(2), "trigger": "automatic", "via": "push"},
+    )
+    world.ledger.append_entry(
+        LedgerEntry(
+            env=ENV,
+            commit=_commit(14),
+            state=EntryState.REFUSED,
+            kind=EntryKind.ROLLBACK,
+            execution_id=execution_id,
+            pipeline=PIPELINE,
+            attempt=1,
+            time=format_time(utc_now()),
+            reason="another rollback is in flight",
+        )
+    )
+    _received(sqs, queue_url)
+
+    # WHEN the reconciler runs while the other rollback is in flight: nothing announced
+    assert world.run()["followed_up"] == [] and _received(sqs, queue_url) == []
+
+    # THEN once it ended (its lock free), the failure is announced again for the rollback to decide
+    world.ledger.release_rollback_lock("the-other-failure")
+    assert world.run()["followed_up"] == [execution_id]
+    assert [event["detail-type"] for event in _received(sqs, queue_url)] == [DEPLOYMENT_FAILED]

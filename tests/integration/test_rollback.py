@@ -723,3 +723,32 @@ def test_a_failure_after_a_rollback_whose_success_was_never_heard_ends_that_roll
     lock = prd.ledger.rollback_lock()
     assert lock is not None and lock.holder == execution("w")
     prd.assert_chain_intact()
+
+
+def test_a_failure_refused_while_another_rollback_was_in_flight_is_decided_once_that_one_ended(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN the rollback from B to G in flight, and W pushed and failed meanwhile: refused, in flight
+    good, broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    worse = prd.repo.commit("W: pushed during the rollback, breaks prd")
+    prd.repo.push_main(worse)
+    worse_failed = prd.deployed(worse, "FAILED", execution("w"))
+    assert prd.invoke(domain_event(worse_failed))["verdict"] == Verdict.IN_FLIGHT.value
+
+    # WHEN the first rollback ends (G deployed) and W's failure is announced again (the reconciler does)
+    prd.invoke(domain_event(prd.deployed(good, "SUCCEEDED", execution("g-again"), _now())))
+    result = prd.invoke(domain_event(worse_failed))
+
+    # THEN W is rolled back now, once: a wait is not a decision
+    assert result == {"verdict": Verdict.ROLL_BACK.value, "target": good}
+    assert prd.repo.main == good
+    assert [(e.state, e.from_commit or e.commit) for e in prd.rollback_entries()] == [
+        ("STARTED", broken),
+        ("REFUSED", worse),
+        ("SUCCEEDED", broken),
+        ("STARTED", worse),
+    ]
+    assert prd.invoke(domain_event(worse_failed)) == {"verdict": Verdict.ROLL_BACK.value, "target": good}
+    assert len([e for e in prd.rollback_entries() if e.state == "STARTED"]) == 2
+    prd.assert_chain_intact()

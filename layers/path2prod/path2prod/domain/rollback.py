@@ -17,9 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from path2prod.domain.time import parse_time
 from path2prod.domain.vocabulary import EntryState
+
+if TYPE_CHECKING:
+    from path2prod.domain.ledger import LedgerEntry
 
 
 class RollbackState(StrEnum):
@@ -164,3 +168,13 @@ def decide(
     if last_good is None:
         return RollbackDecision(Verdict.NO_GOOD_COMMIT)
     return RollbackDecision(Verdict.ROLL_BACK, last_good)
+
+
+def refused_while_in_flight(entries: Iterable[LedgerEntry]) -> bool:
+    """Whether a failure's rollback entries are only refusals because another rollback was in flight: a
+    wait, not a decision. Once that rollback ended, the failure is decided (the rollback function decides
+    again; the reconciler announces the env's newest failure again while it is so)."""
+    found = list(entries)
+    return bool(found) and all(
+        entry.state == EntryState.REFUSED and entry.reason == Verdict.IN_FLIGHT.value for entry in found
+    )

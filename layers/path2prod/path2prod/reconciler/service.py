@@ -48,6 +48,7 @@ from path2prod.domain.reconcile import (
     reconcile_execution,
 )
 from path2prod.domain.retry import retry_lost_races
+from path2prod.domain.rollback import refused_while_in_flight
 from path2prod.domain.time import format_time, parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
 from path2prod.ports import Bus
@@ -216,7 +217,9 @@ def _announce_failure_again(reconciler: Reconciler, newest: ExecutionSummary) ->
     ledger holds its FAILED entry but no rollback entry about it (the first event was lost: the
     rollback function then decides as it would have; for a duplicate it decides nothing twice)."""
     pipeline = reconciler.stack.pipeline
-    if reconciler.ledger.rollback_entries(pipeline, newest.execution_id):
+    decided = reconciler.ledger.rollback_entries(pipeline, newest.execution_id)
+    # Refused only because another rollback was in flight: announced again once that one has ended.
+    if decided and not (refused_while_in_flight(decided) and reconciler.ledger.rollback_lock() is None):
         return False
     deployments = [
         entry

@@ -28,6 +28,7 @@ from path2prod.domain.rollback import (
     Verdict,
     Via,
     decide,
+    refused_while_in_flight,
 )
 from path2prod.domain.time import parse_time
 from path2prod.domain.vocabulary import EntryKind, EntryState
@@ -150,9 +151,12 @@ def on_deployment_failed(
     if lock and lock.holder == failure.execution_id:
         # A retry (or duplicate) of the rollback this very failure started: finish it.
         decision = RollbackDecision(Verdict.ROLL_BACK, lock.target)
-    elif decided := rollbacks.ledger.rollback_entries(failure.pipeline, failure.execution_id):
+    elif (decided := rollbacks.ledger.rollback_entries(failure.pipeline, failure.execution_id)) and not (
+        lock is None and refused_while_in_flight(decided)
+    ):
         # A late duplicate, after the lock was released: deciding again could roll back a second
-        # time (past the loop guard, to an older good commit) or refuse and alert again.
+        # time (past the loop guard, to an older good commit) or refuse and alert again. (A failure
+        # refused only because another rollback was in flight is decided again once that one ended.)
         return _decided(decided)
     else:
         decision = decide(
