@@ -82,7 +82,12 @@ def deploy_one_after_another(home: Path, clone: Path, env: str, shas: list[str],
                 600,
                 f"{env}: the rollback decision on {sha[:12]}",
             )
-            wait_until(lambda: settled(home, env), 600, f"{env}: the rollback's run ended")
+            wait_until(
+                lambda ended=ended: rollback_ended(home, env, ended["pipelineExecutionId"]),
+                600,
+                f"{env}: the rollback of {sha[:12]} ended",
+            )
+            wait_until(lambda: settled(home, env), 600, f"{env}: settled after the rollback")
 
 
 def ended_on(home: Path, env: str, sha: str) -> dict[str, Any] | None:
@@ -92,6 +97,14 @@ def ended_on(home: Path, env: str, sha: str) -> dict[str, Any] | None:
         if revisions[0].get("revisionId") == sha:
             return execution if execution["status"] in TERMINAL else None
     return None
+
+
+def rollback_ended(home: Path, env: str, execution_id: str) -> bool:
+    """Whether the failure's rollback ended (SUCCEEDED, FAILED, ABANDONED), or none was started: pushing
+    the next commit before would supersede the rollback's own run, which then never ends."""
+    found = [e for e in entries(home, env, limit=40) if e["kind"] == "rollback"]
+    states = {e["state"] for e in found if e["execution_id"] == execution_id}
+    return "STARTED" not in states or bool(states & {"SUCCEEDED", "FAILED", "ABANDONED"})
 
 
 def settled(home: Path, env: str) -> bool:
