@@ -752,3 +752,28 @@ def test_a_failure_refused_while_another_rollback_was_in_flight_is_decided_once_
     assert prd.invoke(domain_event(worse_failed)) == {"verdict": Verdict.ROLL_BACK.value, "target": good}
     assert len([e for e in prd.rollback_entries() if e.state == "STARTED"]) == 2
     prd.assert_chain_intact()
+
+
+def test_a_commit_pushed_over_a_rollback_in_flight_that_fails_ends_it_and_is_rolled_back(
+    prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
+) -> None:
+    # GIVEN the rollback from B to G in flight (main is G, its run not yet done)
+    good, broken, failed = good_then_broken
+    prd.invoke(domain_event(failed))
+    prd.mailbox.read()
+
+    # WHEN someone pushes W over it, whose execution (started after the rollback) fails
+    worse = prd.repo.commit("W: pushed over the rollback")
+    prd.repo.push_main(worse)
+    result = prd.invoke(domain_event(prd.deployed(worse, "FAILED", execution("w-over"))))
+
+    # THEN the superseded rollback ends ABANDONED, naming the push, and W is rolled back to G
+    assert result == {"verdict": Verdict.ROLL_BACK.value, "target": good}
+    assert [(e.state, e.from_commit) for e in prd.rollback_entries()] == [
+        ("STARTED", broken),
+        ("ABANDONED", broken),
+        ("STARTED", worse),
+    ]
+    assert "superseded" in (prd.rollback_entries()[1].reason or "")
+    assert prd.repo.main == good
+    prd.assert_chain_intact()

@@ -145,7 +145,11 @@ def on_deployment_failed(
     """Decide, record, push and tell people about one failed deployment (or, given an alarm's `cause`,
     one whose bake time an alarm broke: `failure` is then its SUCCEEDED execution)."""
     lock = rollbacks.ledger.rollback_lock()  # None once expired or its rollback ended
-    if lock and lock.holder != failure.execution_id and _ended_unheard(lock, rollbacks):
+    if (
+        lock
+        and lock.holder != failure.execution_id
+        and (_ended_unheard(lock, rollbacks) or _superseded_by(failure, lock, rollbacks))
+    ):
         lock = rollbacks.ledger.rollback_lock()
     now = now_text()
     if lock and lock.holder == failure.execution_id:
@@ -302,6 +306,31 @@ def _ended_unheard(lock: RollbackLock, rollbacks: Rollbacks) -> bool:
         ):
             return on_deployment_succeeded(lock.target, parse_time(entry.time), rollbacks)
     return False
+
+
+def _superseded_by(failure: Failure, lock: RollbackLock, rollbacks: Rollbacks) -> bool:
+    """Whether the failing commit was pushed over the rollback in flight: main names it, not the
+    rollback's target, and its execution started after the lock was taken. The rollback's own run was
+    then superseded and will never end it: it is ended ABANDONED now, naming the push, and the failure is
+    decided as any other (a lost push of the rollback must not hold the env's lock for its lifetime)."""
+    if not rollbacks.auto_rollback or failure.commit == lock.target:
+        return False
+    taken = parse_time(lock.since)
+    started = [
+        parse_time(entry.start_time)
+        for entry in rollbacks.ledger.execution_entries(failure.pipeline, failure.execution_id)
+        if entry.kind == EntryKind.DEPLOYMENT and entry.start_time
+    ]
+    if not started or min(started) <= taken or rollbacks.repository.main_head() != failure.commit:
+        return False
+    end_rollback(  # None: it had ended already; the lock is released either way
+        rollbacks,
+        lock,
+        RollbackState.ABANDONED,
+        "automatic",
+        f"superseded: {failure.commit} was pushed over it (execution {failure.execution_id})",
+    )
+    return True
 
 
 _REFUSAL_SUBJECTS = {
