@@ -136,7 +136,7 @@ bench-git: $(STAMP) ## git by need: rollback and promotion pushes at 100 to 20,0
 bench-gate: $(STAMP) ## the provenance gate: AWS calls per decision, and its latency in a demo's sandbox (about 2 min)
 	$(BIN)/python bench/gate.py
 
-bench-reliability: $(STAMP) ## nothing lost: 200 deployments under dropped, duplicated, late events and DynamoDB throttling (about 10 min)
+bench-reliability: $(STAMP) ## nothing lost: 200 deployments under dropped, duplicated, late events and DynamoDB throttling (about 20 min)
 	$(BIN)/python bench/reliability.py --deployments 200
 
 bench-sandbox: $(STAMP) ## the sandbox: idle CPU at 10,000 entries, recorder invocations per run (about 3 min)
