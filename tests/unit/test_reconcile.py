@@ -27,6 +27,7 @@ from path2prod.domain.reconcile import (
     reconcile_execution,
 )
 from path2prod.domain.vocabulary import EntryKind, EntryState
+from tests.conftest import AWS_EVENTS_MISSING
 from tests.support.entries import ledger_entry
 from tests.support.samples import AWS_EVENTS_DIR
 
@@ -51,6 +52,8 @@ def _summary(
 
 
 def load_shared_sample(name: str) -> dict[str, Any]:
+    if not AWS_EVENTS_DIR.is_dir():
+        pytest.skip(AWS_EVENTS_MISSING)
     answer: dict[str, Any] = json.loads((AWS_EVENTS_DIR / name).read_text())
     return answer
 
