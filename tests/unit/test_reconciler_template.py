@@ -97,7 +97,7 @@ def test_the_sandbox_runs_it_every_reconcile_seconds_of_its_config() -> None:
 
     # WHEN / THEN
     default = Scheduler(_Provisioning(SandboxConfig()), "us-east-1")  # type: ignore[arg-type]
-    assert default.period(reconciler) == DEFAULT_RECONCILE_SECONDS == 30
+    assert default.period(reconciler) == DEFAULT_RECONCILE_SECONDS == 60
     assert Scheduler(_Provisioning(SandboxConfig(reconcile_seconds=7)), "us-east-1").period(reconciler) == 7  # type: ignore[arg-type]
     assert default.period(checkpointer) == checkpointer.every_seconds
     assert reconciler.logical_id == RECONCILER and reconciler.runs_in("dev")
