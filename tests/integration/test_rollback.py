@@ -13,7 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -728,12 +728,14 @@ def test_a_failure_after_a_rollback_whose_success_was_never_heard_ends_that_roll
 def test_a_failure_refused_while_another_rollback_was_in_flight_is_decided_once_that_one_ended(
     prd: Prd, good_then_broken: tuple[str, str, LedgerEntry]
 ) -> None:
-    # GIVEN the rollback from B to G in flight, and W pushed and failed meanwhile: refused, in flight
+    # GIVEN the rollback from B to G in flight, and W failed meanwhile, its execution started before the
+    # rollback took its lock (so not pushed over it) while main names W: refused, in flight
     good, broken, failed = good_then_broken
+    earlier = (datetime.now(UTC) - timedelta(seconds=2)).isoformat(timespec="seconds").replace("+00:00", "Z")
     prd.invoke(domain_event(failed))
-    worse = prd.repo.commit("W: pushed during the rollback, breaks prd")
+    worse = prd.repo.commit("W: breaks prd too")
     prd.repo.push_main(worse)
-    worse_failed = prd.deployed(worse, "FAILED", execution("w"))
+    worse_failed = prd.deployed(worse, "FAILED", execution("w"), earlier)
     assert prd.invoke(domain_event(worse_failed))["verdict"] == Verdict.IN_FLIGHT.value
 
     # WHEN the first rollback ends (G deployed) and W's failure is announced again (the reconciler does)
@@ -762,10 +764,11 @@ def test_a_commit_pushed_over_a_rollback_in_flight_that_fails_ends_it_and_is_rol
     prd.invoke(domain_event(failed))
     prd.mailbox.read()
 
-    # WHEN someone pushes W over it, whose execution (started after the rollback) fails
+    # WHEN someone pushes W over it, whose execution (started seconds after the rollback) fails
     worse = prd.repo.commit("W: pushed over the rollback")
     prd.repo.push_main(worse)
-    result = prd.invoke(domain_event(prd.deployed(worse, "FAILED", execution("w-over"))))
+    later = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    result = prd.invoke(domain_event(prd.deployed(worse, "FAILED", execution("w-over"), later)))
 
     # THEN the superseded rollback ends ABANDONED, naming the push, and W is rolled back to G
     assert result == {"verdict": Verdict.ROLL_BACK.value, "target": good}
